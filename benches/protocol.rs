@@ -1,0 +1,2 @@
+//! Criterion benchmarks of the Socket.IO 0.9 codec.
+fn main() {}

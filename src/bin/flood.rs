@@ -1,0 +1,2 @@
+//! The `flood` load tester binary.
+fn main() {}

@@ -1,0 +1,366 @@
+//! Typed structs for the eight sections of Hive's JSON configuration (HIVE.md 2.4-2.11).
+//!
+//! Defaults are the original's *effective* defaults (HIVE.md 2.2), written out per field. Free-form
+//! values (hook and action args, initial state) stay `serde_json::Value`; they are checked when the
+//! hooks registry resolves them at load time.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::ordered::Ordered;
+
+/// The whole, merged configuration document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    /// Section `hive`.
+    pub hive: HiveSection,
+    /// Section `socketio`.
+    #[serde(default)]
+    pub socketio: SocketioSection,
+    /// Section `clients`.
+    pub clients: ClientsSection,
+    /// Section `connectors`.
+    #[serde(default)]
+    pub connectors: ConnectorsSection,
+    /// Section `pubsub`.
+    #[serde(default)]
+    pub pubsub: PubsubSection,
+    /// Section `api`.
+    pub api: ApiSection,
+    /// Section `monitor`.
+    #[serde(default)]
+    pub monitor: MonitorSection,
+    /// Section `log`.
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+/// Section `hive` (HIVE.md 2.4).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HiveSection {
+    /// Acceptors of the Socket.IO listener (accepted, not acted on: tokio accepts on one task).
+    #[serde(default = "d_acceptors")]
+    pub acceptors: u32,
+    /// Socket.IO listener port (0 = any free port).
+    pub port: u16,
+    /// Bind address of the listeners (new; default 127.0.0.1... see docs/compat.md).
+    #[serde(default = "d_bind")]
+    pub bind: String,
+    /// Accepted `Origin` values; JSON `null` (None) matches a request without Origin.
+    pub allowed_origins: Vec<Option<String>>,
+    /// Time given to sessions to finish on stop/terminate (ms).
+    pub graceful_termination_timeout: u64,
+    /// Maximum concurrent sessions (the full number, not the original's half).
+    pub max_client_slots: u32,
+    /// Node name; salts session ids.
+    #[serde(default = "d_name")]
+    pub name: String,
+    /// Cluster identifier (accepted; clustering is future work).
+    #[serde(default = "d_cluster_name")]
+    pub cluster_name: String,
+    /// Nodes to connect to (accepted; clustering is future work).
+    #[serde(default)]
+    pub cluster_nodes: Vec<String>,
+    /// Inter-node port range, lower bound (accepted, unused).
+    #[serde(default = "d_cpmin")]
+    pub cluster_port_min: u16,
+    /// Inter-node port range, upper bound (accepted, unused).
+    #[serde(default = "d_cpmax")]
+    pub cluster_port_max: u16,
+    /// Deliver WebSocket frames straight to the client actor instead of through the router.
+    #[serde(default)]
+    pub direct_websocket: bool,
+    /// Pong deadline after each keep-alive ping on a WebSocket (ms).
+    #[serde(default = "d_ws_ping")]
+    pub websocket_ping_timeout: u64,
+    /// The original's VM process limit; used here as a cap on live actors of the clients supervisor.
+    #[serde(default = "d_max_processes")]
+    pub max_processes: u64,
+}
+
+/// Section `socketio` (HIVE.md 2.5).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SocketioSection {
+    /// Keep-alive interval (ms).
+    #[serde(default = "d_heartbeat")]
+    pub heartbeat_timeout: u64,
+    /// Advertised close timeout (ms).
+    #[serde(default = "d_reconnect")]
+    pub reconnect_timeout: u64,
+    /// Outgoing batching window (ms); 0 flushes as soon as the mailbox is drained.
+    #[serde(default = "d_poll")]
+    pub poll_timeout: u64,
+    /// Handshake-to-transport limit (ms).
+    #[serde(default = "d_init")]
+    pub init_timeout: u64,
+    /// Client inactivity limit (ms).
+    #[serde(default = "d_session")]
+    pub session_timeout: u64,
+    /// Enabled transports, in handshake order.
+    #[serde(default = "d_transports")]
+    pub transports: Vec<String>,
+    /// Largest accepted incoming frame/body in bytes (new; default 1 MiB).
+    #[serde(default = "d_max_frame")]
+    pub max_frame_size: usize,
+    /// Largest number of queued outgoing messages per session before the client is dropped (new).
+    #[serde(default = "d_max_queue")]
+    pub max_outgoing_queue: usize,
+}
+
+/// Section `clients` (HIVE.md 2.6).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientsSection {
+    /// State manager descriptor.
+    pub state: StateDescriptor,
+    /// alias -> dispatcher descriptors.
+    #[serde(default)]
+    pub actions: Ordered<Vec<ActionDescriptor>>,
+    /// event -> hook descriptors.
+    #[serde(default)]
+    pub hooks: Ordered<Vec<HookDescriptor>>,
+}
+
+/// `clients.state`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StateDescriptor {
+    /// `sm.local` or `sm.redis`.
+    pub state_manager: String,
+    /// Initial value (HIVE.md 4.7 mapping).
+    #[serde(default)]
+    pub initial_value: Value,
+    /// Manager args.
+    #[serde(default)]
+    pub args: Value,
+}
+
+/// One element of a `clients.actions` alias array.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActionDescriptor {
+    /// Dispatcher name, e.g. `action.send_event`.
+    pub action: String,
+    /// Dispatcher args.
+    #[serde(default)]
+    pub args: Value,
+}
+
+/// One element of a `clients.hooks` event array.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HookDescriptor {
+    /// Hook name, e.g. `utils.echo`.
+    pub hook: String,
+    /// Hook args.
+    #[serde(default)]
+    pub args: Value,
+}
+
+/// Section `connectors` (HIVE.md 2.7).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectorsSection {
+    /// Max wait for a free worker (ms).
+    #[serde(default = "d_rent")]
+    pub rent_timeout: u64,
+    /// Attempts for failing connector operations.
+    #[serde(default = "d_backoff_num")]
+    pub backoff_num: u32,
+    /// Upper bound of the random sleep between attempts (ms).
+    #[serde(default)]
+    pub backoff_time: u64,
+    /// Pools, started in this order.
+    #[serde(default)]
+    pub pools: Ordered<PoolDescriptor>,
+}
+
+/// A connector pool descriptor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PoolDescriptor {
+    /// `connector.http`, `connector.tcp` or `connector.redis`.
+    pub connector: String,
+    /// Base size.
+    #[serde(default)]
+    pub size: u32,
+    /// Extra capacity.
+    #[serde(default)]
+    pub overflow: u32,
+    /// Connector args (typed by the connector).
+    #[serde(default)]
+    pub args: Value,
+}
+
+/// Section `pubsub` (HIVE.md 2.8).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PubsubSection {
+    /// prefix -> template.
+    #[serde(default)]
+    pub channels: Ordered<ChannelTemplate>,
+}
+
+/// A channel template.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChannelTemplate {
+    /// `public` or `private`.
+    pub privilege: String,
+    /// Idle lifetime after the last subscriber left (ms); 0 = never expires.
+    pub timeout: u64,
+}
+
+/// Section `api` (HIVE.md 2.9).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiSection {
+    /// Acceptors (accepted, not acted on).
+    #[serde(default = "d_acceptors")]
+    pub acceptors: u32,
+    /// Listener port.
+    pub port: u16,
+    /// Secret in every URL.
+    pub hash: String,
+    /// Largest accepted request body in bytes (new; default 1 MiB).
+    #[serde(default = "d_max_body")]
+    pub max_body_size: usize,
+}
+
+/// Section `monitor` (HIVE.md 2.9).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MonitorSection {
+    /// Acceptors (accepted, not acted on).
+    #[serde(default = "d_acceptors")]
+    pub acceptors: u32,
+    /// Listener port.
+    #[serde(default = "d_monitor_port")]
+    pub port: u16,
+    /// Secret in every URL.
+    #[serde(default = "d_monitor_hash")]
+    pub hash: String,
+    /// Schema-only key of the original (accepted, never read).
+    #[serde(default)]
+    pub initialize_counters: bool,
+}
+
+/// Section `log` (HIVE.md 2.10).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogSection {
+    /// Directory for `hive.log` (created if missing).
+    #[serde(default = "d_log_dir")]
+    pub dir: String,
+    /// Minimum level written to the file.
+    #[serde(default = "d_level")]
+    pub file_level: String,
+    /// Minimum level on the console.
+    #[serde(default = "d_level_console")]
+    pub console_level: String,
+}
+
+impl Default for SocketioSection {
+    fn default() -> Self {
+        Self {
+            heartbeat_timeout: d_heartbeat(),
+            reconnect_timeout: d_reconnect(),
+            poll_timeout: d_poll(),
+            init_timeout: d_init(),
+            session_timeout: d_session(),
+            transports: d_transports(),
+            max_frame_size: d_max_frame(),
+            max_outgoing_queue: d_max_queue(),
+        }
+    }
+}
+
+impl Default for ConnectorsSection {
+    fn default() -> Self {
+        Self {
+            rent_timeout: d_rent(),
+            backoff_num: d_backoff_num(),
+            backoff_time: 0,
+            pools: Ordered::default(),
+        }
+    }
+}
+
+impl Default for MonitorSection {
+    fn default() -> Self {
+        Self {
+            acceptors: d_acceptors(),
+            port: d_monitor_port(),
+            hash: d_monitor_hash(),
+            initialize_counters: false,
+        }
+    }
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self { dir: d_log_dir(), file_level: d_level(), console_level: d_level_console() }
+    }
+}
+
+fn d_acceptors() -> u32 {
+    100
+}
+fn d_bind() -> String {
+    "127.0.0.1".into()
+}
+fn d_name() -> String {
+    "hive".into()
+}
+fn d_cluster_name() -> String {
+    "hive_cluster".into()
+}
+fn d_cpmin() -> u16 {
+    9100
+}
+fn d_cpmax() -> u16 {
+    9105
+}
+fn d_ws_ping() -> u64 {
+    500
+}
+fn d_max_processes() -> u64 {
+    262_144
+}
+fn d_heartbeat() -> u64 {
+    15_000
+}
+fn d_reconnect() -> u64 {
+    120_000
+}
+fn d_poll() -> u64 {
+    50
+}
+fn d_init() -> u64 {
+    5_000
+}
+fn d_session() -> u64 {
+    3_600_000
+}
+fn d_transports() -> Vec<String> {
+    vec!["websocket".into(), "flashsocket".into(), "xhr-polling".into()]
+}
+fn d_max_frame() -> usize {
+    1 << 20
+}
+fn d_max_queue() -> usize {
+    10_000
+}
+fn d_rent() -> u64 {
+    5_000
+}
+fn d_backoff_num() -> u32 {
+    1
+}
+fn d_max_body() -> usize {
+    1 << 20
+}
+fn d_monitor_port() -> u16 {
+    1234
+}
+fn d_monitor_hash() -> String {
+    "12345abcde".into()
+}
+fn d_log_dir() -> String {
+    "log/hive/".into()
+}
+fn d_level() -> String {
+    "info".into()
+}
+fn d_level_console() -> String {
+    "info".into()
+}

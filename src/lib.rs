@@ -1,0 +1,28 @@
+//! Hive: a Socket.IO 0.9 application server built as an OTP-style actor system on ractor.
+//!
+//! # Layout
+//! - [`protocol`]: the pure Socket.IO 0.9 codec (frames, U+FFFD batches, handshake, event JSON).
+//!   No tokio, no sockets.
+//! - [`supervision`]: OTP supervisors on ractor (one_for_one / one_for_all / rest_for_one, dynamic
+//!   supervisors, intensity, ordered shutdown) and [`supervision::tree`], which builds THE tree
+//!   described in `supervisor-trees.md`.
+//! - [`config`]: loading, merging and validating Hive's JSON configuration.
+//! - [`transport`]: the only code that touches client sockets (HTTP, WebSocket, XHR-polling).
+//! - [`client`]: one actor per session: the pure session state machine and its actor.
+//! - [`router`]: sid -> client registry, slot limit, enable/disable, graceful terminate.
+//! - [`hooks`]: hook chains and action dispatchers, resolved by name at load time.
+//! - [`state`]: client state managers (`sm.local`, `sm.redis`).
+//! - [`connectors`]: backend connector pools (`connector.http`, `connector.tcp`, `connector.redis`).
+//! - [`pubsub`]: channel registry and one actor per channel.
+//! - [`api`]: the REST API listener.
+//! - [`monitor`]: metrics registry and the admin (monitor) listener.
+//! - [`flood`]: the load tester behind the `flood` binary.
+//! - [`error`]: [`error::HiveError`] with Hive's stable error codes.
+
+pub mod config;
+pub mod error;
+pub mod monitor;
+pub mod protocol;
+pub mod supervision;
+
+pub use error::{HiveError, Mode};

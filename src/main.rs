@@ -1,0 +1,2 @@
+//! The `hive` daemon binary.
+fn main() {}

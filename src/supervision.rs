@@ -1,0 +1,1 @@
+//! OTP-style supervision on ractor: static and dynamic supervisors, child specs, the tree.
