@@ -67,6 +67,25 @@ impl Cli {
     }
 }
 
+/// Run `check-config`: merge and validate `files` with the `HIVE_` overrides found in `env`.
+///
+/// Returns the exit code (0 valid, 2 invalid) and the text to print on stdout: `config OK: <files>`
+/// followed by one `warning: ...` line per warning, or one line per error (`path: message`).
+pub fn check_config(files: &[PathBuf], env: &[(String, String)]) -> (i32, String) {
+    match crate::config::load_with_env(files, env) {
+        Ok(loaded) => {
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            let mut text = format!("config OK: {}", names.join(", "));
+            for w in &loaded.warnings {
+                text.push_str("\nwarning: ");
+                text.push_str(w);
+            }
+            (0, text)
+        }
+        Err(errors) => (2, errors.to_string()),
+    }
+}
+
 /// `dev`/`development` or `prod`/`production`.
 fn parse_mode(s: &str) -> Result<Mode, String> {
     match s {
@@ -77,6 +96,7 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

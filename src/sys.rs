@@ -21,6 +21,7 @@ pub fn raise_nofile_limit() -> Result<(u64, u64), String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

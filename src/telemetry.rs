@@ -133,6 +133,7 @@ fn open_log_file(dir: &str) -> Option<(PathBuf, Arc<File>)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

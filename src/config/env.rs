@@ -107,6 +107,7 @@ fn parse_value(raw: &str, base_here: Option<&Value>) -> Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -159,6 +159,7 @@ fn restore_order(merged: Value, sources: &[&Value]) -> Value {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -233,30 +233,30 @@ pub(crate) fn check(root: &Value) -> (Vec<ConfigError>, Vec<String>) {
             c.err(name, "missing required section");
         }
     }
-    for (k, v) in top {
-        match k.as_str() {
+    // Sections in the original's order, whatever their order in the file.
+    for name in SECTIONS {
+        let Some(v) = top.get(*name) else { continue };
+        match *name {
             "hive" => hive(&mut c, v),
-            "socketio" => {
-                c.object("socketio", v, SOCKETIO);
-            }
             "clients" => descriptors::clients(&mut c, v),
             "connectors" => descriptors::connectors(&mut c, v),
             "pubsub" => descriptors::pubsub(&mut c, v),
+            "socketio" => {
+                c.object("socketio", v, SOCKETIO);
+            }
             "api" => {
                 c.object("api", v, API);
             }
             "monitor" => {
                 c.object("monitor", v, MONITOR);
             }
-            "log" => {
+            _ => {
                 c.object("log", v, LOG);
             }
-            other => {
-                debug_assert!(!SECTIONS.contains(&other));
-                c.warnings
-                    .push(format!("{other}: unknown section (ignored)"));
-            }
         }
+    }
+    for k in top.keys().filter(|k| !SECTIONS.contains(&k.as_str())) {
+        c.warnings.push(format!("{k}: unknown section (ignored)"));
     }
     (c.errors, c.warnings)
 }
