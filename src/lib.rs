@@ -19,11 +19,14 @@
 //! - [`flood`]: the load tester behind the `flood` binary.
 //! - [`error`]: [`error::HiveError`] with Hive's stable error codes.
 
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod monitor;
 pub mod protocol;
 pub mod state;
 pub mod supervision;
+pub mod sys;
+pub mod telemetry;
 
 pub use error::{HiveError, Mode};

@@ -288,7 +288,11 @@ impl Default for MonitorSection {
 
 impl Default for LogSection {
     fn default() -> Self {
-        Self { dir: d_log_dir(), file_level: d_level(), console_level: d_level_console() }
+        Self {
+            dir: d_log_dir(),
+            file_level: d_level(),
+            console_level: d_level_console(),
+        }
     }
 }
 
@@ -332,7 +336,11 @@ fn d_session() -> u64 {
     3_600_000
 }
 fn d_transports() -> Vec<String> {
-    vec!["websocket".into(), "flashsocket".into(), "xhr-polling".into()]
+    vec![
+        "websocket".into(),
+        "flashsocket".into(),
+        "xhr-polling".into(),
+    ]
 }
 fn d_max_frame() -> usize {
     1 << 20
