@@ -59,12 +59,12 @@ function badge(text, cls) { return el("span", "badge" + (cls ? " " + cls : ""), 
 function supSummary(sup) {
   const s = el("summary");
   s.appendChild(el("span", "id", sup.id));
-  s.appendChild(badge(sup.strategy, "strategy"));
-  s.appendChild(badge(sup.intensity.max_restarts + "/" + sup.intensity.max_seconds + "s", "intensity"));
-  s.appendChild(badge("restarts " + sup.restarts, sup.restarts > 0 ? "restarts hot" : "restarts"));
+  s.append(" ", badge(sup.strategy, "strategy"));
+  s.append(" ", badge(sup.intensity.max_restarts + "/" + sup.intensity.max_seconds + "s", "intensity"));
+  s.append(" ", badge("restarts " + sup.restarts, sup.restarts > 0 ? "restarts hot" : "restarts"));
   let count = sup.child_count + (sup.child_count === 1 ? " child" : " children");
   if (sup.max_children !== null && sup.max_children !== undefined) count += " / max " + sup.max_children;
-  s.appendChild(badge(count, "count"));
+  s.append(" ", badge(count, "count"));
   return s;
 }
 
@@ -74,8 +74,8 @@ function renderSup(sup, path, childInfo) {
   d.open = !closed.has(path);
   d.addEventListener("toggle", () => { if (d.open) closed.delete(path); else closed.add(path); });
   const summary = supSummary(sup);
-  if (childInfo && childInfo.status !== "running") summary.appendChild(badge(childInfo.status, "hot"));
-  if (childInfo && childInfo.restarts > 0) summary.appendChild(badge("restarted " + childInfo.restarts + "x", "hot"));
+  if (childInfo && childInfo.status !== "running") summary.append(" ", badge(childInfo.status, "hot"));
+  if (childInfo && childInfo.restarts > 0) summary.append(" ", badge("restarted " + childInfo.restarts + "x", "hot"));
   d.appendChild(summary);
   const ul = el("ul");
   for (const c of sup.children) {
@@ -85,10 +85,10 @@ function renderSup(sup, path, childInfo) {
     } else {
       li.className = "worker";
       li.appendChild(el("span", "id", c.id));
-      li.appendChild(badge(c.kind));
-      li.appendChild(badge(c.restart));
-      li.appendChild(badge(c.status, "status-" + c.status));
-      if (c.restarts > 0) li.appendChild(badge("restarts " + c.restarts, "hot"));
+      li.append(" ", badge(c.kind));
+      li.append(" ", badge(c.restart));
+      li.append(" ", badge(c.status, "status-" + c.status));
+      if (c.restarts > 0) li.append(" ", badge("restarts " + c.restarts, "hot"));
     }
     ul.appendChild(li);
   }
