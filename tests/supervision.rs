@@ -928,6 +928,41 @@ async fn dynamic_applies_restart_types() {
     sup.shutdown().await.unwrap();
 }
 
+/// Dynamic shutdown stops children in parallel, each per its own Shutdown: a child that
+/// ignores stop does not hold up the others and is killed after its timeout.
+#[tokio::test]
+async fn dynamic_shutdown_is_parallel() {
+    let log = Log::default();
+    let sup = dynamic(None, Intensity::new(0, 1)).await;
+    let stuck = Shutdown::Timeout(Duration::from_millis(300));
+    for id in ["s1", "s2"] {
+        let cell = sup
+            .start_child(worker_spec(id, Restart::Temporary, stuck, &log, false))
+            .await
+            .unwrap();
+        let (tx, rx) = oneshot::channel();
+        send(&cell, WorkerMsg::Hang(tx));
+        rx.await.unwrap();
+    }
+    sup.start_child(worker("n", Restart::Temporary, &log))
+        .await
+        .unwrap();
+    take(&log);
+    tokio::time::timeout(WAIT, sup.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+    let entries = take(&log);
+    assert_eq!(
+        entries.first().map(String::as_str),
+        Some("stop:n"),
+        "{entries:?}"
+    );
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    assert!(entries.contains(&"killed:s1".to_owned()) && entries.contains(&"killed:s2".to_owned()));
+    assert_eq!(sup.count(), 0);
+}
+
 /// A dynamic supervisor past its intensity fails (its parent sees ActorFailed).
 #[tokio::test]
 async fn dynamic_intensity_escalates() {
