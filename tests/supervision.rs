@@ -2,6 +2,7 @@
 //! ordered shutdown, dynamic supervisors and reports (OTP `sup_princ`, ractor supervision).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -563,6 +564,96 @@ async fn intensity_exceeded_at_every_level_fails_upwards() {
     parent.stop(None);
 }
 
+/// A worker whose next `fail_next` starts fail (its first start always succeeds).
+fn flaky(id: &str, fail_next: &Arc<AtomicUsize>, log: &Log) -> ChildSpec {
+    let (name, log2, fails) = (id.to_owned(), log.clone(), fail_next.clone());
+    let started = Arc::new(AtomicUsize::new(0));
+    let start = start_actor(move || {
+        let first = started.fetch_add(1, Ordering::SeqCst) == 0;
+        let fail_start = !first
+            && fails
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+        (
+            Worker,
+            WorkerArgs {
+                name: name.clone(),
+                log: log2.clone(),
+                fail_start,
+            },
+        )
+    });
+    ChildSpec::worker(id, Restart::Permanent, Shutdown::Brutal, start)
+}
+
+/// A restart that fails is retried (each retry counts as a restart) until it succeeds...
+#[tokio::test]
+async fn failed_restart_is_retried() {
+    let log = Log::default();
+    let fails = Arc::new(AtomicUsize::new(2));
+    let sup = start(spec(
+        "s",
+        Strategy::OneForOne,
+        Intensity::new(5, 60),
+        vec![flaky("f", &fails, &log)],
+    ))
+    .await;
+    let old = id_of(&sup, "f").await;
+    sup.child("f").await.unwrap().kill();
+    wait_restarted(&sup, "f", old).await;
+    assert_eq!(
+        fails.load(Ordering::SeqCst),
+        0,
+        "both failing starts were attempted"
+    );
+    let report = sup.report(None).await.unwrap();
+    assert_eq!(
+        (report.restarts, report.child("f").unwrap().restarts),
+        (3, 1)
+    );
+    sup.shutdown().await.unwrap();
+}
+
+/// ... or until the intensity is exhausted, which escalates.
+#[tokio::test]
+async fn child_that_cannot_restart_escalates() {
+    let log = Log::default();
+    let fails = Arc::new(AtomicUsize::new(usize::MAX));
+    let (parent, mut events) = probe().await;
+    let children = vec![
+        worker("a", Restart::Permanent, &log),
+        flaky("f", &fails, &log),
+    ];
+    let (sup, join) = SupervisorHandle::start(
+        spec("s", Strategy::OneForOne, Intensity::new(3, 60), children),
+        Some(parent.get_cell()),
+    )
+    .await
+    .unwrap();
+    take(&log);
+    sup.child("f").await.unwrap().kill();
+    let evt = tokio::time::timeout(WAIT, events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        evt.starts_with("failed:") && evt.contains("intensity"),
+        "{evt}"
+    );
+    tokio::time::timeout(WAIT, join).await.unwrap().unwrap();
+    assert_eq!(
+        usize::MAX - fails.load(Ordering::SeqCst),
+        3,
+        "3 restarts allowed: the restart and 2 retries; the 4th exceeds 3 in 60 s"
+    );
+    assert_eq!(
+        take(&log),
+        vec!["stop:a"],
+        "remaining children shut down gracefully"
+    );
+    parent.stop(None);
+}
+
 // ---------------------------------------------------------------- start and shutdown
 
 /// A child that fails to start fails the supervisor's start; the ones started are stopped
@@ -720,6 +811,7 @@ async fn dynamic(max_children: Option<usize>, intensity: Intensity) -> DynamicHa
 async fn dynamic_holds_thousands_and_forgets_normal_exits() {
     let log = Log::default();
     let sup = dynamic(None, Intensity::new(0, 1)).await;
+    let t0 = Instant::now();
     let mut cells = Vec::new();
     for i in 0..5000 {
         cells.push(
@@ -728,6 +820,7 @@ async fn dynamic_holds_thousands_and_forgets_normal_exits() {
                 .unwrap(),
         );
     }
+    let started = t0.elapsed();
     assert_eq!(sup.count(), 5000);
     let report = sup.report(None).await.unwrap();
     assert_eq!(report.child_count, 5000);
@@ -743,6 +836,10 @@ async fn dynamic_holds_thousands_and_forgets_normal_exits() {
         cell.stop(None);
     }
     wait_until("all children gone", || async { sup.count() == 0 }).await;
+    eprintln!(
+        "5000 children: started in {started:?}, all stopped after {:?}",
+        t0.elapsed() - started
+    );
     let report = sup.report(Some((0, 10))).await.unwrap();
     assert_eq!(
         (report.child_count, report.restarts, report.children.len()),
@@ -829,6 +926,41 @@ async fn dynamic_applies_restart_types() {
     );
     wait_until("trans removed", || async { sup.count() == 1 }).await;
     sup.shutdown().await.unwrap();
+}
+
+/// Dynamic shutdown stops children in parallel, each per its own Shutdown: a child that
+/// ignores stop does not hold up the others and is killed after its timeout.
+#[tokio::test]
+async fn dynamic_shutdown_is_parallel() {
+    let log = Log::default();
+    let sup = dynamic(None, Intensity::new(0, 1)).await;
+    let stuck = Shutdown::Timeout(Duration::from_millis(300));
+    for id in ["s1", "s2"] {
+        let cell = sup
+            .start_child(worker_spec(id, Restart::Temporary, stuck, &log, false))
+            .await
+            .unwrap();
+        let (tx, rx) = oneshot::channel();
+        send(&cell, WorkerMsg::Hang(tx));
+        rx.await.unwrap();
+    }
+    sup.start_child(worker("n", Restart::Temporary, &log))
+        .await
+        .unwrap();
+    take(&log);
+    tokio::time::timeout(WAIT, sup.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+    let entries = take(&log);
+    assert_eq!(
+        entries.first().map(String::as_str),
+        Some("stop:n"),
+        "{entries:?}"
+    );
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    assert!(entries.contains(&"killed:s1".to_owned()) && entries.contains(&"killed:s2".to_owned()));
+    assert_eq!(sup.count(), 0);
 }
 
 /// A dynamic supervisor past its intensity fails (its parent sees ActorFailed).

@@ -39,8 +39,13 @@ pub enum SupervisorMsg {
     RetryRestart,
 }
 
-/// How long a report waits for a supervisor (each level of nesting waits this long at most).
-pub(crate) const REPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long the handles wait for a supervisor's answer to a query (report, child lookup).
+pub(crate) const REPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a supervisor building a report waits for each nested supervisor's report; a
+/// nested supervisor that is busy longer (e.g. in a slow restart) is reported without its
+/// subtree (`supervisor: None`).
+pub(crate) const NESTED_REPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Call a supervisor and map ractor's failures to [`SupervisionError`].
 pub(crate) async fn call<R, F>(
@@ -72,7 +77,7 @@ pub(crate) async fn ask_report(
     call(
         &actor,
         |reply| SupervisorMsg::Report { page, reply },
-        Some(REPORT_TIMEOUT),
+        Some(NESTED_REPORT_TIMEOUT),
     )
     .await
     .ok()
