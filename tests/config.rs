@@ -289,6 +289,19 @@ fn unknown_keys_are_warnings() {
             "plugins: unknown section (ignored)"
         ]
     );
+    let dir = tempfile::tempdir().unwrap();
+    let mut doc = minimal();
+    doc["log"] = json!({"colour": 1});
+    let f = write(dir.path(), "w.json", &doc);
+    let (code, text) = check_config(std::slice::from_ref(&f), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        text,
+        format!(
+            "config OK: {}\nwarning: log.colour: unknown key (ignored)",
+            f.display()
+        )
+    );
 }
 
 /// `cp.*` are aliases of `hp.*` (HIVE.md 1.4) and get the same integrity checks (HIVE.md 2.1).
