@@ -71,7 +71,7 @@ impl Cli {
 ///
 /// Returns the exit code (0 valid, 2 invalid) and the text to print on stdout: `config OK: <files>`
 /// followed by one `warning: ...` line per warning, or one line per error (`path: message`).
-pub fn check_config(files: &[PathBuf], env: &[(String, String)]) -> (i32, String) {
+pub fn check_config(files: &[PathBuf], env: &[(String, String)]) -> (u8, String) {
     match crate::config::load_with_env(files, env) {
         Ok(loaded) => {
             let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();

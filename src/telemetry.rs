@@ -31,7 +31,7 @@ pub enum LogFormat {
 /// Keeps the logging set-up alive; hold it for the life of the process.
 #[derive(Debug, Default)]
 pub struct TelemetryGuard {
-    /// The file sink, when one was opened.
+    /// The file sink, when one was opened and installed (`None` on a repeated `init`).
     pub log_file: Option<PathBuf>,
 }
 
@@ -80,10 +80,13 @@ pub fn init(log: &LogSection, format: LogFormat) -> Result<TelemetryGuard, HiveE
         guard.log_file = Some(path);
     }
     // Err only when a global subscriber is already set (a second init in tests): keep the first.
-    let _already_set = tracing_subscriber::registry()
+    if tracing_subscriber::registry()
         .with(layers)
         .try_init()
-        .is_err();
+        .is_err()
+    {
+        guard.log_file = None;
+    }
     Ok(guard)
 }
 
@@ -148,5 +151,17 @@ mod tests {
             filter(LevelFilter::DEBUG).to_string(),
             "flood=debug,hive=debug,info"
         );
+    }
+
+    #[test]
+    fn log_dir_that_cannot_be_created_is_skipped() {
+        let dir = std::env::temp_dir().join(format!("hive-telemetry-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("plain-file");
+        std::fs::write(&file, "x").unwrap();
+        assert!(open_log_file(&file.join("sub").display().to_string()).is_none());
+        let (path, _f) = open_log_file(&dir.join("ok").display().to_string()).unwrap();
+        assert!(path.ends_with("ok/hive.log") && path.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

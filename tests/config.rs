@@ -289,6 +289,19 @@ fn unknown_keys_are_warnings() {
             "plugins: unknown section (ignored)"
         ]
     );
+    let dir = tempfile::tempdir().unwrap();
+    let mut doc = minimal();
+    doc["log"] = json!({"colour": 1});
+    let f = write(dir.path(), "w.json", &doc);
+    let (code, text) = check_config(std::slice::from_ref(&f), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        text,
+        format!(
+            "config OK: {}\nwarning: log.colour: unknown key (ignored)",
+            f.display()
+        )
+    );
 }
 
 /// `cp.*` are aliases of `hp.*` (HIVE.md 1.4) and get the same integrity checks (HIVE.md 2.1).
@@ -395,6 +408,68 @@ fn flat_section_types_ranges_and_enums() {
             "log.console_level: expected one of \"debug\", \"info\", \"notice\", \"warning\", \"error\", \"critical\", \"alert\", \"emergency\", \"none\", got \"verbose\"",
         ]
     );
+}
+
+/// Every value of the seed (leaves and objects) replaced, one at a time, by each of a set of
+/// adversarial values: validation either accepts (and the typed config builds) or reports errors
+/// with paths; it never falls through to a deserialization failure it missed (path "").
+#[test]
+fn validation_catches_everything_deserialization_rejects() {
+    let text = std::fs::read_to_string(fixture("tests/fixtures/config/seed.json")).unwrap();
+    let seed: Value = serde_json::from_str(&text).unwrap();
+    let mut pointers = Vec::new();
+    collect_pointers(&seed, String::new(), &mut pointers);
+    let values = [
+        json!(null),
+        json!(true),
+        json!(-1),
+        json!(0),
+        json!(1),
+        json!(999),
+        json!(70000),
+        json!(4_294_967_296u64),
+        json!(u64::MAX),
+        json!(1.5),
+        json!(""),
+        json!("x"),
+        json!("http://h:1"),
+        json!("sm.redis"),
+        json!("connector.http"),
+        json!([]),
+        json!([null]),
+        json!(["x", "x"]),
+        json!({}),
+        json!({"a": 1}),
+        json!({"hook": "utils.echo"}),
+    ];
+    let mut checked = 0;
+    for p in &pointers {
+        for v in &values {
+            let mut doc = seed.clone();
+            *doc.pointer_mut(p).unwrap() = v.clone();
+            if let Err(e) = from_value(doc) {
+                assert!(e.0.iter().all(|e| !e.path.is_empty()), "{p} = {v}: {e}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000, "{checked}");
+}
+
+fn collect_pointers(v: &Value, at: String, out: &mut Vec<String>) {
+    if !at.is_empty() {
+        out.push(at.clone());
+    }
+    match v {
+        Value::Object(m) => m
+            .iter()
+            .for_each(|(k, x)| collect_pointers(x, format!("{at}/{k}"), out)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| collect_pointers(x, format!("{at}/{i}"), out)),
+        _ => {}
+    }
 }
 
 /// Telemetry: the file sink writes `<log.dir>/hive.log`; a directory that cannot be created only

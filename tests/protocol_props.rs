@@ -103,6 +103,51 @@ proptest! {
     }
 
     #[test]
+    fn utf16_lengths_match_std(s in any::<String>()) {
+        prop_assert_eq!(
+            hive::protocol::socketio::utf16_len(&s),
+            s.encode_utf16().count()
+        );
+    }
+
+    /// A frame of any declared length over long non-ASCII text ends exactly where a reference
+    /// walk over `encode_utf16` / bytes says, or is refused when that is mid-character.
+    #[test]
+    fn explicit_unit_frame_end_matches_reference(
+        s in "[a-zé€😀 ]{0,300}",
+        extra in 0usize..3,
+        pick in any::<prop::sample::Index>(),
+        u in unit(),
+    ) {
+        let total = u.len_of(&s);
+        let len = pick.index(total + 1) + extra;
+        let mut expected = None;
+        let mut acc = 0;
+        for (i, c) in s.char_indices().chain(std::iter::once((s.len(), ' '))) {
+            if acc == len {
+                expected = Some(i);
+                break;
+            }
+            acc += match u {
+                LengthUnit::Utf16 => c.len_utf16(),
+                LengthUnit::Bytes => c.len_utf8(),
+            };
+        }
+        let framed = format!("\u{FFFD}{len}\u{FFFD}{s}");
+        let got = split_payload(&framed, Some(u));
+        match expected {
+            Some(i) => {
+                let mut want = vec![&s[..i]];
+                if i < s.len() {
+                    want.push(&s[i..]);
+                }
+                prop_assert_eq!(got, Ok(want));
+            }
+            None => prop_assert!(got.is_err()),
+        }
+    }
+
+    #[test]
     fn byte_stream_round_trip(msgs in proptest::collection::vec(message(), 1..5), cut in any::<prop::sample::Index>()) {
         let frames: Vec<String> = msgs.iter().map(encode).collect();
         let stream: Vec<u8> = frames.iter().flat_map(|f| frame_bytes(f)).collect();

@@ -43,7 +43,7 @@ pub struct HiveSection {
     pub acceptors: u32,
     /// Socket.IO listener port (0 = any free port).
     pub port: u16,
-    /// Bind address of the listeners (new; default 127.0.0.1... see docs/compat.md).
+    /// Bind address of the three listeners (new key; default 127.0.0.1, see docs/compat.md).
     #[serde(default = "d_bind")]
     pub bind: String,
     /// Accepted `Origin` values; JSON `null` (None) matches a request without Origin.

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::socketio::{DecodeError, Message, decode, encode_into, snippet, utf16_len};
+use super::socketio::{DecodeError, Message, decode, encode_into, snippet, utf16_len, utf16_units};
 
 /// The frame marker U+FFFD (`EF BF BD` in UTF-8).
 pub const MARKER: char = '\u{FFFD}';
@@ -113,14 +113,31 @@ fn frame_end(body: &str, len: usize, unit: LengthUnit) -> Option<usize> {
     match unit {
         LengthUnit::Bytes => (len <= body.len() && body.is_char_boundary(len)).then_some(len),
         LengthUnit::Utf16 => {
-            let mut units = 0;
-            for (i, c) in body.char_indices() {
+            let bytes = body.as_bytes();
+            // ASCII prefix: units and bytes agree.
+            if len <= bytes.len() && bytes[..len].is_ascii() {
+                return Some(len);
+            }
+            // Skip whole chunks that end before the target, then walk byte by byte.
+            let (mut start, mut units) = (0, 0);
+            for c in bytes.chunks(64) {
+                let cu = utf16_units(c);
+                if units + cu >= len {
+                    break;
+                }
+                units += cu;
+                start += c.len();
+            }
+            for (i, &b) in bytes.iter().enumerate().skip(start) {
+                if (b & 0xC0) == 0x80 {
+                    continue; // continuation byte: no new unit
+                }
                 if units == len {
                     return Some(i);
                 }
-                units += c.len_utf16();
+                units += 1 + usize::from(b >= 0xF0);
                 if units > len {
-                    return None;
+                    return None; // `len` ends inside a surrogate pair
                 }
             }
             (units == len).then_some(body.len())
