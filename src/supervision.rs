@@ -74,3 +74,4 @@ pub use spec::{
     Strategy, SupervisionError, SupervisorSpec, is_normal_exit, start_actor, start_named_actor,
 };
 pub use supervisor::SupervisorHandle;
+pub mod tree;
