@@ -23,6 +23,7 @@ pub mod config;
 pub mod error;
 pub mod monitor;
 pub mod protocol;
+pub mod pubsub;
 pub mod state;
 pub mod supervision;
 
