@@ -26,7 +26,6 @@ mod manager;
 mod metrics;
 mod privilege;
 mod registry;
-mod shim;
 mod subscriber;
 
 use std::collections::{HashMap, HashSet};
@@ -35,14 +34,15 @@ use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorCell, ActorRef};
 
+pub use crate::protocol::event::InternalEvent;
 pub use cid::{expand_cid_spec, expand_resubscribe, is_at_or_below, prefix_of};
 pub use privilege::Privilege;
-pub use shim::InternalEvent;
 pub use subscriber::{DeliverOutcome, Delivery, Subscriber};
 
 use crate::HiveError;
 use crate::config::PubsubSection;
 use crate::monitor::Metrics;
+use crate::supervision::DynamicHandle;
 use channel::ChannelMsg;
 use manager::{ChannelParent, ManagerActor, ManagerState, PubSubMsg};
 use metrics::PubsubCounters;
@@ -82,8 +82,8 @@ pub struct PubSub {
 impl PubSub {
     /// Start the manager actor with the templates of `cfg`.
     ///
-    /// `channels_sup`: the dynamic supervisor channel actors are linked under (temporary
-    /// children); `None` starts them unlinked (tests, tools).
+    /// `channels_sup`: the dynamic supervisor (`channels_sup`) channel actors are started under,
+    /// as temporary children; `None` starts them unlinked (tests, tools).
     ///
     /// # Errors
     /// `invalid_config` for an unknown template privilege; `pubsub_error` if the manager cannot
@@ -91,7 +91,7 @@ impl PubSub {
     pub async fn start(
         cfg: &PubsubSection,
         metrics: Arc<Metrics>,
-        channels_sup: Option<ActorCell>,
+        channels_sup: Option<DynamicHandle>,
     ) -> Result<PubSub, HiveError> {
         let mut templates = HashMap::new();
         for (prefix, t) in cfg.channels.iter() {
@@ -108,7 +108,7 @@ impl PubSub {
         }
         let counters = PubsubCounters::new(&metrics, templates.keys().map(String::as_str));
         let registry = Arc::new(Registry::new(templates, counters));
-        let parent = channels_sup.map_or(ChannelParent::Unlinked, ChannelParent::Linked);
+        let parent = channels_sup.map_or(ChannelParent::Unlinked, ChannelParent::Supervised);
         let (manager, _join) = Actor::spawn(
             None,
             ManagerActor,

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use hive::config::{ChannelTemplate, Ordered, PubsubSection};
 use hive::monitor::Metrics;
+use hive::protocol::event::{InternalEvent, parse_internal_events};
 use hive::pubsub::{Delivery, Privilege, PubSub, Subscriber};
+use hive::supervision::{DynamicHandle, DynamicSpec, Intensity};
 use recorder::{Recorder, frames, next, wait_until};
 
 fn cfg(entries: &[(&str, &str, u64)]) -> PubsubSection {
@@ -478,10 +480,10 @@ async fn events_are_delivered_as_a_shared_batch() {
     assert_eq!(m.get("pubsub.published_events"), 2);
 }
 
-fn hive_events(texts: &[&str]) -> Arc<[hive::pubsub::InternalEvent]> {
+fn hive_events(texts: &[&str]) -> Arc<[InternalEvent]> {
     texts
         .iter()
-        .map(|t| serde_json::from_str(t).expect("event json"))
+        .flat_map(|t| parse_internal_events(t).expect("event json"))
         .collect::<Vec<_>>()
         .into()
 }
@@ -500,4 +502,51 @@ async fn stop_stops_channels() {
     .expect("join");
     ps.stop();
     wait_until("channels gone", || ps.channel_count() == 0).await;
+}
+
+/// Channel actors run as temporary children of the dynamic `channels_sup`: created on first join,
+/// gone from the supervisor when they expire; `max_children` refusals are `pubsub_error`.
+#[tokio::test]
+async fn channels_live_under_the_dynamic_supervisor() {
+    let m = Metrics::new();
+    let spec = DynamicSpec {
+        id: "channels_sup".into(),
+        intensity: Intensity::new(0, 1),
+        max_children: Some(2),
+    };
+    let (sup, _join) = DynamicHandle::start(spec, None).await.expect("sup");
+    let templates = cfg(&[("short", "public", 20), ("rooms", "public", 0)]);
+    let ps = PubSub::start(&templates, m, Some(sup.clone()))
+        .await
+        .expect("start");
+    let (sub, mut rx) = Recorder::new(8).await;
+    ps.join(
+        Privilege::Public,
+        &ids(&["rooms.a", "short.b"]),
+        sub.clone(),
+    )
+    .await
+    .expect("join");
+    assert_eq!(sup.count(), 2);
+    let e = ps
+        .join(Privilege::Public, &ids(&["rooms.c"]), sub.clone())
+        .await
+        .expect_err("cap");
+    assert_eq!(e.code(), "pubsub_error");
+    ps.leave(Privilege::Public, &ids(&["short"]), &sub.cell())
+        .await
+        .expect("leave");
+    wait_until("short.b to leave the supervisor", || sup.count() == 1).await;
+    wait_until("short.b to leave the registry", || ps.channel_count() == 1).await;
+    ps.publish(
+        Privilege::Public,
+        &ids(&["rooms"]),
+        Delivery::frame("supervised"),
+    );
+    assert_eq!(frames(&next(&mut rx).await), ["supervised"]);
+    sup.shutdown().await.expect("shutdown");
+    wait_until("registry emptied after supervisor shutdown", || {
+        ps.channel_count() == 0
+    })
+    .await;
 }

@@ -36,7 +36,7 @@ pub(crate) enum ChannelMsg {
 }
 
 /// Start-up arguments of a channel.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ChannelArgs {
     pub(crate) cid: String,
     /// Idle lifetime in ms; 0 = never expires.
@@ -219,7 +219,7 @@ impl Actor for ChannelActor {
                 let idle = st.subs.is_empty();
                 let _ = reply.send(idle);
                 if idle {
-                    myself.stop(Some("idle".into()));
+                    myself.stop(None); // a normal exit for the supervisor
                 }
             }
         }

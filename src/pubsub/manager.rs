@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use ractor::{
-    Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent,
-};
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
 use super::channel::{ChannelActor, ChannelArgs, ChannelMsg};
 use super::cid::dedupe;
@@ -19,6 +17,10 @@ use super::privilege::Privilege;
 use super::registry::{ChannelEntry, Registry};
 use super::subscriber::Subscriber;
 use crate::HiveError;
+use crate::supervision::{ChildSpec, DynamicHandle, Restart, Shutdown, start_actor};
+
+/// How long a supervised channel gets to stop gracefully.
+const CHANNEL_SHUTDOWN: Duration = Duration::from_secs(1);
 
 /// How long the manager waits for an idle channel to confirm it stopped.
 const STOP_IF_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,8 +44,8 @@ pub(crate) enum PubSubMsg {
 pub(crate) enum ChannelParent {
     /// Plain (unlinked) actors; the manager's monitor is their only watcher.
     Unlinked,
-    /// Linked under this supervisor cell (children are temporary: never restarted).
-    Linked(ActorCell),
+    /// Temporary children of the dynamic `channels_sup` (never restarted).
+    Supervised(DynamicHandle),
 }
 
 /// The manager actor (stateless; the state is shared [`Registry`]).
@@ -57,6 +59,8 @@ pub(crate) struct ManagerState {
     parent: ChannelParent,
     /// Live channel actor -> cid (to unregister a channel from its exit notice).
     by_id: HashMap<ActorId, String>,
+    /// Makes supervised child ids unique.
+    seq: u64,
 }
 
 impl ManagerState {
@@ -65,6 +69,7 @@ impl ManagerState {
             registry,
             parent,
             by_id: HashMap::new(),
+            seq: 0,
         }
     }
 
@@ -82,17 +87,34 @@ impl ManagerState {
             count: count.clone(),
             counters: self.registry.counters.clone(),
         };
-        let spawned = match &self.parent {
-            ChannelParent::Unlinked => Actor::spawn(None, ChannelActor, args).await,
-            ChannelParent::Linked(sup) => {
-                Actor::spawn_linked(None, ChannelActor, args, sup.clone()).await
-            }
-        };
-        let (actor, _join) = spawned.map_err(|e| {
+        let spawn_error = |e: &dyn std::fmt::Display| {
             HiveError::PubsubError(format!(
                 "Unable to spawn a new Hive Pub-Sub Channel process: {e}"
             ))
-        })?;
+        };
+        let actor: ActorRef<ChannelMsg> = match &self.parent {
+            ChannelParent::Unlinked => {
+                Actor::spawn(None, ChannelActor, args)
+                    .await
+                    .map_err(|e| spawn_error(&e))?
+                    .0
+            }
+            ChannelParent::Supervised(sup) => {
+                // Child ids must be unique among live children; an expiring incarnation of the
+                // same cid may still be shutting down, hence the sequence number.
+                self.seq += 1;
+                let spec = ChildSpec::worker(
+                    format!("{cid}#{}", self.seq),
+                    Restart::Temporary,
+                    Shutdown::Timeout(CHANNEL_SHUTDOWN),
+                    start_actor(move || (ChannelActor, args.clone())),
+                );
+                sup.start_child(spec)
+                    .await
+                    .map_err(|e| spawn_error(&e))?
+                    .into()
+            }
+        };
         myself.get_cell().monitor(actor.get_cell());
         self.by_id.insert(actor.get_id(), cid.to_string());
         let entry = ChannelEntry {

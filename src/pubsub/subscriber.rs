@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::shim::InternalEvent;
+use crate::protocol::event::InternalEvent;
 
 /// What a channel hands to each subscriber.
 ///
