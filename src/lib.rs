@@ -19,6 +19,7 @@
 //! - [`flood`]: the load tester behind the `flood` binary.
 //! - [`error`]: [`error::HiveError`] with Hive's stable error codes.
 
+pub mod api;
 pub mod config;
 pub mod error;
 pub mod monitor;
