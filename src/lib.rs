@@ -20,6 +20,7 @@
 //! - [`error`]: [`error::HiveError`] with Hive's stable error codes.
 
 pub mod config;
+pub mod connectors;
 pub mod error;
 pub mod monitor;
 pub mod protocol;
