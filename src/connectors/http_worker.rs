@@ -11,6 +11,8 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use crate::error::HiveError;
 
@@ -144,7 +146,7 @@ impl Actor for HttpWorkerActor {
 /// The ureq agent of one worker: timeouts set, no proxy from the environment, non-2xx statuses
 /// returned as responses, one idle keep-alive connection.
 fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
+    let config = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .timeout_connect(Some(CONNECT_TIMEOUT.min(timeout)))
         .http_status_as_error(false)
@@ -152,8 +154,45 @@ fn agent(timeout: Duration) -> ureq::Agent {
         .max_idle_connections(1)
         .max_idle_connections_per_host(1)
         .user_agent("hive")
-        .build()
-        .into()
+        .build();
+    ureq::Agent::with_parts(
+        config,
+        DefaultConnector::default(),
+        LocalhostResolver::default(),
+    )
+}
+
+/// The system resolver, plus both loopback addresses for `localhost` (RFC 6761), so that a
+/// backend listening on `127.0.0.1` or `::1` is found whatever `/etc/hosts` says; ureq tries every
+/// address in turn.
+#[derive(Debug, Default)]
+struct LocalhostResolver {
+    system: DefaultResolver,
+}
+
+impl Resolver for LocalhostResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let is_localhost = uri
+            .host()
+            .is_some_and(|h| h.eq_ignore_ascii_case("localhost"));
+        let resolved = self.system.resolve(uri, config, timeout);
+        if !is_localhost {
+            return resolved;
+        }
+        let port = uri.port_u16().unwrap_or(80);
+        let mut out = resolved.unwrap_or_else(|_| self.empty());
+        for addr in super::pool::loopback_addrs(port) {
+            if !out.contains(&addr) && out.len() < 16 {
+                out.push(addr);
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Run one request on the calling (worker) thread.

@@ -228,6 +228,15 @@ impl RestartWindow {
     }
 }
 
+/// Both loopback addresses (`127.0.0.1`, `::1`) at `port`: what `localhost` means (RFC 6761).
+pub(crate) fn loopback_addrs(port: u16) -> [std::net::SocketAddr; 2] {
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+    [
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        SocketAddr::from((Ipv6Addr::LOCALHOST, port)),
+    ]
+}
+
 /// Connectivity check used at pool start (HIVE.md 7.2, 7.4): a TCP connect to `host:port` within
 /// `within`, trying every address the name resolves to (`localhost` may be `::1` and `127.0.0.1`).
 ///
@@ -235,10 +244,19 @@ impl RestartWindow {
 /// The reason of the last failed attempt, as text.
 pub(crate) async fn connect_check(host: &str, port: u16, within: Duration) -> Result<(), String> {
     let attempt = async {
-        let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| e.to_string())?
-            .collect();
+        let mut addrs: Vec<std::net::SocketAddr> = match tokio::net::lookup_host((host, port)).await
+        {
+            Ok(a) => a.collect(),
+            Err(e) if !host.eq_ignore_ascii_case("localhost") => return Err(e.to_string()),
+            Err(_) => Vec::new(),
+        };
+        if host.eq_ignore_ascii_case("localhost") {
+            for a in loopback_addrs(port) {
+                if !addrs.contains(&a) {
+                    addrs.push(a);
+                }
+            }
+        }
         let mut last = String::from("no address");
         for addr in addrs {
             match tokio::net::TcpStream::connect(addr).await {

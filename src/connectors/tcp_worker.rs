@@ -1,8 +1,9 @@
 //! One `connector.tcp` worker: an actor owning one backend connection and its read buffer.
 //!
 //! Requests are messages, so a connection serves one request at a time. Bytes the backend sent
-//! while nobody asked (stray frames) are discarded before each request instead of being taken as
-//! the next reply (HIVE.md 16.6 #6). I/O errors close the connection and stop the worker.
+//! while nobody asked (stray frames) are discarded before each request that writes, instead of
+//! being taken as the next reply (HIVE.md 16.6 #6); `hp.get`, which writes nothing, reads frames
+//! the backend pushed, buffered or not. I/O errors close the connection and stop the worker.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,14 +70,22 @@ fn tcp_err(reason: impl std::fmt::Display) -> TcpFail {
 }
 
 impl TcpWorkerState {
-    /// Drop stray bytes; `false` when the backend closed the connection.
-    fn drain(&mut self) -> bool {
-        self.buf.clear();
+    /// Take the bytes already available without waiting; `discard` drops them (stray frames before
+    /// a request), otherwise they stay buffered (`hp.get` reads frames the backend pushed).
+    /// `false` when the backend closed the connection.
+    fn drain(&mut self, discard: bool) -> bool {
+        if discard {
+            self.buf.clear();
+        }
         let mut tmp = [0u8; 4096];
         loop {
             match self.stream.try_read(&mut tmp) {
                 Ok(0) => return false,
-                Ok(_) => continue,
+                Ok(n) => {
+                    if !discard {
+                        self.buf.extend_from_slice(&tmp[..n]);
+                    }
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
                 Err(_) => return false,
             }
@@ -112,7 +121,7 @@ impl TcpWorkerState {
         body: Option<String>,
         read: bool,
     ) -> Result<String, TcpFail> {
-        if !self.drain() {
+        if !self.drain(body.is_some()) {
             return Err(TcpFail::Closed);
         }
         if let Some(body) = body {
