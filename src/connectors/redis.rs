@@ -13,11 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use fred::prelude::{
-    ClientLike, Config, Error as FredError, ErrorKind, HashesInterface, KeysInterface,
-};
-use fred::types::Value as FredValue;
+use fred::prelude::{ClientLike, Config, Error as FredError, ErrorKind, KeysInterface};
 use fred::types::config::{ReconnectPolicy, ServerConfig};
+use fred::types::{ClusterHash, CustomCommand, Value as FredValue};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use serde_json::Value;
 
@@ -207,8 +205,11 @@ impl RedisPool {
         if fields.is_empty() {
             return Ok(());
         }
-        self.run(|c| async move { c.hmset::<(), _, _>(key, fields).await })
-            .await
+        self.run(|c| async move {
+            c.custom::<(), _>(hmset_cmd(), hmset_args(key, fields))
+                .await
+        })
+        .await
     }
 
     /// `HMSET` then `EXPIRE key secs`, pipelined (one round trip).
@@ -224,7 +225,8 @@ impl RedisPool {
         self.run(|c| async move {
             let p = c.pipeline();
             if !fields.is_empty() {
-                p.hmset::<(), _, _>(key, fields).await?;
+                p.custom::<(), _>(hmset_cmd(), hmset_args(key, fields))
+                    .await?;
             }
             p.expire::<(), _>(key, secs, None).await?;
             p.all::<FredValue>().await.map(|_| ())
@@ -237,8 +239,10 @@ impl RedisPool {
     /// # Errors
     /// As [`RedisPool::hmset`].
     pub async fn hgetall(&self, key: &str) -> Result<Vec<(String, String)>, HiveError> {
+        // A custom command keeps Redis's field order (fred's `hgetall` goes through a HashMap).
+        let cmd = CustomCommand::new("HGETALL", ClusterHash::FirstKey, false);
         let v = self
-            .run(|c| async move { c.hgetall::<FredValue, _>(key).await })
+            .run(|c| async move { c.custom::<FredValue, _>(cmd, vec![key]).await })
             .await?;
         Ok(pairs(v))
     }
@@ -273,6 +277,22 @@ impl RedisPool {
 
     /// Nothing to release beyond what the actors' exit already did.
     pub(crate) async fn after_stop(&self) {}
+}
+
+/// `HMSET` as a custom command: fred's `hmset` goes through a HashMap and would scramble the
+/// field order (which Redis keeps for small hashes and HGETALL returns).
+fn hmset_cmd() -> CustomCommand {
+    CustomCommand::new("HMSET", ClusterHash::FirstKey, false)
+}
+
+fn hmset_args(key: &str, fields: Vec<(String, String)>) -> Vec<String> {
+    let mut args = Vec::with_capacity(1 + 2 * fields.len());
+    args.push(key.to_string());
+    for (k, v) in fields {
+        args.push(k);
+        args.push(v);
+    }
+    args
 }
 
 fn text(v: FredValue) -> String {
