@@ -4,7 +4,7 @@
 //! supervises one pool actor per pool, each supervising its workers:
 //!
 //! ```text
-//! connectors_sup (one_for_one, 5 restarts / 10 s, pools transient)
+//! connectors_sup (one_for_one, 5 restarts / 10 s; a registered pool is always restarted)
 //! └── pool:<name>   (one_for_one, 10 restarts / 10 s; base workers permanent, others temporary)
 //!     └── worker:<name>:<n>
 //! ```
@@ -386,7 +386,7 @@ impl Connectors {
                 ChildReport {
                     id: format!("pool:{name}"),
                     kind: "supervisor".into(),
-                    restart: "transient".into(),
+                    restart: "permanent".into(),
                     restarts: core.restarts.load(Ordering::Relaxed),
                     status: if cell.is_some() {
                         "running"

@@ -338,3 +338,61 @@ async fn stop_and_start_pool_at_runtime() {
     );
     c.shutdown().await;
 }
+
+/// Supervision: a killed worker is replaced by the pool; a killed pool actor is restarted by
+/// connectors_sup with the same registration, and handles taken before keep working
+/// (HIVE.md 7.5, 16.6 #3).
+#[tokio::test]
+async fn killed_workers_and_pools_are_restarted() {
+    let b = Backend::start().await;
+    b.answer(200, "alive");
+    let (c, p) = start_one(&b, 2, None, 1000).await;
+    let sup = c.supervisor_cell();
+    let pool_cell = sup.get_children().pop().expect("one pool");
+    let worker = pool_cell.get_children().pop().expect("a worker");
+    worker.kill();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = c.supervisor_report();
+        let w = &r.children[0].supervisor.as_ref().unwrap().children;
+        if w.len() == 2 && w.iter().any(|w| w.restarts == 1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "worker not restarted: {w:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(p.hp_post("/x", "{}".into()).await.unwrap(), "alive");
+
+    pool_cell.kill();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = c.supervisor_report();
+        let ch = &r.children[0];
+        let new_id = ch.actor_id.clone();
+        if ch.restarts == 1 && new_id.is_some() && new_id != Some(pool_cell.get_id().to_string()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pool not restarted: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        p.hp_post("/x", "{}".into()).await.unwrap(),
+        "alive",
+        "old handle still works"
+    );
+    assert_eq!(
+        c.pool("backend")
+            .unwrap()
+            .hp_post("/y", "{}".into())
+            .await
+            .unwrap(),
+        "alive"
+    );
+    c.shutdown().await;
+}

@@ -355,6 +355,7 @@ pub(crate) struct HttpPoolState {
     workers: HashMap<ActorId, (usize, bool, u32)>,
     refs: HashMap<usize, ractor::ActorCell>,
     window: RestartWindow,
+    my_id: ActorId,
 }
 
 impl Drop for HttpPoolState {
@@ -363,9 +364,14 @@ impl Drop for HttpPoolState {
         for (n, _, _) in self.workers.values() {
             self.shared.core.worker_down(*n);
         }
-        lock(&self.shared.idle).clear();
-        *lock(&self.shared.actor) = None;
-        self.shared.core.set_cell(None);
+        // Only this incarnation's entries: the successor may already be running.
+        lock(&self.shared.idle).retain(|w| !self.refs.contains_key(&w.n));
+        let mut actor = lock(&self.shared.actor);
+        if actor.as_ref().is_some_and(|a| a.get_id() == self.my_id) {
+            *actor = None;
+        }
+        drop(actor);
+        self.shared.core.clear_cell_if(self.my_id);
     }
 }
 
@@ -419,7 +425,7 @@ impl Actor for HttpPoolActor {
         myself: ActorRef<Self::Msg>,
         shared: Arc<HttpShared>,
     ) -> Result<Self::State, ActorProcessingErr> {
-        lock(&shared.idle).clear();
+        lock(&shared.idle).retain(|w| w.alive.load(Ordering::Acquire));
         let mut state = HttpPoolState {
             shared: shared.clone(),
             workers: HashMap::new(),
@@ -428,6 +434,7 @@ impl Actor for HttpPoolActor {
                 WORKER_MAX_RESTARTS,
                 Duration::from_secs(WORKER_MAX_SECONDS),
             ),
+            my_id: myself.get_id(),
         };
         for _ in 0..shared.size {
             let w = Self::spawn_worker(&myself, &mut state, true, 0).await?;

@@ -1,6 +1,6 @@
 //! `connectors_sup`: the supervisor of every pool actor (was `hive_connectors_sup` + manager).
 //!
-//! One-for-one over the pools, transient children: a pool actor that fails is restarted with the
+//! One-for-one over the pools: a pool actor that exits while registered is restarted with the
 //! same shared state (so the registry and every [`super::Pool`] handle stay valid, HIVE.md 7.5);
 //! more than [`POOL_MAX_RESTARTS`] restarts in [`POOL_MAX_SECONDS`] seconds make the supervisor
 //! fail too, escalating to its parent.
@@ -128,11 +128,10 @@ impl Actor for ConnectorsSup {
         else {
             return Ok(());
         };
-        let Some(reason) = reason else {
-            // Transient child, normal exit: not restarted.
-            state.children.remove(i);
-            return Ok(());
-        };
+        // A registered pool never stops by itself: any exit of a child still in the list (crash,
+        // kill, unexpected stop) is abnormal and the pool is restarted. Requested stops remove the
+        // child from the list first.
+        let reason = reason.unwrap_or_else(|| format!("{evt:?}"));
         let name = state.children[i].core.name.clone();
         tracing::error!(pool = %name, %reason, "connector pool crashed; restarting");
         if !state.window.allow() {

@@ -149,6 +149,15 @@ impl PoolCore {
         *lock(&self.cell) = cell;
     }
 
+    /// Clear the current pool actor if it is still `id` (a late drop of an old incarnation must not
+    /// clear its successor).
+    pub(crate) fn clear_cell_if(&self, id: ractor::ActorId) {
+        let mut cell = lock(&self.cell);
+        if cell.as_ref().is_some_and(|c| c.get_id() == id) {
+            *cell = None;
+        }
+    }
+
     /// The current pool actor, if running.
     pub(crate) fn current_cell(&self) -> Option<ActorCell> {
         lock(&self.cell).clone()

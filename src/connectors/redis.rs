@@ -327,6 +327,7 @@ pub(crate) struct RedisPoolState {
     shared: Arc<RedisShared>,
     workers: HashMap<ActorId, (usize, usize, u32)>,
     window: RestartWindow,
+    my_id: ActorId,
 }
 
 impl Drop for RedisPoolState {
@@ -334,7 +335,7 @@ impl Drop for RedisPoolState {
         for (n, _, _) in self.workers.values() {
             self.shared.core.worker_down(*n);
         }
-        self.shared.core.set_cell(None);
+        self.shared.core.clear_cell_if(self.my_id);
     }
 }
 
@@ -380,6 +381,7 @@ impl Actor for RedisPoolActor {
             shared: shared.clone(),
             workers: HashMap::new(),
             window,
+            my_id: myself.get_id(),
         };
         for slot in 0..shared.args.size {
             Self::spawn_worker(&myself, &mut state, slot, 0).await?;

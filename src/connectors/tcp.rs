@@ -305,6 +305,7 @@ pub(crate) struct TcpPoolState {
     shared: Arc<TcpShared>,
     acceptor: tokio::task::JoinHandle<()>,
     workers: HashMap<ActorId, usize>,
+    my_id: ActorId,
 }
 
 impl Drop for TcpPoolState {
@@ -313,7 +314,7 @@ impl Drop for TcpPoolState {
         for n in self.workers.values() {
             self.shared.core.worker_down(*n);
         }
-        self.shared.core.set_cell(None);
+        self.shared.core.clear_cell_if(self.my_id);
     }
 }
 
@@ -350,6 +351,7 @@ impl Actor for TcpPoolActor {
             shared,
             acceptor,
             workers: HashMap::new(),
+            my_id: myself.get_id(),
         })
     }
 
