@@ -49,7 +49,11 @@ pub struct RunningHive {
     stop: CancellationToken,
 }
 
-fn bind(host: &str, port: u16, what: &str) -> Result<(std::net::TcpListener, SocketAddr), HiveError> {
+fn bind(
+    host: &str,
+    port: u16,
+    what: &str,
+) -> Result<(std::net::TcpListener, SocketAddr), HiveError> {
     let addr = (host, port)
         .to_socket_addrs()
         .map_err(|e| HiveError::Startup(format!("cannot resolve {host} for {what}: {e}")))?
@@ -57,7 +61,9 @@ fn bind(host: &str, port: u16, what: &str) -> Result<(std::net::TcpListener, Soc
         .ok_or_else(|| HiveError::Startup(format!("cannot resolve {host} for {what}")))?;
     let l = std::net::TcpListener::bind(addr)
         .map_err(|e| HiveError::Startup(format!("cannot listen on {addr} ({what}): {e}")))?;
-    let a = l.local_addr().map_err(|e| HiveError::Startup(format!("{what}: {e}")))?;
+    let a = l
+        .local_addr()
+        .map_err(|e| HiveError::Startup(format!("{what}: {e}")))?;
     Ok((l, a))
 }
 
@@ -76,7 +82,11 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     let (api, api_addr) = bind(&host, config.api.port, "api.port")?;
     let (mon, monitor_addr) = bind(&host, config.monitor.port, "monitor.port")?;
 
-    let router = Router::new(config.hive.max_client_slots as usize, config.hive.name.clone(), Arc::clone(&metrics));
+    let router = Router::new(
+        config.hive.max_client_slots as usize,
+        config.hive.name.clone(),
+        Arc::clone(&metrics),
+    );
     let stop = CancellationToken::new();
     let connectors_slot: Slot<Connectors> = Slot::new();
     let pubsub_slot: Slot<PubSub> = Slot::new();
@@ -84,12 +94,20 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     let refresh = {
         let (router, metrics, ps) = (router.clone(), Arc::clone(&metrics), pubsub_slot.clone());
         Arc::new(move || {
-            metrics.counter("hive.router.current_clients").set(router.count() as i64);
-            metrics.counter("hive.router.uptime").set(started.elapsed().as_millis() as i64);
-            metrics.counter("pubsub.uptime").set(started.elapsed().as_millis() as i64);
+            metrics
+                .counter("hive.router.current_clients")
+                .set(router.count() as i64);
+            metrics
+                .counter("hive.router.uptime")
+                .set(started.elapsed().as_millis() as i64);
+            metrics
+                .counter("pubsub.uptime")
+                .set(started.elapsed().as_millis() as i64);
             metrics.counter("hive.cluster.size").set(1);
             if let Some(p) = ps.get() {
-                metrics.counter("pubsub.total_channels").set(p.channel_count() as i64);
+                metrics
+                    .counter("pubsub.total_channels")
+                    .set(p.channel_count() as i64);
             }
         }) as Arc<dyn Fn() + Send + Sync>
     };
@@ -107,9 +125,12 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
             tree: Arc::new(move |q: TreeQuery| {
                 let root = root_slot.get().cloned();
                 Box::pin(async move {
-                    let root = root.ok_or_else(|| HiveError::Startup("the tree is starting".into()))?;
+                    let root =
+                        root.ok_or_else(|| HiveError::Startup("the tree is starting".into()))?;
                     let page = q.children_all.then_some((q.offset, q.limit));
-                    root.report(page).await.map_err(|e| HiveError::InternalError(e.to_string()))
+                    root.report(page)
+                        .await
+                        .map_err(|e| HiveError::InternalError(e.to_string()))
                 })
             }),
             health: Arc::new(move || {
@@ -125,7 +146,12 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
             refresh: Arc::clone(&refresh),
         }
     };
-    let transport_ctx = TransportCtx::new(Arc::clone(&config), opts.mode, router.clone(), Arc::clone(&metrics));
+    let transport_ctx = TransportCtx::new(
+        Arc::clone(&config),
+        opts.mode,
+        router.clone(),
+        Arc::clone(&metrics),
+    );
     let control: Arc<dyn Control> = Arc::new(AppControl {
         router: router.clone(),
         tables: Arc::clone(&tables),
@@ -133,7 +159,11 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
         timeout: Duration::from_millis(config.hive.graceful_termination_timeout),
     });
     let api_ctx = {
-        let (metrics, config, ps) = (Arc::clone(&metrics), Arc::clone(&config), pubsub_slot.clone());
+        let (metrics, config, ps) = (
+            Arc::clone(&metrics),
+            Arc::clone(&config),
+            pubsub_slot.clone(),
+        );
         let control = Arc::clone(&control);
         move || -> Option<ApiCtx> {
             Some(ApiCtx {
@@ -145,15 +175,37 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
             })
         }
     };
-    let listener = |name: &'static str, addr: SocketAddr, l: std::net::TcpListener, svc: Arc<dyn Fn() -> Option<Service> + Send + Sync>| {
+    let listener = |name: &'static str,
+                    addr: SocketAddr,
+                    l: std::net::TcpListener,
+                    svc: Arc<dyn Fn() -> Option<Service> + Send + Sync>| {
         let pre = Arc::new(Mutex::new(Some(l)));
-        Arc::new(move || ListenerArgs { name, addr, prebound: Arc::clone(&pre), service: svc() })
-            as Arc<dyn Fn() -> ListenerArgs + Send + Sync>
+        Arc::new(move || ListenerArgs {
+            name,
+            addr,
+            prebound: Arc::clone(&pre),
+            service: svc(),
+        }) as Arc<dyn Fn() -> ListenerArgs + Send + Sync>
     };
     let listeners = vec![
-        listener("monitor", monitor_addr, mon, Arc::new(move || Some(Service::Monitor(monitor_ctx.clone())))),
-        listener("api", api_addr, api, Arc::new(move || api_ctx().map(Service::Api))),
-        listener("socketio", socketio_addr, sio, Arc::new(move || Some(Service::SocketIo(transport_ctx.clone())))),
+        listener(
+            "monitor",
+            monitor_addr,
+            mon,
+            Arc::new(move || Some(Service::Monitor(monitor_ctx.clone()))),
+        ),
+        listener(
+            "api",
+            api_addr,
+            api,
+            Arc::new(move || api_ctx().map(Service::Api)),
+        ),
+        listener(
+            "socketio",
+            socketio_addr,
+            sio,
+            Arc::new(move || Some(Service::SocketIo(transport_ctx.clone()))),
+        ),
     ];
 
     let parts = Parts {
@@ -166,9 +218,9 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
         pubsub: pubsub_slot.clone(),
         listeners,
     };
-    let (root, root_join) = SupervisorHandle::start(root_sup(&parts), None).await.map_err(|e| {
-        HiveError::Startup(format!("Cannot start Hive Server: {e}"))
-    })?;
+    let (root, root_join) = SupervisorHandle::start(root_sup(&parts), None)
+        .await
+        .map_err(|e| HiveError::Startup(format!("Cannot start Hive Server: {e}")))?;
     let _ = root_slot.set(root.clone());
     let services = Arc::new(Services {
         mode: opts.mode,
@@ -180,7 +232,18 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     });
     router.set_services(services);
     tracing::info!(socketio = %socketio_addr, api = %api_addr, monitor = %monitor_addr, "Hive started!");
-    Ok(RunningHive { socketio_addr, api_addr, monitor_addr, root, root_join, router, metrics, config, pubsub: pubsub_slot, stop })
+    Ok(RunningHive {
+        socketio_addr,
+        api_addr,
+        monitor_addr,
+        root,
+        root_join,
+        router,
+        metrics,
+        config,
+        pubsub: pubsub_slot,
+        stop,
+    })
 }
 
 impl RunningHive {
@@ -201,7 +264,10 @@ impl RunningHive {
     /// # Errors
     /// When the tree does not answer.
     pub async fn tree(&self, page: Option<(usize, usize)>) -> Result<SupervisorReport, HiveError> {
-        self.root.report(page).await.map_err(|e| HiveError::InternalError(e.to_string()))
+        self.root
+            .report(page)
+            .await
+            .map_err(|e| HiveError::InternalError(e.to_string()))
     }
 
     /// Run until asked to stop (API `/hive/stop`, or the stop token), then shut down gracefully.
@@ -229,7 +295,11 @@ impl RunningHive {
         if let Some(p) = self.pubsub.get() {
             p.stop();
         }
-        let r = self.root.shutdown().await.map_err(|e| HiveError::Startup(e.to_string()));
+        let r = self
+            .root
+            .shutdown()
+            .await
+            .map_err(|e| HiveError::Startup(e.to_string()));
         let _ = tokio::time::timeout(Duration::from_secs(10), self.root_join).await;
         tracing::info!("Hive stopped");
         r

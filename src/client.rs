@@ -11,4 +11,6 @@ pub mod handle;
 pub mod outbox;
 
 pub use actor::{ClientActor, ClientArgs};
-pub use handle::{ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Transport, WsOut, XhrReply};
+pub use handle::{
+    ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Transport, WsOut, XhrReply,
+};

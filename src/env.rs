@@ -25,11 +25,20 @@ impl Actor for ConfigActor {
     type State = Arc<Config>;
     type Arguments = Arc<Config>;
 
-    async fn pre_start(&self, _me: ActorRef<ConfigMsg>, c: Arc<Config>) -> Result<Arc<Config>, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _me: ActorRef<ConfigMsg>,
+        c: Arc<Config>,
+    ) -> Result<Arc<Config>, ActorProcessingErr> {
         Ok(c)
     }
 
-    async fn handle(&self, _me: ActorRef<ConfigMsg>, msg: ConfigMsg, c: &mut Arc<Config>) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _me: ActorRef<ConfigMsg>,
+        msg: ConfigMsg,
+        c: &mut Arc<Config>,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             ConfigMsg::Get(r) => {
                 let _ = r.send(Arc::clone(c));
@@ -71,8 +80,14 @@ pub struct MetricsArgs {
 
 /// Resident set size in bytes, from /proc (0 where unavailable).
 pub fn rss_bytes() -> i64 {
-    let Ok(s) = std::fs::read_to_string("/proc/self/statm") else { return 0 };
-    let pages: i64 = s.split_whitespace().nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
+    let Ok(s) = std::fs::read_to_string("/proc/self/statm") else {
+        return 0;
+    };
+    let pages: i64 = s
+        .split_whitespace()
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
@@ -81,20 +96,40 @@ impl Actor for MetricsActor {
     type State = MetricsState;
     type Arguments = MetricsArgs;
 
-    async fn pre_start(&self, me: ActorRef<MetricsMsg>, a: MetricsArgs) -> Result<MetricsState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        me: ActorRef<MetricsMsg>,
+        a: MetricsArgs,
+    ) -> Result<MetricsState, ActorProcessingErr> {
         let timer = me.send_interval(Duration::from_secs(1), || MetricsMsg::Tick);
-        Ok(MetricsState { metrics: a.metrics, started: a.started, refresh: a.refresh, _timer: timer })
+        Ok(MetricsState {
+            metrics: a.metrics,
+            started: a.started,
+            refresh: a.refresh,
+            _timer: timer,
+        })
     }
 
-    async fn post_stop(&self, _me: ActorRef<MetricsMsg>, st: &mut MetricsState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _me: ActorRef<MetricsMsg>,
+        st: &mut MetricsState,
+    ) -> Result<(), ActorProcessingErr> {
         st._timer.abort();
         Ok(())
     }
 
-    async fn handle(&self, _me: ActorRef<MetricsMsg>, msg: MetricsMsg, st: &mut MetricsState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _me: ActorRef<MetricsMsg>,
+        msg: MetricsMsg,
+        st: &mut MetricsState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             MetricsMsg::Tick => {
-                st.metrics.counter("hive.uptime").set(st.started.elapsed().as_millis() as i64);
+                st.metrics
+                    .counter("hive.uptime")
+                    .set(st.started.elapsed().as_millis() as i64);
                 st.metrics.counter("hive.memory.total").set(rss_bytes());
                 (st.refresh)();
             }

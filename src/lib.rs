@@ -19,10 +19,10 @@
 //! - [`flood`]: the load tester behind the `flood` binary.
 //! - [`error`]: [`error::HiveError`] with Hive's stable error codes.
 
+pub mod api;
 pub mod app;
 pub mod cli;
 pub mod client;
-pub mod api;
 pub mod config;
 pub mod connectors;
 pub mod env;
@@ -31,9 +31,9 @@ pub mod hooks;
 pub mod listener;
 pub mod monitor;
 pub mod protocol;
+pub mod pubsub;
 pub mod router;
 pub mod slot;
-pub mod pubsub;
 pub mod state;
 pub mod supervision;
 pub mod sys;

@@ -58,15 +58,23 @@ impl Actor for ListenerActor {
     type State = ListenerState;
     type Arguments = ListenerArgs;
 
-    async fn pre_start(&self, _me: ActorRef<ListenerMsg>, a: ListenerArgs) -> Result<ListenerState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _me: ActorRef<ListenerMsg>,
+        a: ListenerArgs,
+    ) -> Result<ListenerState, ActorProcessingErr> {
         let Some(service) = a.service else {
             return Err(format!("the {} listener's dependencies are not running", a.name).into());
         };
         let pre = a.prebound.lock().unwrap_or_else(|e| e.into_inner()).take();
         let std_listener = match pre {
             Some(l) => l,
-            None => std::net::TcpListener::bind(a.addr)
-                .map_err(|e| format!("cannot listen on {} for the {} listener: {e}", a.addr, a.name))?,
+            None => std::net::TcpListener::bind(a.addr).map_err(|e| {
+                format!(
+                    "cannot listen on {} for the {} listener: {e}",
+                    a.addr, a.name
+                )
+            })?,
         };
         std_listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
@@ -85,10 +93,18 @@ impl Actor for ListenerActor {
             }
         }
         tracing::info!(listener = a.name, %addr, "listening");
-        Ok(ListenerState { addr, _stop: token.drop_guard() })
+        Ok(ListenerState {
+            addr,
+            _stop: token.drop_guard(),
+        })
     }
 
-    async fn handle(&self, _me: ActorRef<ListenerMsg>, msg: ListenerMsg, st: &mut ListenerState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _me: ActorRef<ListenerMsg>,
+        msg: ListenerMsg,
+        st: &mut ListenerState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             ListenerMsg::Addr(r) => {
                 let _ = r.send(st.addr);

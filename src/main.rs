@@ -16,7 +16,10 @@ fn main() -> ExitCode {
             return ExitCode::from(code as u8);
         }
         Some(Command::Tree { monitor, hash, all }) => {
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("hive: cannot start a runtime: {e}");
@@ -57,7 +60,10 @@ fn main() -> ExitCode {
         Ok((old, new)) => tracing::info!(old, new, "open-files limit raised to the hard limit"),
         Err(e) => tracing::warn!("cannot raise the open-files limit: {e}"),
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("hive: cannot start a runtime: {e}");
@@ -97,7 +103,10 @@ async fn run(config: hive::config::Config, mode: hive::Mode) -> ExitCode {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}

@@ -122,14 +122,16 @@ impl PubSub {
         }
         let counters = PubsubCounters::new(&metrics, templates.keys().map(String::as_str));
         let registry = Arc::new(Registry::new(templates, counters));
-        let channel_parent = channels_sup.map_or(ChannelParent::Unlinked, ChannelParent::Supervised);
+        let channel_parent =
+            channels_sup.map_or(ChannelParent::Unlinked, ChannelParent::Supervised);
         let state = ManagerState::new(registry.clone(), channel_parent);
         let spawned = match parent {
             Some(p) => Actor::spawn_linked(None, ManagerActor, state, p).await,
             None => Actor::spawn(None, ManagerActor, state).await,
         };
-        let (manager, _join) = spawned
-        .map_err(|e| HiveError::PubsubError(format!("Cannot start Hive Pub-Sub manager: {e}")))?;
+        let (manager, _join) = spawned.map_err(|e| {
+            HiveError::PubsubError(format!("Cannot start Hive Pub-Sub manager: {e}"))
+        })?;
         let backplane = Arc::new(LocalBackplane {
             registry: registry.clone(),
         });

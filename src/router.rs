@@ -46,7 +46,9 @@ struct Inner {
 
 impl std::fmt::Debug for Router {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Router").field("clients", &self.count()).finish_non_exhaustive()
+        f.debug_struct("Router")
+            .field("clients", &self.count())
+            .finish_non_exhaustive()
     }
 }
 
@@ -75,7 +77,11 @@ impl Router {
 
     /// Install the (re)started clients supervisor.
     pub fn set_clients_sup(&self, sup: DynamicHandle) {
-        *self.inner.clients_sup.write().unwrap_or_else(|e| e.into_inner()) = Some(sup);
+        *self
+            .inner
+            .clients_sup
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(sup);
     }
 
     /// Install the (re)started router actor.
@@ -129,7 +135,8 @@ impl Router {
         if !self.is_enabled() {
             m.inc("hive.router.errors");
             return Err(HiveError::RouterError(
-                "Unable to spawn new client process: Hive Router is not accepting connections!".into(),
+                "Unable to spawn new client process: Hive Router is not accepting connections!"
+                    .into(),
             ));
         }
         let taken = self.count() + self.inner.spawning.fetch_add(1, Ordering::SeqCst);
@@ -143,8 +150,16 @@ impl Router {
         }
         let (Some(services), Some(sup), Some(router)) = (
             self.inner.services.get().cloned(),
-            self.inner.clients_sup.read().unwrap_or_else(|e| e.into_inner()).clone(),
-            self.inner.actor.read().unwrap_or_else(|e| e.into_inner()).clone(),
+            self.inner
+                .clients_sup
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            self.inner
+                .actor
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         ) else {
             return Err(HiveError::RouterError(
                 "Unable to spawn new client process: Hive Router is starting.".into(),
@@ -165,16 +180,21 @@ impl Router {
             Arc::new(move |sup_cell| {
                 let args = Arc::clone(&args);
                 Box::pin(async move {
-                    let a = args.lock().unwrap_or_else(|e| e.into_inner()).take().ok_or_else(|| {
-                        crate::supervision::SupervisionError::StartFailed {
+                    let a = args
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take()
+                        .ok_or_else(|| crate::supervision::SupervisionError::StartFailed {
                             id: "client".into(),
                             reason: "a temporary client cannot be restarted".into(),
-                        }
-                    })?;
+                        })?;
                     let id = a.sid.to_string();
-                    let (r, _) = Actor::spawn_linked(None, ClientActor, a, sup_cell).await.map_err(|e| {
-                        crate::supervision::SupervisionError::StartFailed { id, reason: e.to_string() }
-                    })?;
+                    let (r, _) = Actor::spawn_linked(None, ClientActor, a, sup_cell)
+                        .await
+                        .map_err(|e| crate::supervision::SupervisionError::StartFailed {
+                            id,
+                            reason: e.to_string(),
+                        })?;
                     Ok(r.get_cell())
                 })
             }),
@@ -184,15 +204,23 @@ impl Router {
             HiveError::RouterError(format!("Unable to spawn new client process: {e}"))
         })?;
         let actor: ActorRef<crate::client::ClientMsg> = cell.clone().into();
-        let handle =
-            ClientHandle::new(Arc::clone(&sid), actor, pending, services.config.socketio.max_outgoing_queue);
+        let handle = ClientHandle::new(
+            Arc::clone(&sid),
+            actor,
+            pending,
+            services.config.socketio.max_outgoing_queue,
+        );
         self.inner.registry.insert(handle, cell.get_id());
         router.get_cell().monitor(cell.clone());
-        if matches!(cell.get_status(), ractor::ActorStatus::Stopped | ractor::ActorStatus::Stopping) {
+        if matches!(
+            cell.get_status(),
+            ractor::ActorStatus::Stopped | ractor::ActorStatus::Stopping
+        ) {
             self.inner.registry.remove_actor(&cell.get_id());
         }
         m.inc("hive.router.spawned_clients");
-        m.counter("hive.router.current_clients").set(self.count() as i64);
+        m.counter("hive.router.current_clients")
+            .set(self.count() as i64);
         Ok(sid.to_string())
     }
 
@@ -208,7 +236,8 @@ impl Router {
     pub fn route_messages(&self, sid: &str, msgs: Vec<Message>) -> Result<(), HiveError> {
         let m = &self.inner.metrics;
         m.counter("hive.router.requests").add(2);
-        let unknown = || HiveError::BadSessionId(format!("Tried routing messages to an unknown sid: {sid}"));
+        let unknown =
+            || HiveError::BadSessionId(format!("Tried routing messages to an unknown sid: {sid}"));
         let c = self.lookup(sid).ok_or_else(|| {
             m.inc("hive.router.errors");
             unknown()
@@ -224,12 +253,14 @@ impl Router {
     pub fn route_events(&self, sid: &str, events: Vec<InternalEvent>) -> Result<(), HiveError> {
         let m = &self.inner.metrics;
         m.inc("hive.router.requests");
-        let unknown = || HiveError::BadSessionId(format!("Tried routing events to an unknown sid: {sid}"));
+        let unknown =
+            || HiveError::BadSessionId(format!("Tried routing events to an unknown sid: {sid}"));
         let c = self.lookup(sid).ok_or_else(|| {
             m.inc("hive.router.errors");
             unknown()
         })?;
-        m.counter("hive.router.routed_events").add(events.len() as i64);
+        m.counter("hive.router.routed_events")
+            .add(events.len() as i64);
         c.events(events).map_err(|_| unknown())
     }
 
@@ -254,7 +285,10 @@ impl Router {
         }
         let survivors = self.inner.registry.all();
         if !survivors.is_empty() {
-            tracing::warn!(count = survivors.len(), "killing sessions that outlived the graceful termination timeout");
+            tracing::warn!(
+                count = survivors.len(),
+                "killing sessions that outlived the graceful termination timeout"
+            );
             for c in survivors {
                 c.actor().get_cell().kill();
             }

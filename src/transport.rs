@@ -42,7 +42,13 @@ pub struct TransportCtx {
 impl TransportCtx {
     /// A context.
     pub fn new(config: Arc<Config>, mode: Mode, router: Router, metrics: Arc<Metrics>) -> Self {
-        Self { config, mode, router, metrics, next_id: Arc::new(AtomicU64::new(1)) }
+        Self {
+            config,
+            mode,
+            router,
+            metrics,
+            next_id: Arc::new(AtomicU64::new(1)),
+        }
     }
 
     /// A fresh connection/request id for sinks.

@@ -29,7 +29,11 @@ async fn echo_ack_and_special_hooks_on_both_transports() {
         c.wait_ev("connect");
         c.emit("echo", json!(["zażółć gęślą jaźń 😀", {"k": [1, 2]}]));
         let e = c.wait_event("echo");
-        assert_eq!(e["args"], json!(["zażółć gęślą jaźń 😀", {"k": [1, 2]}]), "{t}");
+        assert_eq!(
+            e["args"],
+            json!(["zażółć gęślą jaźń 😀", {"k": [1, 2]}]),
+            "{t}"
+        );
         c.emit("echo", json!([]));
         let e = c.wait_event("echo");
         assert_eq!(e["args"], json!([]), "no args ({t})");
@@ -37,10 +41,15 @@ async fn echo_ack_and_special_hooks_on_both_transports() {
         c.wait_ev("ack");
         c.disconnect();
         let n = (i + 1) as i64;
-        h.until("on_disconnect ran", Duration::from_secs(1), |h| h.metric("clients.hooks.on_disconnect.calls") == n)
-            .await;
+        h.until("on_disconnect ran", Duration::from_secs(1), |h| {
+            h.metric("clients.hooks.on_disconnect.calls") == n
+        })
+        .await;
         assert_eq!(h.metric("clients.hooks.on_connect.calls"), n);
-        h.until("session gone", Duration::from_secs(2), |h| h.sessions() == 0).await;
+        h.until("session gone", Duration::from_secs(2), |h| {
+            h.sessions() == 0
+        })
+        .await;
     }
     h.stop().await;
 }
@@ -54,7 +63,11 @@ async fn keep_alive_holds_an_idle_websocket_session() {
     let h = TestHive::start(json!({"socketio": {"heartbeat_timeout": 5000, "reconnect_timeout": 60000, "session_timeout": 60000}, "clients": hooks_patch()["clients"]})).await;
     let mut c = JsClient::connect(&h.url(), "websocket");
     c.wait_ev("connect");
-    assert!(c.quiet_for(Duration::from_millis(11_500), |v| v["ev"] == "disconnect"), "{:?}", c.seen);
+    assert!(
+        c.quiet_for(Duration::from_millis(11_500), |v| v["ev"] == "disconnect"),
+        "{:?}",
+        c.seen
+    );
     c.emit("echo", json!([1]));
     c.wait_event("echo");
     assert_eq!(h.sessions(), 1);
@@ -66,11 +79,19 @@ async fn keep_alive_holds_an_idle_websocket_session() {
 async fn xhr_session_that_stops_polling_is_reaped() {
     let h = TestHive::start(hooks_patch()).await;
     let sid = handshake(h.sio).await;
-    let (s, _, body) = http(h.sio, "GET", &format!("/socket.io/1/xhr-polling/{sid}"), &[], b"").await;
+    let (s, _, body) = http(
+        h.sio,
+        "GET",
+        &format!("/socket.io/1/xhr-polling/{sid}"),
+        &[],
+        b"",
+    )
+    .await;
     assert_eq!((s, body.as_str()), (200, "1:::"));
     assert_eq!(h.sessions(), 1);
     // heartbeat_timeout is 1000 ms in config/test.json.
-    h.until("reaped", Duration::from_secs(4), |h| h.sessions() == 0).await;
+    h.until("reaped", Duration::from_secs(4), |h| h.sessions() == 0)
+        .await;
     assert_eq!(h.metric("clients.hooks.on_disconnect.calls"), 1);
     h.stop().await;
 }
@@ -78,7 +99,10 @@ async fn xhr_session_that_stops_polling_is_reaped() {
 /// Raw bytes: malformed frames get documented errors, and the server keeps serving others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_xhr_edge_cases() {
-    let h = TestHive::start(json!({"socketio": {"max_frame_size": 4096}, "clients": hooks_patch()["clients"]})).await;
+    let h = TestHive::start(
+        json!({"socketio": {"max_frame_size": 4096}, "clients": hooks_patch()["clients"]}),
+    )
+    .await;
     let sid = handshake(h.sio).await;
     let path = format!("/socket.io/1/xhr-polling/{sid}");
     let (s, _, b) = http(h.sio, "GET", &path, &[], b"").await;
@@ -91,24 +115,68 @@ async fn raw_xhr_edge_cases() {
     let (s, _, b) = http(h.sio, "POST", &path, &[], b"5").await;
     assert_eq!(s, 400, "{b}");
     // Truncated batch and wrong length.
-    let (s, _, _) = http(h.sio, "POST", &path, &[], "\u{FFFD}40\u{FFFD}5:::{}".as_bytes()).await;
+    let (s, _, _) = http(
+        h.sio,
+        "POST",
+        &path,
+        &[],
+        "\u{FFFD}40\u{FFFD}5:::{}".as_bytes(),
+    )
+    .await;
     assert_eq!(s, 400);
-    let (s, _, _) = http(h.sio, "POST", &path, &[], "\u{FFFD}x\u{FFFD}5:::{}".as_bytes()).await;
+    let (s, _, _) = http(
+        h.sio,
+        "POST",
+        &path,
+        &[],
+        "\u{FFFD}x\u{FFFD}5:::{}".as_bytes(),
+    )
+    .await;
     assert_eq!(s, 400);
     // Oversized body.
     let big = vec![b'a'; 10_000];
     let (s, _, _) = http(h.sio, "POST", &path, &[], &big).await;
     assert_eq!(s, 413);
     // Unknown sid.
-    let (s, _, b) = http(h.sio, "POST", "/socket.io/1/xhr-polling/nope", &[], b"5:::{\"name\":\"echo\",\"args\":[1]}").await;
+    let (s, _, b) = http(
+        h.sio,
+        "POST",
+        "/socket.io/1/xhr-polling/nope",
+        &[],
+        b"5:::{\"name\":\"echo\",\"args\":[1]}",
+    )
+    .await;
     assert_eq!(s, 500);
-    assert!(b.starts_with("5:::") && b.contains("bad_session_id") && b.contains("unknown sid: nope"), "{b}");
+    assert!(
+        b.starts_with("5:::") && b.contains("bad_session_id") && b.contains("unknown sid: nope"),
+        "{b}"
+    );
     // Bad origin.
-    let (s, _, b) = http(h.sio, "GET", "/socket.io/1/", &[("Origin", "http://evil.example")], b"").await;
+    let (s, _, b) = http(
+        h.sio,
+        "GET",
+        "/socket.io/1/",
+        &[("Origin", "http://evil.example")],
+        b"",
+    )
+    .await;
     assert_eq!(s, 403);
-    assert_eq!(b, r#"{"error":"bad_request","description":"Origin http://evil.example is not allowed to access Hive!"}"#);
+    assert_eq!(
+        b,
+        r#"{"error":"bad_request","description":"Origin http://evil.example is not allowed to access Hive!"}"#
+    );
     // A duplicate Origin header is allowed when any value is.
-    let (s, _, _) = http(h.sio, "GET", "/socket.io/1/", &[("Origin", "http://evil.example"), ("Origin", "http://localhost")], b"").await;
+    let (s, _, _) = http(
+        h.sio,
+        "GET",
+        "/socket.io/1/",
+        &[
+            ("Origin", "http://evil.example"),
+            ("Origin", "http://localhost"),
+        ],
+        b"",
+    )
+    .await;
     assert_eq!(s, 200);
     // A bad event JSON is answered with bad_external_event on the session.
     let (s, _, _) = http(h.sio, "POST", &path, &[], b"5:::{not json").await;
@@ -118,13 +186,25 @@ async fn raw_xhr_edge_cases() {
     // A batch of two good events, framed, is answered in order.
     let e1 = r#"5:::{"name":"echo","args":["é"]}"#;
     let e2 = r#"5:::{"name":"echo","args":[2]}"#;
-    let body = format!("\u{FFFD}{}\u{FFFD}{e1}\u{FFFD}{}\u{FFFD}{e2}", e1.len(), e2.len());
+    let body = format!(
+        "\u{FFFD}{}\u{FFFD}{e1}\u{FFFD}{}\u{FFFD}{e2}",
+        e1.len(),
+        e2.len()
+    );
     let (s, _, _) = http(h.sio, "POST", &path, &[], body.as_bytes()).await;
     assert_eq!(s, 200);
     let (_, _, b) = http(h.sio, "GET", &path, &[], b"").await;
-    let msgs = hive::protocol::batch::decode_payload(&b, Some(hive::protocol::batch::LengthUnit::Utf16)).unwrap();
+    let msgs =
+        hive::protocol::batch::decode_payload(&b, Some(hive::protocol::batch::LengthUnit::Utf16))
+            .unwrap();
     let datas: Vec<String> = msgs.into_iter().map(|m| m.data).collect();
-    assert_eq!(datas, vec![r#"{"name":"echo","args":["é"]}"#.to_string(), r#"{"name":"echo","args":[2]}"#.to_string()]);
+    assert_eq!(
+        datas,
+        vec![
+            r#"{"name":"echo","args":["é"]}"#.to_string(),
+            r#"{"name":"echo","args":[2]}"#.to_string()
+        ]
+    );
     // The session still works and others are unaffected.
     let other = handshake(h.sio).await;
     assert_ne!(other, sid);
@@ -136,7 +216,10 @@ async fn raw_xhr_edge_cases() {
     // ?disconnect ends the session at once.
     let (s, _, b) = http(h.sio, "GET", &format!("{path}?disconnect=1"), &[], b"").await;
     assert_eq!((s, b.as_str()), (200, "0:::"));
-    h.until("disconnected", Duration::from_secs(2), |h| h.node().router().lookup(&sid).is_none()).await;
+    h.until("disconnected", Duration::from_secs(2), |h| {
+        h.node().router().lookup(&sid).is_none()
+    })
+    .await;
     h.stop().await;
 }
 
@@ -144,18 +227,45 @@ async fn raw_xhr_edge_cases() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshake_format_and_headers() {
     let h = TestHive::start(json!({"socketio": {"heartbeat_timeout": 15000, "reconnect_timeout": 120000, "transports": ["xhr-polling", "websocket"]}})).await;
-    let (s, head, body) = http(h.sio, "GET", "/socket.io/1/?t=123", &[("Origin", "http://localhost")], b"").await;
+    let (s, head, body) = http(
+        h.sio,
+        "GET",
+        "/socket.io/1/?t=123",
+        &[("Origin", "http://localhost")],
+        b"",
+    )
+    .await;
     assert_eq!(s, 200);
     let parts: Vec<&str> = body.split(':').collect();
     assert_eq!(parts[0].len(), 40);
-    assert!(parts[0].chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert!(
+        parts[0]
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    );
     assert_eq!(&parts[1..], &["17", "120", "xhr-polling,websocket"]);
     let head = head.to_ascii_lowercase();
-    assert!(head.contains("content-type: text/plain; charset=utf-8"), "{head}");
-    assert!(head.contains("access-control-allow-origin: http://localhost"), "{head}");
-    assert!(head.contains("access-control-allow-credentials: true"), "{head}");
+    assert!(
+        head.contains("content-type: text/plain; charset=utf-8"),
+        "{head}"
+    );
+    assert!(
+        head.contains("access-control-allow-origin: http://localhost"),
+        "{head}"
+    );
+    assert!(
+        head.contains("access-control-allow-credentials: true"),
+        "{head}"
+    );
     // flashsocket is not configured: no route.
-    let (s, _, _) = http(h.sio, "GET", &format!("/socket.io/1/flashsocket/{}", parts[0]), &[], b"").await;
+    let (s, _, _) = http(
+        h.sio,
+        "GET",
+        &format!("/socket.io/1/flashsocket/{}", parts[0]),
+        &[],
+        b"",
+    )
+    .await;
     assert_eq!(s, 404);
     h.stop().await;
 }
@@ -177,21 +287,40 @@ async fn two_thousand_sessions_register_and_clean_up() {
     }
     assert_eq!(h.sessions(), n);
     let report = h.node().tree(None).await.unwrap();
-    let clients = report.find(&["hive_sup", "router_sup", "clients_sup"]).expect("clients_sup in the tree");
+    let clients = report
+        .find(&["hive_sup", "router_sup", "clients_sup"])
+        .expect("clients_sup in the tree");
     assert_eq!(clients.child_count, n);
     // Route one message to each (through the router) and end each with ?disconnect.
     for sid in &sids {
-        h.node().router().route_messages(sid, vec![hive::protocol::socketio::Message::noop()]).unwrap();
+        h.node()
+            .router()
+            .route_messages(sid, vec![hive::protocol::socketio::Message::noop()])
+            .unwrap();
     }
     let mut tasks = tokio::task::JoinSet::new();
     for sid in sids {
         let a = h.sio;
-        tasks.spawn(async move { http(a, "GET", &format!("/socket.io/1/xhr-polling/{sid}?disconnect"), &[], b"").await });
+        tasks.spawn(async move {
+            http(
+                a,
+                "GET",
+                &format!("/socket.io/1/xhr-polling/{sid}?disconnect"),
+                &[],
+                b"",
+            )
+            .await
+        });
     }
     while tasks.join_next().await.is_some() {}
-    h.until("all sessions gone", Duration::from_secs(20), |h| h.sessions() == 0).await;
+    h.until("all sessions gone", Duration::from_secs(20), |h| {
+        h.sessions() == 0
+    })
+    .await;
     let report = h.node().tree(None).await.unwrap();
-    let clients = report.find(&["hive_sup", "router_sup", "clients_sup"]).unwrap();
+    let clients = report
+        .find(&["hive_sup", "router_sup", "clients_sup"])
+        .unwrap();
     assert_eq!(clients.child_count, 0);
     h.stop().await;
 }

@@ -14,7 +14,9 @@ use tokio::task::JoinHandle;
 
 type Timer = JoinHandle<Result<(), ractor::MessagingErr<ClientMsg>>>;
 
-use super::handle::{ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Tick, Transport, WsOut, XhrReply};
+use super::handle::{
+    ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Tick, Transport, WsOut, XhrReply,
+};
 use super::outbox::{Outbox, ws_frames, xhr_body};
 use crate::error::HiveError;
 use crate::hooks::engine::{dispatch, run_chain};
@@ -22,7 +24,9 @@ use crate::hooks::{Cx, Flow, HookTable, Reply, Services, Trigger};
 use crate::protocol::event::{InternalEvent, parse_external_event};
 use crate::protocol::socketio::{Kind, Message, encode};
 use crate::pubsub::{Delivery, Privilege, Subscriber};
-use crate::state::{StateStore, initial_map, local::LocalState, redis::RedisState, redis::redis_state_args};
+use crate::state::{
+    StateStore, initial_map, local::LocalState, redis::RedisState, redis::redis_state_args,
+};
 
 /// The client actor (stateless; everything lives in [`ClientState`]).
 #[derive(Debug)]
@@ -93,7 +97,8 @@ impl ClientState {
         }
         let m = &self.services.metrics;
         if self.phase != Phase::Terminated {
-            m.counter(&format!("clients.states.{}", self.phase.name())).dec();
+            m.counter(&format!("clients.states.{}", self.phase.name()))
+                .dec();
         }
         if p != Phase::Terminated {
             m.counter(&format!("clients.states.{}", p.name())).inc();
@@ -111,7 +116,11 @@ impl ClientState {
     }
 }
 
-fn after(myself: &ActorRef<ClientMsg>, ms: u64, tick: Tick) -> JoinHandle<Result<(), ractor::MessagingErr<ClientMsg>>> {
+fn after(
+    myself: &ActorRef<ClientMsg>,
+    ms: u64,
+    tick: Tick,
+) -> JoinHandle<Result<(), ractor::MessagingErr<ClientMsg>>> {
     myself.send_after(Duration::from_millis(ms), move || ClientMsg::Tick(tick))
 }
 
@@ -139,7 +148,12 @@ impl Actor for ClientActor {
                         .into());
                     }
                 };
-                StateStore::Redis(RedisState::new(pool, args.sid.to_string(), expiration, prefix))
+                StateStore::Redis(RedisState::new(
+                    pool,
+                    args.sid.to_string(),
+                    expiration,
+                    prefix,
+                ))
             }
             _ => StateStore::Local(LocalState::new()),
         };
@@ -190,7 +204,11 @@ impl Actor for ClientActor {
         }
         st.set_phase(Phase::Terminated);
         if let Some(t) = st.transport {
-            let name = if t.is_ws() { "clients.websocket" } else { "clients.xhr_polling" };
+            let name = if t.is_ws() {
+                "clients.websocket"
+            } else {
+                "clients.xhr_polling"
+            };
             st.services.metrics.counter(name).dec();
         }
         Ok(())
@@ -218,9 +236,9 @@ impl Actor for ClientActor {
                 for m in msgs {
                     if let Some(reason) = process_message(st, m).await {
                         {
-                        terminate(&myself, st, reason).await;
-                        return Ok(());
-                    }
+                            terminate(&myself, st, reason).await;
+                            return Ok(());
+                        }
                     }
                 }
                 after_work(&myself, st).await;
@@ -232,14 +250,15 @@ impl Actor for ClientActor {
                 }
                 match d {
                     Delivery::Frames(frames) => {
-                        st.outbox.extend(frames.iter().map(|f| Reply::Frame(Arc::clone(f))));
+                        st.outbox
+                            .extend(frames.iter().map(|f| Reply::Frame(Arc::clone(f))));
                     }
                     Delivery::Events(events) => {
                         if run_events(st, &events).await {
                             {
-                        terminate(&myself, st, CloseReason::Stopped).await;
-                        return Ok(());
-                    }
+                                terminate(&myself, st, CloseReason::Stopped).await;
+                                return Ok(());
+                            }
                         }
                     }
                 }
@@ -291,9 +310,9 @@ impl Actor for ClientActor {
                     st.sink = None;
                     if was_ws {
                         {
-                        terminate(&myself, st, CloseReason::ClientGone).await;
-                        return Ok(());
-                    }
+                            terminate(&myself, st, CloseReason::ClientGone).await;
+                            return Ok(());
+                        }
                     }
                     st.set_phase(Phase::Transient);
                 }
@@ -312,7 +331,11 @@ impl Actor for ClientActor {
 }
 
 fn info(st: &ClientState) -> ClientInfo {
-    ClientInfo { sid: st.sid.to_string(), state: st.phase.name(), queued: st.outbox.len() }
+    ClientInfo {
+        sid: st.sid.to_string(),
+        state: st.phase.name(),
+        queued: st.outbox.len(),
+    }
 }
 
 /// Run a hook chain with a fresh reply buffer; replies are appended to the outbox unless the chain
@@ -402,7 +425,12 @@ async fn process_message(st: &mut ClientState, m: Message) -> Option<CloseReason
     }
 }
 
-async fn attach(myself: &ActorRef<ClientMsg>, st: &mut ClientState, transport: Transport, sink: Sink) {
+async fn attach(
+    myself: &ActorRef<ClientMsg>,
+    st: &mut ClientState,
+    transport: Transport,
+    sink: Sink,
+) {
     match st.phase {
         Phase::Generic => {
             // Upgrade: `1:::` on the transport, then on_connect, then the session timers.
@@ -410,7 +438,11 @@ async fn attach(myself: &ActorRef<ClientMsg>, st: &mut ClientState, transport: T
                 t.abort();
             }
             st.transport = Some(transport);
-            let gauge = if transport.is_ws() { "clients.websocket" } else { "clients.xhr_polling" };
+            let gauge = if transport.is_ws() {
+                "clients.websocket"
+            } else {
+                "clients.xhr_polling"
+            };
             st.services.metrics.counter(gauge).inc();
             match sink {
                 Sink::Ws { id, tx } => {
@@ -428,8 +460,10 @@ async fn attach(myself: &ActorRef<ClientMsg>, st: &mut ClientState, transport: T
             st.last_flush = now;
             st.generation += 1;
             let (hb, session) = (st.sockets().heartbeat_timeout, st.sockets().session_timeout);
-            st.timers.push(after(myself, hb, Tick::Heartbeat(st.generation)));
-            st.timers.push(after(myself, session, Tick::Session(st.generation)));
+            st.timers
+                .push(after(myself, hb, Tick::Heartbeat(st.generation)));
+            st.timers
+                .push(after(myself, session, Tick::Session(st.generation)));
             let flow = chain(st, &Trigger::special("on_connect")).await;
             if apply_flow(st, flow) {
                 st.services.metrics.inc("clients.errors");
@@ -450,7 +484,9 @@ async fn attach(myself: &ActorRef<ClientMsg>, st: &mut ClientState, transport: T
                 st.sink = Some(new);
             }
             (current, Sink::Ws { tx, .. }) => {
-                let e = HiveError::ClientError("This session already has a transport connection.".into());
+                let e = HiveError::ClientError(
+                    "This session already has a transport connection.".into(),
+                );
                 let _ = tx.try_send(WsOut::Frames(vec![Arc::from(encode(&Message::event(
                     e.to_client_event(st.services.mode),
                 )))]));
@@ -508,7 +544,10 @@ async fn flush(myself: &ActorRef<ClientMsg>, st: &mut ClientState) {
             let n = batch.len();
             match tx.try_send(WsOut::Frames(ws_frames(&batch))) {
                 Ok(()) => {
-                    st.services.metrics.counter("clients.transports.websocket.ok").add(n as i64);
+                    st.services
+                        .metrics
+                        .counter("clients.transports.websocket.ok")
+                        .add(n as i64);
                     st.sink = Some(Sink::Ws { id, tx });
                     st.last_flush = Instant::now();
                     st.set_phase(Phase::Waiting);
@@ -559,7 +598,8 @@ async fn tick(myself: &ActorRef<ClientMsg>, st: &mut ClientState, t: Tick) {
             let elapsed = now.duration_since(st.last_flush);
             if elapsed < hb {
                 let rest = (hb - elapsed).as_millis() as u64;
-                st.timers.push(after(myself, rest.max(1), Tick::Heartbeat(0)));
+                st.timers
+                    .push(after(myself, rest.max(1), Tick::Heartbeat(0)));
                 return;
             }
             if !st.outbox.is_empty() && st.sink.is_some() {
@@ -582,7 +622,8 @@ async fn tick(myself: &ActorRef<ClientMsg>, st: &mut ClientState, t: Tick) {
             }
             st.last_flush = Instant::now();
             st.timers.retain(|h| !h.is_finished());
-            st.timers.push(after(myself, hb.as_millis() as u64, Tick::Heartbeat(0)));
+            st.timers
+                .push(after(myself, hb.as_millis() as u64, Tick::Heartbeat(0)));
         }
         Tick::Session(_) => {
             let limit = Duration::from_millis(st.sockets().session_timeout);

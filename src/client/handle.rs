@@ -166,8 +166,18 @@ pub struct ClientHandle {
 
 impl ClientHandle {
     /// Wrap an actor.
-    pub fn new(sid: Arc<str>, actor: ActorRef<ClientMsg>, pending: Arc<AtomicUsize>, max_pending: usize) -> Self {
-        Self { sid, actor, pending, max_pending }
+    pub fn new(
+        sid: Arc<str>,
+        actor: ActorRef<ClientMsg>,
+        pending: Arc<AtomicUsize>,
+        max_pending: usize,
+    ) -> Self {
+        Self {
+            sid,
+            actor,
+            pending,
+            max_pending,
+        }
     }
     /// The session id.
     pub fn sid(&self) -> &str {

@@ -34,7 +34,8 @@ impl Outbox {
     }
     /// Queue an error as the `hive_error` event (HIVE.md 11.2).
     pub fn push_error(&mut self, e: &HiveError, mode: Mode) {
-        self.items.push(Reply::Msg(Message::event(e.to_client_event(mode))));
+        self.items
+            .push(Reply::Msg(Message::event(e.to_client_event(mode))));
     }
     /// Take everything queued.
     pub fn take(&mut self) -> Vec<Reply> {
@@ -82,7 +83,10 @@ mod tests {
         let batch = o.take();
         o.push(Reply::Frame(Arc::from("5:::b")));
         o.requeue(batch);
-        assert_eq!(ws_frames(&o.take()), vec![Arc::from("5:::a"), Arc::from("5:::b")]);
+        assert_eq!(
+            ws_frames(&o.take()),
+            vec![Arc::from("5:::a"), Arc::from("5:::b")]
+        );
     }
 
     #[test]

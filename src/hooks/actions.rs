@@ -60,8 +60,12 @@ pub fn dispatchers() -> Vec<(&'static str, Ctor)> {
         ("action.dispatch", |_, _| ctor(Action::Dispatch)),
         ("action.add_hooks", |_, _| ctor(Action::AddHooks)),
         ("action.remove_hooks", |_, _| ctor(Action::RemoveHooks)),
-        ("action.start_connectors", |_, _| ctor(Action::StartConnectors)),
-        ("action.stop_connectors", |_, _| ctor(Action::StopConnectors)),
+        ("action.start_connectors", |_, _| {
+            ctor(Action::StartConnectors)
+        }),
+        ("action.stop_connectors", |_, _| {
+            ctor(Action::StopConnectors)
+        }),
     ]
 }
 
@@ -127,7 +131,11 @@ impl Dispatcher for Action {
                     if let Err(e) = validate_external_event(&ev.args) {
                         return Flow::Error(e);
                     }
-                    let name = ev.args.get("name").and_then(Value::as_str).unwrap_or_default();
+                    let name = ev
+                        .args
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
                     let msg = Message::event(ev.args.to_string());
                     let t = Trigger::event(name.to_string(), msg, ev.args.clone());
                     run_chain(cx, &t).await
@@ -135,7 +143,10 @@ impl Dispatcher for Action {
                 Action::AddHooks => add_hooks(cx, &ev.args),
                 Action::RemoveHooks => {
                     let Value::Array(names) = &ev.args else {
-                        return Flow::Error(bad(ev, "action.remove_hooks expects an array of event names"));
+                        return Flow::Error(bad(
+                            ev,
+                            "action.remove_hooks expects an array of event names",
+                        ));
                     };
                     let table = Arc::make_mut(cx.hooks);
                     for n in names {
@@ -148,7 +159,10 @@ impl Dispatcher for Action {
                 Action::StartConnectors => start_connectors(cx, ev).await,
                 Action::StopConnectors => {
                     let Value::Array(names) = &ev.args else {
-                        return Flow::Error(bad(ev, "action.stop_connectors expects an array of pool names"));
+                        return Flow::Error(bad(
+                            ev,
+                            "action.stop_connectors expects an array of pool names",
+                        ));
                     };
                     let connectors = match cx.services.connectors() {
                         Ok(c) => c,
@@ -179,7 +193,9 @@ fn add_hooks(cx: &mut Cx<'_>, args: &Value) -> Flow {
             "Bad hook descriptor {args}: expected an object of event -> [hook descriptors]."
         )));
     };
-    let env = super::registry::BuildEnv { config: &cx.services.config };
+    let env = super::registry::BuildEnv {
+        config: &cx.services.config,
+    };
     // Validate everything first: a bad descriptor anywhere changes nothing (fix of 16.4 #3).
     let mut built = Vec::new();
     for (event, descs) in map {
@@ -209,7 +225,10 @@ fn add_hooks(cx: &mut Cx<'_>, args: &Value) -> Flow {
 
 async fn start_connectors(cx: &mut Cx<'_>, ev: &InternalEvent) -> Flow {
     let Value::Object(map) = &ev.args else {
-        return Flow::Error(bad(ev, "action.start_connectors expects an object of pool descriptors"));
+        return Flow::Error(bad(
+            ev,
+            "action.start_connectors expects an object of pool descriptors",
+        ));
     };
     let connectors = match cx.services.connectors() {
         Ok(c) => c,

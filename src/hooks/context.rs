@@ -56,7 +56,9 @@ impl Services {
 
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Services").field("mode", &self.mode).finish_non_exhaustive()
+        f.debug_struct("Services")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
     }
 }
 
@@ -75,19 +77,31 @@ pub struct Trigger {
 impl Trigger {
     /// A client event.
     pub fn event(name: String, message: Message, value: Value) -> Self {
-        Self { name, message, value }
+        Self {
+            name,
+            message,
+            value,
+        }
     }
 
     /// `on_connect` / `on_disconnect`: data `null`, type noop.
     pub fn special(name: &str) -> Self {
-        Self { name: name.into(), message: Message::noop(), value: Value::Null }
+        Self {
+            name: name.into(),
+            message: Message::noop(),
+            value: Value::Null,
+        }
     }
 
     /// `on_terminate`: a Socket.IO *message* whose data is the JSON-encoded reason.
     pub fn terminate(reason: &str) -> Self {
         let value = Value::String(reason.to_string());
         let message = Message::with_data(Kind::Message, value.to_string());
-        Self { name: "on_terminate".into(), message, value }
+        Self {
+            name: "on_terminate".into(),
+            message,
+            value,
+        }
     }
 
     /// `trigger_id` as the backend sees it: `N`, `N+` or `""`.

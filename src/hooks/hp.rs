@@ -87,7 +87,11 @@ impl HpHook {
             }
             Some(_) => {}
         }
-        Ok(Arc::new(HpHook { kind, connector, endpoint }))
+        Ok(Arc::new(HpHook {
+            kind,
+            connector,
+            endpoint,
+        }))
     }
 }
 
@@ -104,8 +108,16 @@ impl Hook for HpHook {
         Box::pin(async move {
             let m = Arc::clone(&cx.services.metrics);
             m.inc(&format!("clients.hooks.hp.{}", self.kind.suffix()));
-            m.inc(&format!("clients.hooks.{}.hp.{}", t.name, self.kind.suffix()));
-            let pool = match cx.services.connectors().and_then(|c| c.pool(&self.connector)) {
+            m.inc(&format!(
+                "clients.hooks.{}.hp.{}",
+                t.name,
+                self.kind.suffix()
+            ));
+            let pool = match cx
+                .services
+                .connectors()
+                .and_then(|c| c.pool(&self.connector))
+            {
                 Ok(p) => p,
                 Err(e) => return Flow::Error(e),
             };

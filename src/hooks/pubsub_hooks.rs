@@ -52,7 +52,12 @@ fn privilege_arg(a: &Value) -> Result<Privilege, HiveError> {
 }
 
 fn simple(op: Op, a: &Value) -> Result<PubsubOp, HiveError> {
-    Ok(PubsubOp { op, privilege: privilege_arg(a)?, cids: Vec::new(), raw: false })
+    Ok(PubsubOp {
+        op,
+        privilege: privilege_arg(a)?,
+        cids: Vec::new(),
+        raw: false,
+    })
 }
 
 fn publish_hook(a: &Value) -> Result<PubsubOp, HiveError> {
@@ -60,15 +65,26 @@ fn publish_hook(a: &Value) -> Result<PubsubOp, HiveError> {
     let privilege = privilege_arg(a.get("privilege").unwrap_or(&Value::Null))?;
     let raw = a.get("raw").and_then(Value::as_bool).unwrap_or(false);
     let op = if raw { Op::PublishRaw } else { Op::Publish };
-    Ok(PubsubOp { op, privilege, cids, raw })
+    Ok(PubsubOp {
+        op,
+        privilege,
+        cids,
+        raw,
+    })
 }
 
 /// The `pubsub.*` hook constructors.
 pub fn hooks() -> Vec<(&'static str, HookCtor)> {
     vec![
-        ("pubsub.subscribe", |a, _| Ok(Arc::new(simple(Op::Subscribe, a)?))),
-        ("pubsub.unsubscribe", |a, _| Ok(Arc::new(simple(Op::Unsubscribe, a)?))),
-        ("pubsub.resubscribe", |a, _| Ok(Arc::new(simple(Op::Resubscribe, a)?))),
+        ("pubsub.subscribe", |a, _| {
+            Ok(Arc::new(simple(Op::Subscribe, a)?))
+        }),
+        ("pubsub.unsubscribe", |a, _| {
+            Ok(Arc::new(simple(Op::Unsubscribe, a)?))
+        }),
+        ("pubsub.resubscribe", |a, _| {
+            Ok(Arc::new(simple(Op::Resubscribe, a)?))
+        }),
         ("pubsub.publish", |a, _| Ok(Arc::new(publish_hook(a)?))),
     ]
 }
@@ -76,11 +92,21 @@ pub fn hooks() -> Vec<(&'static str, HookCtor)> {
 /// The `action.pubsub.*` constructors.
 pub fn dispatchers() -> Vec<(&'static str, DispCtor)> {
     vec![
-        ("action.pubsub.subscribe", |a, _| Ok(Arc::new(simple(Op::Subscribe, a)?))),
-        ("action.pubsub.unsubscribe", |a, _| Ok(Arc::new(simple(Op::Unsubscribe, a)?))),
-        ("action.pubsub.resubscribe", |a, _| Ok(Arc::new(simple(Op::Resubscribe, a)?))),
-        ("action.pubsub.publish", |a, _| Ok(Arc::new(simple(Op::Publish, a)?))),
-        ("action.pubsub.publish_raw", |a, _| Ok(Arc::new(simple(Op::PublishRaw, a)?))),
+        ("action.pubsub.subscribe", |a, _| {
+            Ok(Arc::new(simple(Op::Subscribe, a)?))
+        }),
+        ("action.pubsub.unsubscribe", |a, _| {
+            Ok(Arc::new(simple(Op::Unsubscribe, a)?))
+        }),
+        ("action.pubsub.resubscribe", |a, _| {
+            Ok(Arc::new(simple(Op::Resubscribe, a)?))
+        }),
+        ("action.pubsub.publish", |a, _| {
+            Ok(Arc::new(simple(Op::Publish, a)?))
+        }),
+        ("action.pubsub.publish_raw", |a, _| {
+            Ok(Arc::new(simple(Op::PublishRaw, a)?))
+        }),
     ]
 }
 
@@ -186,7 +212,11 @@ impl PubsubOp {
                 };
                 match cids {
                     Ok(cids) => {
-                        ps.publish(self.privilege, &cids, Delivery::Frames(vec![raw_frame(&ev)].into()));
+                        ps.publish(
+                            self.privilege,
+                            &cids,
+                            Delivery::Frames(vec![raw_frame(&ev)].into()),
+                        );
                         Ok(())
                     }
                     Err(e) => Err(e),
@@ -222,7 +252,11 @@ impl Hook for PubsubOp {
         Box::pin(async move {
             let m = Arc::clone(&cx.services.metrics);
             m.inc(&format!("clients.hooks.pubsub.{}", self.counter()));
-            m.inc(&format!("clients.hooks.{}.pubsub.{}", t.name, self.counter()));
+            m.inc(&format!(
+                "clients.hooks.{}.pubsub.{}",
+                t.name,
+                self.counter()
+            ));
             let arg = match one_arg(t) {
                 Ok(a) => a.clone(),
                 Err(e) => return Flow::Error(e),

@@ -161,7 +161,10 @@ impl Tables {
             actions.insert(alias.clone(), v);
         }
         if errors.is_empty() {
-            Ok(Tables { hooks: Arc::new(hooks), actions })
+            Ok(Tables {
+                hooks: Arc::new(hooks),
+                actions,
+            })
         } else {
             Err(HiveError::InvalidConfig(errors.join("\n")))
         }

@@ -16,8 +16,12 @@ type Ctor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError>;
 /// The `utils.*` hook constructors.
 pub fn hooks() -> Vec<(&'static str, Ctor)> {
     vec![
-        ("utils.echo", |a, _| Echo::new(a).map(|h| Arc::new(h) as Arc<dyn Hook>)),
-        ("utils.console_dump", |a, _| Ok(Arc::new(ConsoleDump { label: label(a) }))),
+        ("utils.echo", |a, _| {
+            Echo::new(a).map(|h| Arc::new(h) as Arc<dyn Hook>)
+        }),
+        ("utils.console_dump", |a, _| {
+            Ok(Arc::new(ConsoleDump { label: label(a) }))
+        }),
         ("utils.dispatch", |_, _| Ok(Arc::new(DispatchHook))),
     ]
 }
@@ -44,7 +48,9 @@ impl Echo {
             v @ Value::Object(_) => {
                 validate_external_event(v)
                     .map_err(|e| HiveError::BadConnectorDescriptor(format!("utils.echo: {e}")))?;
-                Ok(Self { fixed: Some(v.to_string()) })
+                Ok(Self {
+                    fixed: Some(v.to_string()),
+                })
             }
             other => Err(HiveError::BadConnectorDescriptor(format!(
                 "utils.echo takes null or an event object, got {other}"
@@ -60,7 +66,10 @@ impl Hook for Echo {
     fn run<'a>(&'a self, cx: &'a mut Cx<'_>, t: &'a Trigger) -> FlowFuture<'a> {
         Box::pin(async move {
             if t.message.id != MsgId::None {
-                cx.reply(Reply::Msg(Message::with_data(Kind::Ack, t.message.id.render())));
+                cx.reply(Reply::Msg(Message::with_data(
+                    Kind::Ack,
+                    t.message.id.render(),
+                )));
             }
             match &self.fixed {
                 None => cx.reply(Reply::Msg(t.message.clone())),

@@ -21,19 +21,34 @@ impl Actor for RouterActor {
     type State = Router;
     type Arguments = Router;
 
-    async fn pre_start(&self, myself: ActorRef<RouterMsg>, router: Router) -> Result<Router, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<RouterMsg>,
+        router: Router,
+    ) -> Result<Router, ActorProcessingErr> {
         // A (re)started router starts from an empty table: its clients died with the old one
         // (router_sup is one_for_all).
         router.registry().clear();
         router.set_actor(myself);
-        router.metrics().counter("hive.router.current_clients").set(0);
+        router
+            .metrics()
+            .counter("hive.router.current_clients")
+            .set(0);
         Ok(router)
     }
 
-    async fn handle(&self, _me: ActorRef<RouterMsg>, msg: RouterMsg, router: &mut Router) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _me: ActorRef<RouterMsg>,
+        msg: RouterMsg,
+        router: &mut Router,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             RouterMsg::Refresh => {
-                router.metrics().counter("hive.router.current_clients").set(router.count() as i64);
+                router
+                    .metrics()
+                    .counter("hive.router.current_clients")
+                    .set(router.count() as i64);
             }
         }
         Ok(())
@@ -45,9 +60,14 @@ impl Actor for RouterActor {
         evt: SupervisionEvent,
         router: &mut Router,
     ) -> Result<(), ActorProcessingErr> {
-        if let SupervisionEvent::ActorTerminated(cell, ..) | SupervisionEvent::ActorFailed(cell, _) = &evt {
+        if let SupervisionEvent::ActorTerminated(cell, ..)
+        | SupervisionEvent::ActorFailed(cell, _) = &evt
+        {
             if router.registry().remove_actor(&cell.get_id()).is_some() {
-                router.metrics().counter("hive.router.current_clients").set(router.count() as i64);
+                router
+                    .metrics()
+                    .counter("hive.router.current_clients")
+                    .set(router.count() as i64);
             }
         }
         Ok(())

@@ -35,11 +35,20 @@ impl Registry {
     }
     /// The client of `sid`.
     pub fn get(&self, sid: &str) -> Option<ClientHandle> {
-        self.t.read().unwrap_or_else(|e| e.into_inner()).by_sid.get(sid).cloned()
+        self.t
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_sid
+            .get(sid)
+            .cloned()
     }
     /// Number of sessions.
     pub fn len(&self) -> usize {
-        self.t.read().unwrap_or_else(|e| e.into_inner()).by_sid.len()
+        self.t
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_sid
+            .len()
     }
     /// True when empty.
     pub fn is_empty(&self) -> bool {
@@ -47,7 +56,13 @@ impl Registry {
     }
     /// Every client.
     pub fn all(&self) -> Vec<ClientHandle> {
-        self.t.read().unwrap_or_else(|e| e.into_inner()).by_sid.values().cloned().collect()
+        self.t
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_sid
+            .values()
+            .cloned()
+            .collect()
     }
     /// Drop everything (router restart: its clients died with it).
     pub fn clear(&self) {

@@ -22,14 +22,14 @@ use std::time::Duration;
 
 use crate::connectors::Connectors;
 use crate::env::{ConfigActor, MetricsActor, MetricsArgs};
+use crate::listener::{ListenerActor, ListenerArgs};
 use crate::pubsub::PubSub;
+use crate::router::{Router, RouterActor};
 use crate::slot::Slot;
 use crate::supervision::SupervisionError;
-use crate::listener::{ListenerActor, ListenerArgs};
-use crate::router::{Router, RouterActor};
 use crate::supervision::{
-    ChildSpec, DynamicHandle, DynamicSpec, Intensity, Restart, Shutdown, Strategy, SupervisorHandle,
-    SupervisorSpec, start_actor,
+    ChildSpec, DynamicHandle, DynamicSpec, Intensity, Restart, Shutdown, Strategy,
+    SupervisorHandle, SupervisorSpec, start_actor,
 };
 
 /// Everything the tree's start functions need. Every field is cheap to clone; each start function
@@ -69,7 +69,10 @@ pub fn root_sup(p: &Parts) -> SupervisorSpec {
     }
 }
 
-fn spec_fn(p: &Parts, f: fn(&Parts) -> SupervisorSpec) -> Arc<dyn Fn() -> SupervisorSpec + Send + Sync> {
+fn spec_fn(
+    p: &Parts,
+    f: fn(&Parts) -> SupervisorSpec,
+) -> Arc<dyn Fn() -> SupervisorSpec + Send + Sync> {
     let p = p.clone();
     Arc::new(move || f(&p))
 }
@@ -94,7 +97,11 @@ pub fn env_sup(p: &Parts) -> SupervisorSpec {
                 Restart::Permanent,
                 WORKER_SHUTDOWN,
                 start_actor(move || {
-                    let args = MetricsArgs { metrics: Arc::clone(&metrics), started, refresh: Arc::clone(&refresh) };
+                    let args = MetricsArgs {
+                        metrics: Arc::clone(&metrics),
+                        started,
+                        refresh: Arc::clone(&refresh),
+                    };
                     (MetricsActor, args)
                 }),
             ),
@@ -113,8 +120,14 @@ pub fn hive_sup(p: &Parts) -> SupervisorSpec {
         intensity: Intensity::new(5, 10),
         children: vec![
             connectors_sup(p),
-            ChildSpec::supervisor("router_sup", SupervisorHandle::start_fn(spec_fn(p, router_sup))),
-            ChildSpec::supervisor("pubsub_sup", SupervisorHandle::start_fn(spec_fn(p, pubsub_sup))),
+            ChildSpec::supervisor(
+                "router_sup",
+                SupervisorHandle::start_fn(spec_fn(p, router_sup)),
+            ),
+            ChildSpec::supervisor(
+                "pubsub_sup",
+                SupervisorHandle::start_fn(spec_fn(p, pubsub_sup)),
+            ),
             ChildSpec::supervisor("web_sup", SupervisorHandle::start_fn(spec_fn(p, web_sup))),
         ],
     }
@@ -123,7 +136,11 @@ pub fn hive_sup(p: &Parts) -> SupervisorSpec {
 /// `connectors_sup`: the pools, started in config order (see [`crate::connectors`]); the new
 /// [`Connectors`] is published in the slot after every (re)start.
 pub fn connectors_sup(p: &Parts) -> ChildSpec {
-    let (config, metrics, slot) = (Arc::clone(&p.config), Arc::clone(&p.metrics), p.connectors.clone());
+    let (config, metrics, slot) = (
+        Arc::clone(&p.config),
+        Arc::clone(&p.metrics),
+        p.connectors.clone(),
+    );
     ChildSpec::supervisor(
         "connectors_sup",
         Arc::new(move |sup| {
@@ -131,7 +148,10 @@ pub fn connectors_sup(p: &Parts) -> ChildSpec {
             Box::pin(async move {
                 let c = Connectors::start(&config.connectors, metrics, Some(sup))
                     .await
-                    .map_err(|e| SupervisionError::StartFailed { id: "connectors_sup".into(), reason: e.to_string() })?;
+                    .map_err(|e| SupervisionError::StartFailed {
+                        id: "connectors_sup".into(),
+                        reason: e.to_string(),
+                    })?;
                 slot.set(c.clone());
                 Ok(c.supervisor_cell())
             })
@@ -144,7 +164,11 @@ pub fn connectors_sup(p: &Parts) -> ChildSpec {
 pub fn pubsub_sup(p: &Parts) -> SupervisorSpec {
     let channels: Slot<DynamicHandle> = Slot::new();
     let ch = channels.clone();
-    let (config, metrics, slot) = (Arc::clone(&p.config), Arc::clone(&p.metrics), p.pubsub.clone());
+    let (config, metrics, slot) = (
+        Arc::clone(&p.config),
+        Arc::clone(&p.metrics),
+        p.pubsub.clone(),
+    );
     SupervisorSpec {
         id: "pubsub_sup".into(),
         strategy: Strategy::OneForAll,
@@ -153,7 +177,11 @@ pub fn pubsub_sup(p: &Parts) -> SupervisorSpec {
             ChildSpec::supervisor(
                 "channels_sup",
                 DynamicHandle::start_fn(
-                    DynamicSpec { id: "channels_sup".into(), intensity: Intensity::new(0, 5), max_children: None },
+                    DynamicSpec {
+                        id: "channels_sup".into(),
+                        intensity: Intensity::new(0, 5),
+                        max_children: None,
+                    },
                     Arc::new(move |h| ch.set(h)),
                 ),
             ),
@@ -162,12 +190,19 @@ pub fn pubsub_sup(p: &Parts) -> SupervisorSpec {
                 Restart::Permanent,
                 WORKER_SHUTDOWN,
                 Arc::new(move |sup| {
-                    let (config, metrics, slot, channels) =
-                        (Arc::clone(&config), Arc::clone(&metrics), slot.clone(), channels.get());
+                    let (config, metrics, slot, channels) = (
+                        Arc::clone(&config),
+                        Arc::clone(&metrics),
+                        slot.clone(),
+                        channels.get(),
+                    );
                     Box::pin(async move {
                         let ps = PubSub::start_linked(&config.pubsub, metrics, channels, Some(sup))
                             .await
-                            .map_err(|e| SupervisionError::StartFailed { id: "pubsub".into(), reason: e.to_string() })?;
+                            .map_err(|e| SupervisionError::StartFailed {
+                                id: "pubsub".into(),
+                                reason: e.to_string(),
+                            })?;
                         slot.set(ps.clone());
                         Ok(ps.manager_cell())
                     })
@@ -197,7 +232,11 @@ pub fn router_sup(p: &Parts) -> SupervisorSpec {
             ChildSpec::supervisor(
                 "clients_sup",
                 DynamicHandle::start_fn(
-                    DynamicSpec { id: "clients_sup".into(), intensity: Intensity::new(0, 5), max_children: Some(slots + 16) },
+                    DynamicSpec {
+                        id: "clients_sup".into(),
+                        intensity: Intensity::new(0, 5),
+                        max_children: Some(slots + 16),
+                    },
                     Arc::new(move |h| r2.set_clients_sup(h)),
                 ),
             ),
@@ -214,8 +253,18 @@ pub fn web_sup(p: &Parts) -> SupervisorSpec {
         .zip(names)
         .map(|(make, name)| {
             let make = Arc::clone(make);
-            ChildSpec::worker(name, Restart::Permanent, WORKER_SHUTDOWN, start_actor(move || (ListenerActor, make())))
+            ChildSpec::worker(
+                name,
+                Restart::Permanent,
+                WORKER_SHUTDOWN,
+                start_actor(move || (ListenerActor, make())),
+            )
         })
         .collect();
-    SupervisorSpec { id: "web_sup".into(), strategy: Strategy::OneForOne, intensity: Intensity::new(5, 10), children }
+    SupervisorSpec {
+        id: "web_sup".into(),
+        strategy: Strategy::OneForOne,
+        intensity: Intensity::new(5, 10),
+        children,
+    }
 }

@@ -10,17 +10,31 @@ use crate::error::HiveError;
 use crate::protocol::handshake::handshake_body;
 
 /// Handle a handshake request (origin already checked).
-pub async fn handle(ctx: &TransportCtx, method: &Method, headers: &HeaderMap) -> Response<Full<Bytes>> {
+pub async fn handle(
+    ctx: &TransportCtx,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Response<Full<Bytes>> {
     let m = &ctx.metrics;
     if method != Method::GET {
         m.inc("clients.transports.http.errors");
         let e = HiveError::BadRequest(format!("Unsupported method: {method}"));
-        return reply(m, headers, StatusCode::METHOD_NOT_ALLOWED, e.to_reply_text());
+        return reply(
+            m,
+            headers,
+            StatusCode::METHOD_NOT_ALLOWED,
+            e.to_reply_text(),
+        );
     }
     match ctx.router.new_client().await {
         Ok(sid) => {
             let s = &ctx.config.socketio;
-            let body = handshake_body(&sid, s.heartbeat_timeout, s.reconnect_timeout, &s.transports);
+            let body = handshake_body(
+                &sid,
+                s.heartbeat_timeout,
+                s.reconnect_timeout,
+                &s.transports,
+            );
             reply(m, headers, StatusCode::OK, body)
         }
         Err(e @ HiveError::NoSlots(_)) => {
@@ -29,7 +43,12 @@ pub async fn handle(ctx: &TransportCtx, method: &Method, headers: &HeaderMap) ->
         }
         Err(e) => {
             tracing::warn!(error = %e, "handshake failed");
-            reply(m, headers, StatusCode::INTERNAL_SERVER_ERROR, e.to_reply_text())
+            reply(
+                m,
+                headers,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                e.to_reply_text(),
+            )
         }
     }
 }

@@ -38,7 +38,9 @@ pub async fn serve(listener: TcpListener, ctx: TransportCtx, shutdown: Cancellat
                 let ctx = ctx.clone();
                 async move { Ok::<_, Infallible>(route(&ctx, req).await) }
             });
-            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).with_upgrades();
+            let conn = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .with_upgrades();
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "socket.io connection ended with an error");
             }
@@ -50,7 +52,10 @@ pub async fn serve(listener: TcpListener, ctx: TransportCtx, shutdown: Cancellat
 fn wants_disconnect(req: &Request<Incoming>) -> bool {
     req.uri()
         .query()
-        .map(|q| q.split('&').any(|p| p == "disconnect" || p.starts_with("disconnect=")))
+        .map(|q| {
+            q.split('&')
+                .any(|p| p == "disconnect" || p.starts_with("disconnect="))
+        })
         .unwrap_or(false)
 }
 
@@ -63,7 +68,11 @@ pub async fn route(ctx: &TransportCtx, req: Request<Incoming>) -> Response<Full<
         return not_found(ctx, &req);
     };
     let rest = rest.trim_start_matches('/').trim_end_matches('/');
-    let segs: Vec<&str> = if rest.is_empty() { Vec::new() } else { rest.split('/').collect() };
+    let segs: Vec<&str> = if rest.is_empty() {
+        Vec::new()
+    } else {
+        rest.split('/').collect()
+    };
 
     if req.method() == Method::OPTIONS {
         // CORS preflight (the original answered 405; browsers never need it for 0.9 requests).
@@ -105,5 +114,10 @@ pub async fn route(ctx: &TransportCtx, req: Request<Incoming>) -> Response<Full<
 fn not_found(ctx: &TransportCtx, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     ctx.metrics.inc("clients.transports.http.errors");
     let e = HiveError::BadRequest(format!("Unknown path: {}", req.uri().path()));
-    reply(&ctx.metrics, req.headers(), StatusCode::NOT_FOUND, e.to_reply_text())
+    reply(
+        &ctx.metrics,
+        req.headers(),
+        StatusCode::NOT_FOUND,
+        e.to_reply_text(),
+    )
 }

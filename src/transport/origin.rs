@@ -25,7 +25,11 @@ pub fn check(allowed: &[Option<String>], headers: &HeaderMap) -> Result<(), Stri
     if ok {
         Ok(())
     } else {
-        Err(values.first().and_then(|v| v.to_str().ok()).unwrap_or("").to_string())
+        Err(values
+            .first()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string())
     }
 }
 
@@ -39,7 +43,12 @@ pub fn rejection_text(origin: &str) -> String {
 }
 
 /// A reply with the common Socket.IO headers, counted by status class.
-pub fn reply(metrics: &Metrics, req: &HeaderMap, status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+pub fn reply(
+    metrics: &Metrics,
+    req: &HeaderMap,
+    status: StatusCode,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
     let class = match status.as_u16() {
         200..=299 => "clients.transports.http.2XX",
         400..=499 => "clients.transports.http.4XX",
@@ -47,14 +56,26 @@ pub fn reply(metrics: &Metrics, req: &HeaderMap, status: StatusCode, body: impl 
         _ => "clients.transports.http.???",
     };
     metrics.inc(class);
-    let origin = req.get(hyper::header::ORIGIN).cloned().unwrap_or_else(|| HeaderValue::from_static(""));
+    let origin = req
+        .get(hyper::header::ORIGIN)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static(""));
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert("Origin", HeaderValue::from_static("*.*"));
-    h.insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=UTF-8"));
-    h.insert(hyper::header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+    h.insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=UTF-8"),
+    );
+    h.insert(
+        hyper::header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+        HeaderValue::from_static("true"),
+    );
     h.insert(hyper::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    h.insert(hyper::header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Content-Type"));
+    h.insert(
+        hyper::header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type"),
+    );
     r
 }

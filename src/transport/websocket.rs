@@ -36,7 +36,12 @@ enum Ctl {
 }
 
 /// Upgrade the request and run the connection in the background.
-pub async fn upgrade(ctx: &TransportCtx, mut req: Request<Incoming>, sid: String, flash: bool) -> Response<Full<Bytes>> {
+pub async fn upgrade(
+    ctx: &TransportCtx,
+    mut req: Request<Incoming>,
+    sid: String,
+    flash: bool,
+) -> Response<Full<Bytes>> {
     let m = &ctx.metrics;
     m.inc("clients.transports.websocket.requests");
     let headers = req.headers().clone();
@@ -85,11 +90,25 @@ async fn run(ctx: TransportCtx, mut ws: Ws, sid: String, flash: bool) {
     };
     let (out_tx, out_rx) = mpsc::channel::<WsOut>(WS_QUEUE);
     let id = ctx.next_id();
-    let transport = if flash { Transport::FlashSocket } else { Transport::WebSocket };
-    if client.attach(transport, Sink::Ws { id, tx: out_tx }).is_err() {
+    let transport = if flash {
+        Transport::FlashSocket
+    } else {
+        Transport::WebSocket
+    };
+    if client
+        .attach(transport, Sink::Ws { id, tx: out_tx })
+        .is_err()
+    {
         return;
     }
-    let w = tokio::spawn(writer(ctx.clone(), write, out_rx, ctl_rx, Some(client.clone()), done.clone()));
+    let w = tokio::spawn(writer(
+        ctx.clone(),
+        write,
+        out_rx,
+        ctl_rx,
+        Some(client.clone()),
+        done.clone(),
+    ));
     let direct = ctx.config.hive.direct_websocket;
     loop {
         let mut obligated = |f: Frame<'_>| {

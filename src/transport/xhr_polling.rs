@@ -31,7 +31,11 @@ impl Drop for PollGuard {
 }
 
 /// Handle a GET or POST on `/socket.io/1/xhr-polling/<sid>`.
-pub async fn handle(ctx: &TransportCtx, req: Request<Incoming>, sid: String) -> Response<Full<Bytes>> {
+pub async fn handle(
+    ctx: &TransportCtx,
+    req: Request<Incoming>,
+    sid: String,
+) -> Response<Full<Bytes>> {
     let m = &ctx.metrics;
     let headers = req.headers().clone();
     match *req.method() {
@@ -42,10 +46,17 @@ pub async fn handle(ctx: &TransportCtx, req: Request<Incoming>, sid: String) -> 
             };
             let (tx, rx) = oneshot::channel::<XhrReply>();
             let id = ctx.next_id();
-            if client.attach(Transport::XhrPolling, Sink::Xhr { id, tx }).is_err() {
+            if client
+                .attach(Transport::XhrPolling, Sink::Xhr { id, tx })
+                .is_err()
+            {
                 return reply(m, &headers, StatusCode::OK, "0:::");
             }
-            let mut guard = PollGuard { client, id, armed: true };
+            let mut guard = PollGuard {
+                client,
+                id,
+                armed: true,
+            };
             let s = &ctx.config.socketio;
             let wait = Duration::from_millis((s.session_timeout + s.heartbeat_timeout) * 11 / 10);
             let body = match tokio::time::timeout(wait, rx).await {
@@ -72,7 +83,12 @@ pub async fn handle(ctx: &TransportCtx, req: Request<Incoming>, sid: String) -> 
                 Err(_) => {
                     m.inc("clients.transports.http.errors");
                     let e = HiveError::ClientError(format!("Request body exceeds {limit} bytes."));
-                    return reply(m, &headers, StatusCode::PAYLOAD_TOO_LARGE, error_frame(ctx, &e));
+                    return reply(
+                        m,
+                        &headers,
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        error_frame(ctx, &e),
+                    );
                 }
             };
             let msgs = match std::str::from_utf8(&body)
@@ -88,13 +104,23 @@ pub async fn handle(ctx: &TransportCtx, req: Request<Incoming>, sid: String) -> 
             };
             match ctx.router.route_messages(&sid, msgs) {
                 Ok(()) => reply(m, &headers, StatusCode::OK, "1"),
-                Err(e) => reply(m, &headers, StatusCode::INTERNAL_SERVER_ERROR, error_frame(ctx, &e)),
+                Err(e) => reply(
+                    m,
+                    &headers,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    error_frame(ctx, &e),
+                ),
             }
         }
         ref other => {
             m.inc("clients.transports.http.errors");
             let e = HiveError::BadRequest(format!("Unsupported HTTP request method: {other}"));
-            reply(m, &headers, StatusCode::METHOD_NOT_ALLOWED, e.to_reply_text())
+            reply(
+                m,
+                &headers,
+                StatusCode::METHOD_NOT_ALLOWED,
+                e.to_reply_text(),
+            )
         }
     }
 }

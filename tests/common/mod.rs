@@ -56,7 +56,12 @@ impl TestHive {
         let node = hive::app::start(loaded.config, hive::app::StartOptions { mode })
             .await
             .expect("hive starts");
-        TestHive { sio: node.socketio_addr, api: node.api_addr, monitor: node.monitor_addr, node: Some(node) }
+        TestHive {
+            sio: node.socketio_addr,
+            api: node.api_addr,
+            monitor: node.monitor_addr,
+            node: Some(node),
+        }
     }
 
     pub fn url(&self) -> String {
@@ -126,7 +131,12 @@ impl JsClient {
                 }
             }
         });
-        JsClient { child, stdin, rx, seen: Vec::new() }
+        JsClient {
+            child,
+            stdin,
+            rx,
+            seen: Vec::new(),
+        }
     }
 
     pub fn send(&mut self, cmd: Value) {
@@ -161,7 +171,9 @@ impl JsClient {
 
     pub fn wait_event(&mut self, name: &str) -> Ev {
         let n = name.to_string();
-        self.wait_for(Duration::from_secs(5), move |v| v["ev"] == "event" && v["name"] == n.as_str())
+        self.wait_for(Duration::from_secs(5), move |v| {
+            v["ev"] == "event" && v["name"] == n.as_str()
+        })
     }
 
     pub fn wait_ev(&mut self, ev: &str) -> Ev {
@@ -203,9 +215,18 @@ impl Drop for JsClient {
 }
 
 /// A raw HTTP/1.1 exchange over a fresh TCP connection (Connection: close).
-pub async fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String, String) {
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -216,8 +237,19 @@ pub async fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, 
     s.read_to_end(&mut buf).await.unwrap();
     let text = String::from_utf8_lossy(&buf).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status: u16 = head.split_whitespace().nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     (status, head.to_string(), body)
 }
 
