@@ -13,7 +13,7 @@ fn main() -> ExitCode {
             let env: Vec<(String, String)> = std::env::vars().collect();
             let (code, text) = check_config(&cli.check_files(), &env);
             println!("{text}");
-            return ExitCode::from(code as u8);
+            return ExitCode::from(code);
         }
         Some(Command::Tree { monitor, hash, all }) => {
             let rt = match tokio::runtime::Builder::new_current_thread()

@@ -44,17 +44,17 @@ pub struct HpHook {
 /// The `hp.*` constructors, with `cp.*` as exact aliases (HIVE.md 1.4).
 pub fn hooks() -> Vec<(&'static str, Ctor)> {
     vec![
-        ("hp.get", |a, e| HpHook::new(HpKind::Get, a, e)),
-        ("hp.post", |a, e| HpHook::new(HpKind::Post, a, e)),
-        ("hp.put", |a, e| HpHook::new(HpKind::Put, a, e)),
-        ("cp.get", |a, e| HpHook::new(HpKind::Get, a, e)),
-        ("cp.post", |a, e| HpHook::new(HpKind::Post, a, e)),
-        ("cp.put", |a, e| HpHook::new(HpKind::Put, a, e)),
+        ("hp.get", |a, e| HpHook::build(HpKind::Get, a, e)),
+        ("hp.post", |a, e| HpHook::build(HpKind::Post, a, e)),
+        ("hp.put", |a, e| HpHook::build(HpKind::Put, a, e)),
+        ("cp.get", |a, e| HpHook::build(HpKind::Get, a, e)),
+        ("cp.post", |a, e| HpHook::build(HpKind::Post, a, e)),
+        ("cp.put", |a, e| HpHook::build(HpKind::Put, a, e)),
     ]
 }
 
 impl HpHook {
-    fn new(kind: HpKind, args: &Value, env: &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError> {
+    fn build(kind: HpKind, args: &Value, env: &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError> {
         let endpoint = match args.get("endpoint") {
             Some(Value::String(s)) => s.clone(),
             other => {

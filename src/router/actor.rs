@@ -60,15 +60,14 @@ impl Actor for RouterActor {
         evt: SupervisionEvent,
         router: &mut Router,
     ) -> Result<(), ActorProcessingErr> {
-        if let SupervisionEvent::ActorTerminated(cell, ..)
-        | SupervisionEvent::ActorFailed(cell, _) = &evt
+        if let SupervisionEvent::ActorTerminated(cell, ..) | SupervisionEvent::ActorFailed(cell, _) =
+            &evt
+            && router.registry().remove_actor(&cell.get_id()).is_some()
         {
-            if router.registry().remove_actor(&cell.get_id()).is_some() {
-                router
-                    .metrics()
-                    .counter("hive.router.current_clients")
-                    .set(router.count() as i64);
-            }
+            router
+                .metrics()
+                .counter("hive.router.current_clients")
+                .set(router.count() as i64);
         }
         Ok(())
     }

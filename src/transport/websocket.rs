@@ -194,11 +194,8 @@ async fn writer<W: AsyncWrite + Unpin>(
                         break;
                     }
                 }
-                Some(Ctl::Text(t)) => {
-                    if write.write_frame(Frame::text(Payload::Owned(t.into_bytes()))).await.is_err() {
-                        break;
-                    }
-                }
+                Some(Ctl::Text(t)) if write.write_frame(Frame::text(Payload::Borrowed(t.as_bytes()))).await.is_err() => break,
+                Some(Ctl::Text(_)) => {}
                 Some(Ctl::Pong) => deadline = None,
                 None => {}
             },

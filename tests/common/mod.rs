@@ -1,6 +1,13 @@
 //! Shared integration-test fixtures: a real Hive node on loopback port 0 ([`TestHive`]), the real
 //! npm `socket.io-client@0.9.16` driven line by line ([`JsClient`]), and a minimal raw HTTP client.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::mod_module_files,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -124,10 +131,10 @@ impl JsClient {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    if tx.send(v).is_err() {
-                        break;
-                    }
+                if let Ok(v) = serde_json::from_str::<Value>(&line)
+                    && tx.send(v).is_err()
+                {
+                    break;
                 }
             }
         });
