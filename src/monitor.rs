@@ -5,6 +5,7 @@
 //! - `server` / `routes`: the hyper listener and its pure request router ([`serve`]).
 //! - `nested`, `prometheus`: the two metric renderings (Hive's nested JSON, Prometheus text 0.0.4).
 //! - `derived`: gauges the monitor computes itself before answering (uptime, RSS, tasks).
+//! - `graft`: [`graft_subtree`], for tree nodes that describe themselves (connectors).
 //! - `health`: [`Health`] of the router and pools.
 //! - `tree_text`, `tree_html`, `client`: the supervision tree as text (`hive tree`) and as a page.
 
@@ -13,6 +14,7 @@ mod metrics;
 mod client;
 mod ctx;
 mod derived;
+mod graft;
 mod health;
 mod nested;
 mod prometheus;
@@ -25,6 +27,7 @@ pub use metrics::{Counter, INIT_METRICS, Metrics};
 
 pub use client::fetch_and_print_tree;
 pub use ctx::{BoxFut, MonitorCtx, TreeQuery};
+pub use graft::graft_subtree;
 pub use health::{Health, PoolHealth};
 pub use nested::{metric_subtree, nest_metrics};
 pub use prometheus::render_prometheus;

@@ -3,6 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/backend.rs"]
+mod backend;
+#[allow(unreachable_pub)]
+mod common;
+#[path = "monitor/full_stack.rs"]
+mod full_stack;
+#[path = "monitor/pool_restarts.rs"]
+mod pool_restarts;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
