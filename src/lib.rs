@@ -21,6 +21,7 @@
 
 pub mod config;
 pub mod error;
+pub mod flood;
 pub mod monitor;
 pub mod protocol;
 pub mod state;
