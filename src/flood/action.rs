@@ -104,7 +104,10 @@ fn take_list(obj: &mut Value, key: &str, path: &str) -> Result<Acts, FloodError>
 /// [`FloodError::Scenario`] when the list or an action is not shaped as an array.
 pub fn compile_list(v: &Value, path: &str) -> Result<Acts, FloodError> {
     let Value::Array(items) = v else {
-        return Err(FloodError::scenario(path, "an action list must be an array"));
+        return Err(FloodError::scenario(
+            path,
+            "an action list must be an array",
+        ));
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -167,7 +170,10 @@ pub fn compile(v: &Value, path: &str) -> Result<Act, FloodError> {
 /// Compiles a handler table `{key: [actions], ...}` (keys stay unsubstituted until it runs).
 fn table(args: &[Value], path: &str) -> Result<Vec<(String, Acts)>, FloodError> {
     let Some(Value::Object(m)) = args.first() else {
-        return Err(FloodError::scenario(path, "a handler table must be an object"));
+        return Err(FloodError::scenario(
+            path,
+            "a handler table must be an object",
+        ));
     };
     m.iter()
         .map(|(k, v)| Ok((k.clone(), compile_list(v, &format!("{path}.{k}"))?)))
@@ -191,6 +197,7 @@ pub fn unknown_names(list: &[Act], out: &mut Vec<String>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -221,7 +228,11 @@ mod tests {
 
     #[test]
     fn unknown_actions_compile_and_are_reported() {
-        let l = compile_list(&json!([["frobnicate"], ["on_event", {"e": [["zap"]]}]]), "t").unwrap();
+        let l = compile_list(
+            &json!([["frobnicate"], ["on_event", {"e": [["zap"]]}]]),
+            "t",
+        )
+        .unwrap();
         let mut names = Vec::new();
         unknown_names(&l, &mut names);
         assert_eq!(names, vec!["frobnicate", "zap"]);

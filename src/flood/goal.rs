@@ -64,7 +64,10 @@ fn validate(schema: &Value, v: &Value, path: &str, errs: &mut Vec<String>) {
     if let Some(Value::Array(opts)) = s.get("enum")
         && !opts.contains(v)
     {
-        errs.push(format!("{}: value {v} is not one of the allowed values", at(path)));
+        errs.push(format!(
+            "{}: value {v} is not one of the allowed values",
+            at(path)
+        ));
     }
     match s.get("extends") {
         Some(e @ Value::Object(_)) => validate(e, v, path, errs),
@@ -185,13 +188,24 @@ fn array(s: &Map<String, Value>, a: &[Value], path: &str, errs: &mut Vec<String>
 fn number(s: &Map<String, Value>, n: f64, v: &Value, path: &str, errs: &mut Vec<String>) {
     let excl = |k: &str| s.get(k) == Some(&Value::Bool(true));
     let low = s.get("minimum").and_then(Value::as_f64).is_some_and(|m| {
-        if excl("exclusiveMinimum") { n <= m } else { n < m }
+        if excl("exclusiveMinimum") {
+            n <= m
+        } else {
+            n < m
+        }
     });
     let high = s.get("maximum").and_then(Value::as_f64).is_some_and(|m| {
-        if excl("exclusiveMaximum") { n >= m } else { n > m }
+        if excl("exclusiveMaximum") {
+            n >= m
+        } else {
+            n > m
+        }
     });
     if low || high {
-        errs.push(format!("{}: value {v} is outside of accepted range", at(path)));
+        errs.push(format!(
+            "{}: value {v} is outside of accepted range",
+            at(path)
+        ));
     }
     if let Some(d) = s.get("divisibleBy").and_then(Value::as_f64)
         && d != 0.0
@@ -212,11 +226,15 @@ fn string(s: &Map<String, Value>, st: &str, path: &str, errs: &mut Vec<String>) 
         && let Ok(re) = regex::Regex::new(p)
         && !re.is_match(st)
     {
-        errs.push(format!("{}: value {st:?} does not match pattern {p}", at(path)));
+        errs.push(format!(
+            "{}: value {st:?} does not match pattern {p}",
+            at(path)
+        ));
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -239,13 +257,17 @@ mod tests {
 
     #[test]
     fn example_goal_passes_and_fails() {
-        let ok = json!({"counters": {"pongs": 950}, "timers": {"rtt": {"percentile": {"95": 120.5}}}});
+        let ok =
+            json!({"counters": {"pongs": 950}, "timers": {"rtt": {"percentile": {"95": 120.5}}}});
         assert!(check(&goal(), &ok).is_empty());
         let bad = json!({"counters": {"pongs": 10, "errors": 2}, "timers": {}});
         let e = check(&goal(), &bad);
         assert_eq!(e.len(), 3, "{e:?}");
         assert!(e[0].contains("outside of accepted range"));
-        assert!(e.iter().any(|x| x.contains("required property rtt is missing")));
+        assert!(
+            e.iter()
+                .any(|x| x.contains("required property rtt is missing"))
+        );
     }
 
     #[test]

@@ -95,7 +95,8 @@ impl Meta {
 
     /// The string value of `key`, or `undefined` (for logs and names).
     pub fn string(&self, key: &str) -> String {
-        self.lookup(key).map_or_else(|| UNDEFINED.to_owned(), to_text)
+        self.lookup(key)
+            .map_or_else(|| UNDEFINED.to_owned(), to_text)
     }
 }
 
@@ -168,6 +169,7 @@ pub fn substitute_key(k: &str, meta: &dyn Lookup) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -34,8 +34,16 @@ pub fn timer_stats(h: &Histogram<u64>) -> Value {
     }
     let var_us = h.stdev().powi(2);
     let sd_us = h.stdev();
-    let skew = if sd_us > 0.0 { m3 / n / sd_us.powi(3) } else { 0.0 };
-    let kurt = if sd_us > 0.0 { m4 / n / var_us.powi(2) - 3.0 } else { 0.0 };
+    let skew = if sd_us > 0.0 {
+        m3 / n / sd_us.powi(3)
+    } else {
+        0.0
+    };
+    let kurt = if sd_us > 0.0 {
+        m4 / n / var_us.powi(2) - 3.0
+    } else {
+        0.0
+    };
     let q = |p: f64| ms(h.value_at_quantile(p) as f64);
     let mut pct = Map::new();
     for (k, p) in [
@@ -140,9 +148,10 @@ pub fn result_doc(stats: &Stats, verdicts: &[Verdict], passed: bool, scenario: &
 /// Where the result goes: `<scenario without extension>_flood_result.json` beside the scenario,
 /// or in `out` when given. The report is `<same stem>_flood_report.html`.
 pub fn result_paths(scenario: &Path, out: Option<&Path>) -> (PathBuf, PathBuf) {
-    let stem = scenario
-        .file_stem()
-        .map_or_else(|| "scenario".to_owned(), |s| s.to_string_lossy().into_owned());
+    let stem = scenario.file_stem().map_or_else(
+        || "scenario".to_owned(),
+        |s| s.to_string_lossy().into_owned(),
+    );
     let dir = out
         .map(Path::to_path_buf)
         .or_else(|| scenario.parent().map(Path::to_path_buf))
@@ -154,6 +163,7 @@ pub fn result_paths(scenario: &Path, out: Option<&Path>) -> (PathBuf, PathBuf) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use std::time::Duration;
@@ -167,8 +177,19 @@ mod tests {
         let doc = goal_doc(&s);
         let t = &doc["timers"]["rtt"];
         for k in [
-            "min", "max", "arithmetic_mean", "geometric_mean", "harmonic_mean", "median",
-            "variance", "standard_deviation", "skewness", "kurtosis", "percentile", "histogram", "n",
+            "min",
+            "max",
+            "arithmetic_mean",
+            "geometric_mean",
+            "harmonic_mean",
+            "median",
+            "variance",
+            "standard_deviation",
+            "skewness",
+            "kurtosis",
+            "percentile",
+            "histogram",
+            "n",
         ] {
             assert!(t.get(k).is_some(), "missing {k}");
         }
@@ -178,7 +199,15 @@ mod tests {
         let g = t["geometric_mean"].as_f64().unwrap();
         assert!(g > 20.0 && g < 25.0, "{g}");
         assert!(t["percentile"]["999"].as_f64().unwrap() >= 39.9);
-        assert_eq!(t["histogram"]["y"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum::<u64>(), 4);
+        assert_eq!(
+            t["histogram"]["y"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+                .sum::<u64>(),
+            4
+        );
         assert_eq!(doc["counters"]["ws_incomming"], 0);
     }
 

@@ -208,12 +208,18 @@ fn parse_phase(
         _ => None,
     }
     .ok_or_else(|| {
-        FloodError::scenario(&format!("{path}.user_sessions"), "must be an array of names")
+        FloodError::scenario(
+            &format!("{path}.user_sessions"),
+            "must be an array of names",
+        )
     })?;
     let mut total = 0.0;
     for s in &user_sessions {
         let sess = sessions.get(s).ok_or_else(|| {
-            FloodError::scenario(&format!("{path}.user_sessions"), format!("unknown session {s}"))
+            FloodError::scenario(
+                &format!("{path}.user_sessions"),
+                format!("unknown session {s}"),
+            )
         })?;
         if users > 0 && parse_transport(&sess.transport).is_none() {
             return Err(FloodError::scenario(
@@ -383,8 +389,14 @@ impl Scenario {
         l.add("phase.user_sessions", json!(phase.user_sessions));
         l.add("phase.start_time", json!(phase.start_time));
         l.add("phase.spawn_duration", json!(phase.spawn_duration));
-        l.add("phase.test_interval", json!(phase.test_interval.map_or(-1, |t| t as i64)));
-        l.add("phase.timeout", json!(phase.timeout.map_or(-1, |t| t as i64)));
+        l.add(
+            "phase.test_interval",
+            json!(phase.test_interval.map_or(-1, |t| t as i64)),
+        );
+        l.add(
+            "phase.timeout",
+            json!(phase.timeout.map_or(-1, |t| t as i64)),
+        );
         l.add("phase.goal", phase.goal_raw.clone());
         l.add_object(&phase.metadata);
         let s = &self.server;

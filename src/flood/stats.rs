@@ -85,12 +85,15 @@ pub struct Sample {
     pub p99: f64,
 }
 
+/// User counters: creation order plus lookup.
+type UserCounters = (Vec<String>, HashMap<String, Arc<AtomicI64>>);
+
 /// All run measurements.
 #[derive(Debug)]
 pub struct Stats {
     started: Instant,
     builtin: [AtomicI64; 9],
-    user: RwLock<(Vec<String>, HashMap<String, Arc<AtomicI64>>)>,
+    user: RwLock<UserCounters>,
     timers: Mutex<BTreeMap<String, Histogram<u64>>>,
     latency: [Mutex<Histogram<u64>>; 2],
     interval: Mutex<Histogram<u64>>,
@@ -159,7 +162,10 @@ impl Stats {
         {
             return c.clone();
         }
-        let mut g = self.user.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut g = self
+            .user
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(c) = g.1.get(name) {
             return c.clone();
         }
@@ -191,7 +197,10 @@ impl Stats {
     pub fn record_timer(&self, name: &str, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
         {
-            let mut t = self.timers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut t = self
+                .timers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let h = t.entry(name.to_owned()).or_insert_with(new_histogram);
             h.saturating_record(us);
         }
@@ -233,7 +242,10 @@ impl Stats {
 
     /// Sets `<phase>_goal_time`.
     pub fn set_goal_time(&self, phase: &str, t: i64) {
-        let mut g = self.goal_times.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut g = self
+            .goal_times
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let key = format!("{phase}_goal_time");
         g.retain(|(k, _)| *k != key);
         g.push((key, t));
@@ -275,12 +287,18 @@ impl Stats {
     /// Closes the current interval: appends a [`Sample`] and returns it.
     pub fn tick(&self) -> Sample {
         let interval = {
-            let mut h = self.interval.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut h = self
+                .interval
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let c = h.clone();
             h.reset();
             c
         };
-        let mut s = self.series.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut s = self
+            .series
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         let secs = now.duration_since(s.3).as_secs_f64().max(1e-3);
         let pin = self.packets_in.load(Ordering::Relaxed);
@@ -316,6 +334,7 @@ impl Stats {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
