@@ -35,6 +35,14 @@ io.sockets.on('connection', (socket) => {
     ((a && a.rooms) || []).forEach((r) => socket.leave('rooms.' + r));
   });
   socket.on('publish_msg', (a) => {
+    // Hive's utils.dispatch form (benches/load/chat_scenario.py):
+    // {"action":"publish","args":{"cids":C,"event":{"action":"reply","args":{"name","args"}}}}.
+    if (a && a.action === 'publish' && a.args && a.args.event && a.args.event.args) {
+      const ev = a.args.event.args;
+      const room = io.sockets.in(String(a.args.cids));
+      room.emit.apply(room, [ev.name].concat(ev.args || []));
+      return;
+    }
     if (!a || typeof a.channel !== 'string') return;
     io.sockets.in(a.channel).emit('msg_published', { channel: a.channel, nick: nick, text: a.text });
   });

@@ -92,6 +92,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, FloodError> {
     raise_nofile(target);
     console::notice(&format!("Running test {}", opts.scenario.display()));
     let stats = Arc::new(Stats::new());
+    let rss_base = super::stats::rss_bytes();
+    stats.target.store(target as i64, Ordering::Relaxed);
     let shared = Arc::new(Shared {
         server: sc.server.clone(),
         stats: stats.clone(),
@@ -189,6 +191,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, FloodError> {
     let mut verdicts: Vec<Verdict> = last.into_values().collect();
     verdicts.sort_by(|a, b| a.phase.cmp(&b.phase));
     let mut doc = result_doc(&stats, &verdicts, passed, &opts.scenario);
+    let peak = stats.rss_peak.load(Ordering::Relaxed);
+    doc["run"]["rss_base_bytes"] = serde_json::json!(rss_base);
+    doc["run"]["rss_per_user_bytes"] =
+        serde_json::json!(peak.saturating_sub(rss_base) / target.max(1));
     shutdown_users(&registry, &stats).await;
     pool.stop();
     Progress::start(0, true).finish();

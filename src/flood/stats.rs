@@ -107,6 +107,24 @@ pub struct Stats {
     pub sio_connected: AtomicI64,
     series: Mutex<(Vec<Sample>, u64, u64, Instant)>,
     goal_times: Mutex<Vec<(String, i64)>>,
+    /// Users the run will spawn (for `all_connected_ms`).
+    pub target: AtomicI64,
+    /// Run-clock ms when every target user had its Socket.IO connect (0 = not yet).
+    pub all_connected_ms: AtomicU64,
+    /// Peak resident set size of this process, bytes.
+    pub rss_peak: AtomicU64,
+}
+
+/// Resident set size of this process in bytes (`VmRSS` of /proc/self/status), 0 if unknown.
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 impl Default for Stats {
@@ -133,6 +151,9 @@ impl Stats {
             sio_connected: AtomicI64::new(0),
             series: Mutex::new((Vec::new(), 0, 0, now)),
             goal_times: Mutex::default(),
+            target: AtomicI64::new(i64::MAX),
+            all_connected_ms: AtomicU64::new(0),
+            rss_peak: AtomicU64::new(0),
         }
     }
 
@@ -284,8 +305,22 @@ impl Stats {
             .unwrap_or_else(|_| new_histogram())
     }
 
+    /// A user got its Socket.IO connect packet.
+    pub fn sio_up(&self) {
+        let n = self.sio_connected.fetch_add(1, Ordering::Relaxed) + 1;
+        if n == self.target.load(Ordering::Relaxed) {
+            let _ = self.all_connected_ms.compare_exchange(
+                0,
+                self.now_ms().max(1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
     /// Closes the current interval: appends a [`Sample`] and returns it.
     pub fn tick(&self) -> Sample {
+        self.rss_peak.fetch_max(rss_bytes(), Ordering::Relaxed);
         let interval = {
             let mut h = self
                 .interval
