@@ -42,7 +42,11 @@ session = {
             ["inc", "msgs"],
             ["match", {"subject": "$event.args", "json": [{"nick": "$nick"}],
                        "on_match": [["case", "$nick", {"$server.sid": [
-                           ["stop_timer", "rtt"], ["inc", "own"]]}]]}]]}],
+                           ["stop_timer", "rtt"], ["inc", "own"],
+                           # Keep an entry so a late duplicate arrival (overloaded server)
+                           # does not hit the original's stop_timer-of-a-stopped-timer crash;
+                           # the next tick's start_timer replaces (cancels) it.
+                           ["start_timer", "rtt", 3600000]]}]]}]]}],
     ],
 }
 per_room, extra = divmod(a.users, a.rooms)

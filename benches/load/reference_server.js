@@ -59,6 +59,9 @@ io.sockets.on('connection', (socket) => {
   });
 });
 
+// Under overload socket.io 0.9 can write to closed sockets (EPIPE); keep serving.
+process.on('uncaughtException', (e) => { console.error('reference server: ' + e.message); });
+
 server.listen(port, '127.0.0.1', () => {
   console.log('listening ' + server.address().port);
 });

@@ -36,6 +36,17 @@ pub fn line(level: &str, text: &str) {
     }
 }
 
+static RARE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A line for events that can happen to thousands of users at once (crashes): the first 20
+/// are printed, then one in every 1000 (the result file counts them all by kind).
+pub fn rare(level: &str, text: &str) {
+    let n = RARE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if n < 20 || n.is_multiple_of(1000) {
+        line(level, &format!("{text} (#{})", n + 1));
+    }
+}
+
 /// A `notice` line (the `log` action and the manager's messages).
 pub fn notice(text: &str) {
     line("notice", text);

@@ -194,7 +194,7 @@ impl Actor for UserActor {
             match &why {
                 Stop::Crashed(e) => {
                     st.shared.stats.error("user_crash");
-                    super::console::line("warning", &format!("user crashed: {e}"));
+                    super::console::rare("warning", &format!("user crashed: {e}"));
                 }
                 Stop::Disconnected => {}
                 Stop::Terminated(_) => {}
