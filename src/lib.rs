@@ -27,6 +27,7 @@ pub mod config;
 pub mod connectors;
 pub mod env;
 pub mod error;
+pub mod flood;
 pub mod hooks;
 pub mod listener;
 pub mod monitor;

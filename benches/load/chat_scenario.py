@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Writes a chat-like flood scenario (benches/load): USERS websocket users in ROOMS rooms.
+
+Each user connects, joins its room, and every INTERVAL ms publishes a message to the room; it
+receives the room's traffic (`msg_published`), counts it (`msgs`), and times the round trip of its
+own messages (timer `rtt`). One phase per room, because the original format has no per-user
+variables (FLOOD.md 11.1). The publish uses Hive's `utils.dispatch` internal-event form, which
+benches/load/reference_server.js understands too, so both servers run the same scenario.
+
+usage: chat_scenario.py OUT.json --port P [--users 15000] [--rooms 1500] [--interval 5000]
+                        [--spawn 2000]
+"""
+import argparse
+import json
+
+p = argparse.ArgumentParser()
+p.add_argument("out")
+p.add_argument("--host", default="127.0.0.1")
+p.add_argument("--port", type=int, required=True)
+p.add_argument("--users", type=int, default=15000)
+p.add_argument("--rooms", type=int, default=1500)
+p.add_argument("--interval", type=int, default=5000)
+p.add_argument("--spawn", type=int, default=2000)
+a = p.parse_args()
+
+publish = {"action": "publish", "args": {"cids": "$channel", "event": {"action": "reply", "args": {
+    "name": "msg_published",
+    "args": [{"channel": "$channel", "nick": "$server.sid", "text": "hello"}]}}}}
+session = {
+    "weight": 1.0,
+    "transport": "websocket",
+    "do": [
+        ["on_socketio", {"1": [
+            ["emit_event", {"name": "join_rooms", "args": [{"rooms": ["$room"]}]}],
+            ["start_timer", "tick", "$interval"]]}],
+        ["on_timeout", {"tick": [
+            ["start_timer", "rtt", "$rtt_timeout"],
+            ["inc", "sent"],
+            ["emit_event", {"name": "publish_msg", "args": [publish]}],
+            ["start_timer", "tick", "$interval"]]}],
+        ["on_event", {"msg_published": [
+            ["inc", "msgs"],
+            ["match", {"subject": "$event.args", "json": [{"nick": "$nick"}],
+                       "on_match": [["case", "$nick", {"$server.sid": [
+                           ["stop_timer", "rtt"], ["inc", "own"],
+                           # Keep an entry so a late duplicate arrival (overloaded server)
+                           # does not hit the original's stop_timer-of-a-stopped-timer crash;
+                           # the next tick's start_timer replaces (cancels) it.
+                           ["start_timer", "rtt", 3600000]]}]]}]]}],
+    ],
+}
+per_room, extra = divmod(a.users, a.rooms)
+phases = {}
+for r in range(a.rooms):
+    n = per_room + (1 if r < extra else 0)
+    if n == 0:
+        continue
+    phases[f"r{r}"] = {
+        "users": n, "user_sessions": ["chat"], "start_time": 0, "spawn_duration": a.spawn,
+        "metadata": {"room": f"r{r}", "channel": f"rooms.r{r}", "interval": a.interval,
+                     "rtt_timeout": a.interval - 500},
+    }
+scenario = {
+    "server": {"host": a.host, "port": a.port, "endpoint": "/socket.io/1/"},
+    "phases": phases,
+    "sessions": {"chat": session},
+}
+with open(a.out, "w") as f:
+    json.dump(scenario, f, indent=1)
