@@ -166,16 +166,18 @@
       if (order.length) socket.emit('join_rooms', { rooms: order.slice() });
       return;
     }
-    if (nick !== null && authRetries < 10) {
+    if (nick !== null && wanted === nick && authRetries < 10) {
       // Reconnecting: our old session may not have released the nick yet.
       authRetries += 1;
+      setStatus('connecting', 'Waiting for the nickname ' + nick + ' to be free again...');
       setTimeout(function () { if (connected) socket.emit('authorize', { nick: nick }); }, 500);
       return;
     }
     var why = arg && arg.reason === 'invalid' ? 'is not a valid nickname' : 'is already taken';
     loginError('Nickname "' + wanted + '" ' + why + ', pick another one.');
-    wanted = nick;
-    $('#start').disabled = false;
+    authRetries = 0;
+    wanted = null;
+    $('#login').hidden = false;
     $('#nick').focus();
   }
 
