@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::demo::server;
 use super::harness::{Recorder, http_post, spawn_python_backend};
-use super::server;
 
 /// A Hive Protocol request document.
 fn doc(sid: &str, trigger: Value, state: Value) -> Value {
