@@ -4,6 +4,8 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::slot::Slot;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
@@ -43,6 +45,7 @@ pub struct RunningHive {
     router: Router,
     metrics: Arc<Metrics>,
     config: Arc<Config>,
+    pubsub: Slot<PubSub>,
     stop: CancellationToken,
 }
 
@@ -75,12 +78,11 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
 
     let router = Router::new(config.hive.max_client_slots as usize, config.hive.name.clone(), Arc::clone(&metrics));
     let stop = CancellationToken::new();
-    let connectors_slot: Arc<OnceLock<Connectors>> = Arc::new(OnceLock::new());
-    let pubsub_slot: Arc<OnceLock<PubSub>> = Arc::new(OnceLock::new());
-    let services_slot: Arc<OnceLock<Arc<Services>>> = Arc::new(OnceLock::new());
+    let connectors_slot: Slot<Connectors> = Slot::new();
+    let pubsub_slot: Slot<PubSub> = Slot::new();
 
     let refresh = {
-        let (router, metrics, ps) = (router.clone(), Arc::clone(&metrics), Arc::clone(&pubsub_slot));
+        let (router, metrics, ps) = (router.clone(), Arc::clone(&metrics), pubsub_slot.clone());
         Arc::new(move || {
             metrics.counter("hive.router.current_clients").set(router.count() as i64);
             metrics.counter("hive.router.uptime").set(started.elapsed().as_millis() as i64);
@@ -96,7 +98,7 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     let root_slot: Arc<OnceLock<SupervisorHandle>> = Arc::new(OnceLock::new());
     let monitor_ctx = {
         let root_slot = Arc::clone(&root_slot);
-        let (router, cslot) = (router.clone(), Arc::clone(&connectors_slot));
+        let (router, cslot) = (router.clone(), connectors_slot.clone());
         MonitorCtx {
             metrics: Arc::clone(&metrics),
             hash: config.monitor.hash.clone(),
@@ -111,7 +113,7 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
                 })
             }),
             health: Arc::new(move || {
-                let (router, c) = (router.clone(), cslot.get().cloned());
+                let (router, c) = (router.clone(), cslot.get());
                 Box::pin(async move {
                     let pools = match c {
                         Some(c) => c.health().await,
@@ -131,14 +133,14 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
         timeout: Duration::from_millis(config.hive.graceful_termination_timeout),
     });
     let api_ctx = {
-        let (metrics, config, ps) = (Arc::clone(&metrics), Arc::clone(&config), Arc::clone(&pubsub_slot));
+        let (metrics, config, ps) = (Arc::clone(&metrics), Arc::clone(&config), pubsub_slot.clone());
         let control = Arc::clone(&control);
         move || -> Option<ApiCtx> {
             Some(ApiCtx {
                 hash: config.api.hash.clone(),
                 max_body: config.api.max_body_size,
                 metrics: Arc::clone(&metrics),
-                pubsub: ps.get()?.clone(),
+                pubsub: ps.get()?,
                 control: Arc::clone(&control),
             })
         }
@@ -160,29 +162,25 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
         started,
         refresh,
         router: router.clone(),
-        connectors: crate::connectors::child_spec(&config.connectors, Arc::clone(&metrics), Arc::clone(&connectors_slot)),
-        pubsub: crate::pubsub::child_spec(&config.pubsub, Arc::clone(&metrics), Arc::clone(&pubsub_slot)),
+        connectors: connectors_slot.clone(),
+        pubsub: pubsub_slot.clone(),
         listeners,
     };
     let (root, root_join) = SupervisorHandle::start(root_sup(&parts), None).await.map_err(|e| {
         HiveError::Startup(format!("Cannot start Hive Server: {e}"))
     })?;
     let _ = root_slot.set(root.clone());
-    let (Some(connectors), Some(pubsub)) = (connectors_slot.get().cloned(), pubsub_slot.get().cloned()) else {
-        return Err(HiveError::Startup("Cannot start Hive Server: connectors or pub-sub did not start".into()));
-    };
     let services = Arc::new(Services {
         mode: opts.mode,
         config: Arc::clone(&config),
         metrics: Arc::clone(&metrics),
         tables,
-        connectors,
-        pubsub,
+        connectors: connectors_slot,
+        pubsub: pubsub_slot.clone(),
     });
-    let _ = services_slot.set(Arc::clone(&services));
     router.set_services(services);
     tracing::info!(socketio = %socketio_addr, api = %api_addr, monitor = %monitor_addr, "Hive started!");
-    Ok(RunningHive { socketio_addr, api_addr, monitor_addr, root, root_join, router, metrics, config, stop })
+    Ok(RunningHive { socketio_addr, api_addr, monitor_addr, root, root_join, router, metrics, config, pubsub: pubsub_slot, stop })
 }
 
 impl RunningHive {
@@ -228,6 +226,9 @@ impl RunningHive {
         let t = Duration::from_millis(self.config.hive.graceful_termination_timeout);
         tracing::info!("Hive will shutdown in {} ms...", t.as_millis());
         self.router.terminate_all("shutdown".into(), t).await;
+        if let Some(p) = self.pubsub.get() {
+            p.stop();
+        }
         let r = self.root.shutdown().await.map_err(|e| HiveError::Startup(e.to_string()));
         let _ = tokio::time::timeout(Duration::from_secs(10), self.root_join).await;
         tracing::info!("Hive stopped");

@@ -22,6 +22,7 @@
 pub mod app;
 pub mod cli;
 pub mod client;
+pub mod api;
 pub mod config;
 pub mod connectors;
 pub mod env;
@@ -31,6 +32,8 @@ pub mod listener;
 pub mod monitor;
 pub mod protocol;
 pub mod router;
+pub mod slot;
+pub mod pubsub;
 pub mod state;
 pub mod supervision;
 pub mod sys;

@@ -130,7 +130,7 @@ impl Actor for ClientActor {
         let mut store = match desc.state_manager.as_str() {
             "sm.redis" => {
                 let (connector, expiration, prefix) = redis_state_args(&desc.args)?;
-                let pool = match services.connectors.pool(&connector)? {
+                let pool = match services.connectors()?.pool(&connector)? {
                     crate::connectors::Pool::Redis(p) => p,
                     _ => {
                         return Err(HiveError::BadConnectorDescriptor(format!(
@@ -264,11 +264,10 @@ impl Actor for ClientActor {
                 let m = &st.services.metrics;
                 m.inc("clients.events.total");
                 m.inc("clients.events.control");
-                let ps = st.services.pubsub.clone();
-                let r = if join {
-                    ps.join(Privilege::Max, &cids, Arc::clone(&st.me)).await
-                } else {
-                    ps.leave(Privilege::Max, &cids, &st.me.cell()).await
+                let r = match st.services.pubsub() {
+                    Err(e) => Err(e),
+                    Ok(ps) if join => ps.join(Privilege::Max, &cids, Arc::clone(&st.me)).await,
+                    Ok(ps) => ps.leave(Privilege::Max, &cids, &st.me.cell()).await,
                 };
                 if let Err(e) = r {
                     st.services.metrics.inc("clients.events.control_errors");

@@ -150,8 +150,12 @@ impl Dispatcher for Action {
                     let Value::Array(names) = &ev.args else {
                         return Flow::Error(bad(ev, "action.stop_connectors expects an array of pool names"));
                     };
+                    let connectors = match cx.services.connectors() {
+                        Ok(c) => c,
+                        Err(e) => return Flow::Error(e),
+                    };
                     for n in names.iter().filter_map(Value::as_str) {
-                        if let Err(e) = cx.services.connectors.stop_pool(n).await {
+                        if let Err(e) = connectors.stop_pool(n).await {
                             tracing::warn!(pool = n, error = %e, "action.stop_connectors");
                         }
                     }
@@ -207,6 +211,10 @@ async fn start_connectors(cx: &mut Cx<'_>, ev: &InternalEvent) -> Flow {
     let Value::Object(map) = &ev.args else {
         return Flow::Error(bad(ev, "action.start_connectors expects an object of pool descriptors"));
     };
+    let connectors = match cx.services.connectors() {
+        Ok(c) => c,
+        Err(e) => return Flow::Error(e),
+    };
     for (name, d) in map {
         let d: PoolDescriptor = match serde_json::from_value(d.clone()) {
             Ok(d) => d,
@@ -216,7 +224,7 @@ async fn start_connectors(cx: &mut Cx<'_>, ev: &InternalEvent) -> Flow {
                 )));
             }
         };
-        if let Err(e) = cx.services.connectors.start_pool(name, &d).await {
+        if let Err(e) = connectors.start_pool(name, &d).await {
             return Flow::Error(e);
         }
     }

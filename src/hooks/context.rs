@@ -10,6 +10,7 @@ use crate::error::{HiveError, Mode};
 use crate::monitor::Metrics;
 use crate::protocol::socketio::{Kind, Message, MsgId};
 use crate::pubsub::{PubSub, Subscriber};
+use crate::slot::Slot;
 use crate::state::StateStore;
 
 use super::registry::{HookTable, Tables};
@@ -25,10 +26,32 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     /// Compiled hook and action tables.
     pub tables: Arc<Tables>,
-    /// Connector pools.
-    pub connectors: Connectors,
-    /// Pub-sub.
-    pub pubsub: PubSub,
+    /// Connector pools (the current incarnation of connectors_sup).
+    pub connectors: Slot<Connectors>,
+    /// Pub-sub (the current incarnation of pubsub_sup).
+    pub pubsub: Slot<PubSub>,
+}
+
+impl Services {
+    /// The running connectors.
+    ///
+    /// # Errors
+    /// `connectors_error` while connectors_sup is restarting.
+    pub fn connectors(&self) -> Result<Connectors, HiveError> {
+        self.connectors
+            .get()
+            .ok_or_else(|| HiveError::ConnectorsError("Hive Connectors are restarting.".into()))
+    }
+
+    /// The running pub-sub.
+    ///
+    /// # Errors
+    /// `pubsub_error` while pubsub_sup is restarting.
+    pub fn pubsub(&self) -> Result<PubSub, HiveError> {
+        self.pubsub
+            .get()
+            .ok_or_else(|| HiveError::PubsubError("Hive Pub-Sub is restarting.".into()))
+    }
 }
 
 impl std::fmt::Debug for Services {

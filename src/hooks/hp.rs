@@ -105,7 +105,7 @@ impl Hook for HpHook {
             let m = Arc::clone(&cx.services.metrics);
             m.inc(&format!("clients.hooks.hp.{}", self.kind.suffix()));
             m.inc(&format!("clients.hooks.{}.hp.{}", t.name, self.kind.suffix()));
-            let pool = match cx.services.connectors.pool(&self.connector) {
+            let pool = match cx.services.connectors().and_then(|c| c.pool(&self.connector)) {
                 Ok(p) => p,
                 Err(e) => return Flow::Error(e),
             };

@@ -129,7 +129,10 @@ fn one_arg(t: &Trigger) -> Result<&Value, HiveError> {
 impl PubsubOp {
     async fn apply(&self, cx: &mut Cx<'_>, arg: &Value, op: Op) -> Flow {
         let m = Arc::clone(&cx.services.metrics);
-        let ps = cx.services.pubsub.clone();
+        let ps = match cx.services.pubsub() {
+            Ok(p) => p,
+            Err(e) => return Flow::Error(e),
+        };
         let r = match op {
             Op::Subscribe => match expand_cid_spec(arg) {
                 Ok(cids) => {

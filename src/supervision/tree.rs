@@ -20,7 +20,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::connectors::Connectors;
 use crate::env::{ConfigActor, MetricsActor, MetricsArgs};
+use crate::pubsub::PubSub;
+use crate::slot::Slot;
+use crate::supervision::SupervisionError;
 use crate::listener::{ListenerActor, ListenerArgs};
 use crate::router::{Router, RouterActor};
 use crate::supervision::{
@@ -42,10 +46,10 @@ pub struct Parts {
     pub refresh: Arc<dyn Fn() + Send + Sync>,
     /// The router.
     pub router: Router,
-    /// connectors_sup's child spec (built by the connectors module).
-    pub connectors: ChildSpec,
-    /// pubsub_sup's child spec (built by the pub-sub module).
-    pub pubsub: ChildSpec,
+    /// Where connectors_sup publishes its current [`Connectors`].
+    pub connectors: Slot<Connectors>,
+    /// Where pubsub_sup publishes its current [`PubSub`].
+    pub pubsub: Slot<PubSub>,
     /// The three listeners, in start order: monitor, api, socketio.
     pub listeners: Vec<Arc<dyn Fn() -> ListenerArgs + Send + Sync>>,
 }
@@ -99,17 +103,76 @@ pub fn env_sup(p: &Parts) -> SupervisorSpec {
 }
 
 /// `hive_sup`: connectors, router, pub-sub, then the listeners (nothing accepts traffic before
-/// what it depends on is up). one_for_one: a subsystem restarts alone.
+/// what it depends on is up). rest_for_one: each subsystem holds handles to the ones started
+/// before it (the API listener holds pub-sub, sessions hold pools), so a restarted subsystem
+/// takes everything after it along.
 pub fn hive_sup(p: &Parts) -> SupervisorSpec {
     SupervisorSpec {
         id: "hive_sup".into(),
-        strategy: Strategy::OneForOne,
+        strategy: Strategy::RestForOne,
         intensity: Intensity::new(5, 10),
         children: vec![
-            p.connectors.clone(),
+            connectors_sup(p),
             ChildSpec::supervisor("router_sup", SupervisorHandle::start_fn(spec_fn(p, router_sup))),
-            p.pubsub.clone(),
+            ChildSpec::supervisor("pubsub_sup", SupervisorHandle::start_fn(spec_fn(p, pubsub_sup))),
             ChildSpec::supervisor("web_sup", SupervisorHandle::start_fn(spec_fn(p, web_sup))),
+        ],
+    }
+}
+
+/// `connectors_sup`: the pools, started in config order (see [`crate::connectors`]); the new
+/// [`Connectors`] is published in the slot after every (re)start.
+pub fn connectors_sup(p: &Parts) -> ChildSpec {
+    let (config, metrics, slot) = (Arc::clone(&p.config), Arc::clone(&p.metrics), p.connectors.clone());
+    ChildSpec::supervisor(
+        "connectors_sup",
+        Arc::new(move |sup| {
+            let (config, metrics, slot) = (Arc::clone(&config), Arc::clone(&metrics), slot.clone());
+            Box::pin(async move {
+                let c = Connectors::start(&config.connectors, metrics, Some(sup))
+                    .await
+                    .map_err(|e| SupervisionError::StartFailed { id: "connectors_sup".into(), reason: e.to_string() })?;
+                slot.set(c.clone());
+                Ok(c.supervisor_cell())
+            })
+        }),
+    )
+}
+
+/// `pubsub_sup`: one_for_all, because the manager's registry indexes the channel actors of
+/// channels_sup: neither is meaningful without the other.
+pub fn pubsub_sup(p: &Parts) -> SupervisorSpec {
+    let channels: Slot<DynamicHandle> = Slot::new();
+    let ch = channels.clone();
+    let (config, metrics, slot) = (Arc::clone(&p.config), Arc::clone(&p.metrics), p.pubsub.clone());
+    SupervisorSpec {
+        id: "pubsub_sup".into(),
+        strategy: Strategy::OneForAll,
+        intensity: Intensity::new(5, 10),
+        children: vec![
+            ChildSpec::supervisor(
+                "channels_sup",
+                DynamicHandle::start_fn(
+                    DynamicSpec { id: "channels_sup".into(), intensity: Intensity::new(0, 5), max_children: None },
+                    Arc::new(move |h| ch.set(h)),
+                ),
+            ),
+            ChildSpec::worker(
+                "pubsub",
+                Restart::Permanent,
+                WORKER_SHUTDOWN,
+                Arc::new(move |sup| {
+                    let (config, metrics, slot, channels) =
+                        (Arc::clone(&config), Arc::clone(&metrics), slot.clone(), channels.get());
+                    Box::pin(async move {
+                        let ps = PubSub::start_linked(&config.pubsub, metrics, channels, Some(sup))
+                            .await
+                            .map_err(|e| SupervisionError::StartFailed { id: "pubsub".into(), reason: e.to_string() })?;
+                        slot.set(ps.clone());
+                        Ok(ps.manager_cell())
+                    })
+                }),
+            ),
         ],
     }
 }
