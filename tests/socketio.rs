@@ -324,3 +324,74 @@ async fn two_thousand_sessions_register_and_clean_up() {
     assert_eq!(clients.child_count, 0);
     h.stop().await;
 }
+
+fn raw_ws(url: &str, steps: serde_json::Value) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new("node")
+        .arg(common::root().join("tests/js/raw_ws.js"))
+        .arg(url)
+        .arg(steps.to_string())
+        .output()
+        .expect("node must be installed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Raw WebSocket frames a JS client never sends: each gets its documented error and the session
+/// (and everyone else) goes on; an unknown sid is told at once and closed (HIVE.md 16.2 #6, #8).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_websocket_edge_cases() {
+    let h = TestHive::start(json!({"socketio": {"max_frame_size": 4096}, "clients": hooks_patch()["clients"]})).await;
+    let sid = handshake(h.sio).await;
+    let url = format!("ws://127.0.0.1:{}/socket.io/1/websocket/{sid}", h.sio.port());
+    let big = "x".repeat(10_000);
+    let got = tokio::task::spawn_blocking(move || {
+        raw_ws(
+            &url,
+            json!([
+                {"text": "9:::nope"},
+                {"text": "garbage"},
+                {"binary": [1, 2, 3]},
+                {"text": "5:::{\"name\":\"echo\",\"args\":[\"still here\"]}"},
+                {"wait": 200},
+                {"text": format!("5:::{{\"name\":\"echo\",\"args\":[\"{big}\"]}}")},
+                {"wait": 300}
+            ]),
+        )
+    })
+    .await
+    .unwrap();
+    let texts: Vec<String> = got.iter().filter_map(|v| v["text"].as_str().map(String::from)).collect();
+    assert_eq!(texts.first().map(String::as_str), Some("1:::"), "{got:?}");
+    assert!(texts.iter().filter(|t| t.contains("client_error")).count() >= 2, "{texts:?}");
+    assert!(texts.iter().any(|t| t == "7:::Unknown WebSocket frame type!"), "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("still here")), "{texts:?}");
+    // The oversized frame ends the connection (and so the session).
+    assert!(got.iter().any(|v| v.get("close").is_some()), "{got:?}");
+    h.until("session ended", Duration::from_secs(3), |h| h.sessions() == 0).await;
+
+    // Unknown sid: an error event, then the socket is closed.
+    let url = format!("ws://127.0.0.1:{}/socket.io/1/websocket/nope", h.sio.port());
+    let got = tokio::task::spawn_blocking(move || raw_ws(&url, json!([{"wait": 500}]))).await.unwrap();
+    let first = got.first().and_then(|v| v["text"].as_str()).unwrap_or_default().to_string();
+    assert!(first.contains("bad_session_id"), "{got:?}");
+    assert!(got.iter().any(|v| v.get("close").is_some()), "{got:?}");
+
+    // A bad origin on the upgrade is refused.
+    let sid = handshake(h.sio).await;
+    let url = format!("ws://127.0.0.1:{}/socket.io/1/websocket/{sid}", h.sio.port());
+    let got = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(common::root().join("tests/js/raw_ws.js"))
+            .arg(url)
+            .arg("[]")
+            .env("ORIGIN", "http://evil.example")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(String::from_utf8_lossy(&got.stdout).contains("403"), "{}", String::from_utf8_lossy(&got.stdout));
+    h.stop().await;
+}
