@@ -40,6 +40,8 @@ pub(crate) struct PoolCounters {
     pub(crate) all_errors: Counter,
     pub(crate) rents: Counter,
     pub(crate) returns: Counter,
+    /// `connectors.unsafe_transactions` (hp.*) or `connectors.safe_transactions` (Redis).
+    pub(crate) transactions: Counter,
 }
 
 impl PoolCounters {
@@ -53,11 +55,17 @@ impl PoolCounters {
             all_errors: metrics.counter("connectors.errors"),
             rents: metrics.counter("connectors.rents"),
             returns: metrics.counter("connectors.returns"),
+            transactions: metrics.counter(if kind == "redis" {
+                "connectors.safe_transactions"
+            } else {
+                "connectors.unsafe_transactions"
+            }),
         }
     }
 
     /// Count one request to this pool.
     pub(crate) fn request(&self) {
+        self.transactions.inc();
         self.requests.inc();
         self.all_requests.inc();
     }
