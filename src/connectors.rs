@@ -52,20 +52,8 @@ pub enum Pool {
     Redis(RedisPool),
 }
 
-/// Health of one pool, for the monitor.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct PoolHealth {
-    /// Pool name.
-    pub name: String,
-    /// Connector type.
-    pub connector: String,
-    /// Whether the backend is reachable now (TCP: at least one backend connected).
-    pub reachable: bool,
-    /// Live workers.
-    pub workers: usize,
-    /// Workers running a request.
-    pub busy: usize,
-}
+/// Health of one pool, as the monitor reports it.
+pub use crate::monitor::PoolHealth;
 
 impl Pool {
     fn core(&self) -> &Arc<PoolCore> {

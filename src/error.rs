@@ -166,7 +166,9 @@ impl HiveError {
     pub fn to_client_event(&self, mode: Mode) -> String {
         let body = match mode {
             Mode::Dev => self.to_reply(),
-            Mode::Prod => json!({"error": "internal_error", "description": "Internal server error."}),
+            Mode::Prod => {
+                json!({"error": "internal_error", "description": "Internal server error."})
+            }
         };
         json!({"name": "hive_error", "args": [body]}).to_string()
     }

@@ -19,12 +19,25 @@
 //! - [`flood`]: the load tester behind the `flood` binary.
 //! - [`error`]: [`error::HiveError`] with Hive's stable error codes.
 
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod client;
 pub mod config;
 pub mod connectors;
+pub mod env;
 pub mod error;
+pub mod hooks;
+pub mod listener;
 pub mod monitor;
 pub mod protocol;
+pub mod pubsub;
+pub mod router;
+pub mod slot;
 pub mod state;
 pub mod supervision;
+pub mod sys;
+pub mod telemetry;
+pub mod transport;
 
 pub use error::{HiveError, Mode};

@@ -1,2 +1,120 @@
-//! The `hive` daemon binary.
-fn main() {}
+//! The `hive` daemon: parse the command line, load and validate the configuration, start the
+//! supervision tree, and run until SIGTERM/SIGINT or the API's `/hive/stop`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use hive::cli::{Cli, Command, check_config};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::CheckConfig { .. }) => {
+            let env: Vec<(String, String)> = std::env::vars().collect();
+            let (code, text) = check_config(&cli.check_files(), &env);
+            println!("{text}");
+            return ExitCode::from(code);
+        }
+        Some(Command::Tree { monitor, hash, all }) => {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("hive: cannot start a runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            return match rt.block_on(hive::monitor::fetch_and_print_tree(monitor, hash, *all)) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("hive tree: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        None => {}
+    }
+    let loaded = match hive::config::load(&cli.config) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _telemetry = match hive::telemetry::init(&loaded.config.log, cli.log_format) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    for w in &loaded.warnings {
+        tracing::warn!("config: {w}");
+    }
+    match hive::sys::raise_nofile_limit() {
+        Ok((old, new)) => tracing::info!(old, new, "open-files limit raised to the hard limit"),
+        Err(e) => tracing::warn!("cannot raise the open-files limit: {e}"),
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hive: cannot start a runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(run(loaded.config, cli.mode))
+}
+
+async fn run(config: hive::config::Config, mode: hive::Mode) -> ExitCode {
+    let node = match hive::app::start(config, hive::app::StartOptions { mode }).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("hive: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let stop = node.stop_token();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received: stopping (a second signal forces exit)");
+        stop.cancel();
+        wait_for_signal().await;
+        eprintln!("hive: second signal, exiting now");
+        std::process::exit(130);
+    });
+    match node.wait().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("hive: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

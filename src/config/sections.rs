@@ -43,7 +43,7 @@ pub struct HiveSection {
     pub acceptors: u32,
     /// Socket.IO listener port (0 = any free port).
     pub port: u16,
-    /// Bind address of the listeners (new; default 127.0.0.1... see docs/compat.md).
+    /// Bind address of the three listeners (new key; default 127.0.0.1, see docs/compat.md).
     #[serde(default = "d_bind")]
     pub bind: String,
     /// Accepted `Origin` values; JSON `null` (None) matches a request without Origin.
@@ -288,7 +288,11 @@ impl Default for MonitorSection {
 
 impl Default for LogSection {
     fn default() -> Self {
-        Self { dir: d_log_dir(), file_level: d_level(), console_level: d_level_console() }
+        Self {
+            dir: d_log_dir(),
+            file_level: d_level(),
+            console_level: d_level_console(),
+        }
     }
 }
 
@@ -332,7 +336,11 @@ fn d_session() -> u64 {
     3_600_000
 }
 fn d_transports() -> Vec<String> {
-    vec!["websocket".into(), "flashsocket".into(), "xhr-polling".into()]
+    vec![
+        "websocket".into(),
+        "flashsocket".into(),
+        "xhr-polling".into(),
+    ]
 }
 fn d_max_frame() -> usize {
     1 << 20

@@ -102,6 +102,8 @@ pub(crate) struct PoolCore {
     pub(crate) busy: AtomicUsize,
     /// Restarts of the pool actor by `connectors_sup`.
     pub(crate) restarts: AtomicU32,
+    /// Worker restarts performed by the pool (its own supervisor report's `restarts`).
+    pub(crate) worker_restarts: AtomicU32,
 }
 
 impl PoolCore {
@@ -126,6 +128,7 @@ impl PoolCore {
             next_worker: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
             restarts: AtomicU32::new(0),
+            worker_restarts: AtomicU32::new(0),
         }
     }
 
@@ -197,7 +200,7 @@ impl PoolCore {
                 max_restarts: WORKER_MAX_RESTARTS,
                 max_seconds: WORKER_MAX_SECONDS,
             },
-            restarts: self.restarts.load(Ordering::Relaxed),
+            restarts: self.worker_restarts.load(Ordering::Relaxed),
             child_count: children.len(),
             max_children: None,
             children,

@@ -50,3 +50,36 @@ pub struct ChildReport {
     /// When the child is itself a supervisor: its report.
     pub supervisor: Option<Box<SupervisorReport>>,
 }
+
+impl SupervisorReport {
+    /// The direct child `id`, if listed.
+    pub fn child(&self, id: &str) -> Option<&ChildReport> {
+        self.children.iter().find(|c| c.id == id)
+    }
+
+    /// The nested supervisor report at `path` (child ids from this supervisor down), if listed;
+    /// the empty path is this report.
+    pub fn find(&self, path: &[&str]) -> Option<&SupervisorReport> {
+        match path.split_first() {
+            None => Some(self),
+            Some((first, rest)) => self.child(first)?.supervisor.as_deref()?.find(rest),
+        }
+    }
+
+    /// Every supervisor in this subtree as `(path, report)`, depth first (parents before children); the path joins ids
+    /// with `/` starting with this supervisor's id (e.g. `hive_sup/router_sup`).
+    pub fn supervisors(&self) -> Vec<(String, &SupervisorReport)> {
+        let mut out = Vec::new();
+        self.collect(self.id.clone(), &mut out);
+        out
+    }
+
+    fn collect<'a>(&'a self, path: String, out: &mut Vec<(String, &'a SupervisorReport)>) {
+        out.push((path.clone(), self));
+        for child in &self.children {
+            if let Some(sub) = child.supervisor.as_deref() {
+                sub.collect(format!("{path}/{}", child.id), out);
+            }
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! API URL parsing and the endpoint handlers of HIVE.md 9.2.
+//!
+//! Handlers return a [`Reply`]: a status and a body, plus the error when the request failed (the
+//! server logs and counts it once).
+
+use std::sync::Arc;
+
+use hyper::Method;
+use serde_json::{Value, json};
+
+use super::ApiCtx;
+use crate::HiveError;
+use crate::protocol::event::{parse_internal_events, validate_external_event};
+use crate::pubsub::{Delivery, Privilege};
+
+/// API section (the first path segment after the hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Section {
+    Hive,
+    Router,
+    Clients,
+    Pubsub,
+}
+
+/// A request path that matched one of the four route shapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Route<'a> {
+    pub(crate) hash: &'a str,
+    pub(crate) section: Section,
+    pub(crate) action: &'a str,
+    /// The sid/cid segment (`clients` and `pubsub` only).
+    pub(crate) arg: &'a str,
+}
+
+/// Match `path` against `/api/<hash>/{hive,router}/<action>[/]` and
+/// `/api/<hash>/{clients,pubsub}/<action>/<id>[/]`; `None` is a 404.
+pub(crate) fn parse_route(path: &str) -> Option<Route<'_>> {
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let mut it = path.split('/');
+    if it.next() != Some("") || it.next() != Some("api") {
+        return None;
+    }
+    let segs: Vec<&str> = it.collect();
+    if segs.iter().any(|s| s.is_empty()) {
+        return None;
+    }
+    match segs.as_slice() {
+        [hash, section @ ("hive" | "router"), action] => Some(Route {
+            hash,
+            section: if *section == "hive" {
+                Section::Hive
+            } else {
+                Section::Router
+            },
+            action,
+            arg: "",
+        }),
+        [hash, section @ ("clients" | "pubsub"), action, arg] => Some(Route {
+            hash,
+            section: if *section == "clients" {
+                Section::Clients
+            } else {
+                Section::Pubsub
+            },
+            action,
+            arg,
+        }),
+        _ => None,
+    }
+}
+
+/// A response, and the error behind it when the request failed.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) body: String,
+    pub(crate) error: Option<HiveError>,
+}
+
+impl Reply {
+    pub(crate) fn ok(body: impl Into<String>) -> Reply {
+        Reply {
+            status: 200,
+            body: body.into(),
+            error: None,
+        }
+    }
+
+    pub(crate) fn err(status: u16, e: HiveError) -> Reply {
+        Reply {
+            status,
+            body: e.to_reply_text(),
+            error: Some(e),
+        }
+    }
+}
+
+fn bad_method(m: &Method, subscribe: bool) -> Reply {
+    let what = if subscribe {
+        "Hive API Server"
+    } else {
+        "Hive API"
+    };
+    Reply::err(
+        405,
+        HiveError::BadApiRequest(format!("Unsupported {what} access method: {m}.")),
+    )
+}
+
+fn unknown_action(action: &str) -> Reply {
+    Reply::err(
+        501,
+        HiveError::BadApiRequest(format!("Unhandled Hive API action: {action}")),
+    )
+}
+
+/// Run the endpoint `route` names. The hash has already been checked.
+pub(crate) async fn dispatch(ctx: &ApiCtx, m: &Method, route: &Route<'_>, body: &[u8]) -> Reply {
+    let post = m == Method::POST;
+    let c = &ctx.control;
+    match (route.section, route.action) {
+        (Section::Hive, "version") if m == Method::GET => Reply::ok(c.version()),
+        (Section::Hive, "stop") if post => {
+            c.stop();
+            Reply::ok("")
+        }
+        (Section::Router, "enable") if post => {
+            c.router_enable();
+            Reply::ok("")
+        }
+        (Section::Router, "disable") if post => {
+            c.router_disable();
+            Reply::ok("")
+        }
+        (Section::Router, "terminate") if post => {
+            c.router_terminate(String::from_utf8_lossy(body).into_owned());
+            Reply::ok("")
+        }
+        (Section::Clients, "action") if post => clients_action(ctx, route.arg, body),
+        (Section::Pubsub, "action") if post => pubsub_action(ctx, route.arg, body),
+        (Section::Pubsub, "publish") if post => pubsub_publish(ctx, route.arg, body),
+        (Section::Pubsub, "subscribe") if m == Method::GET => {
+            match ctx.pubsub.status(route.arg).await {
+                Ok(n) => Reply::ok(json!({"subscribed_clients": n}).to_string()),
+                Err(e) => Reply::err(400, e),
+            }
+        }
+        (Section::Pubsub, "subscribe") if post || m == Method::DELETE => {
+            pubsub_subscribe(ctx, route.arg, body, post)
+        }
+        (Section::Pubsub, "subscribe") => bad_method(m, true),
+        (Section::Hive, "version" | "stop")
+        | (Section::Router, "enable" | "disable" | "terminate")
+        | (Section::Clients, "action")
+        | (Section::Pubsub, "action" | "publish") => bad_method(m, false),
+        (_, action) => unknown_action(action),
+    }
+}
+
+fn utf8<'a>(body: &'a [u8], what: &str) -> Result<&'a str, HiveError> {
+    std::str::from_utf8(body)
+        .map_err(|_| HiveError::InvalidJson(format!("{what}: {}.", String::from_utf8_lossy(body))))
+}
+
+/// `POST /clients/action/<sid>`: parse errors answer 500 like the original (HIVE.md 16.7 #3).
+fn clients_action(ctx: &ApiCtx, sid: &str, body: &[u8]) -> Reply {
+    let events = match utf8(body, "Bad internal event").and_then(parse_internal_events) {
+        Ok(ev) => ev,
+        Err(e) => return Reply::err(500, e),
+    };
+    match ctx.control.route_events(sid, events) {
+        Ok(()) => Reply::ok(""),
+        Err(e) => Reply::err(500, e),
+    }
+}
+
+/// `POST /pubsub/action/<cid>`: publish internal events with the API's privilege (skips checks).
+fn pubsub_action(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
+    let events = match utf8(body, "Bad internal event").and_then(parse_internal_events) {
+        Ok(ev) => ev,
+        Err(e) => return Reply::err(400, e),
+    };
+    let delivery = match ctx.control.pre_encode(&events) {
+        Some(frames) => Delivery::Frames(Arc::from(frames)),
+        None => Delivery::Events(Arc::from(events)),
+    };
+    ctx.pubsub
+        .publish(Privilege::Max, &[cid.to_string()], delivery);
+    Reply::ok("")
+}
+
+/// `POST /pubsub/publish/<cid>`: the body must be an external event; subscribers get
+/// `5:::<body>` with the body bytes verbatim.
+fn pubsub_publish(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
+    let parsed = utf8(body, "Bad external event").and_then(|text| {
+        let v: Value = serde_json::from_str(text)
+            .map_err(|_| HiveError::InvalidJson(format!("Bad external event: {text}.")))?;
+        validate_external_event(&v)?;
+        Ok(text)
+    });
+    match parsed {
+        Ok(text) => {
+            ctx.pubsub.publish(
+                Privilege::Max,
+                &[cid.to_string()],
+                Delivery::frame(format!("5:::{text}")),
+            );
+            Reply::ok("")
+        }
+        Err(e) => Reply::err(400, e),
+    }
+}
+
+/// `POST`/`DELETE /pubsub/subscribe/<sid>`: a JSON array of cid strings, routed to the session.
+fn pubsub_subscribe(ctx: &ApiCtx, sid: &str, body: &[u8], join: bool) -> Reply {
+    let text = String::from_utf8_lossy(body);
+    let invalid = || {
+        Reply::err(
+            400,
+            HiveError::BadRequest(format!("Hive API Server received invalid data: {text}")),
+        )
+    };
+    let cids: Vec<String> = match serde_json::from_str::<Value>(&text) {
+        // The original only checks the first element; all must be strings here (a non-string
+        // cid can never name a channel).
+        Ok(Value::Array(items)) if !items.is_empty() => {
+            match items
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect()
+            {
+                Some(cids) => cids,
+                None => return invalid(),
+            }
+        }
+        _ => return invalid(),
+    };
+    ctx.pubsub.count_api_subscription(&cids, join);
+    match ctx.control.subscribe(sid, cids, join) {
+        Ok(()) => Reply::ok(""),
+        Err(e) => Reply::err(500, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_shapes() {
+        let r = parse_route("/api/h/hive/version").map(|r| (r.hash, r.section, r.action, r.arg));
+        assert_eq!(r, Some(("h", Section::Hive, "version", "")));
+        let r = parse_route("/api/h/pubsub/subscribe/rooms.main/").map(|r| (r.section, r.arg));
+        assert_eq!(r, Some((Section::Pubsub, "rooms.main")));
+        for bad in [
+            "/",
+            "/api",
+            "/api/h",
+            "/api/h/hive",
+            "/api/h/hive/version/x",
+            "/api/h/clients/action",
+            "/api/h/foo/bar",
+            "/api//hive/version",
+            "/api/h/pubsub/action//",
+            "/x/h/hive/version",
+        ] {
+            assert!(parse_route(bad).is_none(), "{bad}");
+        }
+    }
+}

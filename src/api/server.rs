@@ -1,0 +1,186 @@
+//! The API's hyper listener: authentication, body limit, counters and one log line per failure.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::ApiCtx;
+use super::routes::{Reply, Section, dispatch, parse_route};
+use crate::HiveError;
+use crate::monitor::Counter;
+
+/// Time allowed for a request's headers, and separately for its body.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `api.*` counters, fetched once.
+struct ApiCounters {
+    requests: Counter,
+    errors: Counter,
+    /// `api.<section>.requests` / `.errors`, indexed like [`section_index`].
+    sections: [(Counter, Counter); 4],
+}
+
+fn section_index(s: Section) -> usize {
+    match s {
+        Section::Hive => 0,
+        Section::Router => 1,
+        Section::Clients => 2,
+        Section::Pubsub => 3,
+    }
+}
+
+struct Server {
+    ctx: ApiCtx,
+    counters: ApiCounters,
+}
+
+/// Serve the API on `listener` until `shutdown` is cancelled; open connections then finish their
+/// current request and close.
+pub async fn serve(listener: TcpListener, ctx: ApiCtx, shutdown: CancellationToken) {
+    let m = ctx.metrics.clone();
+    let pair = |s: &str| {
+        (
+            m.counter(&format!("api.{s}.requests")),
+            m.counter(&format!("api.{s}.errors")),
+        )
+    };
+    let counters = ApiCounters {
+        requests: m.counter("api.requests"),
+        errors: m.counter("api.errors"),
+        sections: [
+            pair("hive"),
+            pair("router"),
+            pair("clients"),
+            pair("pubsub"),
+        ],
+    };
+    let server = Arc::new(Server { ctx, counters });
+    loop {
+        let stream = tokio::select! {
+            () = shutdown.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok((stream, _peer)) => stream,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "api accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let server = server.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let server = server.clone();
+                async move { Ok::<_, Infallible>(server.handle(req).await) }
+            });
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(READ_TIMEOUT);
+            let conn = builder.serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(error = %e, "api connection error");
+                    }
+                }
+                () = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+}
+
+impl Server {
+    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let c = &self.counters;
+        c.requests.inc();
+        let (reply, section) = self.reply(req).await;
+        if let Some(s) = section {
+            c.sections[section_index(s)].0.inc();
+        }
+        if let Some(e) = &reply.error {
+            c.errors.inc();
+            if let Some(s) = section {
+                c.sections[section_index(s)].1.inc();
+            }
+            tracing::warn!(
+                %method, route = %path, status = reply.status, code = e.code(),
+                description = %e, "api request failed"
+            );
+        }
+        let mut resp = Response::new(Full::new(Bytes::from(reply.body)));
+        *resp.status_mut() =
+            StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        resp
+    }
+
+    async fn reply(&self, req: Request<Incoming>) -> (Reply, Option<Section>) {
+        let ctx = &self.ctx;
+        let path = req.uri().path().to_string();
+        let Some(route) = parse_route(&path) else {
+            let e = HiveError::BadApiRequest(format!("Unknown Hive API path: {path}"));
+            return (Reply::err(404, e), None);
+        };
+        let section = Some(route.section);
+        if !bool::from(route.hash.as_bytes().ct_eq(ctx.hash.as_bytes())) {
+            let e = HiveError::BadApiRequest("Unauthorized Hive API access attempt!".into());
+            return (Reply::err(401, e), section);
+        }
+        let method = req.method().clone();
+        let body = match read_body(req, ctx.max_body).await {
+            Ok(b) => b,
+            Err(reply) => return (reply, section),
+        };
+        (dispatch(ctx, &method, &route, &body).await, section)
+    }
+}
+
+fn too_large(max: usize) -> Reply {
+    Reply::err(
+        413,
+        HiveError::BadApiRequest(format!("Request body exceeds {max} bytes.")),
+    )
+}
+
+async fn read_body(req: Request<Incoming>, max: usize) -> Result<Bytes, Reply> {
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large(max));
+    }
+    let collect = Limited::new(req.into_body(), max).collect();
+    match tokio::time::timeout(READ_TIMEOUT, collect).await {
+        Ok(Ok(body)) => Ok(body.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(max)),
+        Ok(Err(e)) => Err(Reply::err(
+            400,
+            HiveError::BadApiRequest(format!("Could not read the request body: {e}")),
+        )),
+        Err(_) => Err(Reply::err(
+            408,
+            HiveError::BadApiRequest("Request body not received in time.".into()),
+        )),
+    }
+}

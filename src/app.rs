@@ -1,0 +1,346 @@
+//! Starting and stopping a Hive node: bind the listeners, build THE supervision tree
+//! ([`crate::supervision::tree`]), wire the API and monitor to it, and shut down gracefully
+//! (HIVE.md 14).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::slot::Slot;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{ApiCtx, Control};
+use crate::config::Config;
+use crate::connectors::Connectors;
+use crate::error::{HiveError, Mode};
+use crate::hooks::{Services, Tables};
+use crate::listener::{ListenerArgs, Service};
+use crate::monitor::{Health, Metrics, MonitorCtx, TreeQuery};
+use crate::protocol::event::InternalEvent;
+use crate::pubsub::PubSub;
+use crate::router::Router;
+use crate::supervision::tree::{Parts, root_sup};
+use crate::supervision::{SupervisorHandle, SupervisorReport};
+use crate::transport::TransportCtx;
+
+/// Start options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartOptions {
+    /// Build mode (error masking).
+    pub mode: Mode,
+}
+
+/// A running node.
+pub struct RunningHive {
+    /// Where the Socket.IO listener listens.
+    pub socketio_addr: SocketAddr,
+    /// Where the API listens.
+    pub api_addr: SocketAddr,
+    /// Where the monitor listens.
+    pub monitor_addr: SocketAddr,
+    root: SupervisorHandle,
+    root_join: JoinHandle<()>,
+    router: Router,
+    metrics: Arc<Metrics>,
+    config: Arc<Config>,
+    pubsub: Slot<PubSub>,
+    stop: CancellationToken,
+}
+
+fn bind(
+    host: &str,
+    port: u16,
+    what: &str,
+) -> Result<(std::net::TcpListener, SocketAddr), HiveError> {
+    let addr = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| HiveError::Startup(format!("cannot resolve {host} for {what}: {e}")))?
+        .next()
+        .ok_or_else(|| HiveError::Startup(format!("cannot resolve {host} for {what}")))?;
+    let l = std::net::TcpListener::bind(addr)
+        .map_err(|e| HiveError::Startup(format!("cannot listen on {addr} ({what}): {e}")))?;
+    let a = l
+        .local_addr()
+        .map_err(|e| HiveError::Startup(format!("{what}: {e}")))?;
+    Ok((l, a))
+}
+
+/// Start a node from a validated configuration.
+///
+/// # Errors
+/// `hive_error` with one line saying what failed and where: a port in use, a hook or action that
+/// does not resolve, a backend pool that cannot start.
+pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, HiveError> {
+    let config = Arc::new(config);
+    let metrics = Metrics::new();
+    let started = Instant::now();
+    let tables = Arc::new(Tables::build(&config)?);
+    let host = config.hive.bind.clone();
+    let (sio, socketio_addr) = bind(&host, config.hive.port, "hive.port")?;
+    let (api, api_addr) = bind(&host, config.api.port, "api.port")?;
+    let (mon, monitor_addr) = bind(&host, config.monitor.port, "monitor.port")?;
+
+    let router = Router::new(
+        config.hive.max_client_slots as usize,
+        config.hive.name.clone(),
+        Arc::clone(&metrics),
+    );
+    let stop = CancellationToken::new();
+    let connectors_slot: Slot<Connectors> = Slot::new();
+    let pubsub_slot: Slot<PubSub> = Slot::new();
+
+    let refresh = {
+        let (router, metrics, ps) = (router.clone(), Arc::clone(&metrics), pubsub_slot.clone());
+        Arc::new(move || {
+            metrics
+                .counter("hive.router.current_clients")
+                .set(router.count() as i64);
+            metrics
+                .counter("hive.router.uptime")
+                .set(started.elapsed().as_millis() as i64);
+            metrics
+                .counter("pubsub.uptime")
+                .set(started.elapsed().as_millis() as i64);
+            metrics.counter("hive.cluster.size").set(1);
+            if let Some(p) = ps.get() {
+                metrics
+                    .counter("pubsub.total_channels")
+                    .set(p.channel_count() as i64);
+            }
+        }) as Arc<dyn Fn() + Send + Sync>
+    };
+
+    // The listeners' contexts. They are built lazily: web_sup starts after connectors and pub-sub.
+    let root_slot: Arc<OnceLock<SupervisorHandle>> = Arc::new(OnceLock::new());
+    let monitor_ctx = {
+        let root_slot = Arc::clone(&root_slot);
+        let (router, cslot) = (router.clone(), connectors_slot.clone());
+        MonitorCtx {
+            metrics: Arc::clone(&metrics),
+            hash: config.monitor.hash.clone(),
+            started,
+            node_name: config.hive.name.clone(),
+            tree: Arc::new(move |q: TreeQuery| {
+                let root = root_slot.get().cloned();
+                Box::pin(async move {
+                    let root =
+                        root.ok_or_else(|| HiveError::Startup("the tree is starting".into()))?;
+                    let page = q.children_all.then_some((q.offset, q.limit));
+                    root.report(page)
+                        .await
+                        .map_err(|e| HiveError::InternalError(e.to_string()))
+                })
+            }),
+            health: Arc::new(move || {
+                let (router, c) = (router.clone(), cslot.get());
+                Box::pin(async move {
+                    let pools = match c {
+                        Some(c) => c.health().await,
+                        None => Vec::new(),
+                    };
+                    Health::new(router.is_enabled(), pools)
+                })
+            }),
+            refresh: Arc::clone(&refresh),
+        }
+    };
+    let transport_ctx = TransportCtx::new(
+        Arc::clone(&config),
+        opts.mode,
+        router.clone(),
+        Arc::clone(&metrics),
+    );
+    let control: Arc<dyn Control> = Arc::new(AppControl {
+        router: router.clone(),
+        tables: Arc::clone(&tables),
+        stop: stop.clone(),
+        timeout: Duration::from_millis(config.hive.graceful_termination_timeout),
+    });
+    let api_ctx = {
+        let (metrics, config, ps) = (
+            Arc::clone(&metrics),
+            Arc::clone(&config),
+            pubsub_slot.clone(),
+        );
+        let control = Arc::clone(&control);
+        move || -> Option<ApiCtx> {
+            Some(ApiCtx {
+                hash: config.api.hash.clone(),
+                max_body: config.api.max_body_size,
+                metrics: Arc::clone(&metrics),
+                pubsub: ps.get()?,
+                control: Arc::clone(&control),
+            })
+        }
+    };
+    let listener = |name: &'static str,
+                    addr: SocketAddr,
+                    l: std::net::TcpListener,
+                    svc: Arc<dyn Fn() -> Option<Service> + Send + Sync>| {
+        let pre = Arc::new(Mutex::new(Some(l)));
+        Arc::new(move || ListenerArgs {
+            name,
+            addr,
+            prebound: Arc::clone(&pre),
+            service: svc(),
+        }) as Arc<dyn Fn() -> ListenerArgs + Send + Sync>
+    };
+    let listeners = vec![
+        listener(
+            "monitor",
+            monitor_addr,
+            mon,
+            Arc::new(move || Some(Service::Monitor(monitor_ctx.clone()))),
+        ),
+        listener(
+            "api",
+            api_addr,
+            api,
+            Arc::new(move || api_ctx().map(Service::Api)),
+        ),
+        listener(
+            "socketio",
+            socketio_addr,
+            sio,
+            Arc::new(move || Some(Service::SocketIo(transport_ctx.clone()))),
+        ),
+    ];
+
+    let parts = Parts {
+        config: Arc::clone(&config),
+        metrics: Arc::clone(&metrics),
+        started,
+        refresh,
+        router: router.clone(),
+        connectors: connectors_slot.clone(),
+        pubsub: pubsub_slot.clone(),
+        listeners,
+    };
+    let (root, root_join) = SupervisorHandle::start(root_sup(&parts), None)
+        .await
+        .map_err(|e| HiveError::Startup(format!("Cannot start Hive Server: {e}")))?;
+    let _ = root_slot.set(root.clone());
+    let services = Arc::new(Services {
+        mode: opts.mode,
+        config: Arc::clone(&config),
+        metrics: Arc::clone(&metrics),
+        tables,
+        connectors: connectors_slot,
+        pubsub: pubsub_slot.clone(),
+    });
+    router.set_services(services);
+    tracing::info!(socketio = %socketio_addr, api = %api_addr, monitor = %monitor_addr, "Hive started!");
+    Ok(RunningHive {
+        socketio_addr,
+        api_addr,
+        monitor_addr,
+        root,
+        root_join,
+        router,
+        metrics,
+        config,
+        pubsub: pubsub_slot,
+        stop,
+    })
+}
+
+impl RunningHive {
+    /// The router.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+    /// A token cancelled when the node was asked to stop (API `/hive/stop`); cancel it to stop.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+    /// The live supervision tree.
+    ///
+    /// # Errors
+    /// When the tree does not answer.
+    pub async fn tree(&self, page: Option<(usize, usize)>) -> Result<SupervisorReport, HiveError> {
+        self.root
+            .report(page)
+            .await
+            .map_err(|e| HiveError::InternalError(e.to_string()))
+    }
+
+    /// Run until asked to stop (API `/hive/stop`, or the stop token), then shut down gracefully.
+    /// Returns an error when the tree died on its own (restart intensity exceeded at the root).
+    ///
+    /// # Errors
+    /// `hive_error` when the root supervisor failed.
+    pub async fn wait(mut self) -> Result<(), HiveError> {
+        tokio::select! {
+            _ = self.stop.cancelled() => self.shutdown().await,
+            _ = &mut self.root_join => Err(HiveError::Startup("the root supervisor stopped: restart intensity exceeded".into())),
+        }
+    }
+
+    /// Graceful shutdown (HIVE.md 14.1): stop accepting sessions, run `on_terminate` and end every
+    /// session, kill survivors after `hive.graceful_termination_timeout`, then stop the tree in
+    /// reverse start order.
+    ///
+    /// # Errors
+    /// When the tree does not stop cleanly.
+    pub async fn shutdown(self) -> Result<(), HiveError> {
+        let t = Duration::from_millis(self.config.hive.graceful_termination_timeout);
+        tracing::info!("Hive will shutdown in {} ms...", t.as_millis());
+        self.router.terminate_all("shutdown".into(), t).await;
+        if let Some(p) = self.pubsub.get() {
+            p.stop();
+        }
+        let r = self
+            .root
+            .shutdown()
+            .await
+            .map_err(|e| HiveError::Startup(e.to_string()));
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.root_join).await;
+        tracing::info!("Hive stopped");
+        r
+    }
+}
+
+/// What the API may do to the node.
+struct AppControl {
+    router: Router,
+    tables: Arc<Tables>,
+    stop: CancellationToken,
+    timeout: Duration,
+}
+
+impl Control for AppControl {
+    fn version(&self) -> String {
+        format!("v{}", env!("CARGO_PKG_VERSION"))
+    }
+    fn stop(&self) {
+        self.stop.cancel();
+    }
+    fn router_enable(&self) {
+        self.router.enable();
+    }
+    fn router_disable(&self) {
+        self.router.disable();
+    }
+    fn router_terminate(&self, reason: String) {
+        let (r, t) = (self.router.clone(), self.timeout);
+        tokio::spawn(async move { r.terminate_all(reason, t).await });
+    }
+    fn route_events(&self, sid: &str, events: Vec<InternalEvent>) -> Result<(), HiveError> {
+        self.router.route_events(sid, events)
+    }
+    fn subscribe(&self, sid: &str, cids: Vec<String>, join: bool) -> Result<(), HiveError> {
+        let c = self.router.lookup(sid).ok_or_else(|| {
+            HiveError::BadSessionId(format!("Tried routing events to an unknown sid: {sid}"))
+        })?;
+        c.subscribe(cids, join)
+    }
+    fn pre_encode(&self, events: &[InternalEvent]) -> Option<Vec<Arc<str>>> {
+        crate::hooks::pubsub_hooks::pre_encode(&self.tables, events)
+    }
+}

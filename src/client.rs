@@ -1,0 +1,16 @@
+//! One actor per Socket.IO session (Hive's `hive_client` FSM, HIVE.md 4).
+//!
+//! - [`handle`]: [`ClientHandle`], the typed handle transports, the router and pub-sub use, with
+//!   the actor's message enum [`ClientMsg`] and the transport sinks.
+//! - [`outbox`]: the pure outgoing buffer: ordering, bounds and encoding per transport.
+//! - [`actor`]: the actor and its state machine (generic -> transient/waiting/polling ->
+//!   terminated) with the timers of HIVE.md 3.10.
+
+pub mod actor;
+pub mod handle;
+pub mod outbox;
+
+pub use actor::{ClientActor, ClientArgs};
+pub use handle::{
+    ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Transport, WsOut, XhrReply,
+};

@@ -1,0 +1,682 @@
+//! The client actor: one per session, the state machine of HIVE.md 4.2 with the timers of 3.10.
+//!
+//! All hooks of a session run inside this actor, one message at a time, so a slow backend blocks only
+//! its own client. Replies go to the [`Outbox`] and are flushed to the current sink after
+//! `poll_timeout` (0 = as soon as the mailbox is drained).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::task::JoinHandle;
+
+type Timer = JoinHandle<Result<(), ractor::MessagingErr<ClientMsg>>>;
+
+use super::handle::{
+    ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Tick, Transport, WsOut, XhrReply,
+};
+use super::outbox::{Outbox, ws_frames, xhr_body};
+use crate::error::HiveError;
+use crate::hooks::engine::{dispatch, run_chain};
+use crate::hooks::{Cx, Flow, HookTable, Reply, Services, Trigger};
+use crate::protocol::event::{InternalEvent, parse_external_event};
+use crate::protocol::socketio::{Kind, Message, encode};
+use crate::pubsub::{Delivery, Privilege, Subscriber};
+use crate::state::{
+    StateStore, initial_map, local::LocalState, redis::RedisState, redis::redis_state_args,
+};
+
+/// The client actor (stateless; everything lives in [`ClientState`]).
+#[derive(Debug)]
+pub struct ClientActor;
+
+/// Spawn arguments.
+#[derive(Debug)]
+pub struct ClientArgs {
+    /// Session id.
+    pub sid: Arc<str>,
+    /// Node-wide services.
+    pub services: Arc<Services>,
+    /// Shared pending-deliveries counter (see [`ClientHandle`]).
+    pub pending: Arc<AtomicUsize>,
+}
+
+/// Session phases (HIVE.md 4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Spawned, no transport yet.
+    Generic,
+    /// Upgraded, no usable sink (XHR between polls).
+    Transient,
+    /// Sink available, nothing queued.
+    Waiting,
+    /// Sink available, replies queued, poll timer running.
+    Polling,
+    /// Ending.
+    Terminated,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Generic => "generic",
+            Phase::Transient => "transient",
+            Phase::Waiting => "waiting",
+            Phase::Polling => "polling",
+            Phase::Terminated => "terminated",
+        }
+    }
+}
+
+/// Mutable state of one session.
+pub struct ClientState {
+    sid: Arc<str>,
+    services: Arc<Services>,
+    me: Arc<dyn Subscriber>,
+    phase: Phase,
+    transport: Option<Transport>,
+    sink: Option<Sink>,
+    outbox: Outbox,
+    store: StateStore,
+    hooks: Arc<HookTable>,
+    pending: Arc<AtomicUsize>,
+    last_activity: Instant,
+    last_flush: Instant,
+    generation: u64,
+    poll_armed: bool,
+    flush_pending: bool,
+    timers: Vec<Timer>,
+}
+
+impl ClientState {
+    fn set_phase(&mut self, p: Phase) {
+        if p == self.phase {
+            return;
+        }
+        let m = &self.services.metrics;
+        if self.phase != Phase::Terminated {
+            m.counter(&format!("clients.states.{}", self.phase.name()))
+                .dec();
+        }
+        if p != Phase::Terminated {
+            m.counter(&format!("clients.states.{}", p.name())).inc();
+        }
+        m.inc("clients.states.transitions");
+        self.phase = p;
+    }
+
+    fn sockets(&self) -> &crate::config::SocketioSection {
+        &self.services.config.socketio
+    }
+
+    fn push_error(&mut self, e: &HiveError) {
+        self.outbox.push_error(e, self.services.mode);
+    }
+}
+
+fn after(
+    myself: &ActorRef<ClientMsg>,
+    ms: u64,
+    tick: Tick,
+) -> JoinHandle<Result<(), ractor::MessagingErr<ClientMsg>>> {
+    myself.send_after(Duration::from_millis(ms), move || ClientMsg::Tick(tick))
+}
+
+impl Actor for ClientActor {
+    type Msg = ClientMsg;
+    type State = ClientState;
+    type Arguments = ClientArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<ClientMsg>,
+        args: ClientArgs,
+    ) -> Result<ClientState, ActorProcessingErr> {
+        let services = args.services;
+        let desc = &services.config.clients.state;
+        let mut store = match desc.state_manager.as_str() {
+            "sm.redis" => {
+                let (connector, expiration, prefix) = redis_state_args(&desc.args)?;
+                let pool = match services.connectors()?.pool(&connector)? {
+                    crate::connectors::Pool::Redis(p) => p,
+                    _ => {
+                        return Err(HiveError::BadConnectorDescriptor(format!(
+                            "Connector {connector} is not a connector.redis pool"
+                        ))
+                        .into());
+                    }
+                };
+                StateStore::Redis(RedisState::new(
+                    pool,
+                    args.sid.to_string(),
+                    expiration,
+                    prefix,
+                ))
+            }
+            _ => StateStore::Local(LocalState::new()),
+        };
+        let m = &services.metrics;
+        m.inc("clients.state_mgr.requests");
+        m.inc("clients.state_mgr.init");
+        if let Err(e) = store.init(initial_map(&desc.initial_value)).await {
+            m.inc("clients.state_mgr.errors");
+            return Err(e.into());
+        }
+        let handle = ClientHandle::new(
+            Arc::clone(&args.sid),
+            myself.clone(),
+            Arc::clone(&args.pending),
+            services.config.socketio.max_outgoing_queue,
+        );
+        let init = after(&myself, services.config.socketio.init_timeout, Tick::Init);
+        m.inc("clients.states.generic");
+        m.inc("clients.total");
+        let now = Instant::now();
+        Ok(ClientState {
+            sid: args.sid,
+            hooks: Arc::clone(&services.tables.hooks),
+            services,
+            me: Arc::new(handle),
+            phase: Phase::Generic,
+            transport: None,
+            sink: None,
+            outbox: Outbox::default(),
+            store,
+            pending: args.pending,
+            last_activity: now,
+            last_flush: now,
+            generation: 0,
+            poll_armed: false,
+            flush_pending: false,
+            timers: vec![init],
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<ClientMsg>,
+        st: &mut ClientState,
+    ) -> Result<(), ActorProcessingErr> {
+        for t in st.timers.drain(..) {
+            t.abort();
+        }
+        st.set_phase(Phase::Terminated);
+        if let Some(t) = st.transport {
+            let name = if t.is_ws() {
+                "clients.websocket"
+            } else {
+                "clients.xhr_polling"
+            };
+            st.services.metrics.counter(name).dec();
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<ClientMsg>,
+        msg: ClientMsg,
+        st: &mut ClientState,
+    ) -> Result<(), ActorProcessingErr> {
+        if st.phase == Phase::Terminated {
+            if let ClientMsg::Info(reply) = msg {
+                let _ = reply.send(info(st));
+            }
+            return Ok(());
+        }
+        match msg {
+            ClientMsg::Attach { transport, sink } => attach(&myself, st, transport, sink).await,
+            ClientMsg::Messages(msgs) => {
+                if st.phase == Phase::Generic {
+                    return Ok(());
+                }
+                st.last_activity = Instant::now();
+                for m in msgs {
+                    if let Some(reason) = process_message(st, m).await {
+                        {
+                            terminate(&myself, st, reason).await;
+                            return Ok(());
+                        }
+                    }
+                }
+                after_work(&myself, st).await;
+            }
+            ClientMsg::Deliver(d) => {
+                st.pending.fetch_sub(1, Ordering::Relaxed);
+                if st.phase == Phase::Generic {
+                    return Ok(());
+                }
+                match d {
+                    Delivery::Frames(frames) => {
+                        st.outbox
+                            .extend(frames.iter().map(|f| Reply::Frame(Arc::clone(f))));
+                    }
+                    Delivery::Events(events) => {
+                        if run_events(st, &events).await {
+                            {
+                                terminate(&myself, st, CloseReason::Stopped).await;
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+                after_work(&myself, st).await;
+            }
+            ClientMsg::Events(events) => {
+                if st.phase == Phase::Generic {
+                    return Ok(());
+                }
+                if run_events(st, &events).await {
+                    {
+                        terminate(&myself, st, CloseReason::Stopped).await;
+                        return Ok(());
+                    }
+                }
+                after_work(&myself, st).await;
+            }
+            ClientMsg::Subscribe { cids, join } => {
+                if st.phase == Phase::Generic {
+                    return Ok(());
+                }
+                let m = &st.services.metrics;
+                m.inc("clients.events.total");
+                m.inc("clients.events.control");
+                let r = match st.services.pubsub() {
+                    Err(e) => Err(e),
+                    Ok(ps) if join => ps.join(Privilege::Max, &cids, Arc::clone(&st.me)).await,
+                    Ok(ps) => ps.leave(Privilege::Max, &cids, &st.me.cell()).await,
+                };
+                if let Err(e) = r {
+                    st.services.metrics.inc("clients.events.control_errors");
+                    st.push_error(&e);
+                }
+                after_work(&myself, st).await;
+            }
+            ClientMsg::Terminate(reason) => terminate(&myself, st, reason).await,
+            ClientMsg::Graceful(reason) => {
+                if st.phase != Phase::Generic {
+                    st.services.metrics.inc("clients.events.control");
+                    let t = Trigger::terminate(&reason);
+                    let flow = chain(st, &t).await;
+                    apply_flow(st, flow);
+                }
+                terminate(&myself, st, CloseReason::Terminated(reason)).await;
+            }
+            ClientMsg::SinkGone(id) => {
+                if st.sink.as_ref().map(Sink::id) == Some(id) {
+                    let was_ws = matches!(st.sink, Some(Sink::Ws { .. }));
+                    st.sink = None;
+                    if was_ws {
+                        {
+                            terminate(&myself, st, CloseReason::ClientGone).await;
+                            return Ok(());
+                        }
+                    }
+                    st.set_phase(Phase::Transient);
+                }
+            }
+            ClientMsg::Tick(t) => tick(&myself, st, t).await,
+            ClientMsg::Flush => {
+                st.flush_pending = false;
+                flush(&myself, st).await;
+            }
+            ClientMsg::Info(reply) => {
+                let _ = reply.send(info(st));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn info(st: &ClientState) -> ClientInfo {
+    ClientInfo {
+        sid: st.sid.to_string(),
+        state: st.phase.name(),
+        queued: st.outbox.len(),
+    }
+}
+
+/// Run a hook chain with a fresh reply buffer; replies are appended to the outbox unless the chain
+/// failed (then the error is queued after them: nothing already produced is lost).
+async fn chain(st: &mut ClientState, t: &Trigger) -> Flow {
+    let mut replies = Vec::new();
+    let flow = {
+        let mut cx = Cx {
+            sid: &st.sid,
+            services: &st.services,
+            state: &mut st.store,
+            hooks: &mut st.hooks,
+            replies: &mut replies,
+            me: Arc::clone(&st.me),
+        };
+        run_chain(&mut cx, t).await
+    };
+    st.outbox.extend(replies);
+    flow
+}
+
+/// Dispatch internal events; returns true when the session must stop.
+async fn run_events(st: &mut ClientState, events: &[InternalEvent]) -> bool {
+    let mut replies = Vec::new();
+    let flow = {
+        let mut cx = Cx {
+            sid: &st.sid,
+            services: &st.services,
+            state: &mut st.store,
+            hooks: &mut st.hooks,
+            replies: &mut replies,
+            me: Arc::clone(&st.me),
+        };
+        dispatch(&mut cx, events).await
+    };
+    st.outbox.extend(replies);
+    apply_flow(st, flow)
+}
+
+/// Queue the error of a failed flow; true when the session must stop.
+fn apply_flow(st: &mut ClientState, flow: Flow) -> bool {
+    match flow {
+        Flow::Continue => false,
+        Flow::Error(e) => {
+            st.push_error(&e);
+            false
+        }
+        Flow::Stop(e) => {
+            st.push_error(&e);
+            true
+        }
+    }
+}
+
+/// Handle one browser message; `Some(reason)` ends the session.
+async fn process_message(st: &mut ClientState, m: Message) -> Option<CloseReason> {
+    let metrics = Arc::clone(&st.services.metrics);
+    metrics.inc("clients.events.total");
+    metrics.inc("clients.events.external");
+    match m.kind {
+        Kind::Event => match parse_external_event(&m.data) {
+            Err(e) => {
+                metrics.inc("clients.events.errors");
+                metrics.inc("clients.events.external_errors");
+                st.push_error(&e);
+                None
+            }
+            Ok(ev) => {
+                let t = Trigger::event(ev.name, m, ev.raw);
+                let flow = chain(st, &t).await;
+                apply_flow(st, flow).then_some(CloseReason::Stopped)
+            }
+        },
+        // A client disconnect ends the session at once; a client heartbeat is activity.
+        Kind::Disconnect => Some(CloseReason::ClientGone),
+        Kind::Heartbeat => None,
+        _ => {
+            metrics.inc("clients.events.errors");
+            metrics.inc("clients.events.external_errors");
+            let e = HiveError::ClientError(format!(
+                "Unhandled Hive Hooks Client external event: {}",
+                encode(&m)
+            ));
+            st.push_error(&e);
+            None
+        }
+    }
+}
+
+async fn attach(
+    myself: &ActorRef<ClientMsg>,
+    st: &mut ClientState,
+    transport: Transport,
+    sink: Sink,
+) {
+    match st.phase {
+        Phase::Generic => {
+            // Upgrade: `1:::` on the transport, then on_connect, then the session timers.
+            for t in st.timers.drain(..) {
+                t.abort();
+            }
+            st.transport = Some(transport);
+            let gauge = if transport.is_ws() {
+                "clients.websocket"
+            } else {
+                "clients.xhr_polling"
+            };
+            st.services.metrics.counter(gauge).inc();
+            match sink {
+                Sink::Ws { id, tx } => {
+                    let _ = tx.try_send(WsOut::Frames(vec![Arc::from("1:::")]));
+                    st.sink = Some(Sink::Ws { id, tx });
+                    st.set_phase(Phase::Waiting);
+                }
+                Sink::Xhr { tx, .. } => {
+                    let _ = tx.send(XhrReply("1:::".into()));
+                    st.set_phase(Phase::Transient);
+                }
+            }
+            let now = Instant::now();
+            st.last_activity = now;
+            st.last_flush = now;
+            st.generation += 1;
+            let (hb, session) = (st.sockets().heartbeat_timeout, st.sockets().session_timeout);
+            st.timers
+                .push(after(myself, hb, Tick::Heartbeat(st.generation)));
+            st.timers
+                .push(after(myself, session, Tick::Session(st.generation)));
+            let flow = chain(st, &Trigger::special("on_connect")).await;
+            if apply_flow(st, flow) {
+                st.services.metrics.inc("clients.errors");
+                terminate(myself, st, CloseReason::Stopped).await;
+                return;
+            }
+            after_work(myself, st).await;
+        }
+        Phase::Transient => {
+            st.sink = Some(sink);
+            st.set_phase(Phase::Waiting);
+            after_work(myself, st).await;
+        }
+        Phase::Waiting | Phase::Polling => match (st.sink.take(), sink) {
+            // A second XHR GET replaces the first, which is answered with a noop (HIVE.md 16.2 #7).
+            (Some(Sink::Xhr { tx: old, .. }), new @ Sink::Xhr { .. }) => {
+                let _ = old.send(XhrReply("8:::".into()));
+                st.sink = Some(new);
+            }
+            (current, Sink::Ws { tx, .. }) => {
+                let e = HiveError::ClientError(
+                    "This session already has a transport connection.".into(),
+                );
+                let _ = tx.try_send(WsOut::Frames(vec![Arc::from(encode(&Message::event(
+                    e.to_client_event(st.services.mode),
+                )))]));
+                let _ = tx.try_send(WsOut::Close);
+                st.sink = current;
+            }
+            (current, Sink::Xhr { tx, .. }) => {
+                let _ = tx.send(XhrReply("8:::".into()));
+                st.sink = current;
+            }
+        },
+        Phase::Terminated => {}
+    }
+}
+
+/// Schedule a flush after work queued replies.
+async fn after_work(myself: &ActorRef<ClientMsg>, st: &mut ClientState) {
+    if st.outbox.len() > st.sockets().max_outgoing_queue {
+        tracing::warn!(sid = %st.sid, queued = st.outbox.len(), "client is not reading; disconnecting");
+        st.services.metrics.inc("clients.slow_dropped");
+        terminate(myself, st, CloseReason::SlowClient).await;
+        return;
+    }
+    if st.outbox.is_empty() || st.sink.is_none() {
+        return;
+    }
+    let poll = st.sockets().poll_timeout;
+    if poll == 0 {
+        if !st.flush_pending {
+            st.flush_pending = true;
+            let _ = myself.cast(ClientMsg::Flush);
+        }
+    } else if !st.poll_armed {
+        st.poll_armed = true;
+        st.generation += 1;
+        let h = after(myself, poll, Tick::Poll(st.generation));
+        st.timers.push(h);
+        st.set_phase(Phase::Polling);
+    }
+}
+
+/// Flush the outbox into the sink (if any).
+async fn flush(myself: &ActorRef<ClientMsg>, st: &mut ClientState) {
+    st.poll_armed = false;
+    if st.outbox.is_empty() {
+        if st.phase == Phase::Polling {
+            st.set_phase(Phase::Waiting);
+        }
+        return;
+    }
+    match st.sink.take() {
+        None => {}
+        Some(Sink::Ws { id, tx }) => {
+            let batch = st.outbox.take();
+            let n = batch.len();
+            match tx.try_send(WsOut::Frames(ws_frames(&batch))) {
+                Ok(()) => {
+                    st.services
+                        .metrics
+                        .counter("clients.transports.websocket.ok")
+                        .add(n as i64);
+                    st.sink = Some(Sink::Ws { id, tx });
+                    st.last_flush = Instant::now();
+                    st.set_phase(Phase::Waiting);
+                }
+                Err(TrySendError::Full(_)) => {
+                    st.outbox.requeue(batch);
+                    st.services.metrics.inc("clients.slow_dropped");
+                    tracing::warn!(sid = %st.sid, "websocket writer is full; disconnecting slow client");
+                    Box::pin(terminate(myself, st, CloseReason::SlowClient)).await;
+                }
+                Err(TrySendError::Closed(_)) => {
+                    st.outbox.requeue(batch);
+                    Box::pin(terminate(myself, st, CloseReason::ClientGone)).await;
+                }
+            }
+        }
+        Some(Sink::Xhr { tx, .. }) => {
+            let batch = st.outbox.take();
+            if let Err(XhrReply(_)) = tx.send(XhrReply(xhr_body(&batch))) {
+                // The poll went away under us: nothing is lost, the next poll gets it.
+                st.outbox.requeue(batch);
+            } else {
+                st.last_flush = Instant::now();
+            }
+            st.set_phase(Phase::Transient);
+        }
+    }
+}
+
+async fn tick(myself: &ActorRef<ClientMsg>, st: &mut ClientState, t: Tick) {
+    let now = Instant::now();
+    match t {
+        Tick::Init => {
+            if st.phase == Phase::Generic {
+                st.services.metrics.inc("clients.errors");
+                terminate(myself, st, CloseReason::InitTimeout).await;
+            }
+        }
+        Tick::Poll(g) => {
+            if st.poll_armed && g == st.generation {
+                flush(myself, st).await;
+            } else if st.poll_armed {
+                // An older poll tick: the current one is still armed.
+            }
+        }
+        Tick::Heartbeat(_) => {
+            let hb = Duration::from_millis(st.sockets().heartbeat_timeout);
+            let elapsed = now.duration_since(st.last_flush);
+            if elapsed < hb {
+                let rest = (hb - elapsed).as_millis() as u64;
+                st.timers
+                    .push(after(myself, rest.max(1), Tick::Heartbeat(0)));
+                return;
+            }
+            if !st.outbox.is_empty() && st.sink.is_some() {
+                flush(myself, st).await;
+            } else {
+                match st.sink.take() {
+                    Some(Sink::Ws { id, tx }) => {
+                        let _ = tx.try_send(WsOut::KeepAlive);
+                        st.sink = Some(Sink::Ws { id, tx });
+                    }
+                    Some(Sink::Xhr { tx, .. }) => {
+                        let _ = tx.send(XhrReply("8:::".into()));
+                        st.set_phase(Phase::Transient);
+                    }
+                    None => {
+                        // An XHR client that stopped polling is dropped at the heartbeat expiry.
+                        return terminate(myself, st, CloseReason::NoSink).await;
+                    }
+                }
+            }
+            st.last_flush = Instant::now();
+            st.timers.retain(|h| !h.is_finished());
+            st.timers
+                .push(after(myself, hb.as_millis() as u64, Tick::Heartbeat(0)));
+        }
+        Tick::Session(_) => {
+            let limit = Duration::from_millis(st.sockets().session_timeout);
+            let idle = now.duration_since(st.last_activity);
+            if idle >= limit {
+                tracing::info!(sid = %st.sid, "Client session timed out, closing connection.");
+                return terminate(myself, st, CloseReason::SessionTimeout).await;
+            }
+            let rest = (limit - idle).as_millis() as u64;
+            st.timers.retain(|h| !h.is_finished());
+            st.timers.push(after(myself, rest.max(1), Tick::Session(0)));
+        }
+    }
+}
+
+/// The termination steps of HIVE.md 4.1: flush, on_disconnect, state cleanup, tell the sink, stop.
+async fn terminate(myself: &ActorRef<ClientMsg>, st: &mut ClientState, reason: CloseReason) {
+    if st.phase == Phase::Terminated {
+        return;
+    }
+    tracing::debug!(sid = %st.sid, ?reason, "session ends");
+    let upgraded = st.phase != Phase::Generic;
+    if upgraded && !st.outbox.is_empty() && st.sink.is_some() {
+        Box::pin(flush(myself, st)).await;
+    }
+    st.set_phase(Phase::Terminated);
+    if upgraded {
+        let mut replies = Vec::new();
+        let mut cx = Cx {
+            sid: &st.sid,
+            services: &st.services,
+            state: &mut st.store,
+            hooks: &mut st.hooks,
+            replies: &mut replies,
+            me: Arc::clone(&st.me),
+        };
+        let _ = run_chain(&mut cx, &Trigger::special("on_disconnect")).await;
+    }
+    let m = Arc::clone(&st.services.metrics);
+    m.inc("clients.state_mgr.requests");
+    m.inc("clients.state_mgr.cleanup");
+    if let Err(e) = st.store.cleanup().await {
+        m.inc("clients.state_mgr.errors");
+        tracing::warn!(sid = %st.sid, error = %e, "state cleanup failed");
+    }
+    match st.sink.take() {
+        Some(Sink::Ws { tx, .. }) => {
+            let _ = tx.try_send(WsOut::Close);
+        }
+        Some(Sink::Xhr { tx, .. }) => {
+            let _ = tx.send(XhrReply("0:::".into()));
+        }
+        None => {}
+    }
+    myself.stop(Some(format!("{reason:?}")));
+}

@@ -1,0 +1,270 @@
+//! [`ClientHandle`]: the typed handle of a client actor, and the messages it accepts.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ractor::{ActorCell, ActorRef, RpcReplyPort};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::HiveError;
+use crate::protocol::event::InternalEvent;
+use crate::protocol::socketio::Message;
+use crate::pubsub::{DeliverOutcome, Delivery, Subscriber};
+
+/// The transport a session was upgraded to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// `websocket`
+    WebSocket,
+    /// `flashsocket` (served by the WebSocket handler)
+    FlashSocket,
+    /// `xhr-polling`
+    XhrPolling,
+}
+
+impl Transport {
+    /// True for the WebSocket-like transports.
+    pub fn is_ws(self) -> bool {
+        !matches!(self, Transport::XhrPolling)
+    }
+}
+
+/// What a WebSocket connection task is asked to write.
+#[derive(Debug)]
+pub enum WsOut {
+    /// One text frame per message (several frames may share one socket write).
+    Frames(Vec<Arc<str>>),
+    /// Keep-alive: `8:::` then a WebSocket ping, with the pong deadline armed.
+    KeepAlive,
+    /// `0:::` then close the socket.
+    Close,
+}
+
+/// The single answer of one XHR long poll.
+#[derive(Debug)]
+pub struct XhrReply(pub String);
+
+/// Where the client can currently deliver data.
+#[derive(Debug)]
+pub enum Sink {
+    /// A WebSocket connection (lives as long as the socket).
+    Ws {
+        /// Connection id (to ignore stale "gone" notices).
+        id: u64,
+        /// Bounded queue to the connection's writer.
+        tx: mpsc::Sender<WsOut>,
+    },
+    /// A pending XHR GET (answers once).
+    Xhr {
+        /// Request id.
+        id: u64,
+        /// The answer slot.
+        tx: oneshot::Sender<XhrReply>,
+    },
+}
+
+impl Sink {
+    /// The connection/request id.
+    pub fn id(&self) -> u64 {
+        match self {
+            Sink::Ws { id, .. } | Sink::Xhr { id, .. } => *id,
+        }
+    }
+}
+
+/// Why a session ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client asked (`0::`, `?disconnect`, WebSocket close).
+    ClientGone,
+    /// WebSocket pong missing after a keep-alive.
+    PingTimeout,
+    /// No message from the client for `session_timeout`.
+    SessionTimeout,
+    /// No transport within `init_timeout`.
+    InitTimeout,
+    /// XHR client stopped polling.
+    NoSink,
+    /// Router/API/graceful termination.
+    Terminated(String),
+    /// The client stopped reading (bounded queues overflowed).
+    SlowClient,
+    /// A hook or dispatcher returned stop.
+    Stopped,
+}
+
+/// A snapshot of a client, for tests and the monitor.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    /// Session id.
+    pub sid: String,
+    /// `generic`, `transient`, `waiting` or `polling`.
+    pub state: &'static str,
+    /// Queued outgoing messages.
+    pub queued: usize,
+}
+
+/// Messages of the client actor. Build them through [`ClientHandle`].
+#[derive(Debug)]
+pub enum ClientMsg {
+    /// A transport connection arrived (WebSocket, or an XHR GET).
+    Attach {
+        /// Which transport.
+        transport: Transport,
+        /// Where to deliver.
+        sink: Sink,
+    },
+    /// Socket.IO messages from the browser, in order.
+    Messages(Vec<Message>),
+    /// Internal events or pre-encoded frames from pub-sub or the API.
+    Deliver(Delivery),
+    /// Internal events routed to this sid by the API.
+    Events(Vec<InternalEvent>),
+    /// API subscribe (join=true) / unsubscribe of channels, executed inside the client.
+    Subscribe {
+        /// Channel ids.
+        cids: Vec<String>,
+        /// Join or leave.
+        join: bool,
+    },
+    /// End the session now.
+    Terminate(CloseReason),
+    /// Graceful termination: run `on_terminate`, then end.
+    Graceful(String),
+    /// A transport connection went away.
+    SinkGone(u64),
+    /// Timers.
+    Tick(Tick),
+    /// Flush now (`poll_timeout` 0: as soon as the mailbox is drained).
+    Flush,
+    /// Describe yourself.
+    Info(RpcReplyPort<ClientInfo>),
+}
+
+/// Timer ticks. Stale ticks are recognised by their generation and ignored.
+#[derive(Debug, Clone, Copy)]
+pub enum Tick {
+    /// `init_timeout`.
+    Init,
+    /// `heartbeat_timeout`.
+    Heartbeat(u64),
+    /// `session_timeout`.
+    Session(u64),
+    /// `poll_timeout`.
+    Poll(u64),
+}
+
+/// The typed handle of one client actor. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ClientHandle {
+    sid: Arc<str>,
+    actor: ActorRef<ClientMsg>,
+    /// Deliveries sent to the actor and not yet processed (back-pressure for pub-sub fan-out).
+    pending: Arc<AtomicUsize>,
+    max_pending: usize,
+}
+
+impl ClientHandle {
+    /// Wrap an actor.
+    pub fn new(
+        sid: Arc<str>,
+        actor: ActorRef<ClientMsg>,
+        pending: Arc<AtomicUsize>,
+        max_pending: usize,
+    ) -> Self {
+        Self {
+            sid,
+            actor,
+            pending,
+            max_pending,
+        }
+    }
+    /// The session id.
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+    /// The session id, shared.
+    pub fn sid_arc(&self) -> Arc<str> {
+        Arc::clone(&self.sid)
+    }
+    /// The actor.
+    pub fn actor(&self) -> &ActorRef<ClientMsg> {
+        &self.actor
+    }
+
+    fn send(&self, m: ClientMsg) -> Result<(), HiveError> {
+        self.actor
+            .cast(m)
+            .map_err(|_| HiveError::BadSessionId(format!("Session {} has ended.", self.sid)))
+    }
+
+    /// Register a transport connection.
+    ///
+    /// # Errors
+    /// `bad_session_id` when the session has ended.
+    pub fn attach(&self, transport: Transport, sink: Sink) -> Result<(), HiveError> {
+        self.send(ClientMsg::Attach { transport, sink })
+    }
+    /// Deliver browser messages.
+    ///
+    /// # Errors
+    /// As [`ClientHandle::attach`].
+    pub fn messages(&self, msgs: Vec<Message>) -> Result<(), HiveError> {
+        self.send(ClientMsg::Messages(msgs))
+    }
+    /// Deliver internal events (API `/clients/action`).
+    ///
+    /// # Errors
+    /// As [`ClientHandle::attach`].
+    pub fn events(&self, events: Vec<InternalEvent>) -> Result<(), HiveError> {
+        self.send(ClientMsg::Events(events))
+    }
+    /// API subscribe/unsubscribe.
+    ///
+    /// # Errors
+    /// As [`ClientHandle::attach`].
+    pub fn subscribe(&self, cids: Vec<String>, join: bool) -> Result<(), HiveError> {
+        self.send(ClientMsg::Subscribe { cids, join })
+    }
+    /// End the session.
+    pub fn terminate(&self, reason: CloseReason) {
+        let _ = self.send(ClientMsg::Terminate(reason));
+    }
+    /// Graceful termination with `on_terminate`.
+    pub fn graceful(&self, reason: String) {
+        let _ = self.send(ClientMsg::Graceful(reason));
+    }
+    /// A transport connection went away.
+    pub fn sink_gone(&self, id: u64) {
+        let _ = self.send(ClientMsg::SinkGone(id));
+    }
+    /// A snapshot of the client.
+    ///
+    /// # Errors
+    /// As [`ClientHandle::attach`].
+    pub async fn info(&self) -> Result<ClientInfo, HiveError> {
+        ractor::call!(self.actor, ClientMsg::Info)
+            .map_err(|_| HiveError::BadSessionId(format!("Session {} has ended.", self.sid)))
+    }
+}
+
+impl Subscriber for ClientHandle {
+    fn cell(&self) -> ActorCell {
+        self.actor.get_cell()
+    }
+
+    fn deliver(&self, d: Delivery) -> DeliverOutcome {
+        if self.pending.load(Ordering::Relaxed) >= self.max_pending {
+            return DeliverOutcome::Overloaded;
+        }
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        match self.actor.cast(ClientMsg::Deliver(d)) {
+            Ok(()) => DeliverOutcome::Queued,
+            Err(_) => DeliverOutcome::Dead,
+        }
+    }
+
+    fn kill_slow(&self) {
+        self.terminate(CloseReason::SlowClient);
+    }
+}

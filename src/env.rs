@@ -1,0 +1,139 @@
+//! The `env_sup` workers (was `hive_env_sup`): the configuration holder (`hive_config`) and the
+//! metrics refresher (`hive_monitor`), started before anything that serves traffic.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use crate::config::Config;
+use crate::monitor::Metrics;
+
+/// Holds the loaded, validated configuration (was `hive_config`).
+#[derive(Debug)]
+pub struct ConfigActor;
+
+/// Config holder messages.
+#[derive(Debug)]
+pub enum ConfigMsg {
+    /// The configuration.
+    Get(RpcReplyPort<Arc<Config>>),
+}
+
+impl Actor for ConfigActor {
+    type Msg = ConfigMsg;
+    type State = Arc<Config>;
+    type Arguments = Arc<Config>;
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<ConfigMsg>,
+        c: Arc<Config>,
+    ) -> Result<Arc<Config>, ActorProcessingErr> {
+        Ok(c)
+    }
+
+    async fn handle(
+        &self,
+        _me: ActorRef<ConfigMsg>,
+        msg: ConfigMsg,
+        c: &mut Arc<Config>,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            ConfigMsg::Get(r) => {
+                let _ = r.send(Arc::clone(c));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Refreshes derived gauges once a second (was `hive_monitor`), so scrapes that do not go through
+/// the monitor's own refresh still see current values.
+#[derive(Debug)]
+pub struct MetricsActor;
+
+/// Metrics refresher messages.
+#[derive(Debug)]
+pub enum MetricsMsg {
+    /// Refresh now.
+    Tick,
+}
+
+/// Refresher state.
+pub struct MetricsState {
+    metrics: Arc<Metrics>,
+    started: Instant,
+    refresh: Arc<dyn Fn() + Send + Sync>,
+    _timer: tokio::task::JoinHandle<()>,
+}
+
+/// Refresher arguments.
+pub struct MetricsArgs {
+    /// The registry.
+    pub metrics: Arc<Metrics>,
+    /// When the node started.
+    pub started: Instant,
+    /// App-level refresh (router and pub-sub gauges).
+    pub refresh: Arc<dyn Fn() + Send + Sync>,
+}
+
+/// Resident set size in bytes, from /proc (0 where unavailable).
+pub fn rss_bytes() -> i64 {
+    let Ok(s) = std::fs::read_to_string("/proc/self/statm") else {
+        return 0;
+    };
+    let pages: i64 = s
+        .split_whitespace()
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+impl Actor for MetricsActor {
+    type Msg = MetricsMsg;
+    type State = MetricsState;
+    type Arguments = MetricsArgs;
+
+    async fn pre_start(
+        &self,
+        me: ActorRef<MetricsMsg>,
+        a: MetricsArgs,
+    ) -> Result<MetricsState, ActorProcessingErr> {
+        let timer = me.send_interval(Duration::from_secs(1), || MetricsMsg::Tick);
+        Ok(MetricsState {
+            metrics: a.metrics,
+            started: a.started,
+            refresh: a.refresh,
+            _timer: timer,
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _me: ActorRef<MetricsMsg>,
+        st: &mut MetricsState,
+    ) -> Result<(), ActorProcessingErr> {
+        st._timer.abort();
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _me: ActorRef<MetricsMsg>,
+        msg: MetricsMsg,
+        st: &mut MetricsState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            MetricsMsg::Tick => {
+                st.metrics
+                    .counter("hive.uptime")
+                    .set(st.started.elapsed().as_millis() as i64);
+                st.metrics.counter("hive.memory.total").set(rss_bytes());
+                (st.refresh)();
+            }
+        }
+        Ok(())
+    }
+}

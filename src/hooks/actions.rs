@@ -1,0 +1,251 @@
+//! Built-in action dispatchers `action.*` (HIVE.md 6.3), except the pub-sub ones.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::context::{Cx, Flow, Reply, Trigger, state_flow};
+use super::engine::run_chain;
+use super::registry::{BuildEnv, Dispatcher, FlowFuture, build_hook};
+use crate::config::{HookDescriptor, PoolDescriptor};
+use crate::error::HiveError;
+use crate::protocol::event::{InternalEvent, id_from_trigger, validate_external_event};
+use crate::protocol::socketio::{Kind, Message, MsgId};
+
+type Ctor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Dispatcher>, HiveError>;
+
+/// The built-in dispatcher kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// `action.stop`
+    Stop,
+    /// `action.error`
+    Error,
+    /// `action.send_event`
+    SendEvent,
+    /// `action.send_message`
+    SendMessage,
+    /// `action.send_json`
+    SendJson,
+    /// `action.send_ack`
+    SendAck,
+    /// `action.update_state`
+    UpdateState,
+    /// `action.dispatch`
+    Dispatch,
+    /// `action.add_hooks`
+    AddHooks,
+    /// `action.remove_hooks`
+    RemoveHooks,
+    /// `action.start_connectors`
+    StartConnectors,
+    /// `action.stop_connectors`
+    StopConnectors,
+}
+
+fn ctor(a: Action) -> Result<Arc<dyn Dispatcher>, HiveError> {
+    Ok(Arc::new(a))
+}
+
+/// The `action.*` constructors (descriptor args are ignored by all of these).
+pub fn dispatchers() -> Vec<(&'static str, Ctor)> {
+    vec![
+        ("action.stop", |_, _| ctor(Action::Stop)),
+        ("action.error", |_, _| ctor(Action::Error)),
+        ("action.send_event", |_, _| ctor(Action::SendEvent)),
+        ("action.send_message", |_, _| ctor(Action::SendMessage)),
+        ("action.send_json", |_, _| ctor(Action::SendJson)),
+        ("action.send_ack", |_, _| ctor(Action::SendAck)),
+        ("action.update_state", |_, _| ctor(Action::UpdateState)),
+        ("action.dispatch", |_, _| ctor(Action::Dispatch)),
+        ("action.add_hooks", |_, _| ctor(Action::AddHooks)),
+        ("action.remove_hooks", |_, _| ctor(Action::RemoveHooks)),
+        ("action.start_connectors", |_, _| {
+            ctor(Action::StartConnectors)
+        }),
+        ("action.stop_connectors", |_, _| {
+            ctor(Action::StopConnectors)
+        }),
+    ]
+}
+
+/// The message `action.send_event` produces for `args` (also used to pre-encode pub-sub frames).
+///
+/// # Errors
+/// `bad_external_event` when `args` is not an event object.
+pub fn send_event_message(ev: &InternalEvent) -> Result<Message, HiveError> {
+    validate_external_event(&ev.args)?;
+    let mut m = Message::event(ev.args.to_string());
+    m.id = id_from_trigger(&ev.trigger_id);
+    Ok(m)
+}
+
+fn with_id(kind: Kind, ev: &InternalEvent) -> Message {
+    let mut m = Message::with_data(kind, ev.args.to_string());
+    m.id = id_from_trigger(&ev.trigger_id);
+    m
+}
+
+impl Dispatcher for Action {
+    fn is_send_event(&self) -> bool {
+        *self == Action::SendEvent
+    }
+
+    fn run<'a>(&'a self, cx: &'a mut Cx<'_>, ev: &'a InternalEvent) -> FlowFuture<'a> {
+        Box::pin(async move {
+            match self {
+                Action::Stop => Flow::Stop(HiveError::Stopped(ev.args.to_string())),
+                Action::Error => Flow::Error(HiveError::InternalError(ev.args.to_string())),
+                Action::SendEvent => match send_event_message(ev) {
+                    Ok(m) => {
+                        cx.reply(Reply::Msg(m));
+                        Flow::Continue
+                    }
+                    Err(e) => Flow::Error(e),
+                },
+                Action::SendMessage => {
+                    cx.reply(Reply::Msg(with_id(Kind::Message, ev)));
+                    Flow::Continue
+                }
+                Action::SendJson => {
+                    cx.reply(Reply::Msg(with_id(Kind::Json, ev)));
+                    Flow::Continue
+                }
+                Action::SendAck => {
+                    // Fix of HIVE.md 16.4 #4: an ACK needs a real message id.
+                    if id_from_trigger(&ev.trigger_id) == MsgId::None {
+                        return Flow::Error(HiveError::BadInternalEvent(format!(
+                            "Bad internal event {}: action.send_ack needs a trigger_id such as \"1+\".",
+                            serde_json::to_string(ev).unwrap_or_default()
+                        )));
+                    }
+                    let data = format!("{}{}", ev.trigger_id, ev.args);
+                    cx.reply(Reply::Msg(Message::with_data(Kind::Ack, data)));
+                    Flow::Continue
+                }
+                Action::UpdateState => match cx.state_set(ev.args.clone()).await {
+                    Ok(()) => Flow::Continue,
+                    Err(e) => state_flow(e),
+                },
+                Action::Dispatch => {
+                    if let Err(e) = validate_external_event(&ev.args) {
+                        return Flow::Error(e);
+                    }
+                    let name = ev
+                        .args
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    let msg = Message::event(ev.args.to_string());
+                    let t = Trigger::event(name.to_string(), msg, ev.args.clone());
+                    run_chain(cx, &t).await
+                }
+                Action::AddHooks => add_hooks(cx, &ev.args),
+                Action::RemoveHooks => {
+                    let Value::Array(names) = &ev.args else {
+                        return Flow::Error(bad(
+                            ev,
+                            "action.remove_hooks expects an array of event names",
+                        ));
+                    };
+                    let table = Arc::make_mut(cx.hooks);
+                    for n in names {
+                        if let Some(n) = n.as_str() {
+                            table.remove(n);
+                        }
+                    }
+                    Flow::Continue
+                }
+                Action::StartConnectors => start_connectors(cx, ev).await,
+                Action::StopConnectors => {
+                    let Value::Array(names) = &ev.args else {
+                        return Flow::Error(bad(
+                            ev,
+                            "action.stop_connectors expects an array of pool names",
+                        ));
+                    };
+                    let connectors = match cx.services.connectors() {
+                        Ok(c) => c,
+                        Err(e) => return Flow::Error(e),
+                    };
+                    for n in names.iter().filter_map(Value::as_str) {
+                        if let Err(e) = connectors.stop_pool(n).await {
+                            tracing::warn!(pool = n, error = %e, "action.stop_connectors");
+                        }
+                    }
+                    Flow::Continue
+                }
+            }
+        })
+    }
+}
+
+fn bad(ev: &InternalEvent, why: &str) -> HiveError {
+    HiveError::BadInternalEvent(format!(
+        "Bad internal event {}: {why}.",
+        serde_json::to_string(ev).unwrap_or_default()
+    ))
+}
+
+fn add_hooks(cx: &mut Cx<'_>, args: &Value) -> Flow {
+    let Value::Object(map) = args else {
+        return Flow::Error(HiveError::BadConnectorDescriptor(format!(
+            "Bad hook descriptor {args}: expected an object of event -> [hook descriptors]."
+        )));
+    };
+    let env = super::registry::BuildEnv {
+        config: &cx.services.config,
+    };
+    // Validate everything first: a bad descriptor anywhere changes nothing (fix of 16.4 #3).
+    let mut built = Vec::new();
+    for (event, descs) in map {
+        let descs: Vec<HookDescriptor> = match serde_json::from_value(descs.clone()) {
+            Ok(d) => d,
+            Err(e) => {
+                return Flow::Error(HiveError::BadConnectorDescriptor(format!(
+                    "Bad hook descriptor {descs}: {e}."
+                )));
+            }
+        };
+        let mut hooks = Vec::new();
+        for d in &descs {
+            match build_hook(d, &env) {
+                Ok(h) => hooks.push(h),
+                Err(e) => return Flow::Error(e),
+            }
+        }
+        built.push((event.clone(), hooks));
+    }
+    let table = Arc::make_mut(cx.hooks);
+    for (event, hooks) in built {
+        table.prepend(&event, hooks);
+    }
+    Flow::Continue
+}
+
+async fn start_connectors(cx: &mut Cx<'_>, ev: &InternalEvent) -> Flow {
+    let Value::Object(map) = &ev.args else {
+        return Flow::Error(bad(
+            ev,
+            "action.start_connectors expects an object of pool descriptors",
+        ));
+    };
+    let connectors = match cx.services.connectors() {
+        Ok(c) => c,
+        Err(e) => return Flow::Error(e),
+    };
+    for (name, d) in map {
+        let d: PoolDescriptor = match serde_json::from_value(d.clone()) {
+            Ok(d) => d,
+            Err(e) => {
+                return Flow::Error(HiveError::BadConnectorDescriptor(format!(
+                    "Bad connector descriptor {d}: {e}."
+                )));
+            }
+        };
+        if let Err(e) = connectors.start_pool(name, &d).await {
+            return Flow::Error(e);
+        }
+    }
+    Flow::Continue
+}

@@ -1,0 +1,154 @@
+//! Hive Protocol hooks `hp.get`, `hp.post`, `hp.put` and their `cp.*` aliases (HIVE.md 5.5, 6.4).
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::context::{Cx, Flow, Trigger, state_flow};
+use super::engine::dispatch;
+use super::registry::{BuildEnv, FlowFuture, Hook};
+use crate::error::HiveError;
+use crate::protocol::event::parse_internal_events;
+
+type Ctor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError>;
+
+/// Which Hive Protocol call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HpKind {
+    /// Request without a body, reply dispatched.
+    Get,
+    /// Metadata in, reply dispatched.
+    Post,
+    /// Metadata in, fire and forget.
+    Put,
+}
+
+impl HpKind {
+    fn suffix(self) -> &'static str {
+        match self {
+            HpKind::Get => "get",
+            HpKind::Post => "post",
+            HpKind::Put => "put",
+        }
+    }
+}
+
+/// An `hp.*` hook bound to a pool and an endpoint.
+#[derive(Debug)]
+pub struct HpHook {
+    kind: HpKind,
+    connector: String,
+    endpoint: String,
+}
+
+/// The `hp.*` constructors, with `cp.*` as exact aliases (HIVE.md 1.4).
+pub fn hooks() -> Vec<(&'static str, Ctor)> {
+    vec![
+        ("hp.get", |a, e| HpHook::build(HpKind::Get, a, e)),
+        ("hp.post", |a, e| HpHook::build(HpKind::Post, a, e)),
+        ("hp.put", |a, e| HpHook::build(HpKind::Put, a, e)),
+        ("cp.get", |a, e| HpHook::build(HpKind::Get, a, e)),
+        ("cp.post", |a, e| HpHook::build(HpKind::Post, a, e)),
+        ("cp.put", |a, e| HpHook::build(HpKind::Put, a, e)),
+    ]
+}
+
+impl HpHook {
+    fn build(kind: HpKind, args: &Value, env: &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError> {
+        let endpoint = match args.get("endpoint") {
+            Some(Value::String(s)) => s.clone(),
+            other => {
+                return Err(HiveError::BadConnectorDescriptor(format!(
+                    "Invalid endpoint: {}",
+                    other.cloned().unwrap_or(Value::Null)
+                )));
+            }
+        };
+        let connector = match args.get("connector") {
+            Some(Value::String(s)) => s.clone(),
+            other => {
+                return Err(HiveError::BadConnectorDescriptor(format!(
+                    "Undefined connector {}",
+                    other.cloned().unwrap_or(Value::Null)
+                )));
+            }
+        };
+        match env.config.connectors.pools.get(&connector) {
+            None => {
+                return Err(HiveError::BadConnectorDescriptor(format!(
+                    "Undefined connector {connector}"
+                )));
+            }
+            Some(p) if p.connector != "connector.http" && p.connector != "connector.tcp" => {
+                return Err(HiveError::BadConnectorDescriptor(format!(
+                    "Connector {connector} is of invalid type: {}",
+                    p.connector
+                )));
+            }
+            Some(_) => {}
+        }
+        Ok(Arc::new(HpHook {
+            kind,
+            connector,
+            endpoint,
+        }))
+    }
+}
+
+impl Hook for HpHook {
+    fn name(&self) -> &'static str {
+        match self.kind {
+            HpKind::Get => "hp.get",
+            HpKind::Post => "hp.post",
+            HpKind::Put => "hp.put",
+        }
+    }
+
+    fn run<'a>(&'a self, cx: &'a mut Cx<'_>, t: &'a Trigger) -> FlowFuture<'a> {
+        Box::pin(async move {
+            let m = Arc::clone(&cx.services.metrics);
+            m.inc(&format!("clients.hooks.hp.{}", self.kind.suffix()));
+            m.inc(&format!(
+                "clients.hooks.{}.hp.{}",
+                t.name,
+                self.kind.suffix()
+            ));
+            let pool = match cx
+                .services
+                .connectors()
+                .and_then(|c| c.pool(&self.connector))
+            {
+                Ok(p) => p,
+                Err(e) => return Flow::Error(e),
+            };
+            let reply = match self.kind {
+                HpKind::Get => pool.hp_get(&self.endpoint).await,
+                HpKind::Post | HpKind::Put => {
+                    let body = match cx.metadata(t).await {
+                        Ok(b) => b,
+                        Err(e) => return state_flow(e),
+                    };
+                    if self.kind == HpKind::Put {
+                        return match pool.hp_put(&self.endpoint, body).await {
+                            Ok(()) => Flow::Continue,
+                            Err(e) => Flow::Error(e),
+                        };
+                    }
+                    pool.hp_post(&self.endpoint, body).await
+                }
+            };
+            let body = match reply {
+                Ok(b) => b,
+                Err(e) => return Flow::Error(e),
+            };
+            // An empty reply means "no events" (HIVE.md 16.4 #9: the original reported an error).
+            if body.trim().is_empty() {
+                return Flow::Continue;
+            }
+            match parse_internal_events(&body) {
+                Ok(events) => dispatch(cx, &events).await,
+                Err(e) => Flow::Error(e),
+            }
+        })
+    }
+}

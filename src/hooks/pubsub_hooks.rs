@@ -1,0 +1,273 @@
+//! Pub-sub hooks `pubsub.*` (HIVE.md 5.6) and dispatchers `action.pubsub.*` (HIVE.md 6.3).
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::actions::send_event_message;
+use super::context::{Cx, Flow, Trigger};
+use super::registry::{BuildEnv, Dispatcher, FlowFuture, Hook, Tables};
+use crate::error::HiveError;
+use crate::protocol::event::{InternalEvent, internal_event_from_value};
+use crate::protocol::socketio::{Message, encode};
+use crate::pubsub::{Delivery, Privilege, expand_cid_spec, expand_resubscribe};
+
+type HookCtor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError>;
+type DispCtor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Dispatcher>, HiveError>;
+
+/// Which pub-sub operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Join.
+    Subscribe,
+    /// Leave (hierarchically).
+    Unsubscribe,
+    /// Leave everything under each key, then join.
+    Resubscribe,
+    /// Publish internal events.
+    Publish,
+    /// Publish a raw frame.
+    PublishRaw,
+}
+
+/// A pub-sub hook or dispatcher.
+#[derive(Debug)]
+pub struct PubsubOp {
+    op: Op,
+    privilege: Privilege,
+    /// `pubsub.publish` hook only: the configured target cids.
+    cids: Vec<String>,
+    /// `pubsub.publish` hook only: raw publishing.
+    raw: bool,
+}
+
+fn privilege_arg(a: &Value) -> Result<Privilege, HiveError> {
+    match a {
+        Value::String(s) => Privilege::parse(Some(s)),
+        Value::Null => Privilege::parse(None),
+        other => Err(HiveError::BadConnectorDescriptor(format!(
+            "expected a privilege string, got {other}"
+        ))),
+    }
+}
+
+fn simple(op: Op, a: &Value) -> Result<PubsubOp, HiveError> {
+    Ok(PubsubOp {
+        op,
+        privilege: privilege_arg(a)?,
+        cids: Vec::new(),
+        raw: false,
+    })
+}
+
+fn publish_hook(a: &Value) -> Result<PubsubOp, HiveError> {
+    let cids = expand_cid_spec(a.get("cids").unwrap_or(&Value::Array(vec![])))?;
+    let privilege = privilege_arg(a.get("privilege").unwrap_or(&Value::Null))?;
+    let raw = a.get("raw").and_then(Value::as_bool).unwrap_or(false);
+    let op = if raw { Op::PublishRaw } else { Op::Publish };
+    Ok(PubsubOp {
+        op,
+        privilege,
+        cids,
+        raw,
+    })
+}
+
+/// The `pubsub.*` hook constructors.
+pub fn hooks() -> Vec<(&'static str, HookCtor)> {
+    vec![
+        ("pubsub.subscribe", |a, _| {
+            Ok(Arc::new(simple(Op::Subscribe, a)?))
+        }),
+        ("pubsub.unsubscribe", |a, _| {
+            Ok(Arc::new(simple(Op::Unsubscribe, a)?))
+        }),
+        ("pubsub.resubscribe", |a, _| {
+            Ok(Arc::new(simple(Op::Resubscribe, a)?))
+        }),
+        ("pubsub.publish", |a, _| Ok(Arc::new(publish_hook(a)?))),
+    ]
+}
+
+/// The `action.pubsub.*` constructors.
+pub fn dispatchers() -> Vec<(&'static str, DispCtor)> {
+    vec![
+        ("action.pubsub.subscribe", |a, _| {
+            Ok(Arc::new(simple(Op::Subscribe, a)?))
+        }),
+        ("action.pubsub.unsubscribe", |a, _| {
+            Ok(Arc::new(simple(Op::Unsubscribe, a)?))
+        }),
+        ("action.pubsub.resubscribe", |a, _| {
+            Ok(Arc::new(simple(Op::Resubscribe, a)?))
+        }),
+        ("action.pubsub.publish", |a, _| {
+            Ok(Arc::new(simple(Op::Publish, a)?))
+        }),
+        ("action.pubsub.publish_raw", |a, _| {
+            Ok(Arc::new(simple(Op::PublishRaw, a)?))
+        }),
+    ]
+}
+
+/// What to hand to subscribers for `events`: frames encoded once when every event goes to plain
+/// `action.send_event` (the result does not depend on the client), the events otherwise.
+pub fn delivery_for(tables: &Tables, events: Vec<InternalEvent>) -> Delivery {
+    if let Some(frames) = pre_encode(tables, &events) {
+        return Delivery::Frames(frames.into());
+    }
+    Delivery::Events(events.into())
+}
+
+/// Encode `events` once, if every one of them dispatches to plain `action.send_event` and is valid.
+pub fn pre_encode(tables: &Tables, events: &[InternalEvent]) -> Option<Vec<Arc<str>>> {
+    let mut frames = Vec::with_capacity(events.len());
+    for ev in events {
+        if !tables.is_plain_send_event(&ev.action) {
+            return None;
+        }
+        let m = send_event_message(ev).ok()?;
+        frames.push(Arc::from(encode(&m)));
+    }
+    Some(frames)
+}
+
+/// A raw frame for `value`: an event object becomes `5:::<json>`, a string is taken as a frame,
+/// anything else is sent as a `4:::` JSON message (fix of HIVE.md 16.4 #6).
+fn raw_frame(value: &Value) -> Arc<str> {
+    match value {
+        Value::String(s) => Arc::from(s.as_str()),
+        v if v.get("name").is_some() => Arc::from(encode(&Message::event(v.to_string()))),
+        v => Arc::from(format!("4:::{v}")),
+    }
+}
+
+fn one_arg(t: &Trigger) -> Result<&Value, HiveError> {
+    match t.value.get("args") {
+        Some(Value::Array(a)) if a.len() == 1 => Ok(&a[0]),
+        _ => Err(HiveError::BadRequest(format!(
+            "Bad external event {}: pub-sub hooks take exactly one argument.",
+            t.value
+        ))),
+    }
+}
+
+impl PubsubOp {
+    async fn apply(&self, cx: &mut Cx<'_>, arg: &Value, op: Op) -> Flow {
+        let m = Arc::clone(&cx.services.metrics);
+        let ps = match cx.services.pubsub() {
+            Ok(p) => p,
+            Err(e) => return Flow::Error(e),
+        };
+        let r = match op {
+            Op::Subscribe => match expand_cid_spec(arg) {
+                Ok(cids) => {
+                    m.inc("pubsub.join");
+                    ps.join(self.privilege, &cids, Arc::clone(&cx.me)).await
+                }
+                Err(e) => Err(e),
+            },
+            Op::Unsubscribe => match expand_cid_spec(arg) {
+                Ok(cids) => {
+                    m.inc("pubsub.leave");
+                    ps.leave(self.privilege, &cids, &cx.me.cell()).await
+                }
+                Err(e) => Err(e),
+            },
+            Op::Resubscribe => match expand_resubscribe(arg) {
+                Ok((leave, join)) => {
+                    m.inc("pubsub.leave");
+                    m.inc("pubsub.join");
+                    match ps.leave(self.privilege, &leave, &cx.me.cell()).await {
+                        Ok(()) => ps.join(self.privilege, &join, Arc::clone(&cx.me)).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            },
+            Op::Publish => {
+                // Hook form: the argument is one internal event, published to the configured cids.
+                // Dispatcher form: {"event": <internal event>, "cids": <spec>}.
+                let (ev, cids) = if self.cids.is_empty() && arg.get("event").is_some() {
+                    let cids = expand_cid_spec(arg.get("cids").unwrap_or(&Value::Array(vec![])));
+                    (arg.get("event").cloned().unwrap_or(Value::Null), cids)
+                } else {
+                    (arg.clone(), Ok(self.cids.clone()))
+                };
+                match (internal_event_from_value(&ev), cids) {
+                    (Ok(ev), Ok(cids)) => {
+                        let d = delivery_for(&cx.services.tables, vec![ev]);
+                        ps.publish(self.privilege, &cids, d);
+                        Ok(())
+                    }
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                }
+            }
+            Op::PublishRaw => {
+                let (ev, cids) = if self.raw {
+                    (arg.clone(), Ok(self.cids.clone()))
+                } else {
+                    let cids = expand_cid_spec(arg.get("cids").unwrap_or(&Value::Array(vec![])));
+                    (arg.get("event").cloned().unwrap_or(Value::Null), cids)
+                };
+                match cids {
+                    Ok(cids) => {
+                        ps.publish(
+                            self.privilege,
+                            &cids,
+                            Delivery::Frames(vec![raw_frame(&ev)].into()),
+                        );
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match r {
+            Ok(()) => Flow::Continue,
+            Err(e) => Flow::Error(e),
+        }
+    }
+
+    fn counter(&self) -> &'static str {
+        match self.op {
+            Op::Subscribe => "subscribe",
+            Op::Unsubscribe | Op::Resubscribe => "unsubscribe",
+            Op::Publish | Op::PublishRaw => "publish",
+        }
+    }
+}
+
+impl Hook for PubsubOp {
+    fn name(&self) -> &'static str {
+        match self.op {
+            Op::Subscribe => "pubsub.subscribe",
+            Op::Unsubscribe => "pubsub.unsubscribe",
+            Op::Resubscribe => "pubsub.resubscribe",
+            Op::Publish | Op::PublishRaw => "pubsub.publish",
+        }
+    }
+
+    fn run<'a>(&'a self, cx: &'a mut Cx<'_>, t: &'a Trigger) -> FlowFuture<'a> {
+        Box::pin(async move {
+            let m = Arc::clone(&cx.services.metrics);
+            m.inc(&format!("clients.hooks.pubsub.{}", self.counter()));
+            m.inc(&format!(
+                "clients.hooks.{}.pubsub.{}",
+                t.name,
+                self.counter()
+            ));
+            let arg = match one_arg(t) {
+                Ok(a) => a.clone(),
+                Err(e) => return Flow::Error(e),
+            };
+            self.apply(cx, &arg, self.op).await
+        })
+    }
+}
+
+impl Dispatcher for PubsubOp {
+    fn run<'a>(&'a self, cx: &'a mut Cx<'_>, ev: &'a InternalEvent) -> FlowFuture<'a> {
+        Box::pin(async move { self.apply(cx, &ev.args, self.op).await })
+    }
+}

@@ -1,0 +1,132 @@
+//! Built-in hooks `utils.echo`, `utils.console_dump`, `utils.dispatch` (HIVE.md 5.2-5.4).
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::context::{Cx, Flow, Reply, Trigger, state_flow};
+use super::engine::dispatch;
+use super::registry::{BuildEnv, FlowFuture, Hook};
+use crate::error::HiveError;
+use crate::protocol::event::{internal_event_from_value, validate_external_event};
+use crate::protocol::socketio::{Kind, Message, MsgId};
+
+type Ctor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError>;
+
+/// The `utils.*` hook constructors.
+pub fn hooks() -> Vec<(&'static str, Ctor)> {
+    vec![
+        ("utils.echo", |a, _| {
+            Echo::new(a).map(|h| Arc::new(h) as Arc<dyn Hook>)
+        }),
+        ("utils.console_dump", |a, _| {
+            Ok(Arc::new(ConsoleDump { label: label(a) }))
+        }),
+        ("utils.dispatch", |_, _| Ok(Arc::new(DispatchHook))),
+    ]
+}
+
+fn label(a: &Value) -> String {
+    match a {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// `utils.echo`: reply with the trigger itself, or with a configured event.
+#[derive(Debug)]
+pub struct Echo {
+    /// Pre-encoded data of the configured event (None = echo the trigger).
+    fixed: Option<String>,
+}
+
+impl Echo {
+    fn new(args: &Value) -> Result<Self, HiveError> {
+        match args {
+            Value::Null => Ok(Self { fixed: None }),
+            v @ Value::Object(_) => {
+                validate_external_event(v)
+                    .map_err(|e| HiveError::BadConnectorDescriptor(format!("utils.echo: {e}")))?;
+                Ok(Self {
+                    fixed: Some(v.to_string()),
+                })
+            }
+            other => Err(HiveError::BadConnectorDescriptor(format!(
+                "utils.echo takes null or an event object, got {other}"
+            ))),
+        }
+    }
+}
+
+impl Hook for Echo {
+    fn name(&self) -> &'static str {
+        "utils.echo"
+    }
+    fn run<'a>(&'a self, cx: &'a mut Cx<'_>, t: &'a Trigger) -> FlowFuture<'a> {
+        Box::pin(async move {
+            if t.message.id != MsgId::None {
+                cx.reply(Reply::Msg(Message::with_data(
+                    Kind::Ack,
+                    t.message.id.render(),
+                )));
+            }
+            match &self.fixed {
+                None => cx.reply(Reply::Msg(t.message.clone())),
+                Some(data) => cx.reply(Reply::Msg(Message::event(data.clone()))),
+            }
+            Flow::Continue
+        })
+    }
+}
+
+/// `utils.console_dump`: log `<label> <metadata>` at info.
+#[derive(Debug)]
+pub struct ConsoleDump {
+    label: String,
+}
+
+impl Hook for ConsoleDump {
+    fn name(&self) -> &'static str {
+        "utils.console_dump"
+    }
+    fn run<'a>(&'a self, cx: &'a mut Cx<'_>, t: &'a Trigger) -> FlowFuture<'a> {
+        Box::pin(async move {
+            match cx.metadata(t).await {
+                Ok(meta) => {
+                    tracing::info!(target: "hive::console_dump", "{} {}", self.label, meta);
+                    Flow::Continue
+                }
+                Err(e) => state_flow(e),
+            }
+        })
+    }
+}
+
+/// `utils.dispatch`: the trigger's `args` is an array of internal events, dispatched in order.
+#[derive(Debug)]
+pub struct DispatchHook;
+
+impl Hook for DispatchHook {
+    fn name(&self) -> &'static str {
+        "utils.dispatch"
+    }
+    fn run<'a>(&'a self, cx: &'a mut Cx<'_>, t: &'a Trigger) -> FlowFuture<'a> {
+        Box::pin(async move {
+            let Some(Value::Array(items)) = t.value.get("args") else {
+                return Flow::Error(HiveError::BadInternalEvent(format!(
+                    "Bad internal event {}: utils.dispatch expects an array of internal events.",
+                    t.value
+                )));
+            };
+            let mut events = Vec::with_capacity(items.len());
+            for item in items {
+                match internal_event_from_value(item) {
+                    Ok(e) => events.push(e),
+                    Err(e) => return Flow::Error(e),
+                }
+            }
+            dispatch(cx, &events).await
+        })
+    }
+}

@@ -1,0 +1,137 @@
+//! Client side of `hive tree`: fetch `/monitor/<hash>/tree` over HTTP/1.1 and render it as text.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::error::HiveError;
+use crate::monitor::{TreeQuery, render_tree_text};
+use crate::supervision::SupervisorReport;
+
+/// Longest wait for the whole exchange.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Fetch the live tree from the monitor at `monitor_url` (`http://host:port[/base]`) and render it
+/// with [`render_tree_text`]. With `all`, dynamic supervisors list their children (up to
+/// [`TreeQuery::MAX_LIMIT`] each).
+///
+/// # Errors
+/// `bad_monitor_request` when the monitor refuses (wrong hash), `internal_error` when it cannot be
+/// reached or answers something that is not a tree.
+pub async fn fetch_and_print_tree(
+    monitor_url: &str,
+    hash: &str,
+    all: bool,
+) -> Result<String, HiveError> {
+    let query = if all {
+        format!("?children=all&limit={}", TreeQuery::MAX_LIMIT)
+    } else {
+        String::new()
+    };
+    let (status, body) = tokio::time::timeout(
+        FETCH_TIMEOUT,
+        get(
+            monitor_url,
+            &format!("/monitor/{}/tree{query}", encode(hash)),
+        ),
+    )
+    .await
+    .map_err(|_| HiveError::InternalError(format!("Hive Monitor at {monitor_url} timed out.")))??;
+    if status != 200 {
+        return Err(reply_error(status, &body));
+    }
+    let report: SupervisorReport = serde_json::from_slice(&body)
+        .map_err(|e| HiveError::InternalError(format!("Hive Monitor sent an invalid tree: {e}")))?;
+    Ok(render_tree_text(&report))
+}
+
+/// Turn an error reply (`{"error","description"}`) back into a [`HiveError`].
+fn reply_error(status: u16, body: &[u8]) -> HiveError {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let desc = v
+        .get("description")
+        .and_then(|d| d.as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("Hive Monitor answered HTTP {status}."));
+    match v.get("error").and_then(|e| e.as_str()) {
+        Some("bad_monitor_request") => HiveError::BadMonitorRequest(desc),
+        _ => HiveError::InternalError(desc),
+    }
+}
+
+/// Percent-encode everything but unreserved characters.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// One GET over a fresh connection: (status, body).
+async fn get(base_url: &str, path: &str) -> Result<(u16, Bytes), HiveError> {
+    let unreachable = |e: &dyn std::fmt::Display| {
+        HiveError::InternalError(format!("Cannot reach the Hive Monitor at {base_url}: {e}"))
+    };
+    let rest = base_url.strip_prefix("http://").ok_or_else(|| {
+        HiveError::BadMonitorRequest(format!("Monitor URL must start with http://: {base_url}"))
+    })?;
+    let (authority, base_path) = rest.split_once('/').unwrap_or((rest, ""));
+    let base_path = base_path.trim_end_matches('/');
+    let full_path = if base_path.is_empty() {
+        path.to_string()
+    } else {
+        format!("/{base_path}{path}")
+    };
+    let stream = TcpStream::connect(authority)
+        .await
+        .map_err(|e| unreachable(&e))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| unreachable(&e))?;
+    let driver = tokio::spawn(conn);
+    let req = Request::get(full_path)
+        .header(hyper::header::HOST, authority)
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| HiveError::BadMonitorRequest(format!("Bad monitor URL {base_url}: {e}")))?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| unreachable(&e))?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| unreachable(&e))?
+        .to_bytes();
+    driver.abort();
+    Ok((status, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_error_replies() {
+        let body = br#"{"error":"bad_monitor_request","description":"Unauthorized Hive Monitor access attempt!"}"#;
+        assert_eq!(
+            reply_error(401, body),
+            HiveError::BadMonitorRequest("Unauthorized Hive Monitor access attempt!".into())
+        );
+        assert_eq!(
+            reply_error(502, b"nope"),
+            HiveError::InternalError("Hive Monitor answered HTTP 502.".into())
+        );
+        assert_eq!(encode("ab c/%"), "ab%20c%2F%25");
+    }
+}

@@ -1,0 +1,327 @@
+//! Pub-sub: channel templates, one actor per channel, and the node's channel registry (HIVE.md 8).
+//!
+//! # Shape
+//! - [`PubSub`] is the cloneable handle every caller uses (client actors, hooks, the API).
+//! - A manager actor (`manager.rs`) is the only writer of the registry: it creates channel actors
+//!   on first join (under the dynamic `channels_sup` when given, as temporary children) and
+//!   removes them when they expire or die.
+//! - One channel actor per concrete cid (`channel.rs`) holds the subscribers (monitored), fans
+//!   deliveries out without ever blocking on a subscriber, and expires after its template's idle
+//!   timeout (`0` = never).
+//! - Publish, leave and status read the registry directly (`registry.rs`): publishing is a
+//!   synchronous, fire-and-forget hand-over of one `Arc`'d [`Delivery`] per matching channel.
+//!
+//! # Backplane (multi-node seam)
+//! [`PubSub::publish`] goes through a [`Backplane`]. Today that is [`LocalBackplane`], which
+//! delivers on this node only. A cluster backplane (e.g. Redis pub/sub) implements the same trait:
+//! its `publish` sends `(privilege, cids, payload)` to a Redis channel, and every node's
+//! subscriber task calls [`PubSub::publish_local`] with what it receives — exactly the original's
+//! "broadcast to the Pub-Sub manager of every node, privilege check on each node" (HIVE.md 8.3,
+//! 8.6). Join, leave and status stay local, as in the original. `Delivery::Frames` serialises as
+//! the frame strings; `Delivery::Events` as the internal-event JSON array.
+
+mod channel;
+mod cid;
+mod manager;
+mod metrics;
+mod privilege;
+mod registry;
+mod subscriber;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorCell, ActorRef};
+
+pub use crate::protocol::event::InternalEvent;
+pub use cid::{expand_cid_spec, expand_resubscribe, is_at_or_below, prefix_of};
+pub use privilege::Privilege;
+pub use subscriber::{DeliverOutcome, Delivery, Subscriber};
+
+use crate::HiveError;
+use crate::config::PubsubSection;
+use crate::monitor::Metrics;
+use crate::supervision::DynamicHandle;
+use channel::ChannelMsg;
+use manager::{ChannelParent, ManagerActor, ManagerState, PubSubMsg};
+use metrics::PubsubCounters;
+use registry::{Registry, Template};
+
+/// How long a join waits for the manager.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Cluster fan-out seam for publishing (see the module docs).
+pub trait Backplane: Send + Sync + std::fmt::Debug + 'static {
+    /// Deliver `payload` to the channels at or below each cid on every node. Fire-and-forget:
+    /// must return at once; privilege failures are logged and dropped by each receiving node.
+    fn publish(&self, p: Privilege, cids: &[String], payload: Delivery);
+}
+
+/// The single-node backplane: publishes straight into this node's registry.
+#[derive(Debug, Clone)]
+pub struct LocalBackplane {
+    registry: Arc<Registry>,
+}
+
+impl Backplane for LocalBackplane {
+    fn publish(&self, p: Privilege, cids: &[String], payload: Delivery) {
+        publish_local(&self.registry, p, cids, payload);
+    }
+}
+
+/// Handle to the node's pub-sub service.
+#[derive(Clone, Debug)]
+pub struct PubSub {
+    registry: Arc<Registry>,
+    manager: ActorRef<PubSubMsg>,
+    backplane: Arc<dyn Backplane>,
+    started: Instant,
+}
+
+impl PubSub {
+    /// Start the manager actor with the templates of `cfg`.
+    ///
+    /// `channels_sup`: the dynamic supervisor (`channels_sup`) channel actors are started under,
+    /// as temporary children; `None` starts them unlinked (tests, tools).
+    ///
+    /// # Errors
+    /// `invalid_config` for an unknown template privilege; `pubsub_error` if the manager cannot
+    /// be spawned.
+    pub async fn start(
+        cfg: &PubsubSection,
+        metrics: Arc<Metrics>,
+        channels_sup: Option<DynamicHandle>,
+    ) -> Result<PubSub, HiveError> {
+        Self::start_linked(cfg, metrics, channels_sup, None).await
+    }
+
+    /// Like [`PubSub::start`], with the manager actor linked to `parent` (its supervisor in the
+    /// tree: `pubsub_sup`).
+    ///
+    /// # Errors
+    /// As [`PubSub::start`].
+    pub async fn start_linked(
+        cfg: &PubsubSection,
+        metrics: Arc<Metrics>,
+        channels_sup: Option<DynamicHandle>,
+        parent: Option<ractor::ActorCell>,
+    ) -> Result<PubSub, HiveError> {
+        let mut templates = HashMap::new();
+        for (prefix, t) in cfg.channels.iter() {
+            let privilege = Privilege::parse(Some(&t.privilege)).map_err(|e| {
+                HiveError::InvalidConfig(format!("pubsub.channels.{prefix}.privilege: {e}"))
+            })?;
+            templates.insert(
+                prefix.clone(),
+                Template {
+                    privilege,
+                    timeout: t.timeout,
+                },
+            );
+        }
+        let counters = PubsubCounters::new(&metrics, templates.keys().map(String::as_str));
+        let registry = Arc::new(Registry::new(templates, counters));
+        let channel_parent =
+            channels_sup.map_or(ChannelParent::Unlinked, ChannelParent::Supervised);
+        let state = ManagerState::new(registry.clone(), channel_parent);
+        let spawned = match parent {
+            Some(p) => Actor::spawn_linked(None, ManagerActor, state, p).await,
+            None => Actor::spawn(None, ManagerActor, state).await,
+        };
+        let (manager, _join) = spawned.map_err(|e| {
+            HiveError::PubsubError(format!("Cannot start Hive Pub-Sub manager: {e}"))
+        })?;
+        let backplane = Arc::new(LocalBackplane {
+            registry: registry.clone(),
+        });
+        Ok(PubSub {
+            registry,
+            manager,
+            backplane,
+            started: Instant::now(),
+        })
+    }
+
+    /// Replace the backplane (cluster mode). The local node keeps receiving through
+    /// [`PubSub::publish_local`], called by the backplane's receiver.
+    pub fn with_backplane(mut self, backplane: Arc<dyn Backplane>) -> PubSub {
+        self.backplane = backplane;
+        self
+    }
+
+    /// HIVE.md 8.3 join: privilege-check every cid (nothing joined on failure), then subscribe
+    /// `sub` to each, creating channels from their prefix's template. Repeated cids are joined
+    /// once; joining twice is a no-op.
+    ///
+    /// # Errors
+    /// `bad_channel_id` (no template), `access_denied`, `pubsub_error` (spawn failure).
+    pub async fn join(
+        &self,
+        p: Privilege,
+        cids: &[String],
+        sub: Arc<dyn Subscriber>,
+    ) -> Result<(), HiveError> {
+        let c = &self.registry.counters;
+        c.requests.inc();
+        c.join.inc();
+        let msg = |reply| PubSubMsg::Join {
+            privilege: p,
+            cids: cids.to_vec(),
+            sub,
+            reply,
+        };
+        match self.manager.call(msg, Some(JOIN_TIMEOUT)).await {
+            Ok(ractor::rpc::CallResult::Success(r)) => r,
+            Ok(_) | Err(_) => {
+                c.errors.inc();
+                Err(HiveError::PubsubError(
+                    "Hive Pub-Sub manager did not answer a join request.".into(),
+                ))
+            }
+        }
+    }
+
+    /// HIVE.md 8.3 leave: privilege-check, then unsubscribe `sub` from every channel equal to or
+    /// below each cid. Unknown cids are ignored.
+    ///
+    /// # Errors
+    /// `bad_channel_id`, `access_denied`.
+    pub async fn leave(
+        &self,
+        p: Privilege,
+        cids: &[String],
+        sub: &ActorCell,
+    ) -> Result<(), HiveError> {
+        let c = &self.registry.counters;
+        c.requests.inc();
+        c.leave.inc();
+        if let Err(e) = self.registry.check(p, cids) {
+            c.error(cids.first().map(String::as_str).unwrap_or(""));
+            return Err(e);
+        }
+        let id = sub.get_id();
+        let mut targets: Vec<ActorRef<ChannelMsg>> = Vec::new();
+        for cid in cids {
+            if let Some(pc) = c.prefix(cid) {
+                pc.requests.inc();
+                pc.unsubscribe.inc();
+            }
+            self.registry
+                .for_each_at_or_below(cid, |_, e| targets.push(e.actor.clone()));
+        }
+        for t in targets {
+            let _ = t.cast(ChannelMsg::Unsubscribe(id));
+        }
+        Ok(())
+    }
+
+    /// HIVE.md 8.3 publish through the backplane: returns at once; privilege failures are logged
+    /// and dropped; unknown cids are ignored.
+    pub fn publish(&self, p: Privilege, cids: &[String], payload: Delivery) {
+        self.backplane.publish(p, cids, payload);
+    }
+
+    /// Publish on this node only (what a cluster backplane's receiver calls).
+    pub fn publish_local(&self, p: Privilege, cids: &[String], payload: Delivery) {
+        publish_local(&self.registry, p, cids, payload);
+    }
+
+    /// HIVE.md 8.3 status: subscriber count summed over every channel at or below `cid` (local).
+    ///
+    /// # Errors
+    /// `unknown_channel_id` when no such channel exists.
+    pub async fn status(&self, cid: &str) -> Result<usize, HiveError> {
+        let c = &self.registry.counters;
+        c.requests.inc();
+        c.status.inc();
+        if let Some(pc) = c.prefix(cid) {
+            pc.requests.inc();
+            pc.status.inc();
+        }
+        self.registry.status(cid).ok_or_else(|| {
+            c.error(cid);
+            HiveError::UnknownChannelId(format!(
+                "Tried accessing an unknown Hive Pub-Sub Channel: {cid}"
+            ))
+        })
+    }
+
+    /// Count an API subscribe (`join = true`) or unsubscribe request routed to a session
+    /// (`pubsub.subscribe` / `pubsub.unsubscribe`; the join/leave itself is counted when the
+    /// session runs it).
+    pub fn count_api_subscription(&self, cids: &[String], join: bool) {
+        let c = &self.registry.counters;
+        c.requests.inc();
+        if join {
+            c.subscribe.inc()
+        } else {
+            c.unsubscribe.inc()
+        }
+        for cid in cids {
+            if let Some(pc) = c.prefix(cid) {
+                pc.requests.inc();
+            }
+        }
+    }
+
+    /// Number of live channels on this node.
+    pub fn channel_count(&self) -> usize {
+        self.registry.len()
+    }
+
+    /// The manager actor (a worker of `pubsub_sup` in the tree).
+    pub fn manager_cell(&self) -> ractor::ActorCell {
+        self.manager.get_cell()
+    }
+
+    /// Milliseconds since start (`pubsub.uptime`).
+    pub fn uptime_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Stop the manager and every channel (node shutdown; supervised channels are also stopped by
+    /// their supervisor).
+    pub fn stop(&self) {
+        self.manager.stop(Some("shutdown".into()));
+        let all = self.registry.drain();
+        self.registry
+            .counters
+            .total_channels
+            .add(-(all.len() as i64));
+        for e in all {
+            e.actor.stop(Some("shutdown".into()));
+        }
+    }
+}
+
+fn publish_local(registry: &Registry, p: Privilege, cids: &[String], payload: Delivery) {
+    let c = &registry.counters;
+    let n = payload.len() as i64;
+    c.requests.inc();
+    c.publish.inc();
+    c.published_events.add(n);
+    if let Err(e) = registry.check(p, cids) {
+        c.error(cids.first().map(String::as_str).unwrap_or(""));
+        tracing::warn!(error = %e, code = e.code(), "pubsub publish dropped");
+        return;
+    }
+    let mut seen = HashSet::new();
+    let mut targets: Vec<ActorRef<ChannelMsg>> = Vec::new();
+    for cid in cids {
+        if let Some(pc) = c.prefix(cid) {
+            pc.requests.inc();
+            pc.publish.inc();
+            pc.published_events.add(n);
+        }
+        registry.for_each_at_or_below(cid, |_, e| {
+            if seen.insert(e.actor.get_id()) {
+                targets.push(e.actor.clone());
+            }
+        });
+    }
+    for t in targets {
+        // A channel that just stopped drops the delivery; it had no subscribers.
+        let _ = t.cast(ChannelMsg::Publish(payload.clone()));
+    }
+}

@@ -1,0 +1,245 @@
+//! One actor per concrete channel (`prefix.name`): fans deliveries out to its subscribers and stops
+//! itself after its template's idle timeout (HIVE.md 8.5).
+//!
+//! The channel never awaits a subscriber: [`Subscriber::deliver`] is a non-blocking hand-over into
+//! the subscriber's bounded queue, so one stuck client cannot stall the channel or its siblings.
+//! A subscriber that reports `Overloaded` is dropped and asked to disconnect (`kill_slow`).
+//! Subscribers are monitored: a dead one is removed without waiting for an unsubscribe.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ractor::concurrency::JoinHandle;
+use ractor::{
+    Actor, ActorId, ActorProcessingErr, ActorRef, ActorStatus, RpcReplyPort, SupervisionEvent,
+};
+
+use super::manager::PubSubMsg;
+use super::metrics::{PrefixCounters, PubsubCounters};
+use super::subscriber::{DeliverOutcome, Delivery, Subscriber};
+
+/// Messages of a [`ChannelActor`]. Built only by the pub-sub module.
+#[derive(Debug)]
+pub(crate) enum ChannelMsg {
+    /// Add a subscriber (no-op when already subscribed).
+    Subscribe(Arc<dyn Subscriber>),
+    /// Remove the subscriber with this actor id.
+    Unsubscribe(ActorId),
+    /// Hand a delivery to every subscriber.
+    Publish(Delivery),
+    /// Idle timer tick; stale generations are ignored.
+    IdleTimeout(u64),
+    /// From the manager after an idle report: stop (and answer true) only if still empty.
+    StopIfIdle(RpcReplyPort<bool>),
+}
+
+/// Start-up arguments of a channel.
+#[derive(Debug, Clone)]
+pub(crate) struct ChannelArgs {
+    pub(crate) cid: String,
+    /// Idle lifetime in ms; 0 = never expires.
+    pub(crate) timeout: u64,
+    pub(crate) manager: ActorRef<PubSubMsg>,
+    pub(crate) count: Arc<AtomicUsize>,
+    pub(crate) counters: PubsubCounters,
+}
+
+/// The channel actor (stateless; see [`ChannelState`]).
+#[derive(Debug)]
+pub(crate) struct ChannelActor;
+
+/// Mutable state of one channel.
+#[derive(Debug)]
+pub(crate) struct ChannelState {
+    args: ChannelArgs,
+    prefix: Option<PrefixCounters>,
+    subs: HashMap<ActorId, Arc<dyn Subscriber>>,
+    timer: Option<JoinHandle<Result<(), ractor::MessagingErr<ChannelMsg>>>>,
+    generation: u64,
+}
+
+impl ChannelState {
+    fn sync_count(&self) {
+        self.args.count.store(self.subs.len(), Ordering::Relaxed);
+    }
+
+    fn added(&mut self) {
+        if let Some(p) = &self.prefix {
+            p.subscribed_clients.inc();
+        }
+        self.cancel_timer();
+        self.sync_count();
+    }
+
+    fn remove(
+        &mut self,
+        myself: &ActorRef<ChannelMsg>,
+        id: ActorId,
+    ) -> Option<Arc<dyn Subscriber>> {
+        let sub = self.subs.remove(&id)?;
+        myself.get_cell().unmonitor(sub.cell());
+        if let Some(p) = &self.prefix {
+            p.subscribed_clients.dec();
+        }
+        self.sync_count();
+        if self.subs.is_empty() {
+            self.arm_timer(myself);
+        }
+        Some(sub)
+    }
+
+    fn cancel_timer(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        if let Some(t) = self.timer.take() {
+            t.abort();
+        }
+    }
+
+    fn arm_timer(&mut self, myself: &ActorRef<ChannelMsg>) {
+        self.cancel_timer();
+        if self.args.timeout == 0 {
+            return;
+        }
+        let generation = self.generation;
+        self.timer = Some(
+            myself.send_after(Duration::from_millis(self.args.timeout), move || {
+                ChannelMsg::IdleTimeout(generation)
+            }),
+        );
+    }
+
+    fn publish(&mut self, myself: &ActorRef<ChannelMsg>, d: &Delivery) {
+        let mut gone: Vec<(ActorId, bool)> = Vec::new();
+        for (id, sub) in &self.subs {
+            match sub.deliver(d.clone()) {
+                DeliverOutcome::Queued => {}
+                DeliverOutcome::Dead => gone.push((*id, false)),
+                DeliverOutcome::Overloaded => gone.push((*id, true)),
+            }
+        }
+        for (id, slow) in gone {
+            if let Some(sub) = self.remove(myself, id)
+                && slow
+            {
+                self.args.counters.dropped_deliveries.inc();
+                tracing::warn!(cid = %self.args.cid, subscriber = %id, "slow subscriber dropped");
+                sub.kill_slow();
+            }
+        }
+    }
+}
+
+impl Actor for ChannelActor {
+    type Msg = ChannelMsg;
+    type State = ChannelState;
+    type Arguments = ChannelArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<ChannelMsg>,
+        args: ChannelArgs,
+    ) -> Result<ChannelState, ActorProcessingErr> {
+        let prefix = args.counters.prefix(&args.cid).cloned();
+        let mut st = ChannelState {
+            args,
+            prefix,
+            subs: HashMap::new(),
+            timer: None,
+            generation: 0,
+        };
+        // Created empty: expire even if the subscription that created us never arrives.
+        st.arm_timer(&myself);
+        Ok(st)
+    }
+
+    async fn post_stop(
+        &self,
+        myself: ActorRef<ChannelMsg>,
+        st: &mut ChannelState,
+    ) -> Result<(), ActorProcessingErr> {
+        st.cancel_timer();
+        for sub in st.subs.values() {
+            myself.get_cell().unmonitor(sub.cell());
+        }
+        if let Some(p) = &st.prefix {
+            p.subscribed_clients.add(-(st.subs.len() as i64));
+        }
+        st.subs.clear();
+        st.sync_count();
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<ChannelMsg>,
+        msg: ChannelMsg,
+        st: &mut ChannelState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            ChannelMsg::Subscribe(sub) => {
+                let cell = sub.cell();
+                let id = cell.get_id();
+                if st.subs.contains_key(&id) {
+                    return Ok(());
+                }
+                myself.get_cell().monitor(cell.clone());
+                // Monitoring a dead actor reports nothing: check after registering the monitor.
+                if matches!(
+                    cell.get_status(),
+                    ActorStatus::Stopping | ActorStatus::Stopped
+                ) {
+                    myself.get_cell().unmonitor(cell);
+                    if st.subs.is_empty() {
+                        st.arm_timer(&myself);
+                    }
+                    return Ok(());
+                }
+                st.subs.insert(id, sub);
+                st.added();
+            }
+            ChannelMsg::Unsubscribe(id) => {
+                st.remove(&myself, id);
+            }
+            ChannelMsg::Publish(d) => st.publish(&myself, &d),
+            ChannelMsg::IdleTimeout(generation) => {
+                if generation == st.generation && st.subs.is_empty() {
+                    let report = PubSubMsg::ChannelIdle {
+                        cid: st.args.cid.clone(),
+                        id: myself.get_id(),
+                    };
+                    // The manager being gone means the node is stopping: stop with it.
+                    if st.args.manager.cast(report).is_err() {
+                        myself.stop(None);
+                    }
+                }
+            }
+            ChannelMsg::StopIfIdle(reply) => {
+                let idle = st.subs.is_empty();
+                let _ = reply.send(idle);
+                if idle {
+                    myself.stop(None); // a normal exit for the supervisor
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<ChannelMsg>,
+        evt: SupervisionEvent,
+        st: &mut ChannelState,
+    ) -> Result<(), ActorProcessingErr> {
+        // Monitored subscribers report here; a subscriber's death never stops the channel.
+        match evt {
+            SupervisionEvent::ActorTerminated(who, _, _)
+            | SupervisionEvent::ActorFailed(who, _) => {
+                st.remove(&myself, who.get_id());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,151 @@
+//! The per-node channel registry (HIVE.md 8.2): templates, and cid -> live channel.
+//!
+//! One `BTreeMap` replaces the original's exact and prefix tables: "every channel at or below
+//! `a.b`" is a range scan from `a.b` filtered at segment boundaries. Readers (publish, leave,
+//! status) take the read lock directly and never wait on an actor; only the manager actor writes
+//! (create/remove), which serialises channel creation. The lock is never held across `.await`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use ractor::{ActorId, ActorRef};
+
+use super::channel::ChannelMsg;
+use super::cid::{is_at_or_below, prefix_of};
+use super::metrics::PubsubCounters;
+use super::privilege::Privilege;
+use crate::HiveError;
+
+/// A channel template (`pubsub.channels.<prefix>`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Template {
+    pub(crate) privilege: Privilege,
+    /// Idle lifetime in ms; 0 = never expires.
+    pub(crate) timeout: u64,
+}
+
+/// One live channel.
+#[derive(Debug, Clone)]
+pub(crate) struct ChannelEntry {
+    /// Level recorded at creation (the template's level then).
+    pub(crate) privilege: Privilege,
+    pub(crate) actor: ActorRef<ChannelMsg>,
+    /// Subscriber count, maintained by the channel actor (read by `status`).
+    pub(crate) subscribers: Arc<AtomicUsize>,
+}
+
+/// Templates, live channels and counters of one node.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    pub(crate) templates: HashMap<String, Template>,
+    channels: RwLock<BTreeMap<String, ChannelEntry>>,
+    pub(crate) counters: PubsubCounters,
+}
+
+impl Registry {
+    pub(crate) fn new(templates: HashMap<String, Template>, counters: PubsubCounters) -> Self {
+        Self {
+            templates,
+            channels: RwLock::default(),
+            counters,
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, ChannelEntry>> {
+        // A panic while holding this lock leaves a consistent map (single inserts/removes).
+        self.channels.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, ChannelEntry>> {
+        self.channels.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The template of `cid`'s prefix.
+    ///
+    /// # Errors
+    /// `bad_channel_id` when the prefix has no template.
+    pub(crate) fn template(&self, cid: &str) -> Result<Template, HiveError> {
+        let prefix = prefix_of(cid);
+        self.templates.get(prefix).copied().ok_or_else(|| {
+            HiveError::BadChannelId(format!(
+                "Requested Hive Pub-Sub Channel prefix is undefined: {prefix}"
+            ))
+        })
+    }
+
+    /// Privilege check of every cid (HIVE.md 8.4); the first failure wins. `Max` skips it.
+    pub(crate) fn check(&self, p: Privilege, cids: &[String]) -> Result<(), HiveError> {
+        if p == Privilege::Max {
+            return Ok(());
+        }
+        let map = self.read();
+        for cid in cids {
+            let target = match map.get(cid) {
+                Some(e) => e.privilege,
+                None => self.template(cid)?.privilege,
+            };
+            if !p.allows(target) {
+                return Err(HiveError::AccessDenied(format!(
+                    "Tried accessing a Hive Pub-Sub Channel with insufficient privilege level: {cid}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The channel with exactly this id.
+    pub(crate) fn get(&self, cid: &str) -> Option<ChannelEntry> {
+        self.read().get(cid).cloned()
+    }
+
+    /// Register a new channel (manager only). Returns the entry it replaced, if any.
+    pub(crate) fn insert(&self, cid: String, entry: ChannelEntry) -> Option<ChannelEntry> {
+        self.write().insert(cid, entry)
+    }
+
+    /// Drop `cid` if it still maps to actor `id`; true when it did (manager only).
+    pub(crate) fn remove_if(&self, cid: &str, id: ActorId) -> bool {
+        let mut map = self.write();
+        if map.get(cid).is_some_and(|e| e.actor.get_id() == id) {
+            map.remove(cid);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Call `f` for every channel whose id equals `scope` or lies below it.
+    pub(crate) fn for_each_at_or_below(&self, scope: &str, mut f: impl FnMut(&str, &ChannelEntry)) {
+        let map = self.read();
+        let upper = format!("{scope}/"); // '/' is the byte after '.'
+        let range = map.range::<str, _>((Bound::Included(scope), Bound::Excluded(upper.as_str())));
+        for (cid, entry) in range {
+            if is_at_or_below(cid, scope) {
+                f(cid, entry);
+            }
+        }
+    }
+
+    /// Subscriber count of every channel at or below `scope`; `None` when there is none.
+    pub(crate) fn status(&self, scope: &str) -> Option<usize> {
+        let mut found = false;
+        let mut n = 0;
+        self.for_each_at_or_below(scope, |_, e| {
+            found = true;
+            n += e.subscribers.load(Ordering::Relaxed);
+        });
+        found.then_some(n)
+    }
+
+    /// Unregister every channel (node shutdown), returning them.
+    pub(crate) fn drain(&self) -> Vec<ChannelEntry> {
+        std::mem::take(&mut *self.write()).into_values().collect()
+    }
+
+    /// Number of live channels.
+    pub(crate) fn len(&self) -> usize {
+        self.read().len()
+    }
+}

@@ -1,0 +1,309 @@
+//! The router (Hive's `hive_router`, HIVE.md 13.3): sid -> client registry, slot limit,
+//! enable/disable of new sessions, routing, and the graceful terminate-all.
+//!
+//! Reads (transports routing a frame by sid) go straight to the shared [`registry::Registry`];
+//! only the [`actor::RouterActor`] removes entries, when it sees a monitored client actor exit, so
+//! a client that crashes or is killed never leaks its slot.
+
+pub mod actor;
+pub mod registry;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ractor::{Actor, ActorRef};
+use rand::RngCore;
+
+use crate::client::{ClientActor, ClientArgs, ClientHandle, CloseReason};
+use crate::error::HiveError;
+use crate::hooks::Services;
+use crate::monitor::Metrics;
+use crate::protocol::event::InternalEvent;
+use crate::protocol::socketio::Message;
+use crate::supervision::{ChildSpec, DynamicHandle, Restart, Shutdown};
+
+pub use actor::{RouterActor, RouterMsg};
+pub use registry::Registry;
+
+/// The router's shared part. Cheap to clone.
+#[derive(Clone)]
+pub struct Router {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    enabled: AtomicBool,
+    max_slots: usize,
+    node: String,
+    metrics: Arc<Metrics>,
+    services: std::sync::OnceLock<Arc<Services>>,
+    clients_sup: std::sync::RwLock<Option<DynamicHandle>>,
+    actor: std::sync::RwLock<Option<ActorRef<RouterMsg>>>,
+    spawning: AtomicUsize,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("clients", &self.count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Router {
+    /// A router allowing `max_slots` sessions, salting sids with `node`.
+    pub fn new(max_slots: usize, node: String, metrics: Arc<Metrics>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                registry: Registry::default(),
+                enabled: AtomicBool::new(true),
+                max_slots,
+                node,
+                metrics,
+                services: std::sync::OnceLock::new(),
+                clients_sup: std::sync::RwLock::new(None),
+                actor: std::sync::RwLock::new(None),
+                spawning: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    /// Install the services clients are started with (once, at boot).
+    pub fn set_services(&self, s: Arc<Services>) {
+        let _ = self.inner.services.set(s);
+    }
+
+    /// Install the (re)started clients supervisor.
+    pub fn set_clients_sup(&self, sup: DynamicHandle) {
+        *self
+            .inner
+            .clients_sup
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(sup);
+    }
+
+    /// Install the (re)started router actor.
+    pub fn set_actor(&self, a: ActorRef<RouterMsg>) {
+        *self.inner.actor.write().unwrap_or_else(|e| e.into_inner()) = Some(a);
+    }
+
+    /// The shared registry.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// Live sessions.
+    pub fn count(&self) -> usize {
+        self.inner.registry.len()
+    }
+
+    /// Accept new sessions again.
+    pub fn enable(&self) {
+        tracing::info!("Hive Router is accepting connections");
+        self.inner.enabled.store(true, Ordering::SeqCst);
+    }
+
+    /// Refuse new sessions.
+    pub fn disable(&self) {
+        tracing::info!("Hive Router is not accepting connections");
+        self.inner.enabled.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether new sessions are accepted.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.enabled.load(Ordering::SeqCst)
+    }
+
+    fn new_sid(&self) -> String {
+        let mut salt = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        let mut h = sha1_smol::Sha1::new();
+        h.update(self.inner.node.as_bytes());
+        h.update(&salt);
+        h.digest().to_string()
+    }
+
+    /// Create a session: slot check, sid, client actor under the clients supervisor.
+    ///
+    /// # Errors
+    /// `router_error` when disabled or the client cannot start; `no_slots` when full.
+    pub async fn new_client(&self) -> Result<String, HiveError> {
+        let m = &self.inner.metrics;
+        m.inc("hive.router.requests");
+        if !self.is_enabled() {
+            m.inc("hive.router.errors");
+            return Err(HiveError::RouterError(
+                "Unable to spawn new client process: Hive Router is not accepting connections!"
+                    .into(),
+            ));
+        }
+        let taken = self.count() + self.inner.spawning.fetch_add(1, Ordering::SeqCst);
+        let _guard = SpawnGuard(&self.inner.spawning);
+        if taken >= self.inner.max_slots {
+            m.inc("hive.router.errors");
+            return Err(HiveError::NoSlots(format!(
+                "Unable to spawn new client process: all {} client slots are taken.",
+                self.inner.max_slots
+            )));
+        }
+        let (Some(services), Some(sup), Some(router)) = (
+            self.inner.services.get().cloned(),
+            self.inner
+                .clients_sup
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            self.inner
+                .actor
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        ) else {
+            return Err(HiveError::RouterError(
+                "Unable to spawn new client process: Hive Router is starting.".into(),
+            ));
+        };
+        let sid: Arc<str> = Arc::from(self.new_sid());
+        let pending = Arc::new(AtomicUsize::new(0));
+        let args = std::sync::Mutex::new(Some(ClientArgs {
+            sid: Arc::clone(&sid),
+            services: Arc::clone(&services),
+            pending: Arc::clone(&pending),
+        }));
+        let args = Arc::new(args);
+        let spec = ChildSpec::worker(
+            sid.to_string(),
+            Restart::Temporary,
+            Shutdown::Timeout(Duration::from_millis(5000)),
+            Arc::new(move |sup_cell| {
+                let args = Arc::clone(&args);
+                Box::pin(async move {
+                    let a = args
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take()
+                        .ok_or_else(|| crate::supervision::SupervisionError::StartFailed {
+                            id: "client".into(),
+                            reason: "a temporary client cannot be restarted".into(),
+                        })?;
+                    let id = a.sid.to_string();
+                    let (r, _) = Actor::spawn_linked(None, ClientActor, a, sup_cell)
+                        .await
+                        .map_err(|e| crate::supervision::SupervisionError::StartFailed {
+                            id,
+                            reason: e.to_string(),
+                        })?;
+                    Ok(r.get_cell())
+                })
+            }),
+        );
+        let cell = sup.start_child(spec).await.map_err(|e| {
+            m.inc("hive.router.errors");
+            HiveError::RouterError(format!("Unable to spawn new client process: {e}"))
+        })?;
+        let actor: ActorRef<crate::client::ClientMsg> = cell.clone().into();
+        let handle = ClientHandle::new(
+            Arc::clone(&sid),
+            actor,
+            pending,
+            services.config.socketio.max_outgoing_queue,
+        );
+        self.inner.registry.insert(handle, cell.get_id());
+        router.get_cell().monitor(cell.clone());
+        if matches!(
+            cell.get_status(),
+            ractor::ActorStatus::Stopped | ractor::ActorStatus::Stopping
+        ) {
+            self.inner.registry.remove_actor(&cell.get_id());
+        }
+        m.inc("hive.router.spawned_clients");
+        m.counter("hive.router.current_clients")
+            .set(self.count() as i64);
+        Ok(sid.to_string())
+    }
+
+    /// The client of `sid`.
+    pub fn lookup(&self, sid: &str) -> Option<ClientHandle> {
+        self.inner.registry.get(sid)
+    }
+
+    /// Route browser messages to `sid` (counts `hive.router.routed_msgs`).
+    ///
+    /// # Errors
+    /// `bad_session_id` for an unknown sid.
+    pub fn route_messages(&self, sid: &str, msgs: Vec<Message>) -> Result<(), HiveError> {
+        let m = &self.inner.metrics;
+        m.counter("hive.router.requests").add(2);
+        let unknown =
+            || HiveError::BadSessionId(format!("Tried routing messages to an unknown sid: {sid}"));
+        let c = self.lookup(sid).ok_or_else(|| {
+            m.inc("hive.router.errors");
+            unknown()
+        })?;
+        m.counter("hive.router.routed_msgs").add(msgs.len() as i64);
+        c.messages(msgs).map_err(|_| unknown())
+    }
+
+    /// Route internal events to `sid` (API `/clients/action`).
+    ///
+    /// # Errors
+    /// `bad_session_id` for an unknown sid.
+    pub fn route_events(&self, sid: &str, events: Vec<InternalEvent>) -> Result<(), HiveError> {
+        let m = &self.inner.metrics;
+        m.inc("hive.router.requests");
+        let unknown =
+            || HiveError::BadSessionId(format!("Tried routing events to an unknown sid: {sid}"));
+        let c = self.lookup(sid).ok_or_else(|| {
+            m.inc("hive.router.errors");
+            unknown()
+        })?;
+        m.counter("hive.router.routed_events")
+            .add(events.len() as i64);
+        c.events(events).map_err(|_| unknown())
+    }
+
+    /// End the session of `sid` (`?disconnect`).
+    pub fn kill(&self, sid: &str) {
+        self.inner.metrics.inc("hive.router.requests");
+        if let Some(c) = self.lookup(sid) {
+            c.terminate(CloseReason::ClientGone);
+        }
+    }
+
+    /// Graceful termination of every session (HIVE.md 14): disable, `on_terminate` + terminate for
+    /// each, then kill whatever is still alive after `timeout`. The router stays disabled.
+    pub async fn terminate_all(&self, reason: String, timeout: Duration) {
+        self.disable();
+        for c in self.inner.registry.all() {
+            c.graceful(reason.clone());
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let survivors = self.inner.registry.all();
+        if !survivors.is_empty() {
+            tracing::warn!(
+                count = survivors.len(),
+                "killing sessions that outlived the graceful termination timeout"
+            );
+            for c in survivors {
+                c.actor().get_cell().kill();
+            }
+        }
+    }
+
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+}
+
+struct SpawnGuard<'a>(&'a AtomicUsize);
+
+impl Drop for SpawnGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,63 @@
+//! The Socket.IO listener: the only code that touches client sockets (HIVE.md 3.2-3.9).
+//!
+//! - [`http`]: the hyper 1 listener and the route table of `/socket.io/1/...`.
+//! - [`origin`]: the origin check and the common reply headers.
+//! - [`handshake`]: `GET /socket.io/1/`.
+//! - [`xhr_polling`]: long-poll GET and batched POST.
+//! - [`websocket`]: the WebSocket/FlashSocket connection (fastwebsockets), one reader and one writer
+//!   task per connection.
+//!
+//! Transports translate bytes <-> [`crate::protocol`] messages <-> [`crate::client::ClientHandle`]
+//! calls. A second protocol (Socket.IO v4 / Engine.IO) plugs in as a sibling route table over the
+//! same client actors.
+
+pub mod handshake;
+pub mod http;
+pub mod origin;
+pub mod websocket;
+pub mod xhr_polling;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::config::Config;
+use crate::error::Mode;
+use crate::monitor::Metrics;
+use crate::router::Router;
+
+/// What the Socket.IO listener needs.
+#[derive(Clone)]
+pub struct TransportCtx {
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Build mode.
+    pub mode: Mode,
+    /// The router.
+    pub router: Router,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl TransportCtx {
+    /// A context.
+    pub fn new(config: Arc<Config>, mode: Mode, router: Router, metrics: Arc<Metrics>) -> Self {
+        Self {
+            config,
+            mode,
+            router,
+            metrics,
+            next_id: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    /// A fresh connection/request id for sinks.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Is `name` among the configured transports?
+    pub fn has_transport(&self, name: &str) -> bool {
+        self.config.socketio.transports.iter().any(|t| t == name)
+    }
+}

@@ -1,0 +1,123 @@
+//! The Socket.IO HTTP listener (hyper 1, HTTP/1.1 with upgrades) and its route table (HIVE.md 3.2).
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::origin::{check, rejection_text, reply};
+use super::{TransportCtx, handshake, websocket, xhr_polling};
+use crate::error::HiveError;
+
+/// Accept connections until `shutdown` is cancelled.
+pub async fn serve(listener: TcpListener, ctx: TransportCtx, shutdown: CancellationToken) {
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off a little instead of spinning.
+                    tracing::warn!(error = %e, "socket.io listener accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let ctx = ctx.clone();
+                async move { Ok::<_, Infallible>(route(&ctx, req).await) }
+            });
+            let conn = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .with_upgrades();
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "socket.io connection ended with an error");
+            }
+        });
+    }
+}
+
+/// A query string has a `disconnect` parameter (any value).
+fn wants_disconnect(req: &Request<Incoming>) -> bool {
+    req.uri()
+        .query()
+        .map(|q| {
+            q.split('&')
+                .any(|p| p == "disconnect" || p.starts_with("disconnect="))
+        })
+        .unwrap_or(false)
+}
+
+/// Route one request.
+pub async fn route(ctx: &TransportCtx, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let m = &ctx.metrics;
+    m.inc("clients.transports.http.requests");
+    let path = req.uri().path().to_string();
+    let Some(rest) = path.strip_prefix("/socket.io/1") else {
+        return not_found(ctx, &req);
+    };
+    let rest = rest.trim_start_matches('/').trim_end_matches('/');
+    let segs: Vec<&str> = if rest.is_empty() {
+        Vec::new()
+    } else {
+        rest.split('/').collect()
+    };
+
+    if req.method() == Method::OPTIONS {
+        // CORS preflight (the original answered 405; browsers never need it for 0.9 requests).
+        return reply(m, req.headers(), StatusCode::OK, "");
+    }
+    if let Err(origin) = check(&ctx.config.hive.allowed_origins, req.headers()) {
+        tracing::warn!(origin = %origin, path = %path, "origin rejected");
+        m.inc("clients.transports.http.errors");
+        let e = HiveError::BadRequest(rejection_text(&origin));
+        return reply(m, req.headers(), StatusCode::FORBIDDEN, e.to_reply_text());
+    }
+    match segs.as_slice() {
+        [] => handshake::handle(ctx, req.method(), req.headers()).await,
+        [t @ ("websocket" | "flashsocket"), sid] if ctx.has_transport(t) => {
+            let sid = sid.to_string();
+            if wants_disconnect(&req) {
+                ctx.router.kill(&sid);
+                return reply(m, req.headers(), StatusCode::BAD_REQUEST, "0:::");
+            }
+            websocket::upgrade(ctx, req, sid, *t == "flashsocket").await
+        }
+        ["xhr-polling", sid] if ctx.has_transport("xhr-polling") => {
+            let sid = sid.to_string();
+            if wants_disconnect(&req) {
+                ctx.router.kill(&sid);
+                return reply(m, req.headers(), StatusCode::OK, "0:::");
+            }
+            xhr_polling::handle(ctx, req, sid).await
+        }
+        // The 0.9 client's disconnectSync URL `/socket.io/1//<sid>/?disconnect=1` (HIVE.md 16.2 #9).
+        ["", sid] if wants_disconnect(&req) => {
+            ctx.router.kill(sid);
+            reply(m, req.headers(), StatusCode::OK, "0:::")
+        }
+        _ => not_found(ctx, &req),
+    }
+}
+
+fn not_found(ctx: &TransportCtx, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    ctx.metrics.inc("clients.transports.http.errors");
+    let e = HiveError::BadRequest(format!("Unknown path: {}", req.uri().path()));
+    reply(
+        &ctx.metrics,
+        req.headers(),
+        StatusCode::NOT_FOUND,
+        e.to_reply_text(),
+    )
+}
