@@ -506,7 +506,15 @@ impl Actor for HttpPoolActor {
                 )
                 .into());
             }
-            let w = Self::spawn_worker(&myself, state, true, restarts + 1).await?;
+            let w = Self::spawn_worker(&myself, state, true, restarts + 1)
+                .await
+                .inspect(|_| {
+                    state
+                        .shared
+                        .core
+                        .worker_restarts
+                        .fetch_add(1, Ordering::Relaxed);
+                })?;
             lock(&state.shared.idle).push(w);
         }
         Ok(())

@@ -40,6 +40,8 @@ pub(crate) struct PoolCounters {
     pub(crate) all_errors: Counter,
     pub(crate) rents: Counter,
     pub(crate) returns: Counter,
+    /// `connectors.unsafe_transactions` (hp.*) or `connectors.safe_transactions` (Redis).
+    pub(crate) transactions: Counter,
 }
 
 impl PoolCounters {
@@ -53,11 +55,17 @@ impl PoolCounters {
             all_errors: metrics.counter("connectors.errors"),
             rents: metrics.counter("connectors.rents"),
             returns: metrics.counter("connectors.returns"),
+            transactions: metrics.counter(if kind == "redis" {
+                "connectors.safe_transactions"
+            } else {
+                "connectors.unsafe_transactions"
+            }),
         }
     }
 
     /// Count one request to this pool.
     pub(crate) fn request(&self) {
+        self.transactions.inc();
         self.requests.inc();
         self.all_requests.inc();
     }
@@ -94,6 +102,8 @@ pub(crate) struct PoolCore {
     pub(crate) busy: AtomicUsize,
     /// Restarts of the pool actor by `connectors_sup`.
     pub(crate) restarts: AtomicU32,
+    /// Worker restarts performed by the pool (its own supervisor report's `restarts`).
+    pub(crate) worker_restarts: AtomicU32,
 }
 
 impl PoolCore {
@@ -118,6 +128,7 @@ impl PoolCore {
             next_worker: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
             restarts: AtomicU32::new(0),
+            worker_restarts: AtomicU32::new(0),
         }
     }
 
@@ -189,7 +200,7 @@ impl PoolCore {
                 max_restarts: WORKER_MAX_RESTARTS,
                 max_seconds: WORKER_MAX_SECONDS,
             },
-            restarts: self.restarts.load(Ordering::Relaxed),
+            restarts: self.worker_restarts.load(Ordering::Relaxed),
             child_count: children.len(),
             max_children: None,
             children,

@@ -416,7 +416,15 @@ impl Actor for RedisPoolActor {
             }
         }
         // Permanent: restarted after a crash and after its periodic `restart_timeout` stop.
-        Self::spawn_worker(&myself, state, slot, restarts + 1).await
+        Self::spawn_worker(&myself, state, slot, restarts + 1)
+            .await
+            .inspect(|_| {
+                state
+                    .shared
+                    .core
+                    .worker_restarts
+                    .fetch_add(1, Ordering::Relaxed);
+            })
     }
 }
 
