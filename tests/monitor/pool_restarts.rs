@@ -71,7 +71,6 @@ async fn real_node_health_probes_pools() {
 /// workers. Needs the app to graft `Connectors::supervisor_report()` into its tree snapshot
 /// (`hive::monitor::graft_subtree`); today `connectors_sup` has no nested report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "app.rs tree closure does not graft connectors' report yet (see monitor report)"]
 async fn real_tree_lists_pools() {
     let b = Backend::start().await;
     b.answer(200, "ok");
@@ -215,7 +214,6 @@ async fn killed_pool_worker_shows_in_the_tree() {
 /// Killing one pool worker counts as restart 1 on the pool's supervisor report (restarts the pool
 /// performed). Today `pool:<name>`.restarts carries the pool actor's own restarts instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "connectors: PoolCore::report() sets restarts to the pool actor's restarts (see monitor report)"]
 async fn killed_pool_worker_counts_on_its_supervisor() {
     let pm = PoolMonitor::start().await;
     pm.pool_until("pool up", |p| p["child_count"] == 2).await;
