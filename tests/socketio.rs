@@ -342,9 +342,15 @@ fn raw_ws(url: &str, steps: serde_json::Value) -> Vec<serde_json::Value> {
 /// (and everyone else) goes on; an unknown sid is told at once and closed (HIVE.md 16.2 #6, #8).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_websocket_edge_cases() {
-    let h = TestHive::start(json!({"socketio": {"max_frame_size": 4096}, "clients": hooks_patch()["clients"]})).await;
+    let h = TestHive::start(
+        json!({"socketio": {"max_frame_size": 4096}, "clients": hooks_patch()["clients"]}),
+    )
+    .await;
     let sid = handshake(h.sio).await;
-    let url = format!("ws://127.0.0.1:{}/socket.io/1/websocket/{sid}", h.sio.port());
+    let url = format!(
+        "ws://127.0.0.1:{}/socket.io/1/websocket/{sid}",
+        h.sio.port()
+    );
     let big = "x".repeat(10_000);
     let got = tokio::task::spawn_blocking(move || {
         raw_ws(
@@ -362,25 +368,48 @@ async fn raw_websocket_edge_cases() {
     })
     .await
     .unwrap();
-    let texts: Vec<String> = got.iter().filter_map(|v| v["text"].as_str().map(String::from)).collect();
+    let texts: Vec<String> = got
+        .iter()
+        .filter_map(|v| v["text"].as_str().map(String::from))
+        .collect();
     assert_eq!(texts.first().map(String::as_str), Some("1:::"), "{got:?}");
-    assert!(texts.iter().filter(|t| t.contains("client_error")).count() >= 2, "{texts:?}");
-    assert!(texts.iter().any(|t| t == "7:::Unknown WebSocket frame type!"), "{texts:?}");
+    assert!(
+        texts.iter().filter(|t| t.contains("client_error")).count() >= 2,
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t == "7:::Unknown WebSocket frame type!"),
+        "{texts:?}"
+    );
     assert!(texts.iter().any(|t| t.contains("still here")), "{texts:?}");
     // The oversized frame ends the connection (and so the session).
     assert!(got.iter().any(|v| v.get("close").is_some()), "{got:?}");
-    h.until("session ended", Duration::from_secs(3), |h| h.sessions() == 0).await;
+    h.until("session ended", Duration::from_secs(3), |h| {
+        h.sessions() == 0
+    })
+    .await;
 
     // Unknown sid: an error event, then the socket is closed.
     let url = format!("ws://127.0.0.1:{}/socket.io/1/websocket/nope", h.sio.port());
-    let got = tokio::task::spawn_blocking(move || raw_ws(&url, json!([{"wait": 500}]))).await.unwrap();
-    let first = got.first().and_then(|v| v["text"].as_str()).unwrap_or_default().to_string();
+    let got = tokio::task::spawn_blocking(move || raw_ws(&url, json!([{"wait": 500}])))
+        .await
+        .unwrap();
+    let first = got
+        .first()
+        .and_then(|v| v["text"].as_str())
+        .unwrap_or_default()
+        .to_string();
     assert!(first.contains("bad_session_id"), "{got:?}");
     assert!(got.iter().any(|v| v.get("close").is_some()), "{got:?}");
 
     // A bad origin on the upgrade is refused.
     let sid = handshake(h.sio).await;
-    let url = format!("ws://127.0.0.1:{}/socket.io/1/websocket/{sid}", h.sio.port());
+    let url = format!(
+        "ws://127.0.0.1:{}/socket.io/1/websocket/{sid}",
+        h.sio.port()
+    );
     let got = tokio::task::spawn_blocking(move || {
         std::process::Command::new("node")
             .arg(common::root().join("tests/js/raw_ws.js"))
@@ -392,6 +421,10 @@ async fn raw_websocket_edge_cases() {
     })
     .await
     .unwrap();
-    assert!(String::from_utf8_lossy(&got.stdout).contains("403"), "{}", String::from_utf8_lossy(&got.stdout));
+    assert!(
+        String::from_utf8_lossy(&got.stdout).contains("403"),
+        "{}",
+        String::from_utf8_lossy(&got.stdout)
+    );
     h.stop().await;
 }

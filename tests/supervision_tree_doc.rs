@@ -24,7 +24,9 @@ fn doc_nodes() -> Vec<(String, Option<String>)> {
         let Some(name) = words.next() else { continue };
         let rest: Vec<&str> = words.collect();
         let sup = match rest.as_slice() {
-            [strategy, intensity, ..] if strategy.contains("one_for") => Some(format!("{strategy} {intensity}")),
+            [strategy, intensity, ..] if strategy.contains("one_for") => {
+                Some(format!("{strategy} {intensity}"))
+            }
             _ => None,
         };
         out.push((name.to_string(), sup));
@@ -34,18 +36,27 @@ fn doc_nodes() -> Vec<(String, Option<String>)> {
 
 /// `pool:<name>` matches `pool:backend`; plain names match themselves.
 fn matches(pattern: &str, name: &str) -> bool {
-    let Some(i) = pattern.find('<') else { return pattern == name };
+    let Some(i) = pattern.find('<') else {
+        return pattern == name;
+    };
     let prefix = &pattern[..i];
     if !name.starts_with(prefix) {
         return false;
     }
     let ps: Vec<&str> = pattern.split(':').collect();
     let ns: Vec<&str> = name.split(':').collect();
-    ps.len() == ns.len() && ps.iter().zip(&ns).all(|(p, n)| p.starts_with('<') || p == n)
+    ps.len() == ns.len()
+        && ps
+            .iter()
+            .zip(&ns)
+            .all(|(p, n)| p.starts_with('<') || p == n)
 }
 
 fn live(r: &SupervisorReport, out: &mut BTreeMap<String, Option<String>>) {
-    let sup = format!("{} {}/{}s", r.strategy, r.intensity.max_restarts, r.intensity.max_seconds);
+    let sup = format!(
+        "{} {}/{}s",
+        r.strategy, r.intensity.max_restarts, r.intensity.max_seconds
+    );
     out.insert(r.id.clone(), Some(sup));
     if r.strategy == "simple_one_for_one" {
         return; // dynamic children (sessions, channels) are not part of the static tree
@@ -63,12 +74,18 @@ fn live(r: &SupervisorReport, out: &mut BTreeMap<String, Option<String>>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn document_and_live_tree_agree() {
     // A TCP pool needs no backend to start (Hive listens); a backend connecting in is a worker.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let h = TestHive::start(json!({"connectors": {"pools": {"tcpb": {
         "connector": "connector.tcp", "size": 2, "overflow": 1,
         "args": {"port": port, "restart_timeout": 60000}}}}}))
     .await;
-    let _backend = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let _backend = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
     let mut nodes = BTreeMap::new();
     for _ in 0..200 {
         nodes.clear();
@@ -84,16 +101,27 @@ async fn document_and_live_tree_agree() {
         if name.starts_with('<') {
             continue; // dynamic children: <sid>, <cid>
         }
-        let found: Vec<(&String, &Option<String>)> = nodes.iter().filter(|(n, _)| matches(name, n)).collect();
-        assert!(!found.is_empty(), "supervisor-trees.md draws {name}, the live tree has no such node: {nodes:?}");
+        let found: Vec<(&String, &Option<String>)> =
+            nodes.iter().filter(|(n, _)| matches(name, n)).collect();
+        assert!(
+            !found.is_empty(),
+            "supervisor-trees.md draws {name}, the live tree has no such node: {nodes:?}"
+        );
         if let Some(sup) = sup {
             for (n, live_sup) in &found {
-                assert_eq!(live_sup.as_ref(), Some(sup), "strategy/intensity of {n} differ from the document");
+                assert_eq!(
+                    live_sup.as_ref(),
+                    Some(sup),
+                    "strategy/intensity of {n} differ from the document"
+                );
             }
         }
     }
     for n in nodes.keys() {
-        assert!(doc.iter().any(|(d, _)| matches(d, n)), "the live node {n} is missing from supervisor-trees.md");
+        assert!(
+            doc.iter().any(|(d, _)| matches(d, n)),
+            "the live node {n} is missing from supervisor-trees.md"
+        );
     }
     h.stop().await;
 }
