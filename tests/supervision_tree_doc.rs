@@ -1,6 +1,7 @@
 //! `supervisor-trees.md` and the live tree agree: every node the document draws exists in a running
 //! node (with the strategy and intensity the document gives), and every supervisor and static child
 //! of the running node is in the document.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
