@@ -111,6 +111,18 @@ impl ClientState {
         &self.services.config.socketio
     }
 
+    /// The hook context over this session: replies go to the outbox.
+    fn cx(&mut self) -> Cx<'_> {
+        Cx {
+            sid: &self.sid,
+            services: &self.services,
+            state: &mut self.store,
+            hooks: &mut self.hooks,
+            replies: self.outbox.items_mut(),
+            me: Arc::clone(&self.me),
+        }
+    }
+
     fn push_error(&mut self, e: &HiveError) {
         self.outbox.push_error(e, self.services.mode);
     }
@@ -338,40 +350,14 @@ fn info(st: &ClientState) -> ClientInfo {
     }
 }
 
-/// Run a hook chain with a fresh reply buffer; replies are appended to the outbox unless the chain
-/// failed (then the error is queued after them: nothing already produced is lost).
+/// Run a hook chain; its replies go straight to the outbox, in order.
 async fn chain(st: &mut ClientState, t: &Trigger) -> Flow {
-    let mut replies = Vec::new();
-    let flow = {
-        let mut cx = Cx {
-            sid: &st.sid,
-            services: &st.services,
-            state: &mut st.store,
-            hooks: &mut st.hooks,
-            replies: &mut replies,
-            me: Arc::clone(&st.me),
-        };
-        run_chain(&mut cx, t).await
-    };
-    st.outbox.extend(replies);
-    flow
+    run_chain(&mut st.cx(), t).await
 }
 
 /// Dispatch internal events; returns true when the session must stop.
 async fn run_events(st: &mut ClientState, events: &[InternalEvent]) -> bool {
-    let mut replies = Vec::new();
-    let flow = {
-        let mut cx = Cx {
-            sid: &st.sid,
-            services: &st.services,
-            state: &mut st.store,
-            hooks: &mut st.hooks,
-            replies: &mut replies,
-            me: Arc::clone(&st.me),
-        };
-        dispatch(&mut cx, events).await
-    };
-    st.outbox.extend(replies);
+    let flow = dispatch(&mut st.cx(), events).await;
     apply_flow(st, flow)
 }
 
@@ -651,16 +637,8 @@ async fn terminate(myself: &ActorRef<ClientMsg>, st: &mut ClientState, reason: C
     }
     st.set_phase(Phase::Terminated);
     if upgraded {
-        let mut replies = Vec::new();
-        let mut cx = Cx {
-            sid: &st.sid,
-            services: &st.services,
-            state: &mut st.store,
-            hooks: &mut st.hooks,
-            replies: &mut replies,
-            me: Arc::clone(&st.me),
-        };
-        let _ = run_chain(&mut cx, &Trigger::special("on_disconnect")).await;
+        // Replies of on_disconnect cannot be delivered (HIVE.md 4.6).
+        let _ = run_chain(&mut st.cx(), &Trigger::special("on_disconnect")).await;
     }
     let m = Arc::clone(&st.services.metrics);
     m.inc("clients.state_mgr.requests");

@@ -28,6 +28,10 @@ impl Outbox {
     pub fn extend(&mut self, replies: impl IntoIterator<Item = Reply>) {
         self.items.extend(replies);
     }
+    /// The queue itself, for hooks to append to.
+    pub fn items_mut(&mut self) -> &mut Vec<Reply> {
+        &mut self.items
+    }
     /// Append one message.
     pub fn push(&mut self, r: Reply) {
         self.items.push(r);
