@@ -633,6 +633,12 @@ async fn terminate(myself: &ActorRef<ClientMsg>, st: &mut ClientState, reason: C
     tracing::debug!(sid = %st.sid, ?reason, "session ends");
     let upgraded = st.phase != Phase::Generic;
     if upgraded && !st.outbox.is_empty() && st.sink.is_some() {
+        // An XHR poll answered with the last replies leaves no sink for `0:::`: the browser would
+        // learn of the end only from its next poll, which may find the node gone (shutdown). End
+        // that body with the disconnect frame instead.
+        if matches!(st.sink, Some(Sink::Xhr { .. })) {
+            st.outbox.push(Reply::Frame(Arc::from("0:::")));
+        }
         Box::pin(flush(myself, st)).await;
     }
     st.set_phase(Phase::Terminated);
