@@ -747,3 +747,36 @@ async fn redis_down_past_the_budget_ends_the_session_then_recovers() {
     walkthrough(&h, &be, Some(&redis), "websocket").await;
     h.stop().await;
 }
+
+/// HIVE.md 6.5, 2.11: a backend slower than `max_connection_timeout` gives `http_error`; the
+/// worker is usable again for the next request (no stale keep-alive connection, no stuck permit).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slow_backend_times_out_then_the_pool_serves_again() {
+    let be = Backend::start().await;
+    let base = format!("http://127.0.0.1:{}", be.addr.port());
+    let mut p = pools(&base, None, 1);
+    p["backend"]["args"]["max_connection_timeout"] = json!(300);
+    p["backend"]["size"] = json!(1);
+    let h = TestHive::start(json!({
+        "connectors": {"pools": p},
+        "clients": clients("hp", "backend", false)
+    }))
+    .await;
+    let mut c = JsClient::connect(&h.url(), "xhr-polling");
+    blocking(|| c.wait_ev("connect"));
+    be.delay(Duration::from_millis(1000));
+    c.emit("authorize", json!([{"nick": "bob"}]));
+    let e = blocking(|| c.wait_event("hive_error"));
+    assert_eq!(e["args"][0]["error"], "http_error", "{e}");
+    be.delay(Duration::ZERO);
+    // max_connections is 1: a leaked permit or a dead connection would fail these.
+    for _ in 0..3 {
+        be.push_answer(200, AUTH_REPLY);
+        c.emit("authorize", json!([{"nick": "bob"}]));
+        let ev = blocking(|| c.wait_event("authorize"));
+        assert_eq!(ev["args"], json!([{"permission": "granted"}]));
+    }
+    assert_eq!(c.seen.iter().filter(|v| is_hive_error(v)).count(), 1);
+    leave(&h, &be, c).await;
+    h.stop().await;
+}
