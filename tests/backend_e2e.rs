@@ -780,3 +780,42 @@ async fn slow_backend_times_out_then_the_pool_serves_again() {
     leave(&h, &be, c).await;
     h.stop().await;
 }
+
+/// HIVE.md 14, 4.6: stopping the node ends every session through the normal termination steps:
+/// on_disconnect's puts still reach the backend (connectors stop after the sessions) and the
+/// Redis state is deleted, on both transports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_shutdown_runs_on_disconnect_and_cleans_redis() {
+    let Some(redis) = RedisChild::start() else {
+        return;
+    };
+    let be = Backend::start().await;
+    let h = seed_hive("cp", &be, Some(&redis)).await;
+    let mut clients = Vec::new();
+    for t in TRANSPORTS {
+        let mut c = JsClient::connect(&h.url(), t);
+        blocking(|| c.wait_ev("connect"));
+        be.push_answer(200, AUTH_REPLY);
+        c.emit("authorize", json!([{"nick": "bob"}]));
+        blocking(|| c.wait_event("authorize"));
+        clients.push(c);
+    }
+    assert_eq!(redis.cli(&["DBSIZE"]), "2");
+    h.stop().await;
+    let reqs = be.wait_requests(2 + 4, SECS5).await;
+    let mut paths: Vec<&str> = reqs[2..].iter().map(|r| r.path.as_str()).collect();
+    paths.sort_unstable();
+    assert_eq!(paths, ["/cleanup", "/cleanup", "/leave", "/leave"]);
+    for r in &reqs[2..] {
+        assert!(r.body.contains(r#""trigger":null"#), "{}", r.body);
+        assert!(
+            r.body.ends_with(r#""state":{"nick":"bob","rooms":[]}}"#),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(redis.cli(&["DBSIZE"]), "0", "no state left behind");
+    for c in &mut clients {
+        blocking(|| c.wait_ev("disconnect"));
+    }
+}
