@@ -1,4 +1,4 @@
-//! Criterion bench of hp.post round trips through the full stack: websocket client -> client actor -> connector.http -> HTTP backend, with a utils.echo baseline.
+//! Full-stack `hp.post` round trips: a websocket Socket.IO 0.9 client sends an event, Hive's
 //! client actor runs `hp.post` through the `connector.http` pool to a real HTTP/1.1 backend on
 //! loopback, dispatches its reply (`action.send_event`) and the event comes back on the websocket.
 //! Reports latency percentiles (one client, sequential) and throughput (C concurrent clients),
