@@ -236,7 +236,12 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     };
     let (root, root_join) = SupervisorHandle::start(root_sup(&parts), None)
         .await
-        .map_err(|e| HiveError::Startup(format!("Cannot start Hive Server: {e}")))?;
+        .map_err(|e| {
+            HiveError::Startup(format!(
+                "Cannot start Hive Server: {}",
+                root_cause(&e.to_string())
+            ))
+        })?;
     let _ = root_slot.set(root.clone());
     let services = Arc::new(Services {
         mode: opts.mode,
@@ -261,6 +266,16 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
         connectors: connectors_slot.clone(),
         stop,
     })
+}
+
+/// The innermost "child X failed: why" of a nested start failure, as "X: why".
+fn root_cause(msg: &str) -> String {
+    let Some(i) = msg.rfind(" failed: ") else {
+        return msg.to_string();
+    };
+    let why = &msg[i + " failed: ".len()..];
+    let child = msg[..i].rsplit(' ').next().unwrap_or_default();
+    format!("{child}: {why}")
 }
 
 impl RunningHive {

@@ -77,7 +77,6 @@ async fn run(config: hive::config::Config, mode: hive::Mode) -> ExitCode {
     let node = match hive::app::start(config, hive::app::StartOptions { mode }).await {
         Ok(n) => n,
         Err(e) => {
-            tracing::error!("{e}");
             eprintln!("hive: {e}");
             return ExitCode::from(1);
         }

@@ -2,7 +2,7 @@
 //!
 //! All hooks of a session run inside this actor, one message at a time, so a slow backend blocks only
 //! its own client. Replies go to the [`Outbox`] and are flushed to the current sink after
-//! `poll_timeout` (0 = as soon as the mailbox is drained).
+//! `poll_timeout` (0 = at once; the WebSocket writer coalesces what queues up meanwhile).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -86,7 +86,6 @@ pub struct ClientState {
     last_flush: Instant,
     generation: u64,
     poll_armed: bool,
-    flush_pending: bool,
     timers: Vec<Timer>,
 }
 
@@ -201,7 +200,6 @@ impl Actor for ClientActor {
             last_flush: now,
             generation: 0,
             poll_armed: false,
-            flush_pending: false,
             timers: vec![init],
         })
     }
@@ -330,10 +328,6 @@ impl Actor for ClientActor {
                 }
             }
             ClientMsg::Tick(t) => tick(&myself, st, t).await,
-            ClientMsg::Flush => {
-                st.flush_pending = false;
-                flush(&myself, st).await;
-            }
             ClientMsg::Info(reply) => {
                 let _ = reply.send(info(st));
             }
@@ -501,10 +495,9 @@ async fn after_work(myself: &ActorRef<ClientMsg>, st: &mut ClientState) {
     }
     let poll = st.sockets().poll_timeout;
     if poll == 0 {
-        if !st.flush_pending {
-            st.flush_pending = true;
-            let _ = myself.cast(ClientMsg::Flush);
-        }
+        // No batching window: hand the replies to the transport now (its writer coalesces what
+        // queues up while it is busy into one socket write).
+        Box::pin(flush(myself, st)).await;
     } else if !st.poll_armed {
         st.poll_armed = true;
         st.generation += 1;

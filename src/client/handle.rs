@@ -135,8 +135,6 @@ pub enum ClientMsg {
     SinkGone(u64),
     /// Timers.
     Tick(Tick),
-    /// Flush now (`poll_timeout` 0: as soon as the mailbox is drained).
-    Flush,
     /// Describe yourself.
     Info(RpcReplyPort<ClientInfo>),
 }

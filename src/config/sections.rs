@@ -87,7 +87,7 @@ pub struct SocketioSection {
     /// Advertised close timeout (ms).
     #[serde(default = "d_reconnect")]
     pub reconnect_timeout: u64,
-    /// Outgoing batching window (ms); 0 flushes as soon as the mailbox is drained.
+    /// Outgoing batching window (ms); 0 hands each reply to the transport at once (the WebSocket writer still coalesces what queues up while it writes).
     #[serde(default = "d_poll")]
     pub poll_timeout: u64,
     /// Handshake-to-transport limit (ms).

@@ -270,7 +270,8 @@ impl Actor for Supervisor {
                     status: Status::Running,
                 }),
                 Err(e) => {
-                    tracing::error!(sup = %state.id, child = %child.id, error = %e, "child failed to start");
+                    // The failure travels up as this supervisor's start error; whoever started the tree logs it once.
+                    tracing::debug!(sup = %state.id, child = %child.id, error = %e, "child failed to start");
                     state.shutdown_children().await;
                     return Err(Box::new(SupervisionError::StartFailed {
                         id: state.id,

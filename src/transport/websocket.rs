@@ -25,6 +25,9 @@ use crate::protocol::socketio::decode;
 /// Outgoing batches a connection may have queued before its client counts as not reading.
 pub const WS_QUEUE: usize = 256;
 
+/// Write buffer of a connection, in bytes.
+const WRITE_BUFFER: usize = 2048;
+
 /// What the reader hands the writer besides the client's output.
 enum Ctl {
     /// A frame the protocol obliges us to send (pong, close echo).
@@ -72,7 +75,9 @@ async fn run(ctx: TransportCtx, mut ws: Ws, sid: String, flash: bool) {
     ws.set_auto_pong(true);
     let (read, write) = ws.split(|s| {
         let (r, w) = tokio::io::split(s);
-        (r, BufWriter::new(w))
+        // A small buffer: enough to coalesce a batch of small frames into one send, without
+        // 8 KiB per idle connection (large frames bypass it).
+        (r, BufWriter::with_capacity(WRITE_BUFFER, w))
     });
     let mut read = fastwebsockets::FragmentCollectorRead::new(read);
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel::<Ctl>();
@@ -172,6 +177,52 @@ async fn run(ctx: TransportCtx, mut ws: Ws, sid: String, flash: bool) {
     let _ = tokio::time::timeout(Duration::from_secs(5), w).await;
 }
 
+/// What the writer does after one [`WsOut`].
+enum Step {
+    Go,
+    /// A keep-alive ping went out: arm the pong deadline (at most one, HIVE.md 16.2 #5).
+    Ping,
+    Stop,
+}
+
+async fn write_out<W: AsyncWrite + Unpin>(
+    write: &mut fastwebsockets::WebSocketWrite<W>,
+    o: Option<WsOut>,
+) -> Step {
+    match o {
+        Some(WsOut::Frames(frames)) => {
+            for f in frames {
+                if write
+                    .write_frame(Frame::text(Payload::Borrowed(f.as_bytes())))
+                    .await
+                    .is_err()
+                {
+                    return Step::Stop;
+                }
+            }
+            Step::Go
+        }
+        Some(WsOut::KeepAlive) => {
+            let ok = write
+                .write_frame(Frame::text(Payload::Borrowed(b"8:::")))
+                .await
+                .is_ok()
+                && write
+                    .write_frame(Frame::new(true, OpCode::Ping, None, Payload::Borrowed(b"")))
+                    .await
+                    .is_ok();
+            if ok { Step::Ping } else { Step::Stop }
+        }
+        Some(WsOut::Close) | None => {
+            let _ = write
+                .write_frame(Frame::text(Payload::Borrowed(b"0:::")))
+                .await;
+            let _ = write.write_frame(Frame::close(1000, b"")).await;
+            Step::Stop
+        }
+    }
+}
+
 async fn writer<W: AsyncWrite + Unpin>(
     ctx: TransportCtx,
     write: fastwebsockets::WebSocketWrite<W>,
@@ -199,34 +250,28 @@ async fn writer<W: AsyncWrite + Unpin>(
                 Some(Ctl::Pong) => deadline = None,
                 None => {}
             },
-            o = out.recv() => match o {
-                Some(WsOut::Frames(frames)) => {
-                    let mut failed = false;
-                    for f in frames {
-                        if write.write_frame(Frame::text(Payload::Borrowed(f.as_bytes()))).await.is_err() {
-                            failed = true;
+            o = out.recv() => {
+                // Take what else is already queued too, so its frames share one flush (one send).
+                let mut next = o;
+                let mut stop = false;
+                for _ in 0..64 {
+                    match write_out(&mut write, next).await {
+                        Step::Go => {}
+                        Step::Ping => deadline = Some(tokio::time::Instant::now() + ping_timeout),
+                        Step::Stop => {
+                            stop = true;
                             break;
                         }
                     }
-                    if failed {
-                        break;
+                    match out.try_recv() {
+                        Ok(m) => next = Some(m),
+                        Err(_) => break,
                     }
                 }
-                Some(WsOut::KeepAlive) => {
-                    let ok = write.write_frame(Frame::text(Payload::Borrowed(b"8:::"))).await.is_ok()
-                        && write.write_frame(Frame::new(true, OpCode::Ping, None, Payload::Borrowed(b""))).await.is_ok();
-                    if !ok {
-                        break;
-                    }
-                    // At most one deadline (HIVE.md 16.2 #5): re-arming replaces it.
-                    deadline = Some(tokio::time::Instant::now() + ping_timeout);
-                }
-                Some(WsOut::Close) | None => {
-                    let _ = write.write_frame(Frame::text(Payload::Borrowed(b"0:::"))).await;
-                    let _ = write.write_frame(Frame::close(1000, b"")).await;
+                if stop {
                     break;
                 }
-            },
+            }
             _ = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(d).await,
