@@ -1,0 +1,257 @@
+//! The servers under test, each a separate process so its CPU time can be read from
+//! `/proc/<pid>/stat`: the release `hive` binary, and the reference `socket.io@0.9.19` on Node.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const HASH: &str = "abcde12345";
+
+/// Which server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Hive,
+    Node,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Hive => "hive",
+            Kind::Node => "node socket.io@0.9.19",
+        }
+    }
+}
+
+/// A running server.
+pub struct Target {
+    pub kind: Kind,
+    pub child: Child,
+    /// Socket.IO listener.
+    pub sio: SocketAddr,
+    /// Where publish and count requests go (Hive: the API; Node: the same server).
+    pub ctl: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn merge(base: &mut Value, patch: &Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+impl Target {
+    /// Start `kind` for `sessions` clients and wait until it accepts connections.
+    pub fn start(kind: Kind, sessions: usize) -> Target {
+        let dir = tempfile::tempdir().unwrap();
+        let sio = free_port();
+        let (child, ctl) = match kind {
+            Kind::Hive => {
+                let (api, mon) = (free_port(), free_port());
+                let text = std::fs::read_to_string(root().join("config/test.json")).unwrap();
+                let mut cfg: Value = serde_json::from_str(&text).unwrap();
+                merge(
+                    &mut cfg,
+                    &json!({
+                        "hive": {"port": sio, "max_client_slots": sessions + 1000,
+                                 "websocket_ping_timeout": 60000, "graceful_termination_timeout": 2000},
+                        "socketio": {"heartbeat_timeout": 60000, "reconnect_timeout": 60000,
+                                     "poll_timeout": 0, "init_timeout": 60000,
+                                     "session_timeout": 600000, "transports": ["websocket"]},
+                        "clients": {
+                            "actions": {"reply": [{"action": "action.send_event", "args": null}]},
+                            "hooks": {"join": [{"hook": "pubsub.subscribe", "args": "public"}]}
+                        },
+                        "pubsub": {"channels": {"bench": {"privilege": "public", "timeout": 0}}},
+                        "api": {"port": api, "max_body_size": 65536},
+                        "monitor": {"port": mon},
+                        "log": {"dir": dir.path().join("log").to_str().unwrap(),
+                                "console_level": "warning", "file_level": "none"}
+                    }),
+                );
+                let path = dir.path().join("hive.json");
+                std::fs::write(&path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+                let child = Command::new(env!("CARGO_BIN_EXE_hive"))
+                    .arg("--config")
+                    .arg(&path)
+                    .current_dir(dir.path())
+                    .stdin(Stdio::null())
+                    .spawn()
+                    .expect("the hive binary");
+                (child, api)
+            }
+            Kind::Node => {
+                let child = Command::new("node")
+                    .arg(root().join("benches/fanout_e2e/reference_server.js"))
+                    .arg(sio.to_string())
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .expect("node (npm socket.io@0.9.19 in node_modules)");
+                (child, sio)
+            }
+        };
+        let ip = [127, 0, 0, 1];
+        let mut t = Target {
+            kind,
+            child,
+            sio: SocketAddr::from((ip, sio)),
+            ctl: SocketAddr::from((ip, ctl)),
+            _dir: dir,
+        };
+        let end = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(t.sio).is_err()
+            || std::net::TcpStream::connect(t.ctl).is_err()
+        {
+            if let Some(s) = t.child.try_wait().unwrap() {
+                panic!("{} exited at start-up: {s}", kind.name());
+            }
+            assert!(Instant::now() < end, "{} did not start", kind.name());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        t
+    }
+
+    /// The server's CPU time so far (user + system), from `/proc/<pid>/stat`.
+    pub fn cpu(&self) -> Duration {
+        cpu_of(self.child.id())
+    }
+
+    /// Resident memory (bytes), from `/proc/<pid>/status`.
+    pub fn rss(&self) -> u64 {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        s.lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    }
+
+    /// Publish the event `{"name": name, "args": args}` to `room`.
+    pub async fn publish(&self, room: &str, name: &str, args: Value) -> u16 {
+        let (path, body) = match self.kind {
+            Kind::Hive => (
+                format!("/api/{HASH}/pubsub/action/{room}"),
+                json!({"action": "reply", "args": {"name": name, "args": args}}),
+            ),
+            Kind::Node => (
+                format!("/publish/{room}"),
+                json!({"name": name, "args": args}),
+            ),
+        };
+        request(self.ctl, "POST", &path, body.to_string().as_bytes())
+            .await
+            .0
+    }
+
+    /// Subscribers of `room`.
+    pub async fn count(&self, room: &str) -> Option<u64> {
+        let path = match self.kind {
+            Kind::Hive => format!("/api/{HASH}/pubsub/subscribe/{room}"),
+            Kind::Node => format!("/count/{room}"),
+        };
+        let (s, body) = request(self.ctl, "GET", &path, b"").await;
+        if s != 200 {
+            return None;
+        }
+        serde_json::from_str::<Value>(&body).ok()?["subscribed_clients"].as_u64()
+    }
+
+    /// Stop the server (SIGTERM, then kill after 10 s).
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let end = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn clk_tck() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100)
+}
+
+/// CPU time (user + system) of process `pid`.
+pub fn cpu_of(pid: u32) -> Duration {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the `(comm)`: state is field 3; utime and stime are fields 14 and 15.
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    let ticks = f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0);
+    Duration::from_micros(ticks * 1_000_000 / clk_tck())
+}
+
+/// One HTTP/1.1 request over a fresh connection; (status, body).
+async fn request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
+        return (0, String::new());
+    };
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    if s.write_all(head.as_bytes()).await.is_err() || s.write_all(body).await.is_err() {
+        return (0, String::new());
+    }
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf).await;
+    let text = String::from_utf8_lossy(&buf);
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        // One chunk is enough for these small answers.
+        rest.split("\r\n").nth(1).unwrap_or("").to_string()
+    } else {
+        rest.to_string()
+    };
+    (status, body)
+}
