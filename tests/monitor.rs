@@ -5,7 +5,6 @@
 
 #[path = "support/backend.rs"]
 mod backend;
-#[allow(unreachable_pub)]
 mod common;
 #[path = "monitor/full_stack.rs"]
 mod full_stack;
