@@ -345,16 +345,8 @@ pub(crate) struct RedisWorkerState {
 
 impl Drop for RedisWorkerState {
     fn drop(&mut self) {
-        let mut clients = self
-            .shared
-            .clients
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = clients.get_mut(self.slot)
-            && !self.handover
-            && s.as_ref().is_some_and(|c| c.id() == self.client.id())
-        {
-            *s = None;
+        if !self.handover {
+            clear_slot(&self.shared, self.slot, self.client.id());
         }
         let client = self.client.clone();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -365,6 +357,16 @@ impl Drop for RedisWorkerState {
                 let _ = client.quit().await;
             });
         }
+    }
+}
+
+/// Empty `slot` if it still holds the client `id` (a successor's client is left alone).
+fn clear_slot(shared: &RedisShared, slot: usize, id: &str) {
+    let mut clients = shared.clients.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = clients.get_mut(slot)
+        && s.as_ref().is_some_and(|c| c.id() == id)
+    {
+        *s = None;
     }
 }
 
@@ -421,13 +423,23 @@ impl Actor for RedisWorkerActor {
                 state.handover = true;
                 let sup = SupervisorHandle::from_cell(sup);
                 let id = state.shared.core.worker_id(state.slot);
-                let pool = state.shared.core.name.clone();
+                let (shared, slot) = (state.shared.clone(), state.slot);
+                let client = state.client.id().to_string();
                 // From a task: the supervisor stops this actor before it answers.
                 tokio::spawn(async move {
-                    if sup.terminate_child(&id).await
-                        && let Err(e) = sup.restart_child(&id).await
-                    {
-                        tracing::error!(%pool, worker = %id, error = %e, "Redis worker not replaced");
+                    // Not terminated: the pool is stopping (or the worker already went).
+                    let replaced = sup.terminate_child(&id).await
+                        && match sup.restart_child(&id).await {
+                            Ok(_) => true,
+                            Err(e) => {
+                                let pool = &shared.core.name;
+                                tracing::error!(%pool, worker = %id, error = %e, "Redis worker not replaced");
+                                false
+                            }
+                        };
+                    if !replaced {
+                        // No successor takes the slot.
+                        clear_slot(&shared, slot, &client);
                     }
                 });
             }
