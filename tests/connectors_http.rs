@@ -336,6 +336,24 @@ async fn stop_and_start_pool_at_runtime() {
             .unwrap(),
         "x"
     );
+    // The stopped name again (its child in connectors_sup is restarted with the new descriptor).
+    c.start_pool("backend", &d).await.unwrap();
+    assert_eq!(
+        c.pool("backend")
+            .unwrap()
+            .hp_post("/x", "{}".into())
+            .await
+            .unwrap(),
+        "x"
+    );
+    let report = c.supervisor_report().await.unwrap();
+    let pool = report.child("pool:backend").unwrap();
+    assert_eq!((pool.status.as_str(), pool.restarts), ("running", 0));
+    assert_eq!(
+        pool.supervisor.as_ref().unwrap().child_count,
+        1,
+        "size 1 now"
+    );
     c.shutdown().await;
 }
 
