@@ -278,7 +278,18 @@ impl Connectors {
             }
             other => return Err(fail(format!("unknown connector {other:?}"))),
         };
-        lock(&self.inner.defs).insert(name.to_string(), pool.sup_start_fn());
+        // The definition slot doubles as the reservation of the name (two concurrent starts).
+        let reserved = match lock(&self.inner.defs).entry(name.to_string()) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(pool.sup_start_fn());
+                true
+            }
+        };
+        if !reserved {
+            pool.after_stop().await;
+            return Err(fail("a pool with this name is already running".into()));
+        }
         // A name stopped before keeps its (stopped) child in connectors_sup: restart that child,
         // which now starts the new definition.
         let known = lock(&self.inner.known).contains(name);
