@@ -46,24 +46,17 @@ pub struct RunningHive {
     metrics: Arc<Metrics>,
     config: Arc<Config>,
     pubsub: Slot<PubSub>,
-    connectors: Slot<Connectors>,
     stop: CancellationToken,
 }
 
-/// The live tree; connectors_sup describes its pools itself, grafted under its node.
+/// The live tree, entirely from the supervision runtime's own reports (connectors_sup included).
 async fn full_tree(
     root: &SupervisorHandle,
-    connectors: &Slot<Connectors>,
     page: Option<(usize, usize)>,
 ) -> Result<SupervisorReport, HiveError> {
-    let mut r = root
-        .report(page)
+    root.report(page)
         .await
-        .map_err(|e| HiveError::InternalError(e.to_string()))?;
-    if let Some(c) = connectors.get() {
-        crate::monitor::graft_subtree(&mut r, c.supervisor_report());
-    }
-    Ok(r)
+        .map_err(|e| HiveError::InternalError(e.to_string()))
 }
 
 fn bind(
@@ -134,7 +127,6 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     let monitor_ctx = {
         let root_slot = Arc::clone(&root_slot);
         let (router, cslot) = (router.clone(), connectors_slot.clone());
-        let tslot = cslot.clone();
         MonitorCtx {
             metrics: Arc::clone(&metrics),
             hash: config.monitor.hash.clone(),
@@ -142,11 +134,10 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
             node_name: config.hive.name.clone(),
             tree: Arc::new(move |q: TreeQuery| {
                 let root = root_slot.get().cloned();
-                let tslot = tslot.clone();
                 Box::pin(async move {
                     let root =
                         root.ok_or_else(|| HiveError::Startup("the tree is starting".into()))?;
-                    full_tree(&root, &tslot, q.children_all.then_some((q.offset, q.limit))).await
+                    full_tree(&root, q.children_all.then_some((q.offset, q.limit))).await
                 })
             }),
             health: Arc::new(move || {
@@ -263,7 +254,6 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
         metrics,
         config,
         pubsub: pubsub_slot,
-        connectors: connectors_slot.clone(),
         stop,
     })
 }
@@ -296,7 +286,7 @@ impl RunningHive {
     /// # Errors
     /// When the tree does not answer.
     pub async fn tree(&self, page: Option<(usize, usize)>) -> Result<SupervisorReport, HiveError> {
-        full_tree(&self.root, &self.connectors, page).await
+        full_tree(&self.root, page).await
     }
 
     /// Run until asked to stop (API `/hive/stop`, or the stop token), then shut down gracefully.

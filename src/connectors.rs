@@ -1,13 +1,23 @@
 //! Backend connector pools (HIVE.md 7): `connector.http`, `connector.tcp`, `connector.redis`.
 //!
-//! [`Connectors`] is the manager: a registry name -> [`Pool`] plus the `connectors_sup` actor that
-//! supervises one pool actor per pool, each supervising its workers:
+//! [`Connectors`] is the manager: a registry name -> [`Pool`] plus `connectors_sup`, a static
+//! supervisor of the crate's runtime ([`crate::supervision`]) with one supervisor per pool, each
+//! supervising its workers:
 //!
 //! ```text
 //! connectors_sup (one_for_one, 5 restarts / 10 s; a registered pool is always restarted)
 //! └── pool:<name>   (one_for_one, 10 restarts / 10 s; base workers permanent, others temporary)
 //!     └── worker:<name>:<n>
 //! ```
+//!
+//! * `connector.http`: `size` base workers `worker:<name>:0..size` (permanent) and overflow workers
+//!   (temporary) started under load with `start_child` and retiring after 5 s idle. Renting needs
+//!   no coordinating actor (a semaphore and an idle list shared with the handle).
+//! * `connector.tcp`: `worker:<name>:acceptor` (permanent), the coordinating actor that owns the
+//!   accept loop, then one temporary `worker:<name>:<n>` per accepted backend connection.
+//! * `connector.redis`: `size` permanent workers `worker:<name>:0..size`, one fred client each.
+//!   A periodic reconnection (`restart_timeout`) is a deliberate `terminate_child` +
+//!   `restart_child`, not a crash: it neither counts against the intensity nor as a restart.
 //!
 //! Pools start in config order; the first one that cannot start stops the ones already started
 //! and fails [`Connectors::start`] with one line naming the pool and the address.
@@ -22,24 +32,24 @@ mod tcp;
 mod tcp_frame;
 mod tcp_worker;
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use ractor::{Actor, ActorCell, ActorRef};
+use ractor::ActorCell;
 
 pub use http::HttpPool;
 pub use redis::RedisPool;
 pub use tcp::TcpPool;
 
 use backoff::Backoff;
-use manager::{ConnectorsSup, ConnectorsSupMsg, PoolStart};
-use pool::PoolCore;
+use manager::PoolDefs;
+use pool::{PoolCore, lock};
 
 use crate::config::{ConnectorsSection, PoolDescriptor};
 use crate::error::HiveError;
 use crate::monitor::Metrics;
-use crate::supervision::{ChildReport, IntensityReport, SupervisorReport};
+use crate::supervision::{StartFn, SupervisorHandle, SupervisorReport};
 
 /// A pool of any connector type (cheap clone; stays valid across pool restarts).
 #[derive(Clone)]
@@ -124,6 +134,15 @@ impl Pool {
         }
     }
 
+    /// How to (re)start this pool's supervisor.
+    fn sup_start_fn(&self) -> StartFn {
+        match self {
+            Pool::Http(p) => p.sup_start_fn(),
+            Pool::Tcp(p) => p.sup_start_fn(),
+            Pool::Redis(p) => p.sup_start_fn(),
+        }
+    }
+
     async fn after_stop(&self) {
         if let Pool::Redis(p) = self {
             p.after_stop().await;
@@ -132,8 +151,12 @@ impl Pool {
 }
 
 struct Inner {
-    sup: ActorRef<ConnectorsSupMsg>,
+    sup: SupervisorHandle,
     registry: RwLock<Vec<(String, Pool)>>,
+    /// Pool definitions, looked up by the `pool:<name>` child specs on every (re)start.
+    defs: PoolDefs,
+    /// Names with a child spec in `connectors_sup` (running or stopped by `stop_pool`).
+    known: Mutex<HashSet<String>>,
     metrics: Arc<Metrics>,
     rent_timeout: Duration,
     backoff: Backoff,
@@ -155,16 +178,15 @@ impl Connectors {
         metrics: Arc<Metrics>,
         parent: Option<ActorCell>,
     ) -> Result<Connectors, HiveError> {
-        let spawned = match parent {
-            Some(p) => Actor::spawn_linked(None, ConnectorsSup, (), p).await,
-            None => Actor::spawn(None, ConnectorsSup, ()).await,
-        };
-        let (sup, _) = spawned
+        let sup = manager::start(parent)
+            .await
             .map_err(|e| HiveError::ConnectorsError(format!("cannot start connectors_sup: {e}")))?;
         let c = Connectors {
             inner: Arc::new(Inner {
                 sup,
                 registry: RwLock::new(Vec::new()),
+                defs: PoolDefs::default(),
+                known: Mutex::new(HashSet::new()),
                 metrics,
                 rent_timeout: Duration::from_millis(cfg.rent_timeout.max(1)),
                 backoff: Backoff {
@@ -230,36 +252,21 @@ impl Connectors {
                 m.clone(),
             ))
         };
-        let (pool, start): (Pool, PoolStart) = match d.connector.as_str() {
+        let pool = match d.connector.as_str() {
             "connector.http" => {
                 let args = http::HttpArgs::parse(&d.args, d.size, d.overflow).map_err(&fail)?;
                 let addr = format!("{}:{}", args.host, args.port);
                 pool::connect_check(&args.host, args.port, Duration::from_millis(5000))
                     .await
                     .map_err(|e| fail(format!("cannot connect to {addr}: {e}")))?;
-                let p = HttpPool::new(core("connector.http", "http"), args, d.size);
-                let p2 = p.clone();
-                (
-                    Pool::Http(p),
-                    Arc::new(move |sup| {
-                        let p = p2.clone();
-                        Box::pin(async move { p.spawn(sup).await })
-                    }),
-                )
+                Pool::Http(HttpPool::new(core("connector.http", "http"), args, d.size))
             }
             "connector.tcp" => {
                 let args = tcp::TcpArgs::parse(&d.args, d.size, d.overflow).map_err(&fail)?;
                 let p = TcpPool::bind(core("connector.tcp", "tcp"), args)
                     .await
                     .map_err(|e| fail(e.to_string()))?;
-                let p2 = p.clone();
-                (
-                    Pool::Tcp(p),
-                    Arc::new(move |sup| {
-                        let p = p2.clone();
-                        Box::pin(async move { p.spawn(sup).await })
-                    }),
-                )
+                Pool::Tcp(p)
             }
             "connector.redis" => {
                 let args = redis::RedisArgs::parse(&d.args, d.size).map_err(&fail)?;
@@ -267,29 +274,37 @@ impl Connectors {
                 pool::connect_check(&args.host, args.port, Duration::from_millis(5000))
                     .await
                     .map_err(|e| fail(format!("cannot connect to {addr}: {e}")))?;
-                let p = RedisPool::new(core("connector.redis", "redis"), args);
-                let p2 = p.clone();
-                (
-                    Pool::Redis(p),
-                    Arc::new(move |sup| {
-                        let p = p2.clone();
-                        Box::pin(async move { p.spawn(sup).await })
-                    }),
-                )
+                Pool::Redis(RedisPool::new(core("connector.redis", "redis"), args))
             }
             other => return Err(fail(format!("unknown connector {other:?}"))),
         };
-        let core = pool.core().clone();
-        let r = ractor::call!(self.inner.sup, |reply| ConnectorsSupMsg::StartChild {
-            core,
-            start,
-            reply
-        })
-        .map_err(|e| fail(e.to_string()))?;
-        if let Err(e) = r {
+        // The definition slot doubles as the reservation of the name (two concurrent starts).
+        let reserved = match lock(&self.inner.defs).entry(name.to_string()) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(pool.sup_start_fn());
+                true
+            }
+        };
+        if !reserved {
+            pool.after_stop().await;
+            return Err(fail("a pool with this name is already running".into()));
+        }
+        // A name stopped before keeps its (stopped) child in connectors_sup: restart that child,
+        // which now starts the new definition.
+        let known = lock(&self.inner.known).contains(name);
+        let started = if known {
+            self.inner.sup.restart_child(&manager::pool_id(name)).await
+        } else {
+            let spec = manager::pool_child(name, self.inner.defs.clone());
+            self.inner.sup.start_child(spec).await
+        };
+        if let Err(e) = started {
+            lock(&self.inner.defs).remove(name);
             pool.after_stop().await;
             return Err(fail(e.to_string()));
         }
+        lock(&self.inner.known).insert(name.to_string());
         let mut reg = self
             .inner
             .registry
@@ -322,10 +337,13 @@ impl Connectors {
             m.counter("connectors.pools").set(reg.len() as i64);
             p
         };
-        let _ = ractor::call!(self.inner.sup, |reply| ConnectorsSupMsg::StopChild {
-            name: name.to_string(),
-            reply
-        });
+        // Deliberate: the child stays down (status `stopped`) and is not counted as a crash.
+        self.inner
+            .sup
+            .terminate_child(&manager::pool_id(name))
+            .await;
+        lock(&self.inner.defs).remove(name);
+        pool.core().clear_sup();
         pool.after_stop().await;
         m.inc("connectors.stops");
         Ok(())
@@ -351,54 +369,24 @@ impl Connectors {
         for name in self.names().into_iter().rev() {
             let _ = self.stop_pool(&name).await;
         }
-        let _ = self
-            .inner
-            .sup
-            .stop_and_wait(Some("shutdown".into()), Some(Duration::from_secs(5)))
-            .await;
+        let _ = self.inner.sup.shutdown().await;
     }
 
     /// The `connectors_sup` actor (to link or monitor it).
     pub fn supervisor_cell(&self) -> ActorCell {
-        self.inner.sup.get_cell()
+        self.inner.sup.cell()
     }
 
-    /// `connectors_sup` as a supervisor report: pools (`pool:<name>`) with their workers.
-    pub fn supervisor_report(&self) -> SupervisorReport {
-        let children: Vec<ChildReport> = self
-            .registry()
-            .iter()
-            .map(|(name, p)| {
-                let core = p.core();
-                let cell = core.current_cell();
-                ChildReport {
-                    id: format!("pool:{name}"),
-                    kind: "supervisor".into(),
-                    restart: "permanent".into(),
-                    restarts: core.restarts.load(Ordering::Relaxed),
-                    status: if cell.is_some() {
-                        "running"
-                    } else {
-                        "restarting"
-                    }
-                    .into(),
-                    actor_id: cell.map(|c| c.get_id().to_string()),
-                    supervisor: Some(Box::new(core.report())),
-                }
-            })
-            .collect();
-        SupervisorReport {
-            id: "connectors_sup".into(),
-            strategy: "one_for_one".into(),
-            intensity: IntensityReport {
-                max_restarts: manager::POOL_MAX_RESTARTS,
-                max_seconds: manager::POOL_MAX_SECONDS,
-            },
-            restarts: children.iter().map(|c| c.restarts).sum(),
-            child_count: children.len(),
-            max_children: None,
-            children,
-            children_truncated: false,
-        }
+    /// `connectors_sup`'s own report (from the supervision runtime): pools (`pool:<name>`) with
+    /// their workers.
+    ///
+    /// # Errors
+    /// `internal_error` when `connectors_sup` is not running or does not answer.
+    pub async fn supervisor_report(&self) -> Result<SupervisorReport, HiveError> {
+        self.inner
+            .sup
+            .report(None)
+            .await
+            .map_err(|e| HiveError::InternalError(format!("connectors_sup: {e}")))
     }
 }

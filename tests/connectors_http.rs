@@ -256,7 +256,7 @@ async fn concurrency_is_bounded_by_max_connections() {
     assert_eq!(b.requests().len(), 12);
     assert_eq!(b.max_in_flight(), 3, "bound reached but never exceeded");
     // Overflow workers (beyond size = 1) were spawned on demand, up to the bound.
-    let report = c.supervisor_report();
+    let report = c.supervisor_report().await.unwrap();
     assert_eq!(report.children[0].id, "pool:backend");
     let pool = report.children[0].supervisor.as_ref().unwrap();
     assert!(
@@ -304,7 +304,7 @@ async fn stop_and_start_pool_at_runtime() {
     b.answer(200, "x");
     let (c, p) = start_one(&b, 2, None, 1000).await;
     assert_eq!(c.names(), vec!["backend".to_string()]);
-    let report = c.supervisor_report();
+    let report = c.supervisor_report().await.unwrap();
     assert_eq!(report.id, "connectors_sup");
     let pool = report.children[0].supervisor.as_ref().unwrap();
     assert_eq!(pool.child_count, 2);
@@ -336,6 +336,24 @@ async fn stop_and_start_pool_at_runtime() {
             .unwrap(),
         "x"
     );
+    // The stopped name again (its child in connectors_sup is restarted with the new descriptor).
+    c.start_pool("backend", &d).await.unwrap();
+    assert_eq!(
+        c.pool("backend")
+            .unwrap()
+            .hp_post("/x", "{}".into())
+            .await
+            .unwrap(),
+        "x"
+    );
+    let report = c.supervisor_report().await.unwrap();
+    let pool = report.child("pool:backend").unwrap();
+    assert_eq!((pool.status.as_str(), pool.restarts), ("running", 0));
+    assert_eq!(
+        pool.supervisor.as_ref().unwrap().child_count,
+        1,
+        "size 1 now"
+    );
     c.shutdown().await;
 }
 
@@ -353,7 +371,7 @@ async fn killed_workers_and_pools_are_restarted() {
     worker.kill();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let r = c.supervisor_report();
+        let r = c.supervisor_report().await.unwrap();
         let w = &r.children[0].supervisor.as_ref().unwrap().children;
         let performed = r.children[0].supervisor.as_ref().unwrap().restarts;
         if w.len() == 2 && w.iter().any(|w| w.restarts == 1) && performed == 1 {
@@ -370,7 +388,7 @@ async fn killed_workers_and_pools_are_restarted() {
     pool_cell.kill();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let r = c.supervisor_report();
+        let r = c.supervisor_report().await.unwrap();
         let ch = &r.children[0];
         let new_id = ch.actor_id.clone();
         if ch.restarts == 1 && new_id.is_some() && new_id != Some(pool_cell.get_id().to_string()) {

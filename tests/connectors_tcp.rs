@@ -231,3 +231,58 @@ async fn restart_timeout_closes_connections() {
     wait_workers(&c, 0).await;
     c.shutdown().await;
 }
+
+/// Supervision: `pool:tcp` holds `worker:tcp:acceptor` (permanent) and one temporary worker per
+/// accepted connection. A killed acceptor is restarted alone by its pool (the connection worker
+/// stays) and accepts again on the same listener.
+#[tokio::test]
+async fn killed_acceptor_is_restarted_and_accepts_again() {
+    let (c, p, addr) = start(1000, 0).await;
+    let _first = TcpStream::connect(addr).await.unwrap();
+    wait_workers(&c, 1).await;
+    let pool = |r: &hive::supervision::SupervisorReport| {
+        r.children[0].supervisor.as_deref().cloned().unwrap()
+    };
+    let before = pool(&c.supervisor_report().await.unwrap());
+    let ids: Vec<(&str, &str)> = before
+        .children
+        .iter()
+        .map(|w| (w.id.as_str(), w.restart.as_str()))
+        .collect();
+    assert_eq!(ids[0], ("worker:tcp:acceptor", "permanent"), "{ids:?}");
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids[1].0.starts_with("worker:tcp:") && ids[1].1 == "temporary");
+
+    let pool_cell = c.supervisor_cell().get_children().pop().expect("one pool");
+    let acceptor = hive::supervision::SupervisorHandle::from_cell(pool_cell)
+        .child("worker:tcp:acceptor")
+        .await
+        .expect("acceptor running");
+    acceptor.kill();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = pool(&c.supervisor_report().await.unwrap());
+        let a = now.child("worker:tcp:acceptor").unwrap();
+        if a.restarts == 1 && a.status == "running" {
+            assert_eq!(now.restarts, 1);
+            assert_eq!(now.child_count, 2, "the connection worker stayed: {now:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "acceptor not restarted: {now:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    drop(_first);
+    let mut backend = TcpStream::connect(addr).await.unwrap();
+    let server = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        // The closed first connection may be rented first and retired; this one answers.
+        let msg = read_frame(&mut backend, &mut buf).await.unwrap();
+        backend.write_all(&frame("3::/x:ok")).await.unwrap();
+        (msg, backend)
+    });
+    assert_eq!(p.hp_post("/x", "{}".into()).await.unwrap(), "ok");
+    let (msg, _backend) = server.await.unwrap();
+    assert_eq!(msg, "3::/x:{}");
+    c.shutdown().await;
+}

@@ -166,6 +166,6 @@ async fn errors_and_redis_restart() {
         assert!(Instant::now() < deadline, "no recovery: {e}");
     }
     assert_eq!(s.get_all().await.unwrap()["a"], json!(3));
-    assert_eq!(c.supervisor_report().children[0].restarts, 0);
+    assert_eq!(c.supervisor_report().await.unwrap().children[0].restarts, 0);
     c.shutdown().await;
 }

@@ -1,26 +1,27 @@
-//! `connector.http` (HIVE.md 6.5, 7.2): a pool actor `pool:<name>` renting
+//! `connector.http` (HIVE.md 6.5, 7.2): a pool supervisor `pool:<name>` of
 //! [`HttpWorker`](super::http_worker::HttpWorker)s, each a supervised actor with its own thread.
 //!
 //! Concurrency is bounded by `max_connections` (default `size + overflow`): a request first takes
 //! one of that many permits (waiting up to `connectors.rent_timeout`), then an idle worker, or a
-//! new overflow worker if none is idle. The `size` base workers start with the pool and are
-//! restarted when they crash; overflow workers retire after [`OVERFLOW_IDLE`] without work.
+//! new overflow worker if none is idle. The `size` base workers `worker:<name>:0..size` are the
+//! supervisor's permanent children (restarted when they crash); overflow workers are temporary
+//! children added with `start_child` and retire by themselves after [`OVERFLOW_IDLE`] without
+//! work. Renting needs no coordinating actor: the permits and the idle list live in the shared
+//! state of the handle.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{Actor, ActorCell};
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::http_worker::{Done, HttpWorker, HttpWorkerActor, HttpWorkerArgs, Job, Method};
-use super::pool::{
-    PoolCore, RestartWindow, WORKER_MAX_RESTARTS, WORKER_MAX_SECONDS, WorkerEntry, lock,
-};
+use super::pool::{PoolCore, WORKER_SHUTDOWN, WorkerGuard, lock};
 use crate::error::HiveError;
 use crate::monitor::Counter;
+use crate::supervision::{ChildSpec, Restart, StartFn, SupervisionError};
 
 /// Idle time after which an overflow worker retires.
 pub(crate) const OVERFLOW_IDLE: Duration = Duration::from_secs(5);
@@ -106,7 +107,7 @@ fn split_host_port(authority: &str) -> Result<(String, u16), String> {
     Ok((host, port))
 }
 
-/// State shared by the handle and the pool actor.
+/// State shared by the handle, the pool supervisor and the workers.
 pub(crate) struct HttpShared {
     pub(crate) core: Arc<PoolCore>,
     pub(crate) args: HttpArgs,
@@ -114,7 +115,6 @@ pub(crate) struct HttpShared {
     pub(crate) size: usize,
     permits: Arc<Semaphore>,
     idle: Mutex<Vec<HttpWorker>>,
-    actor: Mutex<Option<ActorRef<HttpPoolMsg>>>,
     sync_gets: Counter,
     sync_posts: Counter,
     async_posts: Counter,
@@ -147,15 +147,15 @@ impl Drop for Rental {
 }
 
 impl HttpPool {
-    /// A pool handle over fresh shared state (no actor yet).
+    /// A pool handle over fresh shared state (no supervisor yet).
     pub(crate) fn new(core: Arc<PoolCore>, args: HttpArgs, size: u32) -> HttpPool {
         let m = &core.metrics;
         let c = |x: &str| m.counter(&format!("connectors.http.{}.{x}", core.name));
         let size = (size as usize).min(args.max_connections);
+        core.reserve_workers(size);
         let shared = HttpShared {
             permits: Arc::new(Semaphore::new(args.max_connections)),
             idle: Mutex::new(Vec::new()),
-            actor: Mutex::new(None),
             sync_gets: c("sync_gets"),
             sync_posts: c("sync_posts"),
             async_posts: c("async_posts"),
@@ -173,15 +173,14 @@ impl HttpPool {
         &self.shared.core
     }
 
-    /// Spawn (or re-spawn) the pool actor linked to `supervisor`.
-    pub(crate) async fn spawn(
-        &self,
-        supervisor: ractor::ActorCell,
-    ) -> Result<ractor::ActorCell, HiveError> {
-        let (r, _) = Actor::spawn_linked(None, HttpPoolActor, self.shared.clone(), supervisor)
-            .await
-            .map_err(|e| HiveError::ConnectorsError(e.to_string()))?;
-        Ok(r.get_cell())
+    /// How to (re)start `pool:<name>`: a supervisor with the `size` base workers.
+    pub(crate) fn sup_start_fn(&self) -> StartFn {
+        let shared = self.shared.clone();
+        self.shared.core.sup_start_fn(Arc::new(move || {
+            (0..shared.size)
+                .map(|n| base_worker_spec(&shared, n))
+                .collect()
+        }))
     }
 
     /// `POST <base_url><endpoint>` and return the reply body.
@@ -280,7 +279,7 @@ impl HttpPool {
             match next {
                 Some(w) if w.alive.load(Ordering::Acquire) => break w,
                 Some(_) => continue,
-                None => break self.spawn_overflow().await?,
+                None => self.spawn_overflow().await?,
             }
         };
         s.core.busy.fetch_add(1, Ordering::Relaxed);
@@ -292,14 +291,36 @@ impl HttpPool {
         })
     }
 
-    async fn spawn_overflow(&self) -> Result<HttpWorker, HiveError> {
+    /// Start an overflow worker (a temporary child of the pool supervisor) into the idle list.
+    async fn spawn_overflow(&self) -> Result<(), HiveError> {
         let s = &self.shared;
-        let actor = lock(&s.actor).clone();
         let fail = |r: String| HiveError::HttpError(format!("Hive HTTP Hook request failed: {r}"));
-        let actor = actor.ok_or_else(|| fail(format!("pool {} is not running", s.core.name)))?;
-        let r =
-            ractor::call_t!(actor, HttpPoolMsg::Spawn, 5000).map_err(|e| fail(e.to_string()))?;
-        r.map_err(|e| fail(e.to_string()))
+        let sup = s
+            .core
+            .sup()
+            .ok_or_else(|| fail(format!("pool {} is not running", s.core.name)))?;
+        let n = s.core.next_worker_id();
+        let shared = s.clone();
+        let spec = ChildSpec::worker(
+            s.core.worker_id(n),
+            Restart::Temporary,
+            WORKER_SHUTDOWN,
+            Arc::new(move |sup: ActorCell| {
+                let shared = shared.clone();
+                Box::pin(async move {
+                    let (cell, w) = start_worker(&shared, n, false, sup).await?;
+                    lock(&shared.idle).push(w);
+                    Ok(cell)
+                })
+            }),
+        );
+        // The worker lands in the idle list, so a renter that gave up leaves nothing behind (an
+        // unused overflow worker retires when idle).
+        match tokio::time::timeout(Duration::from_secs(5), sup.start_child(spec)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(fail(e.to_string())),
+            Err(_) => Err(fail(format!("pool {} did not start a worker", s.core.name))),
+        }
     }
 
     /// Whether the backend accepts TCP connections now, plus live and busy worker counts.
@@ -337,186 +358,73 @@ fn send_job(
     })
 }
 
-/// The pool actor (`pool:<name>`): supervises the workers.
-pub(crate) struct HttpPoolActor;
-
-/// Messages of [`HttpPoolActor`].
-pub(crate) enum HttpPoolMsg {
-    /// Start an overflow worker for a renter that holds a permit but found no idle worker.
-    Spawn(RpcReplyPort<Result<HttpWorker, HiveError>>),
-    /// Periodic: retire overflow workers idle for longer than [`OVERFLOW_IDLE`].
-    Tick,
+/// The child spec of base worker `n`: permanent; every incarnation joins the idle list.
+fn base_worker_spec(shared: &Arc<HttpShared>, n: usize) -> ChildSpec {
+    let shared = shared.clone();
+    ChildSpec::worker(
+        shared.core.worker_id(n),
+        Restart::Permanent,
+        WORKER_SHUTDOWN,
+        Arc::new(move |sup: ActorCell| {
+            let shared = shared.clone();
+            Box::pin(async move {
+                let (cell, w) = start_worker(&shared, n, true, sup).await?;
+                lock(&shared.idle).push(w);
+                Ok(cell)
+            })
+        }),
+    )
 }
 
-/// State of one pool actor incarnation.
-pub(crate) struct HttpPoolState {
-    shared: Arc<HttpShared>,
-    /// Live worker actors: id -> (worker number, permanent, restarts).
-    workers: HashMap<ActorId, (usize, bool, u32)>,
-    refs: HashMap<usize, ractor::ActorCell>,
-    window: RestartWindow,
-    my_id: ActorId,
-}
-
-impl Drop for HttpPoolState {
-    fn drop(&mut self) {
-        // This incarnation's workers die with it (ractor kills linked children): forget them.
-        for (n, _, _) in self.workers.values() {
-            self.shared.core.worker_down(*n);
-        }
-        // Only this incarnation's entries: the successor may already be running.
-        lock(&self.shared.idle).retain(|w| !self.refs.contains_key(&w.n));
-        let mut actor = lock(&self.shared.actor);
-        if actor.as_ref().is_some_and(|a| a.get_id() == self.my_id) {
-            *actor = None;
-        }
-        drop(actor);
-        self.shared.core.clear_cell_if(self.my_id);
-    }
-}
-
-impl HttpPoolActor {
-    async fn spawn_worker(
-        myself: &ActorRef<HttpPoolMsg>,
-        state: &mut HttpPoolState,
-        permanent: bool,
-        restarts: u32,
-    ) -> Result<HttpWorker, HiveError> {
-        let core = &state.shared.core;
-        let n = core.next_worker_id();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let alive = Arc::new(AtomicBool::new(true));
-        let args = HttpWorkerArgs {
-            label: format!("{}-{n}", core.name),
-            rx,
-            alive: alive.clone(),
-            timeout: state.shared.args.timeout,
-        };
-        let (r, _) = Actor::spawn_linked(None, HttpWorkerActor, args, myself.get_cell())
-            .await
-            .map_err(|e| HiveError::ConnectorError(format!("cannot start worker {n}: {e}")))?;
-        state.workers.insert(r.get_id(), (n, permanent, restarts));
-        state.refs.insert(n, r.get_cell());
-        core.worker_up(
-            n,
-            WorkerEntry {
-                actor_id: r.get_id().to_string(),
-                permanent,
-                restarts,
-            },
-        );
-        Ok(HttpWorker {
-            n,
-            tx,
-            alive,
-            permanent,
-            idle_since: Instant::now(),
-        })
-    }
-}
-
-impl Actor for HttpPoolActor {
-    type Msg = HttpPoolMsg;
-    type State = HttpPoolState;
-    type Arguments = Arc<HttpShared>;
-
-    async fn pre_start(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        shared: Arc<HttpShared>,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        lock(&shared.idle).retain(|w| w.alive.load(Ordering::Acquire));
-        let mut state = HttpPoolState {
-            shared: shared.clone(),
-            workers: HashMap::new(),
-            refs: HashMap::new(),
-            window: RestartWindow::new(
-                WORKER_MAX_RESTARTS,
-                Duration::from_secs(WORKER_MAX_SECONDS),
-            ),
-            my_id: myself.get_id(),
-        };
-        for _ in 0..shared.size {
-            let w = Self::spawn_worker(&myself, &mut state, true, 0).await?;
-            lock(&shared.idle).push(w);
-        }
-        *lock(&shared.actor) = Some(myself.clone());
-        shared.core.set_cell(Some(myself.get_cell()));
-        ractor::time::send_interval(Duration::from_secs(1), myself.get_cell(), || {
-            HttpPoolMsg::Tick
-        });
-        Ok(state)
-    }
-
-    async fn handle(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        msg: Self::Msg,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        match msg {
-            HttpPoolMsg::Spawn(reply) => {
-                let r = Self::spawn_worker(&myself, state, false, 0).await;
-                let _ = reply.send(r);
-            }
-            HttpPoolMsg::Tick => {
-                let retired: Vec<HttpWorker> = {
-                    let mut idle = lock(&state.shared.idle);
-                    let (old, keep): (Vec<_>, Vec<_>) = idle
-                        .drain(..)
-                        .partition(|w| !w.permanent && w.idle_since.elapsed() >= OVERFLOW_IDLE);
-                    *idle = keep;
-                    old
-                };
-                for w in retired {
-                    if let Some(cell) = state.refs.get(&w.n) {
-                        cell.stop(Some("idle".into()));
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn handle_supervisor_evt(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        evt: SupervisionEvent,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        let (cell, failed) = match &evt {
-            SupervisionEvent::ActorFailed(c, _) => (c, true),
-            SupervisionEvent::ActorTerminated(c, _, _) => (c, false),
-            _ => return Ok(()),
-        };
-        let Some((n, permanent, restarts)) = state.workers.remove(&cell.get_id()) else {
-            return Ok(());
-        };
-        state.refs.remove(&n);
-        state.shared.core.worker_down(n);
-        lock(&state.shared.idle).retain(|w| w.n != n);
-        if failed {
-            tracing::warn!(pool = %state.shared.core.name, worker = n, "HTTP worker crashed: {evt:?}");
-        }
-        if permanent {
-            if !state.window.allow() {
-                return Err(format!(
-                    "pool {}: worker restart intensity exceeded",
-                    state.shared.core.name
-                )
-                .into());
-            }
-            let w = Self::spawn_worker(&myself, state, true, restarts + 1)
-                .await
-                .inspect(|_| {
-                    state
-                        .shared
-                        .core
-                        .worker_restarts
-                        .fetch_add(1, Ordering::Relaxed);
-                })?;
-            lock(&state.shared.idle).push(w);
-        }
-        Ok(())
-    }
+/// Spawn one incarnation of worker `n` linked to the pool supervisor `sup`. Overflow workers
+/// (`permanent` false) check once a second whether they sat idle for [`OVERFLOW_IDLE`], and then
+/// leave the idle list and stop.
+async fn start_worker(
+    shared: &Arc<HttpShared>,
+    n: usize,
+    permanent: bool,
+    sup: ActorCell,
+) -> Result<(ActorCell, HttpWorker), SupervisionError> {
+    let core = &shared.core;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let alive = Arc::new(AtomicBool::new(true));
+    let purge = shared.clone();
+    let guard = WorkerGuard::new(
+        core.clone(),
+        Some(Box::new(move || {
+            lock(&purge.idle).retain(|w| w.alive.load(Ordering::Acquire));
+        })),
+    );
+    let retire = (!permanent).then(|| {
+        let shared = shared.clone();
+        Box::new(move || {
+            let mut idle = lock(&shared.idle);
+            let due = idle
+                .iter()
+                .position(|w| w.n == n && w.idle_since.elapsed() >= OVERFLOW_IDLE);
+            due.map(|i| idle.remove(i)).is_some()
+        }) as Box<dyn Fn() -> bool + Send + Sync>
+    });
+    let args = HttpWorkerArgs {
+        label: format!("{}-{n}", core.name),
+        rx,
+        alive: alive.clone(),
+        timeout: shared.args.timeout,
+        guard,
+        retire,
+    };
+    let id = core.worker_id(n);
+    let (r, _) = Actor::spawn_linked(None, HttpWorkerActor, args, sup)
+        .await
+        .map_err(|e| SupervisionError::StartFailed {
+            id,
+            reason: e.to_string(),
+        })?;
+    let worker = HttpWorker {
+        n,
+        tx,
+        alive,
+        idle_since: Instant::now(),
+    };
+    Ok((r.get_cell(), worker))
 }

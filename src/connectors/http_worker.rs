@@ -2,8 +2,9 @@
 //! agent (one keep-alive connection to the backend). Requests reach the thread through a channel;
 //! the thread never touches the tokio runtime.
 //!
-//! If the thread dies (a panic inside ureq or a callback) the actor fails, and the pool actor, its
-//! supervisor, restarts it (permanent workers) or forgets it (overflow workers).
+//! If the thread dies (a panic inside ureq or a callback) the actor fails, and its supervisor
+//! `pool:<name>` restarts it (permanent base workers) or forgets it (temporary overflow workers).
+//! An overflow worker retires by itself (a normal exit) once it sat idle long enough.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +15,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
+use super::pool::WorkerGuard;
 use crate::error::HiveError;
 
 /// Connect timeout of every backend request (the original used 100 ms; 1000 ms tolerates a busy
@@ -49,8 +51,6 @@ pub(crate) struct HttpWorker {
     pub(crate) tx: Sender<Job>,
     /// False once the actor or its thread is gone; a dead worker is never reused.
     pub(crate) alive: Arc<AtomicBool>,
-    /// Base (permanent) worker or overflow one.
-    pub(crate) permanent: bool,
     /// When it was last given back.
     pub(crate) idle_since: Instant,
 }
@@ -63,7 +63,13 @@ pub(crate) struct HttpWorkerActor;
 pub(crate) enum HttpWorkerMsg {
     /// The OS thread exited abnormally: crash this actor so that the pool restarts it.
     ThreadDied,
+    /// Overflow workers, every second: retire if idle for long enough.
+    Tick,
 }
+
+/// Overflow workers: takes the worker out of the idle list and returns true when it is due to
+/// retire.
+pub(crate) type RetireCheck = Box<dyn Fn() -> bool + Send + Sync>;
 
 /// Start arguments of a worker.
 pub(crate) struct HttpWorkerArgs {
@@ -75,11 +81,17 @@ pub(crate) struct HttpWorkerArgs {
     pub(crate) alive: Arc<AtomicBool>,
     /// Whole-request timeout.
     pub(crate) timeout: Duration,
+    /// Counts the worker as live while its state exists.
+    pub(crate) guard: WorkerGuard,
+    /// Overflow workers only.
+    pub(crate) retire: Option<RetireCheck>,
 }
 
-/// State: marks the worker dead when the actor goes away, however it goes.
+/// State: marks the worker dead when the actor goes away, however it goes (then the guard drops).
 pub(crate) struct HttpWorkerState {
     alive: Arc<AtomicBool>,
+    retire: Option<RetireCheck>,
+    _guard: WorkerGuard,
 }
 
 impl Drop for HttpWorkerState {
@@ -114,6 +126,7 @@ impl Actor for HttpWorkerActor {
         args: HttpWorkerArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         let agent = agent(args.timeout);
+        let myself_cell = myself.get_cell();
         let guard = ThreadGuard {
             alive: args.alive.clone(),
             actor: myself,
@@ -128,17 +141,33 @@ impl Actor for HttpWorkerActor {
                     (job.done)(result);
                 }
             })?;
-        Ok(HttpWorkerState { alive: args.alive })
+        if args.retire.is_some() {
+            ractor::time::send_interval(Duration::from_secs(1), myself_cell, || {
+                HttpWorkerMsg::Tick
+            });
+        }
+        Ok(HttpWorkerState {
+            alive: args.alive,
+            retire: args.retire,
+            _guard: args.guard,
+        })
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         msg: Self::Msg,
-        _state: &mut Self::State,
+        state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             HttpWorkerMsg::ThreadDied => Err("HTTP worker thread died".into()),
+            HttpWorkerMsg::Tick => {
+                if state.retire.as_ref().is_some_and(|due| due()) {
+                    state.alive.store(false, Ordering::Release);
+                    myself.stop(Some("shutdown:idle".into()));
+                }
+                Ok(())
+            }
         }
     }
 }

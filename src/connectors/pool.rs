@@ -1,34 +1,31 @@
-//! What every pool shares, whatever its backend: name, counters, live worker table, restart window.
+//! What every pool shares, whatever its backend: name, counters, live worker count, and the
+//! `pool:<name>` supervisor (a static [`SupervisorHandle`] of the crate's supervision runtime).
 //!
-//! A pool's [`PoolCore`] is created once by `start_pool` and survives restarts of the pool actor,
-//! so the [`super::Pool`] handles held by hooks never go stale (HIVE.md 7.5 / 16.6 #3).
+//! A pool's [`PoolCore`] is created once by `start_pool` and survives restarts of the pool
+//! supervisor, so the [`super::Pool`] handles held by hooks never go stale (HIVE.md 7.5 / 16.6 #3).
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ractor::ActorCell;
 
 use super::backoff::Backoff;
 use crate::monitor::{Counter, Metrics};
-use crate::supervision::{ChildReport, IntensityReport, SupervisorReport};
+use crate::supervision::{
+    ChildSpec, Intensity, Shutdown, StartFn, Strategy, SupervisionError, SupervisorHandle,
+    SupervisorSpec,
+};
 
-/// Restart intensity of a pool's workers: more than this many restarts ...
-pub(crate) const WORKER_MAX_RESTARTS: u32 = 10;
-/// ... within this many seconds make the pool actor fail (escalating to `connectors_sup`).
-pub(crate) const WORKER_MAX_SECONDS: u64 = 10;
+/// Restart intensity of a pool supervisor: more than 10 worker restarts in 10 s make it give up
+/// (escalating to `connectors_sup`).
+pub(crate) const POOL_INTENSITY: Intensity = Intensity {
+    max_restarts: 10,
+    max_seconds: 10,
+};
 
-/// One live worker, as the supervision report shows it.
-#[derive(Debug, Clone)]
-pub(crate) struct WorkerEntry {
-    /// The ractor id of the worker actor.
-    pub(crate) actor_id: String,
-    /// Base workers are permanent (restarted); overflow / accepted ones are temporary.
-    pub(crate) permanent: bool,
-    /// Times this worker slot was restarted.
-    pub(crate) restarts: u32,
-}
+/// How a pool supervisor stops a worker: gracefully (after the request in hand), killed after 5 s.
+pub(crate) const WORKER_SHUTDOWN: Shutdown = Shutdown::Timeout(Duration::from_secs(5));
 
 /// Counters of one pool (`connectors.<kind>.<pool>.*`) plus the global `connectors.*` ones.
 #[derive(Debug, Clone)]
@@ -77,7 +74,7 @@ impl PoolCounters {
     }
 }
 
-/// State shared by a pool's handle, its pool actor incarnations and its workers.
+/// State shared by a pool's handle, its supervisor incarnations and its workers.
 #[derive(Debug)]
 pub(crate) struct PoolCore {
     /// The pool name (key in `connectors.pools`).
@@ -92,18 +89,14 @@ pub(crate) struct PoolCore {
     pub(crate) metrics: Arc<Metrics>,
     /// Counters.
     pub(crate) counters: PoolCounters,
-    /// The current pool actor.
-    pub(crate) cell: Mutex<Option<ActorCell>>,
-    /// Live workers by worker number.
-    pub(crate) workers: Mutex<BTreeMap<usize, WorkerEntry>>,
-    /// Next worker number.
-    pub(crate) next_worker: AtomicUsize,
+    /// The current `pool:<name>` supervisor (set after each (re)start).
+    sup: Mutex<Option<SupervisorHandle>>,
+    /// Live connection-owning workers (not the TCP acceptor).
+    live: AtomicUsize,
+    /// Next number for an overflow / accepted worker (`worker:<name>:<n>`).
+    next_worker: AtomicUsize,
     /// Workers currently rented / running a request.
     pub(crate) busy: AtomicUsize,
-    /// Restarts of the pool actor by `connectors_sup`.
-    pub(crate) restarts: AtomicU32,
-    /// Worker restarts performed by the pool (its own supervisor report's `restarts`).
-    pub(crate) worker_restarts: AtomicU32,
 }
 
 impl PoolCore {
@@ -123,13 +116,16 @@ impl PoolCore {
             backoff,
             counters: PoolCounters::new(&metrics, kind, name),
             metrics,
-            cell: Mutex::new(None),
-            workers: Mutex::new(BTreeMap::new()),
+            sup: Mutex::new(None),
+            live: AtomicUsize::new(0),
             next_worker: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
-            restarts: AtomicU32::new(0),
-            worker_restarts: AtomicU32::new(0),
         }
+    }
+
+    /// Worker numbers below `n` are reserved (base workers `0..n`).
+    pub(crate) fn reserve_workers(&self, n: usize) {
+        self.next_worker.fetch_max(n, Ordering::Relaxed);
     }
 
     /// A new worker number.
@@ -137,74 +133,77 @@ impl PoolCore {
         self.next_worker.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Record a started worker.
-    pub(crate) fn worker_up(&self, n: usize, entry: WorkerEntry) {
-        lock(&self.workers).insert(n, entry);
-        self.counters.workers.set(lock(&self.workers).len() as i64);
-    }
-
-    /// Forget a stopped worker.
-    pub(crate) fn worker_down(&self, n: usize) -> Option<WorkerEntry> {
-        let e = lock(&self.workers).remove(&n);
-        self.counters.workers.set(lock(&self.workers).len() as i64);
-        e
+    /// The child id of worker `n`: `worker:<name>:<n>`.
+    pub(crate) fn worker_id(&self, n: impl std::fmt::Display) -> String {
+        format!("worker:{}:{n}", self.name)
     }
 
     /// Number of live workers.
     pub(crate) fn worker_count(&self) -> usize {
-        lock(&self.workers).len()
+        self.live.load(Ordering::Relaxed)
     }
 
-    /// Set the current pool actor.
-    pub(crate) fn set_cell(&self, cell: Option<ActorCell>) {
-        *lock(&self.cell) = cell;
+    /// The current pool supervisor, if the pool was started.
+    pub(crate) fn sup(&self) -> Option<SupervisorHandle> {
+        lock(&self.sup).clone()
     }
 
-    /// Clear the current pool actor if it is still `id` (a late drop of an old incarnation must not
-    /// clear its successor).
-    pub(crate) fn clear_cell_if(&self, id: ractor::ActorId) {
-        let mut cell = lock(&self.cell);
-        if cell.as_ref().is_some_and(|c| c.get_id() == id) {
-            *cell = None;
-        }
+    /// Forget the pool supervisor (the pool was stopped).
+    pub(crate) fn clear_sup(&self) {
+        *lock(&self.sup) = None;
     }
 
-    /// The current pool actor, if running.
-    pub(crate) fn current_cell(&self) -> Option<ActorCell> {
-        lock(&self.cell).clone()
-    }
-
-    /// The pool as a supervisor in the tree report (`pool:<name>` with `worker:<name>:<n>`).
-    pub(crate) fn report(&self) -> SupervisorReport {
-        let children: Vec<ChildReport> = lock(&self.workers)
-            .iter()
-            .map(|(n, w)| ChildReport {
-                id: format!("worker:{}:{n}", self.name),
-                kind: "worker".into(),
-                restart: if w.permanent {
-                    "permanent"
-                } else {
-                    "temporary"
-                }
-                .into(),
-                restarts: w.restarts,
-                status: "running".into(),
-                actor_id: Some(w.actor_id.clone()),
-                supervisor: None,
+    /// A [`StartFn`] for `pool:<name>`: a static one_for_one supervisor ([`POOL_INTENSITY`])
+    /// whose initial children `children()` builds afresh on every (re)start; the new handle is
+    /// recorded in the core.
+    pub(crate) fn sup_start_fn(
+        self: &Arc<Self>,
+        children: Arc<dyn Fn() -> Vec<ChildSpec> + Send + Sync>,
+    ) -> StartFn {
+        let core = self.clone();
+        Arc::new(move |parent: ActorCell| {
+            let core = core.clone();
+            let spec = SupervisorSpec {
+                id: format!("pool:{}", core.name),
+                strategy: Strategy::OneForOne,
+                intensity: POOL_INTENSITY,
+                children: children(),
+            };
+            Box::pin(async move {
+                let (h, _join) = SupervisorHandle::start(spec, Some(parent)).await?;
+                *lock(&core.sup) = Some(h.clone());
+                Ok::<_, SupervisionError>(h.cell())
             })
-            .collect();
-        SupervisorReport {
-            id: format!("pool:{}", self.name),
-            strategy: "one_for_one".into(),
-            intensity: IntensityReport {
-                max_restarts: WORKER_MAX_RESTARTS,
-                max_seconds: WORKER_MAX_SECONDS,
-            },
-            restarts: self.worker_restarts.load(Ordering::Relaxed),
-            child_count: children.len(),
-            max_children: None,
-            children,
-            children_truncated: false,
+        })
+    }
+}
+
+/// Held by a worker actor's state: counts it as live while it exists (however it ends), and runs
+/// `on_drop` (e.g. to purge it from an idle list) when it goes.
+pub(crate) struct WorkerGuard {
+    core: Arc<PoolCore>,
+    on_drop: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl WorkerGuard {
+    /// Count one more live worker of `core`.
+    pub(crate) fn new(core: Arc<PoolCore>, on_drop: Option<Box<dyn FnOnce() + Send>>) -> Self {
+        let n = core.live.fetch_add(1, Ordering::Relaxed) + 1;
+        core.counters.workers.set(n as i64);
+        Self { core, on_drop }
+    }
+}
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        let n = self
+            .core
+            .live
+            .fetch_sub(1, Ordering::Relaxed)
+            .saturating_sub(1);
+        self.core.counters.workers.set(n as i64);
+        if let Some(f) = self.on_drop.take() {
+            f();
         }
     }
 }
@@ -212,40 +211,6 @@ impl PoolCore {
 /// Lock a std mutex, ignoring poisoning (the data are plain tables, valid after any panic).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Sliding restart window (OTP intensity): `allow()` is false once more than `max` restarts
-/// happened within `period`.
-#[derive(Debug)]
-pub(crate) struct RestartWindow {
-    max: u32,
-    period: Duration,
-    times: VecDeque<Instant>,
-}
-
-impl RestartWindow {
-    /// `max` restarts per `period`.
-    pub(crate) fn new(max: u32, period: Duration) -> Self {
-        Self {
-            max,
-            period,
-            times: VecDeque::new(),
-        }
-    }
-
-    /// Record a restart; false when the intensity is exceeded.
-    pub(crate) fn allow(&mut self) -> bool {
-        let now = Instant::now();
-        while self
-            .times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > self.period)
-        {
-            self.times.pop_front();
-        }
-        self.times.push_back(now);
-        self.times.len() <= self.max as usize
-    }
 }
 
 /// Both loopback addresses (`127.0.0.1`, `::1`) at `port`: what `localhost` means (RFC 6761).
@@ -289,19 +254,5 @@ pub(crate) async fn connect_check(host: &str, port: u16, within: Duration) -> Re
     match tokio::time::timeout(within, attempt).await {
         Ok(r) => r,
         Err(_) => Err(format!("timed out after {} ms", within.as_millis())),
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn restart_window_limits() {
-        let mut w = RestartWindow::new(2, Duration::from_secs(10));
-        assert!(w.allow());
-        assert!(w.allow());
-        assert!(!w.allow());
     }
 }

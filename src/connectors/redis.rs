@@ -1,14 +1,15 @@
-//! `connector.redis` (HIVE.md 7.4): a pool actor `pool:<name>` supervising `size` permanent
-//! workers `worker:<name>:<n>`, each owning one fred client (one connection; fred pipelines the
+//! `connector.redis` (HIVE.md 7.4): a pool supervisor `pool:<name>` of `size` permanent workers
+//! `worker:<name>:0..size`, each owning one fred client (one connection; fred pipelines the
 //! commands of concurrent callers on it). Commands go round-robin over the live clients.
 //!
 //! Each client has a reconnect policy (a retry every `reconnect_timeout` ms; fred never
 //! reconnects without one) and a command timeout of `max_reconnect_timeout + reconnect_timeout`,
 //! so a command issued while Redis is away waits for the reconnection at most that long and then
-//! fails with `no_connection`. `restart_timeout` > 0 makes each worker stop after that long and the
-//! pool start a fresh one (periodic reconnection).
+//! fails with `no_connection`. `restart_timeout` > 0 makes each worker ask its supervisor to replace
+//! it after that long (periodic reconnection): `terminate_child` then `restart_child`, a deliberate
+//! replacement that neither counts against the pool's restart intensity nor as a restart in the
+//! tree. The old client stays in its slot until the new one takes it, so commands see no gap.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -16,12 +17,13 @@ use std::time::Duration;
 use fred::prelude::{ClientLike, Config, Error as FredError, ErrorKind, KeysInterface};
 use fred::types::config::{ReconnectPolicy, ServerConfig};
 use fred::types::{ClusterHash, CustomCommand, Value as FredValue};
-use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde_json::Value;
 
-use super::pool::{PoolCore, RestartWindow, WORKER_MAX_RESTARTS, WORKER_MAX_SECONDS, WorkerEntry};
+use super::pool::{PoolCore, WORKER_SHUTDOWN, WorkerGuard};
 use crate::error::HiveError;
 use crate::monitor::Counter;
+use crate::supervision::{ChildSpec, Restart, StartFn, SupervisorHandle, start_actor};
 
 /// Parsed `connector.redis` args (HIVE.md 2.11).
 #[derive(Debug, Clone)]
@@ -131,8 +133,9 @@ pub struct RedisPool {
 }
 
 impl RedisPool {
-    /// A pool handle over fresh shared state (no actor yet).
+    /// A pool handle over fresh shared state (no supervisor yet).
     pub(crate) fn new(core: Arc<PoolCore>, args: RedisArgs) -> RedisPool {
+        core.reserve_workers(args.size);
         let queries = core
             .metrics
             .counter(&format!("connectors.redis.{}.queries", core.name));
@@ -153,15 +156,22 @@ impl RedisPool {
         &self.shared.core
     }
 
-    /// Spawn (or re-spawn) the pool actor linked to `supervisor`.
-    pub(crate) async fn spawn(
-        &self,
-        supervisor: ractor::ActorCell,
-    ) -> Result<ractor::ActorCell, HiveError> {
-        let (r, _) = Actor::spawn_linked(None, RedisPoolActor, self.shared.clone(), supervisor)
-            .await
-            .map_err(|e| HiveError::ConnectorsError(e.to_string()))?;
-        Ok(r.get_cell())
+    /// How to (re)start `pool:<name>`: a supervisor with one permanent worker per client slot.
+    pub(crate) fn sup_start_fn(&self) -> StartFn {
+        let shared = self.shared.clone();
+        self.shared.core.sup_start_fn(Arc::new(move || {
+            (0..shared.args.size)
+                .map(|slot| {
+                    let shared = shared.clone();
+                    ChildSpec::worker(
+                        shared.core.worker_id(slot),
+                        Restart::Permanent,
+                        WORKER_SHUTDOWN,
+                        start_actor(move || (RedisWorkerActor, (shared.clone(), slot))),
+                    )
+                })
+                .collect()
+        }))
     }
 
     fn client(&self) -> Result<fred::prelude::Client, HiveError> {
@@ -319,136 +329,24 @@ fn pairs(v: FredValue) -> Vec<(String, String)> {
     }
 }
 
-/// The pool actor: supervises one worker per client slot.
-pub(crate) struct RedisPoolActor;
-
-/// State of one pool actor incarnation.
-pub(crate) struct RedisPoolState {
-    shared: Arc<RedisShared>,
-    workers: HashMap<ActorId, (usize, usize, u32)>,
-    window: RestartWindow,
-    my_id: ActorId,
-}
-
-impl Drop for RedisPoolState {
-    fn drop(&mut self) {
-        for (n, _, _) in self.workers.values() {
-            self.shared.core.worker_down(*n);
-        }
-        self.shared.core.clear_cell_if(self.my_id);
-    }
-}
-
-impl RedisPoolActor {
-    async fn spawn_worker(
-        myself: &ActorRef<()>,
-        state: &mut RedisPoolState,
-        slot: usize,
-        restarts: u32,
-    ) -> Result<(), ActorProcessingErr> {
-        let n = state.shared.core.next_worker_id();
-        let (r, _) = Actor::spawn_linked(
-            None,
-            RedisWorkerActor,
-            (state.shared.clone(), slot),
-            myself.get_cell(),
-        )
-        .await?;
-        state.workers.insert(r.get_id(), (n, slot, restarts));
-        let entry = WorkerEntry {
-            actor_id: r.get_id().to_string(),
-            permanent: true,
-            restarts,
-        };
-        state.shared.core.worker_up(n, entry);
-        Ok(())
-    }
-}
-
-impl Actor for RedisPoolActor {
-    type Msg = ();
-    type State = RedisPoolState;
-    type Arguments = Arc<RedisShared>;
-
-    async fn pre_start(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        shared: Arc<RedisShared>,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        let window =
-            RestartWindow::new(WORKER_MAX_RESTARTS, Duration::from_secs(WORKER_MAX_SECONDS));
-        let mut state = RedisPoolState {
-            shared: shared.clone(),
-            workers: HashMap::new(),
-            window,
-            my_id: myself.get_id(),
-        };
-        for slot in 0..shared.args.size {
-            Self::spawn_worker(&myself, &mut state, slot, 0).await?;
-        }
-        shared.core.set_cell(Some(myself.get_cell()));
-        Ok(state)
-    }
-
-    async fn handle_supervisor_evt(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        evt: SupervisionEvent,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        let (cell, failed) = match &evt {
-            SupervisionEvent::ActorFailed(c, _) => (c, true),
-            SupervisionEvent::ActorTerminated(c, _, _) => (c, false),
-            _ => return Ok(()),
-        };
-        let Some((n, slot, restarts)) = state.workers.remove(&cell.get_id()) else {
-            return Ok(());
-        };
-        state.shared.core.worker_down(n);
-        if failed {
-            tracing::warn!(pool = %state.shared.core.name, worker = n, "Redis worker crashed: {evt:?}");
-            if !state.window.allow() {
-                return Err(format!(
-                    "pool {}: worker restart intensity exceeded",
-                    state.shared.core.name
-                )
-                .into());
-            }
-        }
-        // Permanent: restarted after a crash and after its periodic `restart_timeout` stop.
-        Self::spawn_worker(&myself, state, slot, restarts + 1)
-            .await
-            .inspect(|_| {
-                state
-                    .shared
-                    .core
-                    .worker_restarts
-                    .fetch_add(1, Ordering::Relaxed);
-            })
-    }
-}
-
 /// A worker: owns one fred client in its slot.
 pub(crate) struct RedisWorkerActor;
 
-/// State: the client; dropping it (stop, crash or kill) clears the slot and quits the client.
+/// State: the client; dropping it (stop, crash or kill) clears the slot (unless the worker is
+/// being replaced, see [`RedisWorkerMsg::Restart`]) and quits the client.
 pub(crate) struct RedisWorkerState {
     shared: Arc<RedisShared>,
     slot: usize,
     client: fred::prelude::Client,
+    /// A periodic replacement is under way: leave the client in its slot for the successor.
+    handover: bool,
+    _guard: WorkerGuard,
 }
 
 impl Drop for RedisWorkerState {
     fn drop(&mut self) {
-        let mut clients = self
-            .shared
-            .clients
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = clients.get_mut(self.slot)
-            && s.as_ref().is_some_and(|c| c.id() == self.client.id())
-        {
-            *s = None;
+        if !self.handover {
+            clear_slot(&self.shared, self.slot, self.client.id());
         }
         let client = self.client.clone();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -462,9 +360,19 @@ impl Drop for RedisWorkerState {
     }
 }
 
+/// Empty `slot` if it still holds the client `id` (a successor's client is left alone).
+fn clear_slot(shared: &RedisShared, slot: usize, id: &str) {
+    let mut clients = shared.clients.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(s) = clients.get_mut(slot)
+        && s.as_ref().is_some_and(|c| c.id() == id)
+    {
+        *s = None;
+    }
+}
+
 /// Messages of [`RedisWorkerActor`].
 pub(crate) enum RedisWorkerMsg {
-    /// `restart_timeout` elapsed: stop (the pool starts a fresh worker).
+    /// `restart_timeout` elapsed: ask the supervisor to replace this worker.
     Restart,
 }
 
@@ -493,9 +401,11 @@ impl Actor for RedisWorkerActor {
             ractor::time::send_after(after, myself.get_cell(), || RedisWorkerMsg::Restart);
         }
         Ok(RedisWorkerState {
+            _guard: WorkerGuard::new(shared.core.clone(), None),
             shared,
             slot,
             client,
+            handover: false,
         })
     }
 
@@ -503,10 +413,36 @@ impl Actor for RedisWorkerActor {
         &self,
         myself: ActorRef<Self::Msg>,
         msg: Self::Msg,
-        _state: &mut Self::State,
+        state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            RedisWorkerMsg::Restart => myself.stop(Some("restart_timeout".into())),
+            RedisWorkerMsg::Restart => {
+                let Some(sup) = myself.try_get_supervisor() else {
+                    return Ok(());
+                };
+                state.handover = true;
+                let sup = SupervisorHandle::from_cell(sup);
+                let id = state.shared.core.worker_id(state.slot);
+                let (shared, slot) = (state.shared.clone(), state.slot);
+                let client = state.client.id().to_string();
+                // From a task: the supervisor stops this actor before it answers.
+                tokio::spawn(async move {
+                    // Not terminated: the pool is stopping (or the worker already went).
+                    let replaced = sup.terminate_child(&id).await
+                        && match sup.restart_child(&id).await {
+                            Ok(_) => true,
+                            Err(e) => {
+                                let pool = &shared.core.name;
+                                tracing::error!(%pool, worker = %id, error = %e, "Redis worker not replaced");
+                                false
+                            }
+                        };
+                    if !replaced {
+                        // No successor takes the slot.
+                        clear_slot(&shared, slot, &client);
+                    }
+                });
+            }
         }
         Ok(())
     }

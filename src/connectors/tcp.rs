@@ -1,26 +1,30 @@
 //! `connector.tcp` (HIVE.md 6.6, 7.3): Hive LISTENS on `args.port`; every connection the backend
 //! opens becomes a worker actor `worker:<name>:<n>` (temporary: the backend reconnects) under the
-//! pool actor `pool:<name>`, which owns the accept loop.
+//! pool supervisor `pool:<name>`. The pool's coordinating actor is its first child,
+//! `worker:<name>:acceptor` (permanent): it owns the accept loop and adds one worker per accepted
+//! connection with `start_child`.
 //!
 //! Renting takes an idle connection (waiting up to `connectors.rent_timeout`, at most
 //! `size + overflow` waiters). A connection closed by the backend is retired and the request is
 //! retried on another one within the same deadline.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef};
 use serde_json::Value;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
-use super::pool::{PoolCore, WorkerEntry, lock};
+use super::pool::{PoolCore, WORKER_SHUTDOWN, WorkerGuard, lock};
 use super::tcp_worker::{TcpFail, TcpWorkerActor, TcpWorkerArgs, TcpWorkerMsg};
 use crate::error::HiveError;
 use crate::monitor::Counter;
+use crate::supervision::{
+    ChildSpec, Restart, StartFn, SupervisionError, SupervisorHandle, start_actor,
+};
 
 /// Parsed `connector.tcp` args (HIVE.md 2.11).
 #[derive(Debug, Clone)]
@@ -66,7 +70,6 @@ impl TcpArgs {
 
 /// An idle or rented backend connection.
 pub(crate) struct TcpWorker {
-    n: usize,
     actor: ActorRef<TcpWorkerMsg>,
     alive: Arc<AtomicBool>,
 }
@@ -108,7 +111,7 @@ impl Drop for Rental {
 }
 
 impl TcpPool {
-    /// Bind the listener (once per pool: it survives pool actor restarts).
+    /// Bind the listener (once per pool: it survives pool supervisor restarts).
     ///
     /// # Errors
     /// `tcp_error` "Hive TCP Connector <pool> is unable to initialize the listener: <reason>".
@@ -153,15 +156,12 @@ impl TcpPool {
         self.shared.local_addr
     }
 
-    /// Spawn (or re-spawn) the pool actor linked to `supervisor`.
-    pub(crate) async fn spawn(
-        &self,
-        supervisor: ractor::ActorCell,
-    ) -> Result<ractor::ActorCell, HiveError> {
-        let (r, _) = Actor::spawn_linked(None, TcpPoolActor, self.shared.clone(), supervisor)
-            .await
-            .map_err(|e| HiveError::ConnectorsError(e.to_string()))?;
-        Ok(r.get_cell())
+    /// How to (re)start `pool:<name>`: a supervisor whose first child is the acceptor.
+    pub(crate) fn sup_start_fn(&self) -> StartFn {
+        let shared = self.shared.clone();
+        self.shared
+            .core
+            .sup_start_fn(Arc::new(move || vec![acceptor_spec(&shared)]))
     }
 
     /// Write one frame with `body` to `endpoint`, read one frame back and return its data.
@@ -291,52 +291,101 @@ impl TcpPool {
     }
 }
 
-/// The pool actor: accepts backend connections and supervises one worker per connection.
-pub(crate) struct TcpPoolActor;
-
-/// Messages of [`TcpPoolActor`].
-pub(crate) enum TcpPoolMsg {
-    /// A backend connected.
-    Accepted(tokio::net::TcpStream, SocketAddr),
+/// The child spec of `worker:<name>:acceptor`: permanent, started with its supervisor's handle.
+fn acceptor_spec(shared: &Arc<TcpShared>) -> ChildSpec {
+    let shared = shared.clone();
+    let id = shared.core.worker_id("acceptor");
+    ChildSpec::worker(
+        id,
+        Restart::Permanent,
+        WORKER_SHUTDOWN,
+        Arc::new(move |sup: ActorCell| {
+            let args = (shared.clone(), SupervisorHandle::from_cell(sup.clone()));
+            start_actor(move || (TcpAcceptor, args.clone()))(sup)
+        }),
+    )
 }
 
-/// State of one pool actor incarnation.
-pub(crate) struct TcpPoolState {
-    shared: Arc<TcpShared>,
-    acceptor: tokio::task::JoinHandle<()>,
-    workers: HashMap<ActorId, usize>,
-    my_id: ActorId,
+/// The child spec of the worker for one accepted connection: temporary (the backend reconnects),
+/// so it is started exactly once and the stream is taken by that start.
+fn connection_spec(shared: &Arc<TcpShared>, n: usize, stream: TcpStream) -> ChildSpec {
+    let shared = shared.clone();
+    let stream = Arc::new(Mutex::new(Some(stream)));
+    let id = shared.core.worker_id(n);
+    ChildSpec::worker(
+        id.clone(),
+        Restart::Temporary,
+        WORKER_SHUTDOWN,
+        Arc::new(move |sup: ActorCell| {
+            let (shared, stream, id) = (shared.clone(), lock(&stream).take(), id.clone());
+            Box::pin(async move {
+                let fail = |reason: String| SupervisionError::StartFailed {
+                    id: id.clone(),
+                    reason,
+                };
+                let stream =
+                    stream.ok_or_else(|| fail("the connection was already taken".into()))?;
+                let alive = Arc::new(AtomicBool::new(true));
+                let args = TcpWorkerArgs {
+                    stream,
+                    alive: alive.clone(),
+                    timeout: shared.args.timeout,
+                    restart_timeout: shared.args.restart_timeout,
+                    guard: WorkerGuard::new(shared.core.clone(), None),
+                };
+                let (actor, _) = Actor::spawn_linked(None, TcpWorkerActor, args, sup)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                let cell = actor.get_cell();
+                lock(&shared.idle).push(TcpWorker { actor, alive });
+                shared.idle_permits.add_permits(1);
+                Ok(cell)
+            })
+        }),
+    )
 }
 
-impl Drop for TcpPoolState {
+/// `worker:<name>:acceptor`, the pool's coordinating actor: runs the accept loop (a task it owns)
+/// and asks its supervisor to start one worker per accepted connection.
+pub(crate) struct TcpAcceptor;
+
+/// State: the accept task, aborted when the acceptor goes, however it goes.
+pub(crate) struct TcpAcceptorState {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TcpAcceptorState {
     fn drop(&mut self) {
-        self.acceptor.abort();
-        for n in self.workers.values() {
-            self.shared.core.worker_down(*n);
-        }
-        self.shared.core.clear_cell_if(self.my_id);
+        self.task.abort();
     }
 }
 
-impl Actor for TcpPoolActor {
-    type Msg = TcpPoolMsg;
-    type State = TcpPoolState;
-    type Arguments = Arc<TcpShared>;
+impl Actor for TcpAcceptor {
+    type Msg = ();
+    type State = TcpAcceptorState;
+    type Arguments = (Arc<TcpShared>, SupervisorHandle);
 
     async fn pre_start(
         &self,
-        myself: ActorRef<Self::Msg>,
-        shared: Arc<TcpShared>,
+        _myself: ActorRef<Self::Msg>,
+        (shared, sup): (Arc<TcpShared>, SupervisorHandle),
     ) -> Result<Self::State, ActorProcessingErr> {
-        let listener = shared.listener.clone();
-        let me = myself.clone();
-        let name = shared.core.name.clone();
-        let acceptor = tokio::spawn(async move {
+        // The loop calls the supervisor from a task, never from this actor's handler: the
+        // supervisor may be busy stopping this very actor.
+        let task = tokio::spawn(async move {
+            let name = shared.core.name.clone();
             loop {
-                match listener.accept().await {
-                    Ok((s, peer)) => {
-                        if me.cast(TcpPoolMsg::Accepted(s, peer)).is_err() {
-                            break;
+                match shared.listener.accept().await {
+                    Ok((stream, peer)) => {
+                        let n = shared.core.next_worker_id();
+                        match sup.start_child(connection_spec(&shared, n, stream)).await {
+                            Ok(_) => {
+                                tracing::debug!(pool = %name, worker = n, %peer, "backend connected");
+                            }
+                            Err(SupervisionError::Stopped) => break,
+                            Err(e) => {
+                                tracing::warn!(pool = %name, error = %e, "cannot start TCP worker");
+                            }
                         }
                     }
                     Err(e) => {
@@ -346,66 +395,6 @@ impl Actor for TcpPoolActor {
                 }
             }
         });
-        shared.core.set_cell(Some(myself.get_cell()));
-        Ok(TcpPoolState {
-            shared,
-            acceptor,
-            workers: HashMap::new(),
-            my_id: myself.get_id(),
-        })
-    }
-
-    async fn handle(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        msg: Self::Msg,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        let TcpPoolMsg::Accepted(stream, peer) = msg;
-        let s = &state.shared;
-        let n = s.core.next_worker_id();
-        let alive = Arc::new(AtomicBool::new(true));
-        let args = TcpWorkerArgs {
-            stream,
-            alive: alive.clone(),
-            timeout: s.args.timeout,
-            restart_timeout: s.args.restart_timeout,
-        };
-        match Actor::spawn_linked(None, TcpWorkerActor, args, myself.get_cell()).await {
-            Ok((actor, _)) => {
-                tracing::debug!(pool = %s.core.name, worker = n, %peer, "backend connected");
-                state.workers.insert(actor.get_id(), n);
-                let entry = WorkerEntry {
-                    actor_id: actor.get_id().to_string(),
-                    permanent: false,
-                    restarts: 0,
-                };
-                s.core.worker_up(n, entry);
-                lock(&s.idle).push(TcpWorker { n, actor, alive });
-                s.idle_permits.add_permits(1);
-            }
-            Err(e) => tracing::warn!(pool = %s.core.name, error = %e, "cannot start TCP worker"),
-        }
-        Ok(())
-    }
-
-    async fn handle_supervisor_evt(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        evt: SupervisionEvent,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        let cell = match &evt {
-            SupervisionEvent::ActorFailed(c, _) | SupervisionEvent::ActorTerminated(c, _, _) => c,
-            _ => return Ok(()),
-        };
-        if let Some(n) = state.workers.remove(&cell.get_id()) {
-            state.shared.core.worker_down(n);
-            let idle = lock(&state.shared.idle);
-            for w in idle.iter().filter(|w| w.n == n) {
-                w.alive.store(false, Ordering::Release);
-            }
-        }
-        Ok(())
+        Ok(TcpAcceptorState { task })
     }
 }

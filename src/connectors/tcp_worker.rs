@@ -13,6 +13,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::pool::WorkerGuard;
 use super::tcp_frame;
 use crate::error::HiveError;
 
@@ -47,6 +48,8 @@ pub(crate) struct TcpWorkerArgs {
     pub(crate) alive: Arc<AtomicBool>,
     pub(crate) timeout: Duration,
     pub(crate) restart_timeout: Option<Duration>,
+    /// Counts the worker as live while its state exists.
+    pub(crate) guard: WorkerGuard,
 }
 
 /// State: the connection and bytes read but not yet consumed.
@@ -55,6 +58,7 @@ pub(crate) struct TcpWorkerState {
     buf: Vec<u8>,
     alive: Arc<AtomicBool>,
     timeout: Duration,
+    _guard: WorkerGuard,
 }
 
 impl Drop for TcpWorkerState {
@@ -169,6 +173,7 @@ impl Actor for TcpWorkerActor {
             buf: Vec::new(),
             alive: args.alive,
             timeout: args.timeout,
+            _guard: args.guard,
         })
     }
 
@@ -194,13 +199,13 @@ impl Actor for TcpWorkerActor {
                 };
                 if !keep {
                     state.alive.store(false, Ordering::Release);
-                    myself.stop(Some("connection closed".into()));
+                    myself.stop(Some("shutdown:connection closed".into()));
                 }
                 let _ = reply.send(r);
             }
             TcpWorkerMsg::Retire => {
                 state.alive.store(false, Ordering::Release);
-                myself.stop(Some("restart_timeout".into()));
+                myself.stop(Some("shutdown:restart_timeout".into()));
             }
         }
         Ok(())

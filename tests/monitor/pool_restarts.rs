@@ -68,8 +68,7 @@ async fn real_node_health_probes_pools() {
 }
 
 /// The live tree of a whole node lists the configured pool under `connectors_sup` with its
-/// workers. Needs the app to graft `Connectors::supervisor_report()` into its tree snapshot
-/// (`hive::monitor::graft_subtree`); today `connectors_sup` has no nested report.
+/// workers, from the supervision runtime's own reports.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_tree_lists_pools() {
     let b = Backend::start().await;
@@ -124,8 +123,8 @@ impl PoolMonitor {
             started: Instant::now(),
             node_name: "hive@test".into(),
             tree: Arc::new(move |_q| -> BoxFut<Result<SupervisorReport, HiveError>> {
-                let r = c1.supervisor_report();
-                Box::pin(async move { Ok(r) })
+                let c = c1.clone();
+                Box::pin(async move { c.supervisor_report().await })
             }),
             health: Arc::new(move || -> BoxFut<Health> {
                 let c = c2.clone();
@@ -212,7 +211,7 @@ async fn killed_pool_worker_shows_in_the_tree() {
 }
 
 /// Killing one pool worker counts as restart 1 on the pool's supervisor report (restarts the pool
-/// performed). Today `pool:<name>`.restarts carries the pool actor's own restarts instead.
+/// performed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_pool_worker_counts_on_its_supervisor() {
     let pm = PoolMonitor::start().await;
