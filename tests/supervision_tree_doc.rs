@@ -2,7 +2,6 @@
 //! node (with the strategy and intensity the document gives), and every supervisor and static child
 //! of the running node is in the document.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
