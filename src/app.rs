@@ -110,11 +110,9 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
             metrics
                 .counter("hive.router.uptime")
                 .set(started.elapsed().as_millis() as i64);
-            metrics
-                .counter("pubsub.uptime")
-                .set(started.elapsed().as_millis() as i64);
             metrics.counter("hive.cluster.size").set(1);
             if let Some(p) = ps.get() {
+                metrics.counter("pubsub.uptime").set(p.uptime_ms() as i64);
                 metrics
                     .counter("pubsub.total_channels")
                     .set(p.channel_count() as i64);
