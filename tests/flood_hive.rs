@@ -60,6 +60,8 @@ async fn fifty_users_both_transports_against_hive() {
         users_scale: 1.0,
         out: None,
         quiet: true,
+        server: None,
+        stop: None,
     })
     .await
     .unwrap();

@@ -89,6 +89,8 @@ async fn fifty_users_both_transports() {
         users_scale: 1.0,
         out: None,
         quiet: true,
+        server: None,
+        stop: None,
     })
     .await
     .unwrap();
@@ -157,6 +159,8 @@ async fn bots_answer_ping() {
         users_scale: 1.0,
         out: Some(dir.path().join("out")),
         quiet: true,
+        server: None,
+        stop: None,
     })
     .await
     .unwrap();
