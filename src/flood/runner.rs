@@ -239,7 +239,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, FloodError> {
     doc["run"]["rss_per_user_bytes"] =
         serde_json::json!(peak.saturating_sub(rss_base) / target.max(1));
     shutdown_users(&registry, &stats).await;
-    pool.stop();
+    pool.stop().await;
     Progress::start(0, true).finish();
     doc["errors"] = serde_json::json!(stats.errors());
     let (result_path, report_path) = result_paths(&opts.scenario, opts.out.as_deref());
