@@ -8,6 +8,7 @@
 //! - [`user`], [`link`], [`ws`], [`http`]: the user actor and its transports.
 //! - [`pool`]: the dynamic supervisor of users (temporary children).
 //! - [`runner`], [`schedule`]: spawn cadence, goal checks, the verdict, the end of the run.
+//! - [`rtt`]: round trips of emitted events (acks and same-name replies).
 //! - [`stats`], [`result`], [`goal`], [`report`], [`console`]: measurements, the result
 //!   document, draft-03 goal checks, the HTML report and progress output.
 
@@ -26,6 +27,7 @@ pub mod meta;
 pub mod pool;
 pub mod report;
 pub mod result;
+pub mod rtt;
 pub mod runner;
 pub mod scenario;
 pub mod schedule;

@@ -19,7 +19,8 @@ async fn echo_hive() -> TestHive {
                  "allowed_origins": [null, "null", "ws://127.0.0.1", "http://127.0.0.1"]},
         "socketio": {"heartbeat_timeout": 5000, "reconnect_timeout": 5000, "poll_timeout": 200,
                      "init_timeout": 5000, "session_timeout": 30000},
-        "clients": {"hooks": {"ping": [{"hook": "utils.echo", "args": null}]}}
+        "clients": {"hooks": {"ping": [{"hook": "utils.echo", "args": null}],
+                              "echo": [{"hook": "utils.echo", "args": null}]}}
     }))
     .await
 }
@@ -32,7 +33,9 @@ async fn fifty_users_both_transports_against_hive() {
     let dir = tempfile::tempdir().unwrap();
     let base = json!({"do": [
         ["on_socketio", {"1": [["inc", "connects"], ["start_timer", "ping", 5000],
-                                ["emit_event", {"name": "ping", "args": ["$server.sid"]}]]}],
+                                ["emit_event", {"name": "ping", "args": ["$server.sid"]}],
+                                ["emit_event", {"name": "echo", "args": [1], "ack": true}],
+                                ["emit_event", {"name": "nobody_answers", "args": []}]]}],
         ["on_event", {"ping": [["stop_timer", "ping"], ["inc", "pongs"],
                                 ["match", {"subject": "$event.args", "json": ["$sid"],
                                            "on_match": [["case", "$sid", {"$server.sid": [["inc", "own"]]}]]}]]}]
@@ -78,15 +81,34 @@ async fn fifty_users_both_transports_against_hive() {
     assert_eq!(c["pongs"], 50, "{c}");
     assert_eq!(c["own"], 50, "{c}");
     assert!(c["xhr_goal_time"].as_i64().unwrap() < 15000, "{c}");
-    assert!(c["ws_incomming"].as_i64().unwrap() >= 50, "{c}");
-    assert_eq!(c["ws_outgoing"], 25, "{c}");
+    // ws: 1::, the ping echo, the echo ack and the echo event.
+    assert!(c["ws_incomming"].as_i64().unwrap() >= 25 * 4, "{c}");
+    assert_eq!(c["ws_outgoing"], 25 * 3, "{c}");
     assert!(c["http_outgoing"].as_i64().unwrap() >= 50 + 25 * 2, "{c}");
     assert!(c["http_incomming"].as_i64().unwrap() >= 50 + 25, "{c}");
     assert_eq!(r["timers"]["ping"]["n"], 50);
+    // Every emitted event's round trip: `ping` by its echoed reply, `echo` by its ack (hive echoes
+    // the event too, which must not count twice), `nobody_answers` emitted but never answered.
+    let ev = &r["events"];
+    assert_eq!(ev["ping"]["n"], 50, "{ev:#}");
+    assert_eq!(ev["ping"]["emitted"], 50);
+    assert_eq!(ev["echo"]["n"], 50, "{ev:#}");
+    assert_eq!(ev["echo"]["emitted"], 50);
+    assert_eq!(ev["nobody_answers"], json!({"n": 0, "emitted": 50}));
+    for k in ["50", "90", "99", "99.9"] {
+        assert!(
+            ev["echo"]["percentile"][k].as_f64().unwrap() > 0.0,
+            "{ev:#}"
+        );
+    }
+    assert!(
+        ev["ping"]["max"].as_f64().unwrap() >= ev["ping"]["percentile"]["99"].as_f64().unwrap()
+    );
     assert_eq!(r["connection"]["connect"]["n"], 50);
     assert_eq!(r["errors"], json!({}), "{:#}", r);
     let html = std::fs::read_to_string(&out.report_path).unwrap();
     assert!(html.contains("<svg") && html.contains("pongs"));
+    assert!(html.contains("<td>echo</td><td>50</td>"), "{html}");
     // Every user disconnected cleanly at the end of the run: hive sees its sessions go.
     hive.until(
         "every flood session closed",

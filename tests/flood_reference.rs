@@ -115,6 +115,7 @@ async fn fifty_users_both_transports() {
     assert!(c["http_incomming"].as_i64().unwrap() >= 50 + 25, "{c}");
     let ping = &r["timers"]["ping"];
     assert_eq!(ping["n"], 50);
+    assert_eq!(r["events"]["ping"]["n"], 50, "{:#}", r["events"]);
     assert!(ping["percentile"]["99"].as_f64().unwrap() < 3000.0);
     assert_eq!(r["connection"]["connect"]["n"], 50);
     assert_eq!(r["errors"], json!({}));

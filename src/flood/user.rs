@@ -308,6 +308,7 @@ async fn flush(st: &mut UserState) {
         return;
     }
     let out: Vec<Message> = std::mem::take(&mut st.ctx.out);
+    st.ctx.rtt.sent(Instant::now());
     if let Err(e) = st.link.send(&st.shared, &out).await {
         st.shared.stats.error(e.kind());
     }
