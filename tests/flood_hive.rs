@@ -105,6 +105,8 @@ async fn fifty_users_both_transports_against_hive() {
         ev["ping"]["max"].as_f64().unwrap() >= ev["ping"]["percentile"]["99"].as_f64().unwrap()
     );
     assert_eq!(r["connection"]["connect"]["n"], 50);
+    let all = r["run"]["all_connected_ms"].as_u64().unwrap();
+    assert!(all > 0 && all < 15000, "all 50 users connected at {all} ms");
     assert_eq!(r["errors"], json!({}), "{:#}", r);
     let html = std::fs::read_to_string(&out.report_path).unwrap();
     assert!(html.contains("<svg") && html.contains("pongs"));

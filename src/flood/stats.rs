@@ -321,7 +321,7 @@ impl Stats {
     /// A user got its Socket.IO connect packet.
     pub fn sio_up(&self) {
         let n = self.sio_connected.fetch_add(1, Ordering::Relaxed) + 1;
-        if n == self.target.load(Ordering::Relaxed) {
+        if n >= self.target.load(Ordering::Relaxed) {
             let _ = self.all_connected_ms.compare_exchange(
                 0,
                 self.now_ms().max(1),

@@ -286,10 +286,7 @@ async fn incoming(st: &mut UserState, text: &str) -> Flow {
         st.shared.stats.packets_in.fetch_add(1, Ordering::Relaxed);
         if m.kind == Kind::Connect && !st.sio {
             st.sio = true;
-            st.shared
-                .stats
-                .sio_connected
-                .fetch_add(1, Ordering::Relaxed);
+            st.shared.stats.sio_up();
             st.shared
                 .stats
                 .record_latency(Latency::Connect, st.started.elapsed());
