@@ -5,7 +5,7 @@
 //!   compiled action lists.
 //! - [`meta`]: per-user metadata and `$` substitution.
 //! - [`ctx`], [`interp`], [`matching`], [`erlfmt`]: a user's script state and the interpreter.
-//! - [`user`], [`link`], [`ws`], [`http`]: the user actor and its transports.
+//! - [`user`], [`link`], [`dial`], [`ws`], [`http`]: the user actor and its transports.
 //! - [`pool`]: the dynamic supervisor of users (temporary children).
 //! - [`runner`], [`schedule`]: spawn cadence, goal checks, the verdict, the end of the run.
 //! - [`rtt`]: round trips of emitted events (acks and same-name replies).
@@ -15,6 +15,7 @@
 pub mod action;
 pub mod console;
 pub mod ctx;
+pub mod dial;
 pub mod erlfmt;
 pub mod error;
 pub mod goal;
