@@ -69,7 +69,7 @@ fn bind(
         .map_err(|e| HiveError::Startup(format!("cannot resolve {host} for {what}: {e}")))?
         .next()
         .ok_or_else(|| HiveError::Startup(format!("cannot resolve {host} for {what}")))?;
-    let l = std::net::TcpListener::bind(addr)
+    let l = crate::listener::bind_listener(addr)
         .map_err(|e| HiveError::Startup(format!("cannot listen on {addr} ({what}): {e}")))?;
     let a = l
         .local_addr()

@@ -5,15 +5,17 @@
 //!   compiled action lists.
 //! - [`meta`]: per-user metadata and `$` substitution.
 //! - [`ctx`], [`interp`], [`matching`], [`erlfmt`]: a user's script state and the interpreter.
-//! - [`user`], [`link`], [`ws`], [`http`]: the user actor and its transports.
+//! - [`user`], [`link`], [`dial`], [`ws`], [`http`]: the user actor and its transports.
 //! - [`pool`]: the dynamic supervisor of users (temporary children).
 //! - [`runner`], [`schedule`]: spawn cadence, goal checks, the verdict, the end of the run.
+//! - [`rtt`]: round trips of emitted events (acks and same-name replies).
 //! - [`stats`], [`result`], [`goal`], [`report`], [`console`]: measurements, the result
 //!   document, draft-03 goal checks, the HTML report and progress output.
 
 pub mod action;
 pub mod console;
 pub mod ctx;
+pub mod dial;
 pub mod erlfmt;
 pub mod error;
 pub mod goal;
@@ -26,6 +28,7 @@ pub mod meta;
 pub mod pool;
 pub mod report;
 pub mod result;
+pub mod rtt;
 pub mod runner;
 pub mod scenario;
 pub mod schedule;

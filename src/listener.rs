@@ -53,6 +53,28 @@ pub struct ListenerState {
     _stop: DropGuard,
 }
 
+/// Accept backlog of every listener. `std::net::TcpListener::bind` uses 128, which a burst of
+/// connections (thousands of clients connecting within a second or two) overflows: the kernel
+/// drops SYNs and those clients wait for TCP's 1 s / 3 s / 7 s retransmits. The kernel caps it at
+/// `net.core.somaxconn`.
+pub const BACKLOG: u32 = 4096;
+
+/// Bind a listening socket on `addr` with [`BACKLOG`] (and `SO_REUSEADDR`, as std does). Must run
+/// inside a tokio runtime; the returned std listener is non-blocking.
+///
+/// # Errors
+/// The socket, bind or listen error.
+pub fn bind_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)?.into_std()
+}
+
 impl Actor for ListenerActor {
     type Msg = ListenerMsg;
     type State = ListenerState;
@@ -69,7 +91,7 @@ impl Actor for ListenerActor {
         let pre = a.prebound.lock().unwrap_or_else(|e| e.into_inner()).take();
         let std_listener = match pre {
             Some(l) => l,
-            None => std::net::TcpListener::bind(a.addr).map_err(|e| {
+            None => bind_listener(a.addr).map_err(|e| {
                 format!(
                     "cannot listen on {} for the {} listener: {e}",
                     a.addr, a.name
@@ -111,5 +133,30 @@ impl Actor for ListenerActor {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// A burst of connections fits in the accept backlog even before anything accepts: with
+    /// std's 128 the kernel drops the SYNs beyond it and those connects wait for a retransmit
+    /// (1 s), far past the bound here.
+    #[tokio::test]
+    async fn a_burst_of_connects_fits_in_the_backlog() {
+        let l = bind_listener("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = l.local_addr().unwrap();
+        let connects = (0..600).map(|_| {
+            tokio::time::timeout(
+                std::time::Duration::from_millis(700),
+                tokio::net::TcpStream::connect(addr),
+            )
+        });
+        let streams = futures::future::join_all(connects).await;
+        let ok = streams.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+        assert_eq!(ok, 600, "connects completed without accept");
+        drop(l);
     }
 }

@@ -1,101 +1,51 @@
-//! Flood against a real hive (`target/debug/hive --config <file>`): 50 users over both
-//! transports pinging through `utils.echo` (FLOOD.md 6, 7, 8, 10).
-//!
-//! Ignored until the hive server lands in `main`; run it with
-//! `cargo build --bin hive && cargo test --test flood_hive -- --ignored`.
+//! Flood against a real hive started in-process (`hive::app::start` with `config/test.json`
+//! patched): 50 users over both transports pinging through `utils.echo`; checks the counters,
+//! the timers and the result file (FLOOD.md 6, 7, 8, 10).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "common/mod.rs"]
+mod common;
 
+use common::TestHive;
 use hive::flood::{RunOptions, run};
 use serde_json::{Value, json};
 
-struct Hive(Child);
-
-impl Drop for Hive {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A test.json hive where `ping` is echoed back (with an ack when the packet asks for one), with
+/// room for the 50 users, and timeouts long enough for a debug build under load.
+async fn echo_hive() -> TestHive {
+    TestHive::start(json!({
+        // flood's WebSocket sends `Origin: ws://<host>`, as the original's client library did.
+        "hive": {"max_client_slots": 200,
+                 "allowed_origins": [null, "null", "ws://127.0.0.1", "http://127.0.0.1"]},
+        "socketio": {"heartbeat_timeout": 5000, "reconnect_timeout": 5000, "poll_timeout": 200,
+                     "init_timeout": 5000, "session_timeout": 30000},
+        "clients": {"hooks": {"ping": [{"hook": "utils.echo", "args": null}],
+                              "echo": [{"hook": "utils.echo", "args": null}]}}
+    }))
+    .await
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts hive with benches/load/hive_bench.json on free ports and waits (bounded) until it
-/// answers a Socket.IO handshake.
-fn start_hive(dir: &std::path::Path) -> (Hive, u16) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut cfg: Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("benches/load/hive_bench.json")).unwrap(),
-    )
-    .unwrap();
-    let port = free_port();
-    cfg["hive"]["port"] = json!(port);
-    cfg["api"]["port"] = json!(free_port());
-    cfg["monitor"]["port"] = json!(free_port());
-    cfg["log"]["dir"] = json!(dir.join("log").display().to_string());
-    let cfg_path = dir.join("hive.json");
-    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
-    let bin = root.join("target/debug/hive");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --bin hive`",
-        bin.display()
-    );
-    let child = Command::new(&bin)
-        .arg("--config")
-        .arg(&cfg_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let hive = Hive(child);
-    let until = Instant::now() + Duration::from_secs(15);
-    loop {
-        let ok = ureq::get(&format!("http://127.0.0.1:{port}/socket.io/1/"))
-            .header("origin", "null")
-            .call()
-            .ok()
-            .and_then(|mut r| r.body_mut().read_to_string().ok())
-            .is_some_and(|b| b.split(':').count() == 4);
-        if ok {
-            return (hive, port);
-        }
-        assert!(
-            Instant::now() < until,
-            "hive (target/debug/hive --config {}) does not serve Socket.IO 0.9 handshakes on \
-             port {port} yet",
-            cfg_path.display()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
+/// 50 users, 25 per transport (one phase each, so the split is exact); each pings once with a
+/// scenario timer and the server echoes the event back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the hive server from main: cargo test --test flood_hive -- --ignored"]
 async fn fifty_users_both_transports_against_hive() {
+    let hive = echo_hive().await;
     let dir = tempfile::tempdir().unwrap();
-    let (_hive, port) = start_hive(dir.path());
     let base = json!({"do": [
-        ["on_socketio", {"1": [["inc", "connects"], ["start_timer", "ping", 3000],
-                                ["emit_event", {"name": "ping", "args": ["$server.sid"]}]]}],
-        ["on_event", {"ping": [["stop_timer", "ping"], ["inc", "pongs"]]}]
+        ["on_socketio", {"1": [["inc", "connects"], ["start_timer", "ping", 5000],
+                                ["emit_event", {"name": "ping", "args": ["$server.sid"]}],
+                                ["emit_event", {"name": "echo", "args": [1], "ack": true}],
+                                ["emit_event", {"name": "nobody_answers", "args": []}]]}],
+        ["on_event", {"ping": [["stop_timer", "ping"], ["inc", "pongs"],
+                                ["match", {"subject": "$event.args", "json": ["$sid"],
+                                           "on_match": [["case", "$sid", {"$server.sid": [["inc", "own"]]}]]}]]}]
     ]});
     let sc = json!({
-        "server": {"host": "127.0.0.1", "port": port, "endpoint": "/socket.io/1/"},
+        "server": {"host": "127.0.0.1", "port": hive.sio.port(), "endpoint": "/socket.io/1/"},
         "phases": {
             "ws": {"users": 25, "user_sessions": ["ws"], "start_time": 0, "spawn_duration": 500},
             "xhr": {"users": 25, "user_sessions": ["xhr"], "start_time": 0, "spawn_duration": 500,
-                    "test_interval": 250, "timeout": 8000,
+                    "test_interval": 250, "timeout": 15000,
                     "goal": {"properties": {"counters": {"properties": {
                         "pongs": {"type": "integer", "minimum": 50, "required": true}}}}}}
         },
@@ -113,17 +63,60 @@ async fn fifty_users_both_transports_against_hive() {
         users_scale: 1.0,
         out: None,
         quiet: true,
+        server: None,
+        stop: None,
     })
     .await
     .unwrap();
-    let c = &out.result["counters"];
     assert!(out.passed, "{:#}", out.result);
-    assert_eq!(c["all_users"], 50);
-    assert_eq!(c["connected_users"], 50);
-    assert_eq!(c["connects"], 50);
-    assert_eq!(c["pongs"], 50);
-    assert_eq!(c["ws_outgoing"], 25);
-    assert_eq!(out.result["timers"]["ping"]["n"], 50);
-    assert_eq!(out.result["errors"], json!({}), "{:#}", out.result);
-    assert!(dir.path().join("hive50_flood_result.json").exists());
+    assert_eq!(out.result_path, dir.path().join("hive50_flood_result.json"));
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out.result_path).unwrap()).unwrap();
+    let c = &r["counters"];
+    assert_eq!(c["all_users"], 50, "{c}");
+    assert_eq!(c["alive_users"], 50, "{c}");
+    assert_eq!(c["connected_users"], 50, "{c}");
+    assert_eq!(c["disconnected_users"], 0, "{c}");
+    assert_eq!(c["connects"], 50, "{c}");
+    assert_eq!(c["pongs"], 50, "{c}");
+    assert_eq!(c["own"], 50, "{c}");
+    assert!(c["xhr_goal_time"].as_i64().unwrap() < 15000, "{c}");
+    // ws: 1::, the ping echo, the echo ack and the echo event.
+    assert!(c["ws_incomming"].as_i64().unwrap() >= 25 * 4, "{c}");
+    assert_eq!(c["ws_outgoing"], 25 * 3, "{c}");
+    assert!(c["http_outgoing"].as_i64().unwrap() >= 50 + 25 * 2, "{c}");
+    assert!(c["http_incomming"].as_i64().unwrap() >= 50 + 25, "{c}");
+    assert_eq!(r["timers"]["ping"]["n"], 50);
+    // Every emitted event's round trip: `ping` by its echoed reply, `echo` by its ack (hive echoes
+    // the event too, which must not count twice), `nobody_answers` emitted but never answered.
+    let ev = &r["events"];
+    assert_eq!(ev["ping"]["n"], 50, "{ev:#}");
+    assert_eq!(ev["ping"]["emitted"], 50);
+    assert_eq!(ev["echo"]["n"], 50, "{ev:#}");
+    assert_eq!(ev["echo"]["emitted"], 50);
+    assert_eq!(ev["nobody_answers"], json!({"n": 0, "emitted": 50}));
+    for k in ["50", "90", "99", "99.9"] {
+        assert!(
+            ev["echo"]["percentile"][k].as_f64().unwrap() > 0.0,
+            "{ev:#}"
+        );
+    }
+    assert!(
+        ev["ping"]["max"].as_f64().unwrap() >= ev["ping"]["percentile"]["99"].as_f64().unwrap()
+    );
+    assert_eq!(r["connection"]["connect"]["n"], 50);
+    let all = r["run"]["all_connected_ms"].as_u64().unwrap();
+    assert!(all > 0 && all < 15000, "all 50 users connected at {all} ms");
+    assert_eq!(r["errors"], json!({}), "{:#}", r);
+    let html = std::fs::read_to_string(&out.report_path).unwrap();
+    assert!(html.contains("<svg") && html.contains("pongs"));
+    assert!(html.contains("<td>echo</td><td>50</td>"), "{html}");
+    // Every user disconnected cleanly at the end of the run: hive sees its sessions go.
+    hive.until(
+        "every flood session closed",
+        std::time::Duration::from_secs(10),
+        |h| h.sessions() == 0,
+    )
+    .await;
+    hive.stop().await;
 }

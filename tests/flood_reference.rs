@@ -89,6 +89,8 @@ async fn fifty_users_both_transports() {
         users_scale: 1.0,
         out: None,
         quiet: true,
+        server: None,
+        stop: None,
     })
     .await
     .unwrap();
@@ -113,6 +115,7 @@ async fn fifty_users_both_transports() {
     assert!(c["http_incomming"].as_i64().unwrap() >= 50 + 25, "{c}");
     let ping = &r["timers"]["ping"];
     assert_eq!(ping["n"], 50);
+    assert_eq!(r["events"]["ping"]["n"], 50, "{:#}", r["events"]);
     assert!(ping["percentile"]["99"].as_f64().unwrap() < 3000.0);
     assert_eq!(r["connection"]["connect"]["n"], 50);
     assert_eq!(r["errors"], json!({}));
@@ -157,6 +160,8 @@ async fn bots_answer_ping() {
         users_scale: 1.0,
         out: Some(dir.path().join("out")),
         quiet: true,
+        server: None,
+        stop: None,
     })
     .await
     .unwrap();

@@ -7,8 +7,12 @@ own messages (timer `rtt`). One phase per room, because the original format has 
 variables (FLOOD.md 11.1). The publish uses Hive's `utils.dispatch` internal-event form, which
 benches/load/reference_server.js understands too, so both servers run the same scenario.
 
-usage: chat_scenario.py OUT.json --port P [--users 15000] [--rooms 1500] [--interval 5000]
-                        [--spawn 2000]
+With --mode echo (the figures of the issue: echo round trips/s, CPU per round trip) every user,
+WARMUP ms after its connect, starts a closed loop: emit `echo`, and on the echoed `echo` emit the
+next one, as fast as the server answers. flood times every round trip (result `events.echo`).
+
+usage: chat_scenario.py OUT.json --port P [--mode chat|echo] [--users 15000] [--rooms 1500]
+                        [--interval 5000] [--spawn 2000] [--warmup 3000]
 """
 import argparse
 import json
@@ -21,6 +25,8 @@ p.add_argument("--users", type=int, default=15000)
 p.add_argument("--rooms", type=int, default=1500)
 p.add_argument("--interval", type=int, default=5000)
 p.add_argument("--spawn", type=int, default=2000)
+p.add_argument("--mode", choices=["chat", "echo"], default="chat")
+p.add_argument("--warmup", type=int, default=3000)
 a = p.parse_args()
 
 publish = {"action": "publish", "args": {"cids": "$channel", "event": {"action": "reply", "args": {
@@ -49,6 +55,18 @@ session = {
                            ["start_timer", "rtt", 3600000]]}]]}]]}],
     ],
 }
+echo = {
+    "weight": 1.0,
+    "transport": "websocket",
+    "do": [
+        ["on_socketio", {"1": [["start_timer", "go", a.warmup]]}],
+        ["on_timeout", {"go": [["emit_event", {"name": "echo", "args": ["$server.sid"]}]]}],
+        ["on_event", {"echo": [["inc", "echoes"],
+                               ["emit_event", {"name": "echo", "args": ["$server.sid"]}]]}],
+    ],
+}
+if a.mode == "echo":
+    a.rooms = 1
 per_room, extra = divmod(a.users, a.rooms)
 phases = {}
 for r in range(a.rooms):
@@ -63,7 +81,7 @@ for r in range(a.rooms):
 scenario = {
     "server": {"host": a.host, "port": a.port, "endpoint": "/socket.io/1/"},
     "phases": phases,
-    "sessions": {"chat": session},
+    "sessions": {"chat": session if a.mode == "chat" else echo},
 }
 with open(a.out, "w") as f:
     json.dump(scenario, f, indent=1)

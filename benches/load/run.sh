@@ -1,60 +1,95 @@
 #!/usr/bin/env bash
-# Load bench (benches/load): 15,000 chat-like websocket users against hive (release, bench
-# config) and against the reference Socket.IO 0.9 server (npm socket.io@0.9.19 on Node 20), then
-# the figures side by side and the ratio ours/theirs.
+# Load bench (benches/load): USERS websocket users driven by flood against hive (release, bench
+# config benches/load/hive_bench.json, checked with `hive check-config` first) and against the
+# reference Socket.IO 0.9 server (npm socket.io@0.9.19 on Node 20), then the figures side by side
+# and the ratio hive/node.
 #
 # usage: benches/load/run.sh [USERS=15000] [DURATION_S=40]
-#   env: ROOMS (default USERS/10), INTERVAL_MS (5000), SPAWN_MS (2000), SKIP_HIVE=1, SKIP_NODE=1
-# Figures per server: server RSS per session (peak RSS - idle RSS) / users, connect time of all
-# users (flood's run.all_connected_ms), messages/s delivered (msgs counter / steady seconds),
-# rtt p50/p99/p99.9 (own message round trip through the room), errors.
+#   env: MODE=echo|chat (default echo), SPAWN_MS (2000), WARMUP_MS (3000, echo), ROOMS (USERS/10,
+#        chat), INTERVAL_MS (5000, chat), SKIP_HIVE=1, SKIP_NODE=1, NO_BUILD=1
+#
+# MODE=echo: every user, WARMUP_MS after its connect, runs a closed loop (emit `echo`, emit the
+# next one when it comes back), so round trips/s is what the server sustains. MODE=chat: rooms of
+# 10, each user publishes every INTERVAL_MS and times its own message's round trip (timer rtt).
+#
+# Figures per server:
+#   flood_kb_per_user      flood's (peak RSS - RSS before the run) / users (its run.rss_per_user_bytes)
+#   server_kb_per_session  (server peak RSS - idle RSS before the run) / users
+#   connect_all_ms         run clock when every user had its `1::` (flood's run.all_connected_ms)
+#   rtrips_per_s           echo: answered echoes / (duration - spawn - warmup); chat: msgs received / s
+#   p50/p99/p999/max_ms    echo: events.echo round trips; chat: timer rtt
+#   server_cpu_s           server utime+stime (/proc/<pid>/stat) over the whole flood run
+#   cpu_us_per_rtrip       server_cpu_s / round trips (echo) or / messages delivered (chat)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 USERS=${1:-15000}
 DURATION=${2:-40}
+MODE=${MODE:-echo}
 ROOMS=${ROOMS:-$((USERS / 10))}
 INTERVAL_MS=${INTERVAL_MS:-5000}
 SPAWN_MS=${SPAWN_MS:-2000}
+WARMUP_MS=${WARMUP_MS:-3000}
 OUT=$(mktemp -d /tmp/flood-bench.XXXXXX)
 ulimit -n "$(ulimit -Hn)" || true
-cargo build --release --bin flood $( [ -z "${SKIP_HIVE:-}" ] && echo --bin hive )
+if [ -z "${NO_BUILD:-}" ]; then
+  cargo build --release --bin flood --bin hive
+fi
+./target/release/hive check-config benches/load/hive_bench.json
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/socket.io/1/" -H 'origin: null' && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; return 1; }
 
-# bench NAME PID PORT: runs flood against the server, prints "NAME rss_per_session connect_ms msgs_per_s p50 p99 p999 errors"
+# bench NAME PID PORT: runs flood against the server and writes $OUT/NAME.fig.json
 bench() {
   local name=$1 pid=$2 port=$3
   wait_port "$port"
   local idle; idle=$(rss_kb "$pid")
   python3 benches/load/chat_scenario.py "$OUT/$name.json" --port "$port" --users "$USERS" \
-    --rooms "$ROOMS" --interval "$INTERVAL_MS" --spawn "$SPAWN_MS"
-  local peak=$idle
-  ( while kill -0 "$pid" 2>/dev/null; do echo "$(rss_kb "$pid")"; sleep 1; done ) > "$OUT/$name.rss" &
+    --rooms "$ROOMS" --interval "$INTERVAL_MS" --spawn "$SPAWN_MS" --mode "$MODE" --warmup "$WARMUP_MS"
+  ( while kill -0 "$pid" 2>/dev/null; do rss_kb "$pid"; sleep 0.5; done ) > "$OUT/$name.rss" &
   local sampler=$!
-  ./target/release/flood "$OUT/$name.json" --duration "$DURATION" --quiet || true
+  local cpu0; cpu0=$(cpu_ticks "$pid")
+  /usr/bin/time -v ./target/release/flood "$OUT/$name.json" --duration "$DURATION" --quiet \
+    > "$OUT/$name.flood.log" 2> "$OUT/$name.flood.err" || true
+  local cpu1; cpu1=$(cpu_ticks "$pid")
   kill "$sampler" 2>/dev/null || true
-  peak=$(sort -n "$OUT/$name.rss" | tail -1)
-  python3 - "$OUT/${name}_flood_result.json" "$name" "$idle" "$peak" "$USERS" "$DURATION" "$SPAWN_MS" <<'PY'
+  local peak; peak=$(sort -n "$OUT/$name.rss" | tail -1)
+  python3 - "$OUT/${name}_flood_result.json" "$name" "$idle" "$peak" "$USERS" "$DURATION" \
+    "$SPAWN_MS" "$WARMUP_MS" "$((cpu1 - cpu0))" "$(getconf CLK_TCK)" "$MODE" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); name = sys.argv[2]
-idle, peak, users, dur, spawn = (int(x) for x in sys.argv[3:8])
-c, t, run = r["counters"], r["timers"].get("rtt", {}), r["run"]
+idle, peak, users, dur, spawn, warmup, ticks, hz = (int(x) for x in sys.argv[3:11])
+mode = sys.argv[11]
+c, run = r["counters"], r["run"]
+nan = float("nan")
+if mode == "echo":
+    t = r.get("events", {}).get("echo", {})
+    trips = t.get("n", 0)
+    steady = max(dur - (spawn + warmup) / 1000.0, 1)
+else:
+    t = r["timers"].get("rtt", {})
+    trips = c.get("msgs", 0)
+    steady = max(dur - spawn / 1000.0 - 1, 1)
 pct = t.get("percentile", {})
-steady = max(dur - spawn / 1000.0 - 1, 1)
+cpu = ticks / hz
 fig = {
-  "rss_per_session_bytes": (peak - idle) * 1024 / max(users, 1),
-  "connect_all_ms": run["all_connected_ms"] or float("nan"),
-  "msgs_per_s": c.get("msgs", 0) / steady,
-  "rtt_p50_ms": pct.get("50", float("nan")), "rtt_p99_ms": pct.get("99", float("nan")),
-  "rtt_p999_ms": pct.get("999", float("nan")),
-  "errors": sum(r["errors"].values()), "flood_rss_per_user_bytes": run["rss_per_user_bytes"],
+  "flood_kb_per_user": run["rss_per_user_bytes"] / 1024,
+  "server_kb_per_session": (peak - idle) / max(users, 1),
+  "connect_all_ms": run["all_connected_ms"] or nan,
+  "rtrips_per_s": trips / steady,
+  "p50_ms": pct.get("50", nan), "p99_ms": pct.get("99", nan),
+  "p999_ms": pct.get("99.9", nan), "max_ms": t.get("max", nan),
+  "server_cpu_s": cpu,
+  "cpu_us_per_rtrip": cpu * 1e6 / trips if trips else nan,
   "connected": c["connected_users"],
+  "errors": sum(r["errors"].values()),
 }
 json.dump(fig, open(sys.argv[1].replace("_flood_result.json", ".fig.json"), "w"))
-print(name, json.dumps(fig))
+print(name, json.dumps(fig), "errors:", json.dumps(r["errors"]))
 PY
+  grep -E "Maximum resident|Elapsed" "$OUT/$name.flood.err" | sed "s/^/  flood ($name): /" || true
 }
 
 if [ -z "${SKIP_NODE:-}" ]; then
@@ -70,6 +105,7 @@ if [ -z "${SKIP_HIVE:-}" ]; then
 import json, sys
 c = json.load(open("benches/load/hive_bench.json"))
 c["hive"]["port"] = int(sys.argv[1]); c["log"]["dir"] = sys.argv[2] + "/hive-log"
+c["api"]["port"] = 0; c["monitor"]["port"] = 0
 json.dump(c, open(sys.argv[2] + "/hive.json", "w"))
 PY
   ./target/release/hive --config "$OUT/hive.json" > "$OUT/hive.log" 2>&1 &
@@ -81,11 +117,11 @@ if [ -f "$OUT/hive.fig.json" ] && [ -f "$OUT/node.fig.json" ]; then
   python3 - "$OUT" <<'PY'
 import json, sys
 h = json.load(open(sys.argv[1] + "/hive.fig.json")); n = json.load(open(sys.argv[1] + "/node.fig.json"))
-print("%-28s %14s %14s %10s" % ("figure", "hive", "node", "hive/node"))
+print("%-24s %14s %14s %10s" % ("figure", "hive", "node", "hive/node"))
 for k in h:
     a, b = h[k], n[k]
     ratio = (a / b) if isinstance(b, (int, float)) and b else float("nan")
-    print("%-28s %14.3f %14.3f %10.3f" % (k, a, b, ratio))
+    print("%-24s %14.3f %14.3f %10.3f" % (k, a, b, ratio))
 PY
 fi
 echo "results in $OUT"

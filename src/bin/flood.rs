@@ -1,4 +1,5 @@
-//! The `flood` binary: `flood SCENARIO.json [--duration S] [--users-scale X] [--out DIR] [--quiet]`.
+//! The `flood` binary: `flood SCENARIO.json [--duration S] [--users-scale X] [--out DIR] [--quiet]
+//! [--server HOST:PORT]`.
 //!
 //! Exit status: 0 when the final phase's goal passed, 1 when it failed, 2 on a scenario (or
 //! other tool) error.
@@ -28,6 +29,9 @@ struct Cli {
     /// No progress output.
     #[arg(long)]
     quiet: bool,
+    /// Run against HOST:PORT instead of the scenario's `server.host`/`server.port`.
+    #[arg(long, value_name = "HOST:PORT")]
+    server: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,8 @@ fn main() -> ExitCode {
         users_scale: cli.users_scale,
         out: cli.out,
         quiet: cli.quiet,
+        server: cli.server,
+        stop: None,
     };
     match rt.block_on(run(opts)) {
         Ok(o) if o.passed => ExitCode::SUCCESS,

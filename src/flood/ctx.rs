@@ -9,6 +9,7 @@ use tokio::task::AbortHandle;
 
 use super::action::{Acts, HandlerKind};
 use super::meta::Meta;
+use super::rtt::RoundTrips;
 use super::stats::Stats;
 use crate::protocol::Message;
 
@@ -90,6 +91,8 @@ pub struct Ctx {
     pub out: Vec<Message>,
     /// Global measurements.
     pub stats: Arc<Stats>,
+    /// Emitted events waiting for their ack or reply.
+    pub rtt: RoundTrips,
     sink: Arc<dyn TimerSink>,
 }
 
@@ -103,6 +106,7 @@ impl Ctx {
             generation: 0,
             out: Vec::new(),
             stats,
+            rtt: RoundTrips::default(),
             sink,
         }
     }

@@ -13,7 +13,7 @@ use super::erlfmt;
 use super::http;
 use super::matching::{json_match, regex_match};
 use super::meta::{UNDEFINED, substitute, substitute_key, to_text};
-use crate::protocol::{Kind, Message};
+use crate::protocol::{Kind, Message, MsgId};
 
 fn crash(why: impl Into<String>) -> Flow {
     Flow::Stop(Stop::Crashed(why.into()))
@@ -107,8 +107,15 @@ async fn step(ctx: &mut Ctx, act: &Act) -> Flow {
             }
         }
         Act::EmitEvent(args) => {
-            let a = substitute(args, &ctx.meta);
-            ctx.out.push(Message::event(a.to_string()));
+            let mut a = substitute(args, &ctx.meta);
+            // `"ack": true` asks for a data ack (`5:<id>+::`); the key is not part of the event.
+            let ack = a.as_object_mut().and_then(|m| m.remove("ack")) == Some(Value::Bool(true));
+            let event = ctx.stats.events.emit(&text(a.get("name")));
+            let mut m = Message::event(a.to_string());
+            if let Some(id) = ctx.rtt.emitted(event, ack) {
+                m.id = MsgId::Client(u64::from(id));
+            }
+            ctx.out.push(m);
         }
         Act::EmitSocketio(args) => {
             let a = substitute(args, &ctx.meta);
@@ -242,6 +249,11 @@ pub async fn on_packet(ctx: &mut Ctx, msg: Message) -> Flow {
     match msg.kind {
         Kind::Disconnect => return Flow::Stop(Stop::Disconnected),
         Kind::Heartbeat => ctx.out.push(Message::new(Kind::Heartbeat)),
+        Kind::Ack => {
+            if let Some((event, d)) = ctx.rtt.on_ack(&msg.data) {
+                ctx.stats.record_event(event, d);
+            }
+        }
         _ => {}
     }
     let mut temps = vec![
@@ -258,6 +270,11 @@ pub async fn on_packet(ctx: &mut Ctx, msg: Message) -> Flow {
     }
     let ev: Value = serde_json::from_str(&msg.data).unwrap_or(Value::Null);
     let name = ev.get("name").map_or_else(|| UNDEFINED.to_owned(), to_text);
+    if let Some(event) = ctx.stats.events.lookup(&name)
+        && let Some((event, d)) = ctx.rtt.on_event(event)
+    {
+        ctx.stats.record_event(event, d);
+    }
     let ev_handlers = ctx.handlers.get(HandlerKind::Event, &name);
     if op_handlers.is_empty() && ev_handlers.is_empty() {
         return Flow::Go;

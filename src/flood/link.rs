@@ -40,7 +40,8 @@ pub enum Link {
 }
 
 impl Link {
-    /// Opens the transport at `path` and starts its reader task.
+    /// Opens the transport at `path` (a WebSocket over `tcp` when given) and starts its reader
+    /// task.
     ///
     /// # Errors
     /// `connect` / `ws_upgrade` when the WebSocket cannot be opened.
@@ -49,11 +50,12 @@ impl Link {
         shared: &Arc<Shared>,
         user: &ActorRef<UserMsg>,
         path: String,
+        tcp: Option<tokio::net::TcpStream>,
     ) -> Result<Self, FloodError> {
         let srv = &shared.server;
         match t {
             Transport::WebSocket => {
-                let (mut r, w) = ws::connect(&srv.host, srv.port, &path).await?;
+                let (mut r, w) = ws::connect(tcp, &srv.host, srv.port, &path).await?;
                 let user = user.clone();
                 let reader = tokio::spawn(async move {
                     loop {

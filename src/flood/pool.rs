@@ -1,82 +1,52 @@
-//! The user pool: a dynamic supervisor whose children (the users) are temporary: a user that
-//! ends or crashes is counted and never restarted (FLOOD.md 6.2 step 9). It also enforces the
-//! original's `max_clients` cap (FLOOD.md 2).
+//! The user pool: `users_sup`, a dynamic supervisor of the crate's OTP runtime
+//! ([`crate::supervision::DynamicHandle`]) whose children, the users, are *temporary*: a user that
+//! ends or crashes is removed and never restarted (FLOOD.md 6.2 step 9). Its `max_children` is
+//! the original's `max_clients` cap (FLOOD.md 2).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use ractor::{Actor, ActorRef};
 
 use super::error::FloodError;
 use super::user::{UserActor, UserArgs, UserMsg};
+use crate::supervision::{
+    ChildSpec, DynamicHandle, DynamicSpec, Intensity, Restart, Shutdown, SupervisionError,
+};
 
 /// The original's `max_clients` default.
 pub const MAX_CLIENTS: u64 = 100_000;
 
-/// Messages of the pool (it only reacts to supervision events).
-#[derive(Debug)]
-pub enum PoolMsg {}
+/// How long a user may take to stop when the supervisor shuts down (it has already been asked to
+/// disconnect cleanly by then); killed after.
+const USER_SHUTDOWN: Duration = Duration::from_secs(1);
 
-/// Pool actor.
-pub struct PoolActor;
-
-/// Pool state: live children.
-pub struct PoolState {
-    live: Arc<AtomicU64>,
-}
-
-impl Actor for PoolActor {
-    type Msg = PoolMsg;
-    type State = PoolState;
-    type Arguments = Arc<AtomicU64>;
-
-    async fn pre_start(
-        &self,
-        _myself: ActorRef<PoolMsg>,
-        live: Arc<AtomicU64>,
-    ) -> Result<PoolState, ActorProcessingErr> {
-        Ok(PoolState { live })
-    }
-
-    async fn handle_supervisor_evt(
-        &self,
-        _myself: ActorRef<PoolMsg>,
-        evt: SupervisionEvent,
-        st: &mut PoolState,
-    ) -> Result<(), ActorProcessingErr> {
-        // Temporary children: count the exit, never restart, never escalate.
-        if matches!(
-            evt,
-            SupervisionEvent::ActorTerminated(..) | SupervisionEvent::ActorFailed(..)
-        ) {
-            st.live.fetch_sub(1, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-}
-
-/// Handle to the pool.
+/// Handle to `users_sup`.
 #[derive(Clone)]
 pub struct Pool {
-    actor: ActorRef<PoolMsg>,
-    live: Arc<AtomicU64>,
-    max: u64,
+    sup: DynamicHandle,
 }
 
 impl Pool {
-    /// Starts the pool.
+    /// Starts `users_sup` (unlinked: the run owns it): intensity 0 in 5 s (temporary children
+    /// are never restarted, so any restart would be a bug), at most `max` children.
     ///
     /// # Errors
-    /// [`FloodError::Io`] when the actor cannot be spawned.
+    /// [`FloodError::Io`] when the supervisor cannot be spawned.
     pub async fn start(max: u64) -> Result<Self, FloodError> {
-        let live = Arc::new(AtomicU64::new(0));
-        let (actor, _) = Actor::spawn(None, PoolActor, live.clone())
+        let spec = DynamicSpec {
+            id: "users_sup".into(),
+            intensity: Intensity::new(0, 5),
+            max_children: Some(usize::try_from(max).unwrap_or(usize::MAX)),
+        };
+        let (sup, _join) = DynamicHandle::start(spec, None)
             .await
             .map_err(|e| FloodError::Io(format!("cannot start the user pool: {e}")))?;
-        Ok(Self { actor, live, max })
+        Ok(Self { sup })
     }
 
-    /// Starts one user under the pool. `Ok(None)` when the pool is full.
+    /// Starts one user under `users_sup` (its child id: `user-<id>`). `Ok(None)` when the pool
+    /// is full (`max_clients`).
     ///
     /// # Errors
     /// The user's init failure (the original crashed the whole run here; flood counts it).
@@ -84,26 +54,50 @@ impl Pool {
         &self,
         args: UserArgs,
     ) -> Result<Option<ActorRef<UserMsg>>, FloodError> {
-        if self.live.load(Ordering::Relaxed) >= self.max {
-            return Ok(None);
-        }
-        self.live.fetch_add(1, Ordering::Relaxed);
-        match Actor::spawn_linked(None, UserActor, args, self.actor.get_cell()).await {
-            Ok((r, _)) => Ok(Some(r)),
-            Err(e) => {
-                self.live.fetch_sub(1, Ordering::Relaxed);
-                Err(FloodError::Scenario(e.to_string()))
-            }
+        let id = format!("user-{}", args.id);
+        // A temporary child is started once: the start function takes its arguments out.
+        let args = Arc::new(Mutex::new(Some(args)));
+        let start = Arc::new(move |sup: ractor::ActorCell| {
+            let args = args.lock().unwrap_or_else(PoisonError::into_inner).take();
+            Box::pin(async move {
+                let args = args.ok_or_else(|| SupervisionError::StartFailed {
+                    id: "user".into(),
+                    reason: "a temporary user cannot be restarted".into(),
+                })?;
+                let (r, _) = Actor::spawn_linked(None, UserActor, args, sup)
+                    .await
+                    .map_err(|e| SupervisionError::StartFailed {
+                        id: "user".into(),
+                        reason: e.to_string(),
+                    })?;
+                Ok(r.get_cell())
+            }) as crate::supervision::StartFuture
+        });
+        let spec = ChildSpec::worker(
+            id,
+            Restart::Temporary,
+            Shutdown::Timeout(USER_SHUTDOWN),
+            start,
+        );
+        match self.sup.start_child(spec).await {
+            Ok(cell) => Ok(Some(cell.into())),
+            Err(SupervisionError::MaxChildren(_)) => Ok(None),
+            Err(e) => Err(FloodError::Scenario(e.to_string())),
         }
     }
 
     /// Live users.
     pub fn count(&self) -> u64 {
-        self.live.load(Ordering::Relaxed)
+        self.sup.count() as u64
     }
 
-    /// Stops the pool actor.
-    pub fn stop(&self) {
-        self.actor.stop(None);
+    /// Stops the remaining users (in parallel, each within [`USER_SHUTDOWN`]) and `users_sup`.
+    pub async fn stop(&self) {
+        let _ = self.sup.shutdown().await;
+    }
+
+    /// The supervisor's handle (reports, the live child count).
+    pub fn supervisor(&self) -> &DynamicHandle {
+        &self.sup
     }
 }

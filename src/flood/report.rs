@@ -171,6 +171,19 @@ pub fn render(doc: &Value, title: &str) -> String {
             timer_rows(&mut out, k, t);
         }
     }
+    out.push_str(
+        "</table><h2>Event round trips (ms): emit to ack, or to the reply of the same name</h2>\
+         <table><tr><th>event</th><th>n</th><th>mean</th><th>p50</th><th>p90</th><th>p99</th>\
+         <th>p99.9</th><th>max</th><th>emitted</th></tr>",
+    );
+    if let Some(es) = doc["events"].as_object() {
+        for (k, t) in es {
+            timer_rows(&mut out, k, t);
+            if let Some(i) = out.rfind("</tr>") {
+                out.insert_str(i, &format!("<td>{}</td>", t["emitted"]));
+            }
+        }
+    }
     out.push_str("</table><h2>Counters</h2><table><tr><th>counter</th><th>value</th></tr>");
     if let Some(cs) = doc["counters"].as_object() {
         for (k, v) in cs {
@@ -211,6 +224,7 @@ mod tests {
     fn report_is_self_contained_html_with_three_svgs() {
         let doc = json!({
             "counters": {"all_users": 3}, "timers": {"rtt": {"n": 2, "percentile": {"50": 1.0}}},
+            "events": {"echo": {"n": 4, "emitted": 5, "max": 2.5, "percentile": {"99.9": 2.5}}},
             "errors": {"connect": 1}, "run": {"passed": true, "duration_ms": 10, "phases": []},
             "series": [{"t": 1.0, "p50": 1.0, "p99": 2.0, "connected": 3, "sio_connected": 3,
                         "in_rate": 5.0, "out_rate": 4.0}]
@@ -220,5 +234,7 @@ mod tests {
         assert!(html.contains("x&lt;y&gt;"));
         assert!(!html.contains("<script") && !html.contains("http://cdn"));
         assert!(html.contains("<td>rtt</td>"));
+        assert!(html.contains("<td>echo</td><td>4</td>"));
+        assert!(html.contains("<td>2.500</td><td>5</td></tr>"), "{html}");
     }
 }

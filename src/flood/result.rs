@@ -107,6 +107,22 @@ pub fn goal_doc(stats: &Stats) -> Value {
     json!({"counters": counters, "timers": timers})
 }
 
+/// `events`: per emitted event name, the round-trip statistics (as timers; `n` = answered) and
+/// `emitted`, the number of emits.
+pub fn events_doc(stats: &Stats) -> Value {
+    let m: Map<String, Value> = stats
+        .events
+        .snapshot()
+        .into_iter()
+        .map(|(name, emitted, h)| {
+            let mut v = timer_stats(&h);
+            v["emitted"] = json!(emitted);
+            (name, v)
+        })
+        .collect();
+    Value::Object(m)
+}
+
 /// Per-phase verdicts for the result file.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Verdict {
@@ -129,6 +145,7 @@ pub fn result_doc(stats: &Stats, verdicts: &[Verdict], passed: bool, scenario: &
                 "connect": timer_stats(&stats.latency(Latency::Connect)),
             }),
         );
+        m.insert("events".to_owned(), events_doc(stats));
         m.insert("errors".to_owned(), json!(stats.errors()));
         m.insert(
             "run".to_owned(),

@@ -10,6 +10,7 @@ use std::time::Duration;
 use ractor::ActorRef;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
 
 use super::console::{self, Progress};
 use super::error::FloodError;
@@ -36,6 +37,41 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// No progress output.
     pub quiet: bool,
+    /// `HOST:PORT` replacing the scenario's `server.host` and `server.port` (`--server`).
+    pub server: Option<String>,
+    /// Ends the run when cancelled, as Ctrl-C does: goals are judged then (for embedding flood).
+    pub stop: Option<CancellationToken>,
+}
+
+impl RunOptions {
+    /// Options for `scenario` with the defaults of the command line: no duration, scale 1,
+    /// results beside the scenario, progress shown, the scenario's server.
+    pub fn new(scenario: impl Into<PathBuf>) -> Self {
+        Self {
+            scenario: scenario.into(),
+            duration: None,
+            users_scale: 1.0,
+            out: None,
+            quiet: false,
+            server: None,
+            stop: None,
+        }
+    }
+}
+
+/// Parses `HOST:PORT` (an IPv6 host in brackets: `[::1]:8080`).
+///
+/// # Errors
+/// [`FloodError::Scenario`] when the port is missing or not a port number.
+pub fn parse_server(s: &str) -> Result<(String, u16), FloodError> {
+    let bad = || FloodError::Scenario(format!("--server {s}: expected HOST:PORT"));
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok((host.to_owned(), port))
 }
 
 /// What a run produced.
@@ -83,6 +119,9 @@ fn raise_nofile(users: u64) {
 /// be written.
 pub async fn run(opts: RunOptions) -> Result<RunOutcome, FloodError> {
     let mut sc = scenario::load(&opts.scenario)?;
+    if let Some(s) = &opts.server {
+        (sc.server.host, sc.server.port) = parse_server(s)?;
+    }
     for p in &mut sc.phases {
         if p.users > 0 {
             p.users = ((p.users as f64 * opts.users_scale).round() as u64).max(1);
@@ -180,6 +219,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, FloodError> {
                 console::notice("Interrupted: judging goals now.");
                 break judge_now(&sc.phases, final_idx, &stats, &mut last);
             }
+            () = cancelled(opts.stop.as_ref()) => {
+                console::notice("Stopped: judging goals now.");
+                break judge_now(&sc.phases, final_idx, &stats, &mut last);
+            }
         }
     };
     for t in &tasks {
@@ -196,7 +239,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, FloodError> {
     doc["run"]["rss_per_user_bytes"] =
         serde_json::json!(peak.saturating_sub(rss_base) / target.max(1));
     shutdown_users(&registry, &stats).await;
-    pool.stop();
+    pool.stop().await;
     Progress::start(0, true).finish();
     doc["errors"] = serde_json::json!(stats.errors());
     let (result_path, report_path) = result_paths(&opts.scenario, opts.out.as_deref());
@@ -221,6 +264,14 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, FloodError> {
         report_path,
         result: doc,
     })
+}
+
+/// Resolves when `stop` is cancelled; never without one.
+async fn cancelled(stop: Option<&CancellationToken>) {
+    match stop {
+        Some(t) => t.cancelled().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Judges every phase with a goal right now; the final phase's verdict is the run's.
@@ -343,5 +394,23 @@ async fn shutdown_users(reg: &Registry, stats: &Stats) {
     }
     for u in &users {
         u.stop(None);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::parse_server;
+
+    #[test]
+    fn server_override_parses_host_and_port() {
+        assert_eq!(
+            parse_server("localhost:8080").unwrap(),
+            ("localhost".to_owned(), 8080)
+        );
+        assert_eq!(parse_server("[::1]:81").unwrap(), ("::1".to_owned(), 81));
+        assert!(parse_server("localhost").is_err());
+        assert!(parse_server(":80").is_err());
+        assert!(parse_server("h:99999").is_err());
     }
 }

@@ -113,6 +113,8 @@ pub struct Stats {
     pub all_connected_ms: AtomicU64,
     /// Peak resident set size of this process, bytes.
     pub rss_peak: AtomicU64,
+    /// Round trips of emitted events, by event name.
+    pub events: super::rtt::EventStats,
 }
 
 /// Resident set size of this process in bytes (`VmRSS` of /proc/self/status), 0 if unknown.
@@ -154,6 +156,7 @@ impl Stats {
             target: AtomicI64::new(i64::MAX),
             all_connected_ms: AtomicU64::new(0),
             rss_peak: AtomicU64::new(0),
+            events: super::rtt::EventStats::default(),
         }
     }
 
@@ -225,6 +228,16 @@ impl Stats {
             let h = t.entry(name.to_owned()).or_insert_with(new_histogram);
             h.saturating_record(us);
         }
+        self.interval
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .saturating_record(us);
+    }
+
+    /// Records the round trip of an emitted event (its index in [`Stats::events`]).
+    pub fn record_event(&self, event: u32, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.events.record(event, us);
         self.interval
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -308,7 +321,7 @@ impl Stats {
     /// A user got its Socket.IO connect packet.
     pub fn sio_up(&self) {
         let n = self.sio_connected.fetch_add(1, Ordering::Relaxed) + 1;
-        if n == self.target.load(Ordering::Relaxed) {
+        if n >= self.target.load(Ordering::Relaxed) {
             let _ = self.all_connected_ms.compare_exchange(
                 0,
                 self.now_ms().max(1),

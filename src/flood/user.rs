@@ -224,6 +224,12 @@ fn set_connected(st: &mut UserState, on: bool) {
     s.add(down, -1);
 }
 
+/// A handshake reply.
+struct Reply {
+    status: u16,
+    body: String,
+}
+
 /// Handshake, then open the session's transport (FLOOD.md 6.2 steps 3-5).
 async fn connect(myself: &ActorRef<UserMsg>, st: &mut UserState) -> Result<(), FloodError> {
     let shared = st.shared.clone();
@@ -232,11 +238,24 @@ async fn connect(myself: &ActorRef<UserMsg>, st: &mut UserState) -> Result<(), F
     let t0 = Instant::now();
     st.started = t0;
     set_connected(st, true);
-    let mut conn = super::http::Conn::open(&srv.host, srv.port).await?;
-    let reply = conn
-        .send(hyper::Method::GET, &srv.endpoint, &[], String::new())
-        .await?;
-    drop(conn);
+    // WebSocket users keep the handshake's connection for the upgrade (flood::dial); XHR users
+    // poll and post on keep-alive connections of their own.
+    let (reply, tcp) = if st.transport == Transport::WebSocket {
+        let mut tcp = super::dial::dial(&srv.host, srv.port).await?;
+        let r = super::dial::get(&mut tcp, &srv.host, srv.port, &srv.endpoint).await?;
+        let reuse = r.reusable.then_some(tcp);
+        ((r.status, r.body), reuse)
+    } else {
+        let mut conn = super::http::Conn::open(&srv.host, srv.port).await?;
+        let r = conn
+            .send(hyper::Method::GET, &srv.endpoint, &[], String::new())
+            .await?;
+        ((r.status, r.body), None)
+    };
+    let reply = Reply {
+        status: reply.0,
+        body: reply.1,
+    };
     stats.add(Builtin::HttpIncomming, 1);
     stats.record_latency(Latency::Handshake, t0.elapsed());
     if reply.status != 200 {
@@ -266,7 +285,7 @@ async fn connect(myself: &ActorRef<UserMsg>, st: &mut UserState) -> Result<(), F
         ));
     }
     let path = format!("{}{name}/{}", srv.endpoint, hs.sid);
-    st.link = Link::open(st.transport, &st.shared, myself, path).await?;
+    st.link = Link::open(st.transport, &st.shared, myself, path, tcp).await?;
     Ok(())
 }
 
@@ -286,10 +305,7 @@ async fn incoming(st: &mut UserState, text: &str) -> Flow {
         st.shared.stats.packets_in.fetch_add(1, Ordering::Relaxed);
         if m.kind == Kind::Connect && !st.sio {
             st.sio = true;
-            st.shared
-                .stats
-                .sio_connected
-                .fetch_add(1, Ordering::Relaxed);
+            st.shared.stats.sio_up();
             st.shared
                 .stats
                 .record_latency(Latency::Connect, st.started.elapsed());
@@ -308,6 +324,7 @@ async fn flush(st: &mut UserState) {
         return;
     }
     let out: Vec<Message> = std::mem::take(&mut st.ctx.out);
+    st.ctx.rtt.sent(Instant::now());
     if let Err(e) = st.link.send(&st.shared, &out).await {
         st.shared.stats.error(e.kind());
     }

@@ -56,19 +56,22 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Opens `ws://host:port{path}` with `Origin: ws://host` (as the original's library did).
+/// Opens `ws://host:port{path}` with `Origin: ws://host` (as the original's library did), over
+/// `tcp` when given (the handshake's keep-alive connection, see `flood::dial`), else over a new
+/// connection.
 ///
 /// # Errors
 /// `connect` for TCP failures, `ws_upgrade` when the server does not answer 101.
 pub async fn connect(
+    tcp: Option<TcpStream>,
     host: &str,
     port: u16,
     path: &str,
 ) -> Result<(WsReader, WsWriter), FloodError> {
-    let tcp = TcpStream::connect((host, port))
-        .await
-        .map_err(|e| FloodError::net("connect", format!("{host}:{port}: {e}")))?;
-    let _ = tcp.set_nodelay(true);
+    let tcp = match tcp {
+        Some(t) => t,
+        None => super::dial::dial(host, port).await?,
+    };
     let (mut r, mut w) = tcp.into_split();
     let key = base64(&rand::random::<[u8; 16]>());
     let req = format!(
