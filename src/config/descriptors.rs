@@ -222,6 +222,7 @@ const TCP_ARGS: &[Field] = &[
     req("port", PORT),
     req("restart_timeout", Ty::Int(0, U64)),
     opt("max_connection_timeout", Ty::Int(0, U64)),
+    opt("bind", Ty::Str(1)),
 ];
 
 const REDIS_ARGS: &[Field] = &[

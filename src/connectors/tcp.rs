@@ -31,6 +31,8 @@ use crate::supervision::{
 pub(crate) struct TcpArgs {
     /// Listening port (0: any free port, see [`TcpPool::local_addr`]).
     pub(crate) port: u16,
+    /// Listening address (`args.bind`, default `0.0.0.0` like the original: backends may be remote).
+    pub(crate) bind: String,
     /// Retire each connection this long after it was accepted (`None` for `restart_timeout = 0`).
     pub(crate) restart_timeout: Option<Duration>,
     /// Send/receive timeout.
@@ -59,8 +61,14 @@ impl TcpArgs {
             .and_then(Value::as_u64)
             .unwrap_or(5000)
             .max(1);
+        let bind = match args.get("bind") {
+            None | Some(Value::Null) => "0.0.0.0".to_string(),
+            Some(Value::String(b)) if !b.is_empty() => b.clone(),
+            Some(_) => return Err("args.bind must be an address string".into()),
+        };
         Ok(TcpArgs {
             port,
+            bind,
             restart_timeout: (restart > 0).then(|| Duration::from_millis(restart)),
             timeout: Duration::from_millis(timeout),
             queue_limit: size as usize + overflow as usize,
@@ -122,7 +130,7 @@ impl TcpPool {
                 core.name
             ))
         };
-        let listener = TcpListener::bind(("0.0.0.0", args.port))
+        let listener = TcpListener::bind((args.bind.as_str(), args.port))
             .await
             .map_err(fail)?;
         let local_addr = listener.local_addr().map_err(fail)?;
