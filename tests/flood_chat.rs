@@ -194,6 +194,15 @@ async fn seed_bots_answer_ping_in_the_chat_demo() {
                 "one pong per bot: {v}"
             );
         }
+        // A barrier instead of a sleep: the room delivers in order, so once our own "done" comes
+        // back, every bot's socket has had every pong before it.
+        human.emit(
+            "publish_msg",
+            json!([{"channel": "rooms.main", "text": "done"}]),
+        );
+        human.wait_for(Duration::from_secs(30), |v| {
+            event_arg(v, "msg_published").is_some_and(|a| a["text"] == "done")
+        });
         writeln!(human.stdin, "{}", json!({"op": "disconnect"})).unwrap();
         (joined, pongs)
     })

@@ -14,12 +14,12 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+use super::server::serve;
 
 /// What the web server serves.
 #[derive(Debug, Clone)]
@@ -63,30 +63,7 @@ impl WebServer {
 }
 
 async fn accept_loop(listener: TcpListener, site: Arc<Site>, stop: CancellationToken) {
-    let mut conns = tokio::task::JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            () = stop.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        let Ok((stream, _)) = accepted else { continue };
-        let site = site.clone();
-        let stop = stop.clone();
-        conns.spawn(async move {
-            let service = service_fn(move |req| serve(site.clone(), req));
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                () = stop.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
-                }
-            }
-        });
-    }
-    while conns.join_next().await.is_some() {}
+    serve::accept_loop(listener, stop, move |req| serve(site.clone(), req)).await;
 }
 
 async fn serve(
