@@ -230,110 +230,135 @@ impl Actor for ClientActor {
         msg: ClientMsg,
         st: &mut ClientState,
     ) -> Result<(), ActorProcessingErr> {
-        if st.phase == Phase::Terminated {
-            if let ClientMsg::Info(reply) = msg {
-                let _ = reply.send(info(st));
-            }
-            return Ok(());
-        }
+        // ractor keeps the future of its processing loop, sized for the largest `handle` future,
+        // for the whole life of the actor: inline, the hook paths (several KiB) would cost every
+        // idle session that much. The hot path (ready frames from a channel) runs inline and stays
+        // small; everything else runs in a box that lives only while its message is handled.
         match msg {
-            ClientMsg::Attach { transport, sink } => attach(&myself, st, transport, sink).await,
-            ClientMsg::Messages(msgs) => {
-                if st.phase == Phase::Generic {
-                    return Ok(());
-                }
-                st.last_activity = Instant::now();
-                for m in msgs {
-                    if let Some(reason) = process_message(st, m).await {
-                        {
-                            terminate(&myself, st, reason).await;
-                            return Ok(());
-                        }
-                    }
-                }
-                after_work(&myself, st).await;
-            }
-            ClientMsg::Deliver(d) => {
+            ClientMsg::Deliver(Delivery::Frames(frames)) if st.phase != Phase::Terminated => {
                 st.pending.fetch_sub(1, Ordering::Relaxed);
                 if st.phase == Phase::Generic {
                     return Ok(());
                 }
-                match d {
-                    Delivery::Frames(frames) => {
-                        st.outbox
-                            .extend(frames.iter().map(|f| Reply::Frame(Arc::clone(f))));
-                    }
-                    Delivery::Events(events) => {
-                        if run_events(st, &events).await {
-                            {
-                                terminate(&myself, st, CloseReason::Stopped).await;
-                                return Ok(());
-                            }
-                        }
-                    }
-                }
+                st.outbox
+                    .extend(frames.iter().map(|f| Reply::Frame(Arc::clone(f))));
                 after_work(&myself, st).await;
+                Ok(())
             }
-            ClientMsg::Events(events) => {
-                if st.phase == Phase::Generic {
-                    return Ok(());
-                }
-                if run_events(st, &events).await {
+            msg => Box::pin(handle_msg(myself, msg, st)).await,
+        }
+    }
+}
+
+/// Every message but the hot one (see [`ClientActor::handle`]).
+async fn handle_msg(
+    myself: ActorRef<ClientMsg>,
+    msg: ClientMsg,
+    st: &mut ClientState,
+) -> Result<(), ActorProcessingErr> {
+    if st.phase == Phase::Terminated {
+        if let ClientMsg::Info(reply) = msg {
+            let _ = reply.send(info(st));
+        }
+        return Ok(());
+    }
+    match msg {
+        ClientMsg::Attach { transport, sink } => attach(&myself, st, transport, sink).await,
+        ClientMsg::Messages(msgs) => {
+            if st.phase == Phase::Generic {
+                return Ok(());
+            }
+            st.last_activity = Instant::now();
+            for m in msgs {
+                if let Some(reason) = process_message(st, m).await {
                     {
-                        terminate(&myself, st, CloseReason::Stopped).await;
+                        terminate(&myself, st, reason).await;
                         return Ok(());
                     }
                 }
-                after_work(&myself, st).await;
             }
-            ClientMsg::Subscribe { cids, join } => {
-                if st.phase == Phase::Generic {
-                    return Ok(());
-                }
-                let m = &st.services.metrics;
-                m.inc("clients.events.total");
-                m.inc("clients.events.control");
-                let r = match st.services.pubsub() {
-                    Err(e) => Err(e),
-                    Ok(ps) if join => ps.join(Privilege::Max, &cids, Arc::clone(&st.me)).await,
-                    Ok(ps) => ps.leave(Privilege::Max, &cids, &st.me.cell()).await,
-                };
-                if let Err(e) = r {
-                    st.services.metrics.inc("clients.events.control_errors");
-                    st.push_error(&e);
-                }
-                after_work(&myself, st).await;
+            after_work(&myself, st).await;
+        }
+        ClientMsg::Deliver(d) => {
+            st.pending.fetch_sub(1, Ordering::Relaxed);
+            if st.phase == Phase::Generic {
+                return Ok(());
             }
-            ClientMsg::Terminate(reason) => terminate(&myself, st, reason).await,
-            ClientMsg::Graceful(reason) => {
-                if st.phase != Phase::Generic {
-                    st.services.metrics.inc("clients.events.control");
-                    let t = Trigger::terminate(&reason);
-                    let flow = chain(st, &t).await;
-                    apply_flow(st, flow);
+            match d {
+                Delivery::Frames(frames) => {
+                    st.outbox
+                        .extend(frames.iter().map(|f| Reply::Frame(Arc::clone(f))));
                 }
-                terminate(&myself, st, CloseReason::Terminated(reason)).await;
-            }
-            ClientMsg::SinkGone(id) => {
-                if st.sink.as_ref().map(Sink::id) == Some(id) {
-                    let was_ws = matches!(st.sink, Some(Sink::Ws { .. }));
-                    st.sink = None;
-                    if was_ws {
+                Delivery::Events(events) => {
+                    if run_events(st, &events).await {
                         {
-                            terminate(&myself, st, CloseReason::ClientGone).await;
+                            terminate(&myself, st, CloseReason::Stopped).await;
                             return Ok(());
                         }
                     }
-                    st.set_phase(Phase::Transient);
                 }
             }
-            ClientMsg::Tick(t) => tick(&myself, st, t).await,
-            ClientMsg::Info(reply) => {
-                let _ = reply.send(info(st));
+            after_work(&myself, st).await;
+        }
+        ClientMsg::Events(events) => {
+            if st.phase == Phase::Generic {
+                return Ok(());
+            }
+            if run_events(st, &events).await {
+                {
+                    terminate(&myself, st, CloseReason::Stopped).await;
+                    return Ok(());
+                }
+            }
+            after_work(&myself, st).await;
+        }
+        ClientMsg::Subscribe { cids, join } => {
+            if st.phase == Phase::Generic {
+                return Ok(());
+            }
+            let m = &st.services.metrics;
+            m.inc("clients.events.total");
+            m.inc("clients.events.control");
+            let r = match st.services.pubsub() {
+                Err(e) => Err(e),
+                Ok(ps) if join => ps.join(Privilege::Max, &cids, Arc::clone(&st.me)).await,
+                Ok(ps) => ps.leave(Privilege::Max, &cids, &st.me.cell()).await,
+            };
+            if let Err(e) = r {
+                st.services.metrics.inc("clients.events.control_errors");
+                st.push_error(&e);
+            }
+            after_work(&myself, st).await;
+        }
+        ClientMsg::Terminate(reason) => terminate(&myself, st, reason).await,
+        ClientMsg::Graceful(reason) => {
+            if st.phase != Phase::Generic {
+                st.services.metrics.inc("clients.events.control");
+                let t = Trigger::terminate(&reason);
+                let flow = chain(st, &t).await;
+                apply_flow(st, flow);
+            }
+            terminate(&myself, st, CloseReason::Terminated(reason)).await;
+        }
+        ClientMsg::SinkGone(id) => {
+            if st.sink.as_ref().map(Sink::id) == Some(id) {
+                let was_ws = matches!(st.sink, Some(Sink::Ws { .. }));
+                st.sink = None;
+                if was_ws {
+                    {
+                        terminate(&myself, st, CloseReason::ClientGone).await;
+                        return Ok(());
+                    }
+                }
+                st.set_phase(Phase::Transient);
             }
         }
-        Ok(())
+        ClientMsg::Tick(t) => tick(&myself, st, t).await,
+        ClientMsg::Info(reply) => {
+            let _ = reply.send(info(st));
+        }
     }
+    Ok(())
 }
 
 fn info(st: &ClientState) -> ClientInfo {
@@ -487,7 +512,7 @@ async fn after_work(myself: &ActorRef<ClientMsg>, st: &mut ClientState) {
     if st.outbox.len() > st.sockets().max_outgoing_queue {
         tracing::warn!(sid = %st.sid, queued = st.outbox.len(), "client is not reading; disconnecting");
         st.services.metrics.inc("clients.slow_dropped");
-        terminate(myself, st, CloseReason::SlowClient).await;
+        Box::pin(terminate(myself, st, CloseReason::SlowClient)).await;
         return;
     }
     if st.outbox.is_empty() || st.sink.is_none() {
