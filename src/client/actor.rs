@@ -464,11 +464,13 @@ async fn attach(
             st.last_activity = now;
             st.last_flush = now;
             st.generation += 1;
+            // One timer task for both the heartbeat and the session timeout (see `housekeeping`).
             let (hb, session) = (st.sockets().heartbeat_timeout, st.sockets().session_timeout);
-            st.timers
-                .push(after(myself, hb, Tick::Heartbeat(st.generation)));
-            st.timers
-                .push(after(myself, session, Tick::Session(st.generation)));
+            st.timers.push(after(
+                myself,
+                hb.min(session),
+                Tick::Heartbeat(st.generation),
+            ));
             let flow = chain(st, &Trigger::special("on_connect")).await;
             if apply_flow(st, flow) {
                 st.services.metrics.inc("clients.errors");
@@ -597,50 +599,50 @@ async fn tick(myself: &ActorRef<ClientMsg>, st: &mut ClientState, t: Tick) {
                 // An older poll tick: the current one is still armed.
             }
         }
-        Tick::Heartbeat(_) => {
-            let hb = Duration::from_millis(st.sockets().heartbeat_timeout);
-            let elapsed = now.duration_since(st.last_flush);
-            if elapsed < hb {
-                let rest = (hb - elapsed).as_millis() as u64;
-                st.timers
-                    .push(after(myself, rest.max(1), Tick::Heartbeat(0)));
-                return;
-            }
-            if !st.outbox.is_empty() && st.sink.is_some() {
-                flush(myself, st).await;
-            } else {
-                match st.sink.take() {
-                    Some(Sink::Ws { id, tx }) => {
-                        let _ = tx.try_send(WsOut::KeepAlive);
-                        st.sink = Some(Sink::Ws { id, tx });
-                    }
-                    Some(Sink::Xhr { tx, .. }) => {
-                        let _ = tx.send(XhrReply("8:::".into()));
-                        st.set_phase(Phase::Transient);
-                    }
-                    None => {
-                        // An XHR client that stopped polling is dropped at the heartbeat expiry.
-                        return terminate(myself, st, CloseReason::NoSink).await;
-                    }
+        Tick::Heartbeat(_) | Tick::Session(_) => housekeeping(myself, st, now).await,
+    }
+}
+
+/// The heartbeat (HIVE.md 3.10: a keep-alive, a flush or a noop once `heartbeat_timeout` passed
+/// since the last flush) and the session timeout (no client activity for `session_timeout`),
+/// checked by one timer, re-armed for whichever of the two is due first: one timer task per
+/// session instead of two.
+async fn housekeeping(myself: &ActorRef<ClientMsg>, st: &mut ClientState, now: Instant) {
+    let limit = Duration::from_millis(st.sockets().session_timeout);
+    if now.duration_since(st.last_activity) >= limit {
+        tracing::info!(sid = %st.sid, "Client session timed out, closing connection.");
+        return terminate(myself, st, CloseReason::SessionTimeout).await;
+    }
+    let hb = Duration::from_millis(st.sockets().heartbeat_timeout);
+    if now.duration_since(st.last_flush) >= hb {
+        if !st.outbox.is_empty() && st.sink.is_some() {
+            flush(myself, st).await;
+        } else {
+            match st.sink.take() {
+                Some(Sink::Ws { id, tx }) => {
+                    let _ = tx.try_send(WsOut::KeepAlive);
+                    st.sink = Some(Sink::Ws { id, tx });
+                }
+                Some(Sink::Xhr { tx, .. }) => {
+                    let _ = tx.send(XhrReply("8:::".into()));
+                    st.set_phase(Phase::Transient);
+                }
+                None => {
+                    // An XHR client that stopped polling is dropped at the heartbeat expiry.
+                    return terminate(myself, st, CloseReason::NoSink).await;
                 }
             }
-            st.last_flush = Instant::now();
-            st.timers.retain(|h| !h.is_finished());
-            st.timers
-                .push(after(myself, hb.as_millis() as u64, Tick::Heartbeat(0)));
         }
-        Tick::Session(_) => {
-            let limit = Duration::from_millis(st.sockets().session_timeout);
-            let idle = now.duration_since(st.last_activity);
-            if idle >= limit {
-                tracing::info!(sid = %st.sid, "Client session timed out, closing connection.");
-                return terminate(myself, st, CloseReason::SessionTimeout).await;
-            }
-            let rest = (limit - idle).as_millis() as u64;
-            st.timers.retain(|h| !h.is_finished());
-            st.timers.push(after(myself, rest.max(1), Tick::Session(0)));
+        if st.phase == Phase::Terminated {
+            return;
         }
+        st.last_flush = Instant::now();
     }
+    let due = (st.last_flush + hb).min(st.last_activity + limit);
+    let rest = due.saturating_duration_since(Instant::now()).as_millis() as u64;
+    st.timers.retain(|h| !h.is_finished());
+    st.timers
+        .push(after(myself, rest.max(1), Tick::Heartbeat(0)));
 }
 
 /// The termination steps of HIVE.md 4.1: flush, on_disconnect, state cleanup, tell the sink, stop.
