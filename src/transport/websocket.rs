@@ -67,9 +67,19 @@ pub async fn upgrade(
         };
         // Our listener serves plain TCP streams: take the stream back (no boxed I/O in between),
         // with whatever the client sent right after the upgrade request.
+        // The reader is a local here and `run` borrows everything: arguments an async fn owns
+        // are stored twice in its future, and this future lives as long as the connection.
+        let max = ctx.config.socketio.max_frame_size;
         match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => run(ctx, parts.io.into_inner(), parts.read_buf, sid, flash).await,
-            Err(up) => run(ctx, TokioIo::new(up), Bytes::new(), sid, flash).await,
+            Ok(parts) => {
+                let mut conn = FrameReader::new(parts.io.into_inner(), &parts.read_buf, max);
+                drop(parts.read_buf);
+                run(&ctx, &mut conn, &sid, flash).await;
+            }
+            Err(up) => {
+                let mut conn = FrameReader::new(TokioIo::new(up), &[], max);
+                run(&ctx, &mut conn, &sid, flash).await;
+            }
         }
     });
     let (parts, _) = resp.into_parts();
@@ -84,18 +94,16 @@ enum End {
     Open(u16),
 }
 
-async fn run<S>(ctx: TransportCtx, io: S, pre: Bytes, sid: String, flash: bool)
+async fn run<S>(ctx: &TransportCtx, conn: &mut FrameReader<S>, sid: &str, flash: bool)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut conn = FrameReader::new(io, &pre, ctx.config.socketio.max_frame_size);
-    drop(pre);
-    let Some(client) = ctx.router.lookup(&sid) else {
+    let Some(client) = ctx.router.lookup(sid) else {
         // Unknown sid: say so at once and close (HIVE.md 16.2 #6).
         let e = HiveError::BadSessionId(format!("Tried routing messages to an unknown sid: {sid}"));
         ctx.metrics.inc("clients.transports.websocket.bad");
         let mut buf = Vec::new();
-        encode_frame(&mut buf, opcode::TEXT, error_frame(&ctx, &e).as_bytes());
+        encode_frame(&mut buf, opcode::TEXT, error_frame(ctx, &e).as_bytes());
         last_frames(&mut buf, close_code::NORMAL);
         let _ = conn.get_mut().write_all(&buf).await;
         return;
@@ -113,12 +121,12 @@ where
     {
         return;
     }
-    let end = serve(&ctx, &mut conn, &mut out, &client, &sid).await;
+    let end = serve(ctx, conn, &mut out, &client, sid).await;
     ctx.metrics.inc("clients.transports.websocket.hang_up");
     client.sink_gone(id);
     if let End::Open(code) = end {
         // Send what the client's termination produces (`0:::`), then close.
-        let _ = tokio::time::timeout(LINGER, linger(&mut conn, &mut out, code)).await;
+        let _ = tokio::time::timeout(LINGER, linger(conn, &mut out, code)).await;
     }
 }
 

@@ -1,10 +1,10 @@
 //! A lean server-side WebSocket frame reader (RFC 6455 section 5) over a small buffer, and the
 //! encoder of the (unmasked) frames a server sends.
 //!
-//! One connection costs [`READ_BUFFER`] bytes of buffer while idle (fastwebsockets' reader keeps
-//! 8 KiB). Client frames must be masked; fragments are reassembled into one message (control
-//! frames may come between them); a text message must be UTF-8; a message larger than the limit
-//! ends the connection. Large payloads are read straight into the message, not through the buffer.
+//! One connection costs [`READ_BUFFER`] bytes of buffer (fastwebsockets' reader keeps 8 KiB).
+//! Client frames must be masked; fragments are reassembled into one message (control frames may
+//! come between them); a text message must be UTF-8; a message larger than the limit ends the
+//! connection. Large payloads are read straight into the message, not through the buffer.
 //!
 //! [`FrameReader::next`] is cancel safe: its only await is a read into free buffer space, and all
 //! progress lives in the reader, so it can be one branch of a `select!` next to the writer's.
@@ -13,7 +13,7 @@ use bytes::BufMut;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Read buffer of a connection, in bytes (enough for every header and any small message).
-pub const READ_BUFFER: usize = 512;
+pub const READ_BUFFER: usize = 256;
 
 /// Frame opcodes (RFC 6455 section 5.2).
 pub mod opcode {
