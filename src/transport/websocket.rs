@@ -17,7 +17,6 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 
 use super::TransportCtx;
 use super::origin::reply;
@@ -25,6 +24,7 @@ use super::ws_reader::{
     FrameReader, Incoming, ReadError, close_code, encode_close, encode_frame, frame_len, opcode,
 };
 use super::xhr_polling::error_frame;
+use crate::client::ws_queue::{self, WsReceiver};
 use crate::client::{ClientHandle, CloseReason, Sink, Transport, WsOut};
 use crate::error::HiveError;
 use crate::protocol::socketio::decode;
@@ -108,7 +108,7 @@ where
         let _ = conn.get_mut().write_all(&buf).await;
         return;
     };
-    let (out_tx, mut out) = mpsc::channel::<WsOut>(WS_QUEUE);
+    let (out_tx, mut out) = ws_queue::channel(WS_QUEUE);
     let id = ctx.next_id();
     let transport = if flash {
         Transport::FlashSocket
@@ -134,7 +134,7 @@ where
 async fn serve<S>(
     ctx: &TransportCtx,
     conn: &mut FrameReader<S>,
-    out: &mut mpsc::Receiver<WsOut>,
+    out: &mut WsReceiver,
     client: &ClientHandle,
     sid: &str,
 ) -> End
@@ -217,8 +217,8 @@ where
                         }
                     }
                     match out.try_recv() {
-                        Ok(o) => next = Some(o),
-                        Err(_) => break,
+                        Some(o) => next = Some(o),
+                        None => break,
                     }
                 }
             }
@@ -245,7 +245,7 @@ async fn expired(deadline: &mut Option<Pin<Box<tokio::time::Sleep>>>) {
 }
 
 /// After the loop: write the client's remaining output until its end, then close with `code`.
-async fn linger<S>(conn: &mut FrameReader<S>, out: &mut mpsc::Receiver<WsOut>, code: u16)
+async fn linger<S>(conn: &mut FrameReader<S>, out: &mut WsReceiver, code: u16)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
