@@ -8,8 +8,8 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 
-use tokio::sync::Notify;
 use tokio::sync::mpsc::error::TrySendError;
 
 use super::handle::WsOut;
@@ -19,13 +19,14 @@ const KEEP: usize = 8;
 
 struct State {
     items: VecDeque<WsOut>,
+    /// The receiver waiting for an item.
+    waker: Option<Waker>,
     sender: bool,
     receiver: bool,
 }
 
 struct Shared {
     state: Mutex<State>,
-    ready: Notify,
     cap: usize,
 }
 
@@ -47,10 +48,10 @@ pub fn channel(cap: usize) -> (WsSender, WsReceiver) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             items: VecDeque::new(),
+            waker: None,
             sender: true,
             receiver: true,
         }),
-        ready: Notify::new(),
         cap,
     });
     (WsSender(Arc::clone(&shared)), WsReceiver(shared))
@@ -59,7 +60,7 @@ pub fn channel(cap: usize) -> (WsSender, WsReceiver) {
 impl WsSender {
     /// Queue `m` unless the queue is full or the connection is gone.
     pub fn try_send(&self, m: WsOut) -> Result<(), TrySendError<WsOut>> {
-        {
+        let waker = {
             let mut st = self.0.lock();
             if !st.receiver {
                 return Err(TrySendError::Closed(m));
@@ -68,16 +69,25 @@ impl WsSender {
                 return Err(TrySendError::Full(m));
             }
             st.items.push_back(m);
+            st.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
         }
-        self.0.ready.notify_one();
         Ok(())
     }
 }
 
 impl Drop for WsSender {
     fn drop(&mut self) {
-        self.0.lock().sender = false;
-        self.0.ready.notify_one();
+        let waker = {
+            let mut st = self.0.lock();
+            st.sender = false;
+            st.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
     }
 }
 
@@ -90,21 +100,22 @@ impl std::fmt::Debug for WsSender {
 impl WsReceiver {
     /// The next item; `None` once the queue is empty and the sender is gone. Cancel safe.
     pub async fn recv(&mut self) -> Option<WsOut> {
-        loop {
-            let ready = self.0.ready.notified();
-            {
-                let mut st = self.0.lock();
-                if let Some(m) = Self::pop(&mut st) {
-                    return Some(m);
-                }
-                if !st.sender {
-                    return None;
-                }
+        std::future::poll_fn(|cx| {
+            let mut st = self.0.lock();
+            if let Some(m) = Self::pop(&mut st) {
+                return Poll::Ready(Some(m));
             }
-            // `notify_one` leaves a permit when nobody waits, so a send between the check
-            // and this await is not missed.
-            ready.await;
-        }
+            if !st.sender {
+                return Poll::Ready(None);
+            }
+            // Checked and registered under the lock: a send after this wakes us.
+            match &mut st.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                w => *w = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// The next item if one is queued.
@@ -127,6 +138,7 @@ impl Drop for WsReceiver {
         let mut st = self.0.lock();
         st.receiver = false;
         st.items.clear();
+        st.waker = None;
     }
 }
 
