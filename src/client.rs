@@ -9,6 +9,7 @@
 pub mod actor;
 pub mod handle;
 pub mod outbox;
+pub mod ws_queue;
 
 pub use actor::{ClientActor, ClientArgs};
 pub use handle::{

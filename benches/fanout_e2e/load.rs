@@ -80,7 +80,7 @@ where
 type Ws = WebSocket<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// Handshake (`GET /socket.io/1/`) and upgrade to `/socket.io/1/websocket/<sid>` on one connection.
-async fn open(addr: SocketAddr) -> Result<Ws, String> {
+pub async fn open(addr: SocketAddr) -> Result<Ws, String> {
     let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let _ = stream.set_nodelay(true);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))

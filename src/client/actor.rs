@@ -230,110 +230,135 @@ impl Actor for ClientActor {
         msg: ClientMsg,
         st: &mut ClientState,
     ) -> Result<(), ActorProcessingErr> {
-        if st.phase == Phase::Terminated {
-            if let ClientMsg::Info(reply) = msg {
-                let _ = reply.send(info(st));
-            }
-            return Ok(());
-        }
+        // ractor keeps the future of its processing loop, sized for the largest `handle` future,
+        // for the whole life of the actor: inline, the hook paths (several KiB) would cost every
+        // idle session that much. The hot path (ready frames from a channel) runs inline and stays
+        // small; everything else runs in a box that lives only while its message is handled.
         match msg {
-            ClientMsg::Attach { transport, sink } => attach(&myself, st, transport, sink).await,
-            ClientMsg::Messages(msgs) => {
-                if st.phase == Phase::Generic {
-                    return Ok(());
-                }
-                st.last_activity = Instant::now();
-                for m in msgs {
-                    if let Some(reason) = process_message(st, m).await {
-                        {
-                            terminate(&myself, st, reason).await;
-                            return Ok(());
-                        }
-                    }
-                }
-                after_work(&myself, st).await;
-            }
-            ClientMsg::Deliver(d) => {
+            ClientMsg::Deliver(Delivery::Frames(frames)) if st.phase != Phase::Terminated => {
                 st.pending.fetch_sub(1, Ordering::Relaxed);
                 if st.phase == Phase::Generic {
                     return Ok(());
                 }
-                match d {
-                    Delivery::Frames(frames) => {
-                        st.outbox
-                            .extend(frames.iter().map(|f| Reply::Frame(Arc::clone(f))));
-                    }
-                    Delivery::Events(events) => {
-                        if run_events(st, &events).await {
-                            {
-                                terminate(&myself, st, CloseReason::Stopped).await;
-                                return Ok(());
-                            }
-                        }
-                    }
-                }
+                st.outbox
+                    .extend(frames.iter().map(|f| Reply::Frame(Arc::clone(f))));
                 after_work(&myself, st).await;
+                Ok(())
             }
-            ClientMsg::Events(events) => {
-                if st.phase == Phase::Generic {
-                    return Ok(());
-                }
-                if run_events(st, &events).await {
+            msg => Box::pin(handle_msg(myself, msg, st)).await,
+        }
+    }
+}
+
+/// Every message but the hot one (see [`ClientActor::handle`]).
+async fn handle_msg(
+    myself: ActorRef<ClientMsg>,
+    msg: ClientMsg,
+    st: &mut ClientState,
+) -> Result<(), ActorProcessingErr> {
+    if st.phase == Phase::Terminated {
+        if let ClientMsg::Info(reply) = msg {
+            let _ = reply.send(info(st));
+        }
+        return Ok(());
+    }
+    match msg {
+        ClientMsg::Attach { transport, sink } => attach(&myself, st, transport, sink).await,
+        ClientMsg::Messages(msgs) => {
+            if st.phase == Phase::Generic {
+                return Ok(());
+            }
+            st.last_activity = Instant::now();
+            for m in msgs {
+                if let Some(reason) = process_message(st, m).await {
                     {
-                        terminate(&myself, st, CloseReason::Stopped).await;
+                        terminate(&myself, st, reason).await;
                         return Ok(());
                     }
                 }
-                after_work(&myself, st).await;
             }
-            ClientMsg::Subscribe { cids, join } => {
-                if st.phase == Phase::Generic {
-                    return Ok(());
-                }
-                let m = &st.services.metrics;
-                m.inc("clients.events.total");
-                m.inc("clients.events.control");
-                let r = match st.services.pubsub() {
-                    Err(e) => Err(e),
-                    Ok(ps) if join => ps.join(Privilege::Max, &cids, Arc::clone(&st.me)).await,
-                    Ok(ps) => ps.leave(Privilege::Max, &cids, &st.me.cell()).await,
-                };
-                if let Err(e) = r {
-                    st.services.metrics.inc("clients.events.control_errors");
-                    st.push_error(&e);
-                }
-                after_work(&myself, st).await;
+            after_work(&myself, st).await;
+        }
+        ClientMsg::Deliver(d) => {
+            st.pending.fetch_sub(1, Ordering::Relaxed);
+            if st.phase == Phase::Generic {
+                return Ok(());
             }
-            ClientMsg::Terminate(reason) => terminate(&myself, st, reason).await,
-            ClientMsg::Graceful(reason) => {
-                if st.phase != Phase::Generic {
-                    st.services.metrics.inc("clients.events.control");
-                    let t = Trigger::terminate(&reason);
-                    let flow = chain(st, &t).await;
-                    apply_flow(st, flow);
+            match d {
+                Delivery::Frames(frames) => {
+                    st.outbox
+                        .extend(frames.iter().map(|f| Reply::Frame(Arc::clone(f))));
                 }
-                terminate(&myself, st, CloseReason::Terminated(reason)).await;
-            }
-            ClientMsg::SinkGone(id) => {
-                if st.sink.as_ref().map(Sink::id) == Some(id) {
-                    let was_ws = matches!(st.sink, Some(Sink::Ws { .. }));
-                    st.sink = None;
-                    if was_ws {
+                Delivery::Events(events) => {
+                    if run_events(st, &events).await {
                         {
-                            terminate(&myself, st, CloseReason::ClientGone).await;
+                            terminate(&myself, st, CloseReason::Stopped).await;
                             return Ok(());
                         }
                     }
-                    st.set_phase(Phase::Transient);
                 }
             }
-            ClientMsg::Tick(t) => tick(&myself, st, t).await,
-            ClientMsg::Info(reply) => {
-                let _ = reply.send(info(st));
+            after_work(&myself, st).await;
+        }
+        ClientMsg::Events(events) => {
+            if st.phase == Phase::Generic {
+                return Ok(());
+            }
+            if run_events(st, &events).await {
+                {
+                    terminate(&myself, st, CloseReason::Stopped).await;
+                    return Ok(());
+                }
+            }
+            after_work(&myself, st).await;
+        }
+        ClientMsg::Subscribe { cids, join } => {
+            if st.phase == Phase::Generic {
+                return Ok(());
+            }
+            let m = &st.services.metrics;
+            m.inc("clients.events.total");
+            m.inc("clients.events.control");
+            let r = match st.services.pubsub() {
+                Err(e) => Err(e),
+                Ok(ps) if join => ps.join(Privilege::Max, &cids, Arc::clone(&st.me)).await,
+                Ok(ps) => ps.leave(Privilege::Max, &cids, &st.me.cell()).await,
+            };
+            if let Err(e) = r {
+                st.services.metrics.inc("clients.events.control_errors");
+                st.push_error(&e);
+            }
+            after_work(&myself, st).await;
+        }
+        ClientMsg::Terminate(reason) => terminate(&myself, st, reason).await,
+        ClientMsg::Graceful(reason) => {
+            if st.phase != Phase::Generic {
+                st.services.metrics.inc("clients.events.control");
+                let t = Trigger::terminate(&reason);
+                let flow = chain(st, &t).await;
+                apply_flow(st, flow);
+            }
+            terminate(&myself, st, CloseReason::Terminated(reason)).await;
+        }
+        ClientMsg::SinkGone(id) => {
+            if st.sink.as_ref().map(Sink::id) == Some(id) {
+                let was_ws = matches!(st.sink, Some(Sink::Ws { .. }));
+                st.sink = None;
+                if was_ws {
+                    {
+                        terminate(&myself, st, CloseReason::ClientGone).await;
+                        return Ok(());
+                    }
+                }
+                st.set_phase(Phase::Transient);
             }
         }
-        Ok(())
+        ClientMsg::Tick(t) => tick(&myself, st, t).await,
+        ClientMsg::Info(reply) => {
+            let _ = reply.send(info(st));
+        }
     }
+    Ok(())
 }
 
 fn info(st: &ClientState) -> ClientInfo {
@@ -439,11 +464,13 @@ async fn attach(
             st.last_activity = now;
             st.last_flush = now;
             st.generation += 1;
+            // One timer task for both the heartbeat and the session timeout (see `housekeeping`).
             let (hb, session) = (st.sockets().heartbeat_timeout, st.sockets().session_timeout);
-            st.timers
-                .push(after(myself, hb, Tick::Heartbeat(st.generation)));
-            st.timers
-                .push(after(myself, session, Tick::Session(st.generation)));
+            st.timers.push(after(
+                myself,
+                hb.min(session),
+                Tick::Heartbeat(st.generation),
+            ));
             let flow = chain(st, &Trigger::special("on_connect")).await;
             if apply_flow(st, flow) {
                 st.services.metrics.inc("clients.errors");
@@ -487,7 +514,7 @@ async fn after_work(myself: &ActorRef<ClientMsg>, st: &mut ClientState) {
     if st.outbox.len() > st.sockets().max_outgoing_queue {
         tracing::warn!(sid = %st.sid, queued = st.outbox.len(), "client is not reading; disconnecting");
         st.services.metrics.inc("clients.slow_dropped");
-        terminate(myself, st, CloseReason::SlowClient).await;
+        Box::pin(terminate(myself, st, CloseReason::SlowClient)).await;
         return;
     }
     if st.outbox.is_empty() || st.sink.is_none() {
@@ -572,50 +599,50 @@ async fn tick(myself: &ActorRef<ClientMsg>, st: &mut ClientState, t: Tick) {
                 // An older poll tick: the current one is still armed.
             }
         }
-        Tick::Heartbeat(_) => {
-            let hb = Duration::from_millis(st.sockets().heartbeat_timeout);
-            let elapsed = now.duration_since(st.last_flush);
-            if elapsed < hb {
-                let rest = (hb - elapsed).as_millis() as u64;
-                st.timers
-                    .push(after(myself, rest.max(1), Tick::Heartbeat(0)));
-                return;
-            }
-            if !st.outbox.is_empty() && st.sink.is_some() {
-                flush(myself, st).await;
-            } else {
-                match st.sink.take() {
-                    Some(Sink::Ws { id, tx }) => {
-                        let _ = tx.try_send(WsOut::KeepAlive);
-                        st.sink = Some(Sink::Ws { id, tx });
-                    }
-                    Some(Sink::Xhr { tx, .. }) => {
-                        let _ = tx.send(XhrReply("8:::".into()));
-                        st.set_phase(Phase::Transient);
-                    }
-                    None => {
-                        // An XHR client that stopped polling is dropped at the heartbeat expiry.
-                        return terminate(myself, st, CloseReason::NoSink).await;
-                    }
+        Tick::Heartbeat(_) | Tick::Session(_) => housekeeping(myself, st, now).await,
+    }
+}
+
+/// The heartbeat (HIVE.md 3.10: a keep-alive, a flush or a noop once `heartbeat_timeout` passed
+/// since the last flush) and the session timeout (no client activity for `session_timeout`),
+/// checked by one timer, re-armed for whichever of the two is due first: one timer task per
+/// session instead of two.
+async fn housekeeping(myself: &ActorRef<ClientMsg>, st: &mut ClientState, now: Instant) {
+    let limit = Duration::from_millis(st.sockets().session_timeout);
+    if now.duration_since(st.last_activity) >= limit {
+        tracing::info!(sid = %st.sid, "Client session timed out, closing connection.");
+        return terminate(myself, st, CloseReason::SessionTimeout).await;
+    }
+    let hb = Duration::from_millis(st.sockets().heartbeat_timeout);
+    if now.duration_since(st.last_flush) >= hb {
+        if !st.outbox.is_empty() && st.sink.is_some() {
+            flush(myself, st).await;
+        } else {
+            match st.sink.take() {
+                Some(Sink::Ws { id, tx }) => {
+                    let _ = tx.try_send(WsOut::KeepAlive);
+                    st.sink = Some(Sink::Ws { id, tx });
+                }
+                Some(Sink::Xhr { tx, .. }) => {
+                    let _ = tx.send(XhrReply("8:::".into()));
+                    st.set_phase(Phase::Transient);
+                }
+                None => {
+                    // An XHR client that stopped polling is dropped at the heartbeat expiry.
+                    return terminate(myself, st, CloseReason::NoSink).await;
                 }
             }
-            st.last_flush = Instant::now();
-            st.timers.retain(|h| !h.is_finished());
-            st.timers
-                .push(after(myself, hb.as_millis() as u64, Tick::Heartbeat(0)));
         }
-        Tick::Session(_) => {
-            let limit = Duration::from_millis(st.sockets().session_timeout);
-            let idle = now.duration_since(st.last_activity);
-            if idle >= limit {
-                tracing::info!(sid = %st.sid, "Client session timed out, closing connection.");
-                return terminate(myself, st, CloseReason::SessionTimeout).await;
-            }
-            let rest = (limit - idle).as_millis() as u64;
-            st.timers.retain(|h| !h.is_finished());
-            st.timers.push(after(myself, rest.max(1), Tick::Session(0)));
+        if st.phase == Phase::Terminated {
+            return;
         }
+        st.last_flush = Instant::now();
     }
+    let due = (st.last_flush + hb).min(st.last_activity + limit);
+    let rest = due.saturating_duration_since(Instant::now()).as_millis() as u64;
+    st.timers.retain(|h| !h.is_finished());
+    st.timers
+        .push(after(myself, rest.max(1), Tick::Heartbeat(0)));
 }
 
 /// The termination steps of HIVE.md 4.1: flush, on_disconnect, state cleanup, tell the sink, stop.

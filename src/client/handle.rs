@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ractor::{ActorCell, ActorRef, RpcReplyPort};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::error::HiveError;
 use crate::protocol::event::InternalEvent;
@@ -52,7 +52,7 @@ pub enum Sink {
         /// Connection id (to ignore stale "gone" notices).
         id: u64,
         /// Bounded queue to the connection's writer.
-        tx: mpsc::Sender<WsOut>,
+        tx: super::ws_queue::WsSender,
     },
     /// A pending XHR GET (answers once).
     Xhr {

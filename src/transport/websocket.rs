@@ -1,23 +1,30 @@
-//! WebSocket / FlashSocket transport (HIVE.md 3.9.1) on fastwebsockets: a reader task that decodes
-//! one message per text frame, and a writer task that owns the socket's write half, the keep-alive
-//! ping and its pong deadline.
+//! WebSocket / FlashSocket transport (HIVE.md 3.9.1): fastwebsockets performs the upgrade, then
+//! one task per connection reads client frames with [`FrameReader`] (one message per text frame)
+//! and writes what the client actor queues, the keep-alive ping and its pong deadline.
+//!
+//! One task, not a reader and a writer: no second task, no channel between them and no split of
+//! the socket, which matters at tens of thousands of idle connections. The reader is cancel safe,
+//! so it is just one branch of the connection's `select!`.
 
-use std::convert::Infallible;
-use std::sync::Arc;
+use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fastwebsockets::{Frame, OpCode, Payload, WebSocketError, upgrade};
+use fastwebsockets::upgrade;
 use http_body_util::Full;
-use hyper::body::Incoming;
+use hyper::body::Incoming as Body;
 use hyper::{Request, Response, StatusCode};
-use tokio::io::{AsyncWrite, BufWriter};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use super::TransportCtx;
 use super::origin::reply;
+use super::ws_reader::{
+    FrameReader, Incoming, ReadError, close_code, encode_close, encode_frame, frame_len, opcode,
+};
 use super::xhr_polling::error_frame;
+use crate::client::ws_queue::{self, WsReceiver};
 use crate::client::{ClientHandle, CloseReason, Sink, Transport, WsOut};
 use crate::error::HiveError;
 use crate::protocol::socketio::decode;
@@ -25,23 +32,16 @@ use crate::protocol::socketio::decode;
 /// Outgoing batches a connection may have queued before its client counts as not reading.
 pub const WS_QUEUE: usize = 256;
 
-/// Write buffer of a connection, in bytes.
-const WRITE_BUFFER: usize = 2048;
+/// Most queued batches gathered into one socket write.
+const MAX_BATCHES: usize = 64;
 
-/// What the reader hands the writer besides the client's output.
-enum Ctl {
-    /// A frame the protocol obliges us to send (pong, close echo).
-    Obligated(Frame<'static>),
-    /// A text frame (error replies to bad input).
-    Text(String),
-    /// A pong arrived: disarm the ping deadline.
-    Pong,
-}
+/// How long a closing connection waits for the client's last frames (`0:::`).
+const LINGER: Duration = Duration::from_secs(5);
 
 /// Upgrade the request and run the connection in the background.
 pub async fn upgrade(
     ctx: &TransportCtx,
-    mut req: Request<Incoming>,
+    mut req: Request<Body>,
     sid: String,
     flash: bool,
 ) -> Response<Full<Bytes>> {
@@ -58,42 +58,57 @@ pub async fn upgrade(
     };
     let ctx = ctx.clone();
     tokio::spawn(async move {
-        match fut.await {
-            Ok(ws) => run(ctx, ws, sid, flash).await,
-            Err(e) => tracing::debug!(error = %e, "websocket upgrade did not complete"),
+        let upgraded = match fut.await {
+            Ok(ws) => ws.into_inner().into_inner(),
+            Err(e) => {
+                tracing::debug!(error = %e, "websocket upgrade did not complete");
+                return;
+            }
+        };
+        // Our listener serves plain TCP streams: take the stream back (no boxed I/O in between),
+        // with whatever the client sent right after the upgrade request.
+        // The reader is a local here and `run` borrows everything: arguments an async fn owns
+        // are stored twice in its future, and this future lives as long as the connection.
+        let max = ctx.config.socketio.max_frame_size;
+        match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => {
+                let mut conn = FrameReader::new(parts.io.into_inner(), &parts.read_buf, max);
+                drop(parts.read_buf);
+                run(&ctx, &mut conn, &sid, flash).await;
+            }
+            Err(up) => {
+                let mut conn = FrameReader::new(TokioIo::new(up), &[], max);
+                run(&ctx, &mut conn, &sid, flash).await;
+            }
         }
     });
     let (parts, _) = resp.into_parts();
     Response::from_parts(parts, Full::new(Bytes::new()))
 }
 
-type Ws = fastwebsockets::WebSocket<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>;
+/// How the connection loop ended.
+enum End {
+    /// A close frame went out, or the socket cannot be written: nothing more to send.
+    Closed,
+    /// Still open: send the client's last frames, then a close with this code.
+    Open(u16),
+}
 
-async fn run(ctx: TransportCtx, mut ws: Ws, sid: String, flash: bool) {
-    ws.set_max_message_size(ctx.config.socketio.max_frame_size);
-    ws.set_auto_close(true);
-    ws.set_auto_pong(true);
-    let (read, write) = ws.split(|s| {
-        let (r, w) = tokio::io::split(s);
-        // A small buffer: enough to coalesce a batch of small frames into one send, without
-        // 8 KiB per idle connection (large frames bypass it).
-        (r, BufWriter::with_capacity(WRITE_BUFFER, w))
-    });
-    let mut read = fastwebsockets::FragmentCollectorRead::new(read);
-    let (ctl_tx, ctl_rx) = mpsc::unbounded_channel::<Ctl>();
-    let done = CancellationToken::new();
-    let Some(client) = ctx.router.lookup(&sid) else {
+async fn run<S>(ctx: &TransportCtx, conn: &mut FrameReader<S>, sid: &str, flash: bool)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let Some(client) = ctx.router.lookup(sid) else {
         // Unknown sid: say so at once and close (HIVE.md 16.2 #6).
         let e = HiveError::BadSessionId(format!("Tried routing messages to an unknown sid: {sid}"));
         ctx.metrics.inc("clients.transports.websocket.bad");
-        let (tx, rx) = mpsc::channel(4);
-        let _ = tx.try_send(WsOut::Frames(vec![Arc::from(error_frame(&ctx, &e))]));
-        let _ = tx.try_send(WsOut::Close);
-        drop(tx);
-        writer(ctx.clone(), write, rx, ctl_rx, None, done.clone()).await;
+        let mut buf = Vec::new();
+        encode_frame(&mut buf, opcode::TEXT, error_frame(ctx, &e).as_bytes());
+        last_frames(&mut buf, close_code::NORMAL);
+        let _ = conn.get_mut().write_all(&buf).await;
         return;
     };
-    let (out_tx, out_rx) = mpsc::channel::<WsOut>(WS_QUEUE);
+    let (out_tx, mut out) = ws_queue::channel(WS_QUEUE);
     let id = ctx.next_id();
     let transport = if flash {
         Transport::FlashSocket
@@ -106,189 +121,179 @@ async fn run(ctx: TransportCtx, mut ws: Ws, sid: String, flash: bool) {
     {
         return;
     }
-    let w = tokio::spawn(writer(
-        ctx.clone(),
-        write,
-        out_rx,
-        ctl_rx,
-        Some(client.clone()),
-        done.clone(),
-    ));
+    let end = serve(ctx, conn, &mut out, &client, sid).await;
+    ctx.metrics.inc("clients.transports.websocket.hang_up");
+    client.sink_gone(id);
+    if let End::Open(code) = end {
+        // Send what the client's termination produces (`0:::`), then close.
+        let _ = tokio::time::timeout(LINGER, linger(conn, &mut out, code)).await;
+    }
+}
+
+/// The connection loop: client frames in, queued output out, until either side ends.
+async fn serve<S>(
+    ctx: &TransportCtx,
+    conn: &mut FrameReader<S>,
+    out: &mut WsReceiver,
+    client: &ClientHandle,
+    sid: &str,
+) -> End
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let m = &ctx.metrics;
     let direct = ctx.config.hive.direct_websocket;
+    let ping_timeout = Duration::from_millis(ctx.config.hive.websocket_ping_timeout);
+    // The pong deadline, armed by a keep-alive ping (at most one, HIVE.md 16.2 #5).
+    let mut deadline: Option<Pin<Box<tokio::time::Sleep>>> = None;
     loop {
-        let mut obligated = |f: Frame<'_>| {
-            let owned = Frame::new(true, f.opcode, None, Payload::Owned(f.payload.to_vec()));
-            let _ = ctl_tx.send(Ctl::Obligated(owned));
-            async { Ok::<(), Infallible>(()) }
-        };
-        let frame = tokio::select! {
-            f = read.read_frame(&mut obligated) => f,
-            _ = done.cancelled() => break,
-        };
-        let frame = match frame {
-            Ok(f) => f,
-            Err(WebSocketError::ConnectionClosed) => break,
-            Err(e) => {
-                tracing::debug!(sid = %sid, error = %e, "websocket read failed");
-                ctx.metrics.inc("clients.transports.websocket.errors");
-                break;
-            }
-        };
-        match frame.opcode {
-            OpCode::Text => {
-                ctx.metrics.inc("clients.transports.websocket.frames");
-                let text = String::from_utf8_lossy(&frame.payload);
-                match decode(&text) {
-                    Ok(msg) => {
-                        let r = if direct {
-                            client.messages(vec![msg])
-                        } else {
-                            ctx.router.route_messages(&sid, vec![msg])
-                        };
-                        if let Err(e) = r {
-                            ctx.metrics.inc("clients.transports.websocket.bad");
-                            let _ = ctl_tx.send(Ctl::Text(error_frame(&ctx, &e)));
-                            break;
+        let mut buf = Vec::new();
+        tokio::select! {
+            r = conn.next() => match r {
+                Ok(Incoming::Text(text)) => {
+                    m.inc("clients.transports.websocket.frames");
+                    match decode(&text) {
+                        Ok(msg) => {
+                            let r = if direct {
+                                client.messages(vec![msg])
+                            } else {
+                                ctx.router.route_messages(sid, vec![msg])
+                            };
+                            if let Err(e) = r {
+                                m.inc("clients.transports.websocket.bad");
+                                let t = error_frame(ctx, &e);
+                                encode_frame(&mut buf, opcode::TEXT, t.as_bytes());
+                                let _ = conn.get_mut().write_all(&buf).await;
+                                return End::Open(close_code::NORMAL);
+                            }
+                        }
+                        Err(e) => {
+                            // A malformed frame gets an error; the session and everyone else go on.
+                            m.inc("clients.transports.websocket.bad");
+                            let e = HiveError::from(e);
+                            tracing::warn!(sid = %sid, error = %e, "bad websocket frame");
+                            let t = error_frame(ctx, &e);
+                            encode_frame(&mut buf, opcode::TEXT, t.as_bytes());
                         }
                     }
-                    Err(e) => {
-                        // A malformed frame gets an error; the session and everyone else go on.
-                        ctx.metrics.inc("clients.transports.websocket.bad");
-                        let e = HiveError::from(e);
-                        tracing::warn!(sid = %sid, error = %e, "bad websocket frame");
-                        let _ = ctl_tx.send(Ctl::Text(error_frame(&ctx, &e)));
+                }
+                Ok(Incoming::Binary(_)) => {
+                    m.inc("clients.transports.websocket.bad");
+                    encode_frame(&mut buf, opcode::TEXT, b"7:::Unknown WebSocket frame type!");
+                }
+                Ok(Incoming::Ping(p)) => encode_frame(&mut buf, opcode::PONG, &p),
+                Ok(Incoming::Pong) => deadline = None,
+                Ok(Incoming::Close(code)) => {
+                    // Echo the close (with its code, if any) and hang up.
+                    match code {
+                        Some(c) => encode_close(&mut buf, c, b""),
+                        None => encode_frame(&mut buf, opcode::CLOSE, b""),
+                    }
+                    let _ = conn.get_mut().write_all(&buf).await;
+                    return End::Closed;
+                }
+                Err(ReadError::Eof) => return End::Open(close_code::NORMAL),
+                Err(e) => {
+                    tracing::debug!(sid = %sid, error = %e, "websocket read failed");
+                    m.inc("clients.transports.websocket.errors");
+                    return match e.close_code() {
+                        Some(c) => End::Open(c),
+                        None => End::Closed,
+                    };
+                }
+            },
+            o = out.recv() => {
+                // Take what else is already queued too, so its frames share one socket write.
+                let mut next = o;
+                for _ in 0..MAX_BATCHES {
+                    match queued(&mut buf, next, close_code::NORMAL) {
+                        Step::Go => {}
+                        Step::Ping => {
+                            deadline = Some(Box::pin(tokio::time::sleep(ping_timeout)));
+                        }
+                        Step::Stop => {
+                            let _ = conn.get_mut().write_all(&buf).await;
+                            return End::Closed;
+                        }
+                    }
+                    match out.try_recv() {
+                        Some(o) => next = Some(o),
+                        None => break,
                     }
                 }
             }
-            OpCode::Pong => {
-                let _ = ctl_tx.send(Ctl::Pong);
+            () = expired(&mut deadline) => {
+                m.inc("clients.transports.websocket.hang_up");
+                client.terminate(CloseReason::PingTimeout);
+                encode_close(&mut buf, close_code::NORMAL, b"ping timeout");
+                let _ = conn.get_mut().write_all(&buf).await;
+                return End::Closed;
             }
-            OpCode::Close => break,
-            OpCode::Binary => {
-                ctx.metrics.inc("clients.transports.websocket.bad");
-                let _ = ctl_tx.send(Ctl::Text("7:::Unknown WebSocket frame type!".into()));
-            }
-            _ => {}
+        }
+        if !buf.is_empty() && conn.get_mut().write_all(&buf).await.is_err() {
+            return End::Closed;
         }
     }
-    ctx.metrics.inc("clients.transports.websocket.hang_up");
-    client.sink_gone(id);
-    // Let the writer send what the client's termination produces (0:::), then stop.
-    let _ = tokio::time::timeout(Duration::from_secs(5), w).await;
 }
 
-/// What the writer does after one [`WsOut`].
+/// Resolves when the pong deadline passes (never while none is armed).
+async fn expired(deadline: &mut Option<Pin<Box<tokio::time::Sleep>>>) {
+    match deadline {
+        Some(d) => d.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// After the loop: write the client's remaining output until its end, then close with `code`.
+async fn linger<S>(conn: &mut FrameReader<S>, out: &mut WsReceiver, code: u16)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        let mut buf = Vec::new();
+        let step = match out.recv().await {
+            Some(WsOut::KeepAlive) => Step::Go,
+            o => queued(&mut buf, o, code),
+        };
+        if conn.get_mut().write_all(&buf).await.is_err() || matches!(step, Step::Stop) {
+            return;
+        }
+    }
+}
+
+/// What the connection does after one [`WsOut`].
 enum Step {
     Go,
-    /// A keep-alive ping went out: arm the pong deadline (at most one, HIVE.md 16.2 #5).
+    /// A keep-alive ping went out: arm the pong deadline.
     Ping,
+    /// The last frames went out.
     Stop,
 }
 
-async fn write_out<W: AsyncWrite + Unpin>(
-    write: &mut fastwebsockets::WebSocketWrite<W>,
-    o: Option<WsOut>,
-) -> Step {
+/// Encode one queued item (`None`: the client is gone) into `buf`.
+fn queued(buf: &mut Vec<u8>, o: Option<WsOut>, code: u16) -> Step {
     match o {
         Some(WsOut::Frames(frames)) => {
+            buf.reserve(frames.iter().map(|f| frame_len(f.len())).sum());
             for f in frames {
-                if write
-                    .write_frame(Frame::text(Payload::Borrowed(f.as_bytes())))
-                    .await
-                    .is_err()
-                {
-                    return Step::Stop;
-                }
+                encode_frame(buf, opcode::TEXT, f.as_bytes());
             }
             Step::Go
         }
         Some(WsOut::KeepAlive) => {
-            let ok = write
-                .write_frame(Frame::text(Payload::Borrowed(b"8:::")))
-                .await
-                .is_ok()
-                && write
-                    .write_frame(Frame::new(true, OpCode::Ping, None, Payload::Borrowed(b"")))
-                    .await
-                    .is_ok();
-            if ok { Step::Ping } else { Step::Stop }
+            encode_frame(buf, opcode::TEXT, b"8:::");
+            encode_frame(buf, opcode::PING, b"");
+            Step::Ping
         }
         Some(WsOut::Close) | None => {
-            let _ = write
-                .write_frame(Frame::text(Payload::Borrowed(b"0:::")))
-                .await;
-            let _ = write.write_frame(Frame::close(1000, b"")).await;
+            last_frames(buf, code);
             Step::Stop
         }
     }
 }
 
-async fn writer<W: AsyncWrite + Unpin>(
-    ctx: TransportCtx,
-    write: fastwebsockets::WebSocketWrite<W>,
-    mut out: mpsc::Receiver<WsOut>,
-    mut ctl: mpsc::UnboundedReceiver<Ctl>,
-    client: Option<ClientHandle>,
-    done: CancellationToken,
-) {
-    // The write half is a BufWriter: the frames of one batch share one socket write at the flush.
-    let mut write = write;
-    let ping_timeout = Duration::from_millis(ctx.config.hive.websocket_ping_timeout);
-    let mut deadline: Option<tokio::time::Instant> = None;
-    let _done = done.clone().drop_guard();
-    loop {
-        tokio::select! {
-            c = ctl.recv() => match c {
-                Some(Ctl::Obligated(f)) => {
-                    let close = f.opcode == OpCode::Close;
-                    if write.write_frame(f).await.is_err() || close {
-                        break;
-                    }
-                }
-                Some(Ctl::Text(t)) if write.write_frame(Frame::text(Payload::Borrowed(t.as_bytes()))).await.is_err() => break,
-                Some(Ctl::Text(_)) => {}
-                Some(Ctl::Pong) => deadline = None,
-                None => {}
-            },
-            o = out.recv() => {
-                // Take what else is already queued too, so its frames share one flush (one send).
-                let mut next = o;
-                let mut stop = false;
-                for _ in 0..64 {
-                    match write_out(&mut write, next).await {
-                        Step::Go => {}
-                        Step::Ping => deadline = Some(tokio::time::Instant::now() + ping_timeout),
-                        Step::Stop => {
-                            stop = true;
-                            break;
-                        }
-                    }
-                    match out.try_recv() {
-                        Ok(m) => next = Some(m),
-                        Err(_) => break,
-                    }
-                }
-                if stop {
-                    break;
-                }
-            }
-            _ = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
-                    None => std::future::pending::<()>().await,
-                }
-            } => {
-                ctx.metrics.inc("clients.transports.websocket.hang_up");
-                if let Some(c) = &client {
-                    c.terminate(CloseReason::PingTimeout);
-                }
-                let _ = write.write_frame(Frame::close(1000, b"ping timeout")).await;
-                break;
-            }
-        }
-        if write.flush().await.is_err() {
-            break;
-        }
-    }
-    let _ = write.flush().await;
+/// `0:::` then a close frame with `code`.
+fn last_frames(buf: &mut Vec<u8>, code: u16) {
+    encode_frame(buf, opcode::TEXT, b"0:::");
+    encode_close(buf, code, b"");
 }

@@ -1,0 +1,146 @@
+//! The bounded queue from a client actor to its WebSocket connection: one sender (the actor's
+//! [`crate::client::Sink::Ws`]), one receiver (the connection task).
+//!
+//! Same use as a `tokio::sync::mpsc` channel (`try_send` with `Full`/`Closed`, `recv`,
+//! `try_recv`) at a fraction of the memory per idle connection: tokio's channel allocates a
+//! cache-padded 512-byte state and a first block of 32 slots (800 bytes for [`WsOut`]) up front,
+//! while this is one small `Arc` and a `VecDeque` that grows only while messages wait.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
+
+use tokio::sync::mpsc::error::TrySendError;
+
+use super::handle::WsOut;
+
+/// A queue that drained holds at most this many slots of memory.
+const KEEP: usize = 8;
+
+struct State {
+    items: VecDeque<WsOut>,
+    /// The receiver waiting for an item.
+    waker: Option<Waker>,
+    sender: bool,
+    receiver: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    cap: usize,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock; a poisoned one still holds consistent data.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The actor's end.
+pub struct WsSender(Arc<Shared>);
+
+/// The connection's end.
+pub struct WsReceiver(Arc<Shared>);
+
+/// A queue of at most `cap` items.
+pub fn channel(cap: usize) -> (WsSender, WsReceiver) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            items: VecDeque::new(),
+            waker: None,
+            sender: true,
+            receiver: true,
+        }),
+        cap,
+    });
+    (WsSender(Arc::clone(&shared)), WsReceiver(shared))
+}
+
+impl WsSender {
+    /// Queue `m` unless the queue is full or the connection is gone.
+    pub fn try_send(&self, m: WsOut) -> Result<(), TrySendError<WsOut>> {
+        let waker = {
+            let mut st = self.0.lock();
+            if !st.receiver {
+                return Err(TrySendError::Closed(m));
+            }
+            if st.items.len() >= self.0.cap {
+                return Err(TrySendError::Full(m));
+            }
+            st.items.push_back(m);
+            st.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for WsSender {
+    fn drop(&mut self) {
+        let waker = {
+            let mut st = self.0.lock();
+            st.sender = false;
+            st.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+impl std::fmt::Debug for WsSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WsSender")
+    }
+}
+
+impl WsReceiver {
+    /// The next item; `None` once the queue is empty and the sender is gone. Cancel safe.
+    pub async fn recv(&mut self) -> Option<WsOut> {
+        std::future::poll_fn(|cx| {
+            let mut st = self.0.lock();
+            if let Some(m) = Self::pop(&mut st) {
+                return Poll::Ready(Some(m));
+            }
+            if !st.sender {
+                return Poll::Ready(None);
+            }
+            // Checked and registered under the lock: a send after this wakes us.
+            match &mut st.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                w => *w = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// The next item if one is queued.
+    pub fn try_recv(&mut self) -> Option<WsOut> {
+        Self::pop(&mut self.0.lock())
+    }
+
+    fn pop(st: &mut State) -> Option<WsOut> {
+        let m = st.items.pop_front();
+        if st.items.is_empty() && st.items.capacity() > KEEP {
+            // A burst is over: give its memory back.
+            st.items.shrink_to(KEEP);
+        }
+        m
+    }
+}
+
+impl Drop for WsReceiver {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.receiver = false;
+        st.items.clear();
+        st.waker = None;
+    }
+}
+
+#[cfg(test)]
+mod tests;

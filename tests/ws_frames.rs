@@ -1,0 +1,261 @@
+//! The server's WebSocket frame handling over a raw TCP socket (RFC 6455), end to end: frames sent
+//! with the upgrade request, ping -> pong, fragments with a ping between them, close echo, the
+//! close codes of bad input (1002, 1007, 1009), and the keep-alive ping timeout.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{TestHive, handshake};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const TEXT: u8 = 0x1;
+const CLOSE: u8 = 0x8;
+const PING: u8 = 0x9;
+const PONG: u8 = 0xA;
+const MASK: [u8; 4] = [1, 2, 3, 4];
+
+/// A client frame (masked unless `masked` is false).
+fn frame(fin: bool, op: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    let mut out = vec![if fin { 0x80 } else { 0 } | op];
+    let m = if masked { 0x80 } else { 0 };
+    match payload.len() {
+        n @ 0..=125 => out.push(m | n as u8),
+        n @ 126..=0xFFFF => {
+            out.push(m | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(m | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    if masked {
+        out.extend_from_slice(&MASK);
+    }
+    out.extend(
+        payload
+            .iter()
+            .enumerate()
+            .map(|(i, b)| if masked { b ^ MASK[i % 4] } else { *b }),
+    );
+    out
+}
+
+fn text(s: &str) -> Vec<u8> {
+    frame(true, TEXT, s.as_bytes(), true)
+}
+
+/// A raw client connection after the upgrade.
+struct Raw {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    /// Upgrade `sid`; `early` is sent in the same write as the request.
+    async fn open(addr: SocketAddr, sid: &str, early: &[u8]) -> Raw {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let mut req = format!(
+            "GET /socket.io/1/websocket/{sid} HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://localhost\r\n\
+             Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+        .into_bytes();
+        req.extend_from_slice(early);
+        s.write_all(&req).await.unwrap();
+        let mut raw = Raw { s, buf: Vec::new() };
+        let end = loop {
+            if let Some(i) = raw.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            raw.more().await.expect("upgrade response");
+        };
+        let head = String::from_utf8_lossy(&raw.buf[..end]).to_string();
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        raw.buf.drain(..end);
+        raw
+    }
+
+    /// Read more bytes; `None` at end of stream.
+    async fn more(&mut self) -> Option<()> {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), self.s.read(&mut chunk))
+            .await
+            .expect("no data from the server within 5 s")
+            .ok()?;
+        (n > 0).then(|| self.buf.extend_from_slice(&chunk[..n]))
+    }
+
+    /// The next server frame (opcode, payload); `None` at end of stream.
+    async fn recv(&mut self) -> Option<(u8, Vec<u8>)> {
+        loop {
+            if self.buf.len() >= 2 {
+                assert_eq!(self.buf[1] & 0x80, 0, "server frames are not masked");
+                assert_ne!(self.buf[0] & 0x80, 0, "server frames are not fragmented");
+                let (len, at) = match self.buf[1] & 0x7F {
+                    126 if self.buf.len() >= 4 => {
+                        (u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize, 4)
+                    }
+                    127 if self.buf.len() >= 10 => (
+                        u64::from_be_bytes(self.buf[2..10].try_into().unwrap()) as usize,
+                        10,
+                    ),
+                    126 | 127 => (usize::MAX, 0),
+                    n => (n as usize, 2),
+                };
+                if len != usize::MAX && self.buf.len() >= at + len {
+                    let op = self.buf[0] & 0x0F;
+                    let payload = self.buf[at..at + len].to_vec();
+                    self.buf.drain(..at + len);
+                    return Some((op, payload));
+                }
+            }
+            self.more().await?;
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).await.unwrap();
+    }
+
+    /// Frames until the server's close frame (returned last) or the end of the stream.
+    async fn until_close(&mut self) -> Vec<(u8, Vec<u8>)> {
+        let mut got = Vec::new();
+        while let Some(f) = self.recv().await {
+            let close = f.0 == CLOSE;
+            got.push(f);
+            if close {
+                break;
+            }
+        }
+        got
+    }
+}
+
+fn close_code(frames: &[(u8, Vec<u8>)]) -> Option<u16> {
+    frames
+        .iter()
+        .find(|f| f.0 == CLOSE)
+        .map(|f| u16::from_be_bytes([f.1[0], f.1[1]]))
+}
+
+fn texts(frames: &[(u8, Vec<u8>)]) -> Vec<String> {
+    frames
+        .iter()
+        .filter(|f| f.0 == TEXT)
+        .map(|f| String::from_utf8_lossy(&f.1).to_string())
+        .collect()
+}
+
+async fn start() -> TestHive {
+    // A long heartbeat keeps keep-alive pings out of the way (the ping-timeout test sets its own).
+    TestHive::start(
+        json!({"socketio": {"max_frame_size": 4096, "heartbeat_timeout": 30000,
+                                        "session_timeout": 60000}}),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_fragments_and_close_echo() {
+    let h = start().await;
+    let sid = handshake(h.sio).await;
+    // A ping sent together with the upgrade request is answered.
+    let mut c = Raw::open(h.sio, &sid, &frame(true, PING, b"early", true)).await;
+    let mut got = Vec::new();
+    while !(got.iter().any(|f: &(u8, Vec<u8>)| f.0 == PONG) && texts(&got).len() == 1) {
+        got.push(c.recv().await.expect("pong and 1:::"));
+    }
+    assert!(got.contains(&(PONG, b"early".to_vec())), "{got:?}");
+    assert_eq!(texts(&got), vec!["1:::"]);
+    // A message in two fragments with a ping between them: a pong, then one echo.
+    let msg = r#"5:::{"name":"echo","args":["fragmented"]}"#.as_bytes();
+    let mut b = frame(false, TEXT, &msg[..10], true);
+    b.extend(frame(true, PING, b"mid", true));
+    b.extend(frame(true, 0x0, &msg[10..], true));
+    c.send(&b).await;
+    assert_eq!(c.recv().await.unwrap(), (PONG, b"mid".to_vec()));
+    let (op, echo) = c.recv().await.unwrap();
+    assert_eq!(op, TEXT);
+    assert!(
+        String::from_utf8_lossy(&echo).contains("fragmented"),
+        "{echo:?}"
+    );
+    // A close is echoed with its code, and the session ends.
+    c.send(&frame(true, CLOSE, &1001u16.to_be_bytes(), true))
+        .await;
+    let got = c.until_close().await;
+    assert_eq!(close_code(&got), Some(1001), "{got:?}");
+    assert!(
+        c.recv().await.is_none(),
+        "the server hangs up after the close"
+    );
+    h.until("session ended", Duration::from_secs(3), |h| {
+        h.sessions() == 0
+    })
+    .await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_close_with_their_codes() {
+    let h = start().await;
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        (
+            "bad UTF-8",
+            frame(true, TEXT, &[b'5', b':', 0xC3, 0x28], true),
+            1007,
+        ),
+        ("oversize", text(&format!("5:::{}", "x".repeat(5000))), 1009),
+        ("unmasked", frame(true, TEXT, b"2::", false), 1002),
+        ("continuation first", frame(true, 0x0, b"2::", true), 1002),
+    ];
+    for (name, bytes, code) in cases {
+        let sid = handshake(h.sio).await;
+        let mut c = Raw::open(h.sio, &sid, b"").await;
+        assert_eq!(c.recv().await.unwrap(), (TEXT, b"1:::".to_vec()), "{name}");
+        c.send(&bytes).await;
+        let got = c.until_close().await;
+        assert_eq!(close_code(&got), Some(code), "{name}: {got:?}");
+        // The client's own end of the session (`0:::`) goes out before the close.
+        assert_eq!(texts(&got), vec!["0:::"], "{name}");
+        h.until(name, Duration::from_secs(3), |h| h.sessions() == 0)
+            .await;
+    }
+    // Exactly the limit is fine: the session goes on.
+    let sid = handshake(h.sio).await;
+    let mut c = Raw::open(h.sio, &sid, b"").await;
+    assert_eq!(c.recv().await.unwrap(), (TEXT, b"1:::".to_vec()));
+    let (head, tail) = (r#"5:::{"name":"echo","args":[""#, r#""]}"#);
+    let body = format!("{head}{}{tail}", "y".repeat(4096 - head.len() - tail.len()));
+    assert_eq!(body.len(), 4096);
+    c.send(&text(&body)).await;
+    let (op, echo) = c.recv().await.unwrap();
+    assert_eq!((op, echo.len() > 4000), (TEXT, true));
+    assert_eq!(h.sessions(), 1);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_keep_alive_ping_ends_the_session() {
+    // heartbeat_timeout 1000 ms and websocket_ping_timeout 500 ms (config/test.json).
+    let h = TestHive::start(json!({})).await;
+    let sid = handshake(h.sio).await;
+    let mut c = Raw::open(h.sio, &sid, b"").await;
+    let got = c.until_close().await;
+    assert_eq!(texts(&got), vec!["1:::", "8:::"], "{got:?}");
+    assert!(got.iter().any(|f| f.0 == PING), "{got:?}");
+    assert_eq!(close_code(&got), Some(1000));
+    let reason = &got.last().unwrap().1[2..];
+    assert_eq!(reason, b"ping timeout");
+    h.until("session ended", Duration::from_secs(3), |h| {
+        h.sessions() == 0
+    })
+    .await;
+    h.stop().await;
+}
