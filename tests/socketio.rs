@@ -428,3 +428,29 @@ async fn raw_websocket_edge_cases() {
     );
     h.stop().await;
 }
+
+/// HIVE.md 3.10: a client that only listens is dropped after `session_timeout`, even though
+/// keep-alives flow; one that keeps emitting is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_timeout_ends_a_silent_session_only() {
+    let h = TestHive::start(json!({"socketio": {"heartbeat_timeout": 5000, "reconnect_timeout": 60000, "session_timeout": 1500}, "clients": hooks_patch()["clients"]})).await;
+    let mut silent = JsClient::connect(&h.url(), "websocket");
+    silent.wait_ev("connect");
+    let mut chatty = JsClient::connect(&h.url(), "websocket");
+    chatty.wait_ev("connect");
+    for _ in 0..6 {
+        chatty.emit("echo", json!([1]));
+        chatty.wait_event("echo");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    // 2.4 s after connecting: the silent one is gone (on_disconnect ran), the chatty one is not.
+    silent.wait_for(Duration::from_secs(3), |v| v["ev"] == "disconnect");
+    h.until("one session left", Duration::from_secs(2), |h| {
+        h.sessions() == 1
+    })
+    .await;
+    assert_eq!(h.metric("clients.hooks.on_disconnect.calls"), 1);
+    chatty.emit("echo", json!([2]));
+    chatty.wait_event("echo");
+    h.stop().await;
+}
