@@ -579,7 +579,7 @@ async fn http_pool_never_exceeds_max_connections() {
         "socketio": long_timers()
     }))
     .await;
-    let mut m = blocking(|| JsMany::connect(&root(), &h.url(), "websocket", 30));
+    let mut m = blocking(|| JsMany::connect(&h.url(), "websocket", 30));
     m.emit_all("authorize", json!([{"nick": "bob"}]));
     let evs = blocking(|| m.events(30, Duration::from_secs(30)));
     let mut who: Vec<i64> = evs.iter().map(|e| e["i"].as_i64().unwrap()).collect();
@@ -615,7 +615,7 @@ async fn excess_requests_fail_after_rent_timeout() {
         "socketio": long_timers()
     }))
     .await;
-    let mut m = blocking(|| JsMany::connect(&root(), &h.url(), "websocket", 30));
+    let mut m = blocking(|| JsMany::connect(&h.url(), "websocket", 30));
     m.emit_all("authorize", json!([{"nick": "bob"}]));
     let evs = blocking(|| m.events(30, Duration::from_secs(30)));
     let (errors, ok): (Vec<&Value>, Vec<&Value>) =

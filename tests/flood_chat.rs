@@ -10,13 +10,15 @@
     unreachable_pub
 )]
 
+mod common;
+
 #[path = "../examples/chat_backend/demo.rs"]
 mod demo;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -49,28 +51,12 @@ struct Human {
 
 impl Human {
     fn connect(port: u16) -> Self {
-        let mut child = Command::new("node")
-            .arg(root().join("tests/js/origin_client.js"))
-            .arg(format!("http://127.0.0.1:{port}"))
-            .arg("websocket")
-            .env("ORIGIN", "ws://localhost")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node runs tests/js/sio_client.js");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line)
-                    && tx.send(v).is_err()
-                {
-                    break;
-                }
-            }
-        });
+        let url = format!("http://127.0.0.1:{port}");
+        let (child, stdin, rx) = common::spawn_node(
+            "tests/js/origin_client.js",
+            &[&url, "websocket"],
+            &[("ORIGIN", "ws://localhost")],
+        );
         Self {
             child,
             stdin,

@@ -116,28 +116,7 @@ pub struct JsClient {
 
 impl JsClient {
     pub fn connect(url: &str, transport: &str) -> JsClient {
-        let script = root().join("tests/js/sio_client.js");
-        let mut child = Command::new("node")
-            .arg(&script)
-            .arg(url)
-            .arg(transport)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node must be installed (npm peers are installed by .ci/run)");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line)
-                    && tx.send(v).is_err()
-                {
-                    break;
-                }
-            }
-        });
+        let (child, stdin, rx) = spawn_node("tests/js/sio_client.js", &[url, transport], &[]);
         JsClient {
             child,
             stdin,
@@ -219,6 +198,37 @@ impl Drop for JsClient {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Run `node <script> <args>` (script relative to the repository root) with stdin piped, and read
+/// its stdout as JSON lines on a thread.
+pub fn spawn_node(
+    script: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (Child, ChildStdin, mpsc::Receiver<Value>) {
+    let mut child = Command::new("node")
+        .arg(root().join(script))
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node must be installed (npm peers are installed by scripts/test.sh)");
+    let stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && tx.send(v).is_err()
+            {
+                break;
+            }
+        }
+    });
+    (child, stdin, rx)
 }
 
 /// A raw HTTP/1.1 exchange over a fresh TCP connection (Connection: close).

@@ -12,8 +12,7 @@
     clippy::expect_used
 )]
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::io::Write;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -292,27 +291,10 @@ pub struct JsMany {
 
 impl JsMany {
     /// Start `n` clients and wait (bounded) until all are connected.
-    pub fn connect(root: &Path, url: &str, transport: &str, n: usize) -> JsMany {
-        let mut child = Command::new("node")
-            .arg(root.join("tests/js/sio_many.js"))
-            .args([url, transport, &n.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node must be installed");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line)
-                    && tx.send(v).is_err()
-                {
-                    break;
-                }
-            }
-        });
+    pub fn connect(url: &str, transport: &str, n: usize) -> JsMany {
+        let n = n.to_string();
+        let (child, stdin, rx) =
+            crate::common::spawn_node("tests/js/sio_many.js", &[url, transport, &n], &[]);
         let mut m = JsMany { child, stdin, rx };
         let v = m.next(Duration::from_secs(20));
         assert_eq!(v["ev"], "connected", "{v}");
