@@ -8,7 +8,7 @@
 //!   described in `supervisor-trees.md`.
 //! - [`config`]: loading, merging and validating Hive's JSON configuration.
 //! - [`transport`]: the only code that touches client sockets (HTTP, WebSocket, XHR-polling).
-//! - [`client`]: one actor per session: the pure session state machine and its actor.
+//! - [`client`]: one actor per session: its state machine, timers and outgoing buffer.
 //! - [`router`]: sid -> client registry, slot limit, enable/disable, graceful terminate.
 //! - [`hooks`]: hook chains and action dispatchers, resolved by name at load time.
 //! - [`state`]: client state managers (`sm.local`, `sm.redis`).
@@ -18,6 +18,10 @@
 //! - [`monitor`]: metrics registry and the admin (monitor) listener.
 //! - [`flood`]: the load tester behind the `flood` binary.
 //! - [`error`]: [`error::HiveError`] with Hive's stable error codes.
+//! - [`app`]: starting a node (listeners, the tree, wiring) and its graceful shutdown;
+//!   [`listener`]: the supervised listener workers; [`env`]: the env_sup workers;
+//!   [`slot`]: late-bound handles of restartable subsystems.
+//! - [`cli`], [`telemetry`], [`sys`]: the command line, logging set-up, the open-files limit.
 
 pub mod api;
 pub mod app;
