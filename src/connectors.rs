@@ -227,7 +227,7 @@ impl Connectors {
     /// Validate, check connectivity, start and register a pool (boot and `action.start_connectors`).
     ///
     /// # Errors
-    /// `connectors_error`: "Unable to start Hive Connector <pool> (<connector>): <reason>".
+    /// `connectors_error`: `Unable to start Hive Connector <pool> (<connector>): <reason>`.
     pub async fn start_pool(&self, name: &str, d: &PoolDescriptor) -> Result<(), HiveError> {
         let m = &self.inner.metrics;
         m.inc("connectors.requests");

@@ -91,7 +91,7 @@ impl Pool {
         self.sup.count() as u64
     }
 
-    /// Stops the remaining users (in parallel, each within [`USER_SHUTDOWN`]) and `users_sup`.
+    /// Stops the remaining users (in parallel, each within `USER_SHUTDOWN`) and `users_sup`.
     pub async fn stop(&self) {
         let _ = self.sup.shutdown().await;
     }
