@@ -32,7 +32,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ractor::{Actor, ActorCell, ActorRef};
+use ractor::{ActorCell, ActorRef};
 
 pub use crate::protocol::event::InternalEvent;
 pub use cid::{expand_cid_spec, expand_resubscribe, is_at_or_below, prefix_of};
@@ -125,10 +125,7 @@ impl PubSub {
         let channel_parent =
             channels_sup.map_or(ChannelParent::Unlinked, ChannelParent::Supervised);
         let state = ManagerState::new(registry.clone(), channel_parent);
-        let spawned = match parent {
-            Some(p) => Actor::spawn_linked(None, ManagerActor, state, p).await,
-            None => Actor::spawn(None, ManagerActor, state).await,
-        };
+        let spawned = crate::supervision::spec::spawn_under(ManagerActor, state, parent).await;
         let (manager, _join) = spawned.map_err(|e| {
             HiveError::PubsubError(format!("Cannot start Hive Pub-Sub manager: {e}"))
         })?;

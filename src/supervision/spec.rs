@@ -203,6 +203,22 @@ where
     })
 }
 
+/// Spawn an unnamed actor, linked to `parent` when there is one (a supervisor in the tree), free
+/// standing otherwise (tests, tools).
+///
+/// # Errors
+/// ractor's spawn error.
+pub async fn spawn_under<A: Actor>(
+    handler: A,
+    args: A::Arguments,
+    parent: Option<ActorCell>,
+) -> Result<(ractor::ActorRef<A::Msg>, tokio::task::JoinHandle<()>), ractor::SpawnErr> {
+    match parent {
+        Some(p) => A::spawn_linked(None, handler, args, p).await,
+        None => A::spawn(None, handler, args).await,
+    }
+}
+
 /// One child of a supervisor.
 #[derive(Clone)]
 pub struct ChildSpec {

@@ -3,13 +3,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ractor::{Actor, ActorCell, ActorRef, ActorStatus};
+use ractor::{ActorCell, ActorRef, ActorStatus};
 use tokio::task::JoinHandle;
 
 use super::DynamicSupervisor;
 use crate::supervision::msg::{REPORT_TIMEOUT, SupervisorMsg, call};
 use crate::supervision::report::SupervisorReport;
-use crate::supervision::spec::{ChildSpec, DynamicSpec, StartFn, SupervisionError, spawn_error};
+use crate::supervision::spec::{
+    ChildSpec, DynamicSpec, StartFn, SupervisionError, spawn_error, spawn_under,
+};
 
 /// Typed handle to a dynamic supervisor.
 #[derive(Debug, Clone)]
@@ -30,10 +32,7 @@ impl DynamicHandle {
         let id = spec.id.clone();
         let count = Arc::new(AtomicUsize::new(0));
         let args = (spec, count.clone());
-        let spawned = match parent {
-            Some(p) => DynamicSupervisor::spawn_linked(None, DynamicSupervisor, args, p).await,
-            None => DynamicSupervisor::spawn(None, DynamicSupervisor, args).await,
-        };
+        let spawned = spawn_under(DynamicSupervisor, args, parent).await;
         let (actor, join) = spawned.map_err(|e| spawn_error(&id, e))?;
         Ok((DynamicHandle { actor, count }, join))
     }

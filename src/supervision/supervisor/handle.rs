@@ -2,13 +2,15 @@
 
 use std::sync::Arc;
 
-use ractor::{Actor, ActorCell, ActorRef};
+use ractor::{ActorCell, ActorRef};
 use tokio::task::JoinHandle;
 
 use super::Supervisor;
 use crate::supervision::msg::{REPORT_TIMEOUT, SupervisorMsg, call};
 use crate::supervision::report::{ChildReport, SupervisorReport};
-use crate::supervision::spec::{ChildSpec, StartFn, SupervisionError, SupervisorSpec, spawn_error};
+use crate::supervision::spec::{
+    ChildSpec, StartFn, SupervisionError, SupervisorSpec, spawn_error, spawn_under,
+};
 
 /// Typed handle to a static supervisor.
 #[derive(Debug, Clone)]
@@ -27,10 +29,7 @@ impl SupervisorHandle {
         parent: Option<ActorCell>,
     ) -> Result<(SupervisorHandle, JoinHandle<()>), SupervisionError> {
         let id = spec.id.clone();
-        let spawned = match parent {
-            Some(p) => Supervisor::spawn_linked(None, Supervisor, spec, p).await,
-            None => Supervisor::spawn(None, Supervisor, spec).await,
-        };
+        let spawned = spawn_under(Supervisor, spec, parent).await;
         let (actor, join) = spawned.map_err(|e| spawn_error(&id, e))?;
         Ok((SupervisorHandle { actor }, join))
     }
