@@ -3,20 +3,7 @@
 // stdin: one JSON command per line: {"op":"emit","name":"x","args":[...],"ack":true} | {"op":"disconnect"}
 // stdout: one JSON line per event: {"ev":"connect"} {"ev":"event","name":..,"args":[..]} {"ev":"ack","args":[..]}
 'use strict';
-const path = require('path');
-// Browsers send an Origin header on WebSocket upgrades; make the node `ws` module do the same
-// (ORIGIN env, default http://localhost) so the origin check sees what a page would send.
-const wsPath = require.resolve(path.join(__dirname, '..', '..', 'node_modules', 'ws'));
-const WS = require(wsPath);
-function OriginWS(address, protocols, options) {
-  if (typeof protocols === 'object' && !Array.isArray(protocols)) { options = protocols; protocols = undefined; }
-  const opts = Object.assign({ origin: process.env.ORIGIN || 'http://localhost' }, options || {});
-  return protocols ? new WS(address, protocols, opts) : new WS(address, opts);
-}
-OriginWS.prototype = WS.prototype;
-Object.assign(OriginWS, WS);
-require.cache[wsPath].exports = OriginWS;
-const io = require(path.join(__dirname, '..', '..', 'node_modules', 'socket.io-client', 'lib', 'io.js'));
+const io = require('./origin_io.js');
 const readline = require('readline');
 
 const [url, transport] = process.argv.slice(2);

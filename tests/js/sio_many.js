@@ -3,18 +3,7 @@
 // stdin: {"op":"emit","name":"x","args":[...]} sends the event from every client at once.
 // stdout: {"ev":"connected","n":N} once all are connected; then per client {"i":k,"ev":"event",...}.
 'use strict';
-const path = require('path');
-const wsPath = require.resolve(path.join(__dirname, '..', '..', 'node_modules', 'ws'));
-const WS = require(wsPath);
-function OriginWS(address, protocols, options) {
-  if (typeof protocols === 'object' && !Array.isArray(protocols)) { options = protocols; protocols = undefined; }
-  const opts = Object.assign({ origin: process.env.ORIGIN || 'http://localhost' }, options || {});
-  return protocols ? new WS(address, protocols, opts) : new WS(address, opts);
-}
-OriginWS.prototype = WS.prototype;
-Object.assign(OriginWS, WS);
-require.cache[wsPath].exports = OriginWS;
-const io = require(path.join(__dirname, '..', '..', 'node_modules', 'socket.io-client', 'lib', 'io.js'));
+const io = require('./origin_io.js');
 const readline = require('readline');
 
 const [url, transport, count] = process.argv.slice(2);
