@@ -3,12 +3,15 @@
 //! - [`handle`]: [`ClientHandle`], the typed handle transports, the router and pub-sub use, with
 //!   the actor's message enum [`ClientMsg`] and the transport sinks.
 //! - [`outbox`]: the pure outgoing buffer: ordering, bounds and encoding per transport.
+//! - [`shortcut`]: ready pub-sub frames straight into an idle WebSocket's queue.
+//! - [`ws_queue`]: the bounded queue to a WebSocket connection task.
 //! - [`actor`]: the actor and its state machine (generic -> transient/waiting/polling ->
 //!   terminated) with the timers of HIVE.md 3.10.
 
 pub mod actor;
 pub mod handle;
 pub mod outbox;
+pub mod shortcut;
 pub mod ws_queue;
 
 pub use actor::{ClientActor, ClientArgs};

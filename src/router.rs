@@ -15,6 +15,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorRef};
 use rand::RngCore;
 
+use crate::client::shortcut::Shortcut;
 use crate::client::{ClientActor, ClientArgs, ClientHandle, CloseReason};
 use crate::error::HiveError;
 use crate::hooks::Services;
@@ -166,11 +167,11 @@ impl Router {
             ));
         };
         let sid: Arc<str> = Arc::from(self.new_sid());
-        let pending = Arc::new(AtomicUsize::new(0));
+        let shortcut = Shortcut::new(services.metrics.counter("clients.transports.websocket.ok"));
         let args = std::sync::Mutex::new(Some(ClientArgs {
             sid: Arc::clone(&sid),
             services: Arc::clone(&services),
-            pending: Arc::clone(&pending),
+            shortcut: Arc::clone(&shortcut),
         }));
         let args = Arc::new(args);
         let spec = ChildSpec::worker(
@@ -207,7 +208,7 @@ impl Router {
         let handle = ClientHandle::new(
             Arc::clone(&sid),
             actor,
-            pending,
+            shortcut,
             services.config.socketio.max_outgoing_queue,
         );
         self.inner.registry.insert(handle, cell.get_id());

@@ -1,6 +1,7 @@
 //! The server's WebSocket frame handling over a raw TCP socket (RFC 6455), end to end: frames sent
 //! with the upgrade request, ping -> pong, fragments with a ping between them, close echo, the
-//! close codes of bad input (1002, 1007, 1009), and the keep-alive ping timeout.
+//! close codes of bad input (1002, 1007, 1009), the keep-alive ping timeout, and channel frames on
+//! the pub-sub shortcut (order, and a subscriber that stops reading).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -257,5 +258,124 @@ async fn unanswered_keep_alive_ping_ends_the_session() {
         h.sessions() == 0
     })
     .await;
+    h.stop().await;
+}
+
+/// A node whose sessions have no batching window, so channel frames take the shortcut straight
+/// into the connection's queue (`client::shortcut`), with a `rooms` channel and the seed's hooks.
+async fn start_shortcut() -> TestHive {
+    TestHive::start(json!({
+        "socketio": {"poll_timeout": 0, "heartbeat_timeout": 30000, "session_timeout": 60000},
+        "clients": {"hooks": {"join_rooms": [{"hook": "pubsub.subscribe", "args": "public"}]}},
+        "pubsub": {"channels": {"rooms": {"privilege": "public", "timeout": 0}}}
+    }))
+    .await
+}
+
+async fn publish(h: &TestHive, body: &str) {
+    let path = "/api/abcde12345/pubsub/publish/rooms.x";
+    let (s, _, b) = common::http(h.api, "POST", path, &[], body.as_bytes()).await;
+    assert_eq!((s, b.as_str()), (200, ""), "publish");
+}
+
+/// A joined WebSocket session with its `1:::` read; `n` sessions are then in `rooms.x`.
+async fn joined(h: &TestHive, n: i64) -> Raw {
+    let sid = handshake(h.sio).await;
+    let mut c = Raw::open(h.sio, &sid, &[]).await;
+    assert_eq!(texts(&[c.recv().await.unwrap()]), vec!["1:::"]);
+    c.send(&text(
+        r#"5:::{"name":"join_rooms","args":[{"rooms":["x"]}]}"#,
+    ))
+    .await;
+    let path = "/api/abcde12345/pubsub/subscribe/rooms.x";
+    let mut got = None;
+    for _ in 0..500 {
+        let (s, _, b) = common::http(h.api, "GET", path, &[], b"").await;
+        got = (s == 200).then(|| {
+            serde_json::from_str::<serde_json::Value>(&b).unwrap()["subscribed_clients"].as_i64()
+        });
+        if got == Some(Some(n)) {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("rooms.x never had {n} subscribers (last: {got:?})");
+}
+
+/// Channel frames that skip the client actor still arrive exactly once and in publish order,
+/// interleaved with the session's own replies (which still come from its actor), and are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_frames_on_the_shortcut_keep_order_beside_replies() {
+    let h = start_shortcut().await;
+    let mut c = joined(&h, 1).await;
+    let ok_before = h.metric("clients.transports.websocket.ok");
+    const N: usize = 300;
+    let pusher = {
+        let api = h.api;
+        tokio::spawn(async move {
+            for i in 0..N {
+                let body = format!(r#"{{"name":"n","args":[{i}]}}"#);
+                let path = "/api/abcde12345/pubsub/publish/rooms.x";
+                let (s, _, _) = common::http(api, "POST", path, &[], body.as_bytes()).await;
+                assert_eq!(s, 200);
+            }
+        })
+    };
+    for i in 0..50 {
+        c.send(&text(&format!(r#"5:::{{"name":"echo","args":["e{i}"]}}"#)))
+            .await;
+    }
+    let (mut published, mut echoes) = (Vec::new(), Vec::new());
+    while published.len() < N || echoes.len() < 50 {
+        let (op, p) = c.recv().await.expect("frames until all arrived");
+        assert_eq!(op, TEXT);
+        let v: serde_json::Value = serde_json::from_slice(&p[4..]).unwrap();
+        match v["name"].as_str() {
+            Some("n") => published.push(v["args"][0].as_u64().unwrap() as usize),
+            Some("echo") => echoes.push(v["args"][0].as_str().unwrap().to_string()),
+            other => panic!(
+                "unexpected frame {other:?}: {}",
+                String::from_utf8_lossy(&p)
+            ),
+        }
+    }
+    pusher.await.unwrap();
+    assert_eq!(
+        published,
+        (0..N).collect::<Vec<_>>(),
+        "publish order, once each"
+    );
+    let want: Vec<String> = (0..50).map(|i| format!("e{i}")).collect();
+    assert_eq!(echoes, want);
+    assert!(h.metric("clients.transports.websocket.ok") - ok_before >= (N + 50) as i64);
+    h.stop().await;
+}
+
+/// A subscriber that stops reading fills its kernel buffers, then its connection queue: the
+/// channel drops it as a slow consumer, its session ends, and the others are not held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_stops_reading_is_dropped_on_the_shortcut() {
+    let h = start_shortcut().await;
+    let _stuck = joined(&h, 1).await; // never read again
+    let mut live = joined(&h, 2).await;
+    let big = "x".repeat(16 * 1024);
+    let body = format!(r#"{{"name":"big","args":["{big}"]}}"#);
+    let mut sent = 0;
+    while h.metric("pubsub.dropped_deliveries") == 0 {
+        assert!(sent < 4000, "never dropped after {sent} publishes");
+        publish(&h, &body).await;
+        sent += 1;
+        // The live one reads everything.
+        let (op, p) = live.recv().await.unwrap();
+        assert_eq!(op, TEXT);
+        assert!(p.len() > 16 * 1024);
+    }
+    h.until("stuck session ended", Duration::from_secs(10), |h| {
+        h.sessions() == 1
+    })
+    .await;
+    publish(&h, r#"{"name":"after","args":[]}"#).await;
+    let (_, p) = live.recv().await.unwrap();
+    assert!(String::from_utf8_lossy(&p).contains("after"));
     h.stop().await;
 }

@@ -5,7 +5,6 @@
 //! `poll_timeout` (0 = at once; the WebSocket writer coalesces what queues up meanwhile).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -18,6 +17,7 @@ use super::handle::{
     ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Tick, Transport, WsOut, XhrReply,
 };
 use super::outbox::{Outbox, ws_frames, xhr_body};
+use super::shortcut::Shortcut;
 use crate::error::HiveError;
 use crate::hooks::engine::{dispatch, run_chain};
 use crate::hooks::{Cx, Flow, HookTable, Reply, Services, Trigger};
@@ -39,8 +39,8 @@ pub struct ClientArgs {
     pub sid: Arc<str>,
     /// Node-wide services.
     pub services: Arc<Services>,
-    /// Shared pending-deliveries counter (see [`ClientHandle`]).
-    pub pending: Arc<AtomicUsize>,
+    /// Shared with the handle and the channels (see [`Shortcut`]).
+    pub shortcut: Arc<Shortcut>,
 }
 
 /// Session phases (HIVE.md 4.2).
@@ -81,7 +81,7 @@ pub struct ClientState {
     outbox: Outbox,
     store: StateStore,
     hooks: Arc<HookTable>,
-    pending: Arc<AtomicUsize>,
+    shortcut: Arc<Shortcut>,
     last_activity: Instant,
     last_flush: Instant,
     generation: u64,
@@ -178,7 +178,7 @@ impl Actor for ClientActor {
         let handle = ClientHandle::new(
             Arc::clone(&args.sid),
             myself.clone(),
-            Arc::clone(&args.pending),
+            Arc::clone(&args.shortcut),
             services.config.socketio.max_outgoing_queue,
         );
         let init = after(&myself, services.config.socketio.init_timeout, Tick::Init);
@@ -195,7 +195,7 @@ impl Actor for ClientActor {
             sink: None,
             outbox: Outbox::default(),
             store,
-            pending: args.pending,
+            shortcut: args.shortcut,
             last_activity: now,
             last_flush: now,
             generation: 0,
@@ -236,7 +236,7 @@ impl Actor for ClientActor {
         // small; everything else runs in a box that lives only while its message is handled.
         match msg {
             ClientMsg::Deliver(Delivery::Frames(frames)) if st.phase != Phase::Terminated => {
-                st.pending.fetch_sub(1, Ordering::Relaxed);
+                st.shortcut.release();
                 if st.phase == Phase::Generic {
                     return Ok(());
                 }
@@ -280,7 +280,7 @@ async fn handle_msg(
             after_work(&myself, st).await;
         }
         ClientMsg::Deliver(d) => {
-            st.pending.fetch_sub(1, Ordering::Relaxed);
+            st.shortcut.release();
             if st.phase == Phase::Generic {
                 return Ok(());
             }
@@ -343,6 +343,7 @@ async fn handle_msg(
         ClientMsg::SinkGone(id) => {
             if st.sink.as_ref().map(Sink::id) == Some(id) {
                 let was_ws = matches!(st.sink, Some(Sink::Ws { .. }));
+                st.shortcut.close();
                 st.sink = None;
                 if was_ws {
                     {
@@ -452,6 +453,11 @@ async fn attach(
             match sink {
                 Sink::Ws { id, tx } => {
                     let _ = tx.try_send(WsOut::Frames(vec![Arc::from("1:::")]));
+                    if st.sockets().poll_timeout == 0 {
+                        // No batching window: channels may queue ready frames themselves, after
+                        // the `1:::` just queued.
+                        st.shortcut.open(tx.clone());
+                    }
                     st.sink = Some(Sink::Ws { id, tx });
                     st.set_phase(Phase::Waiting);
                 }
@@ -550,10 +556,7 @@ async fn flush(myself: &ActorRef<ClientMsg>, st: &mut ClientState) {
             let n = batch.len();
             match tx.try_send(WsOut::Frames(ws_frames(&batch))) {
                 Ok(()) => {
-                    st.services
-                        .metrics
-                        .counter("clients.transports.websocket.ok")
-                        .add(n as i64);
+                    st.shortcut.count_ws(n);
                     st.sink = Some(Sink::Ws { id, tx });
                     st.last_flush = Instant::now();
                     st.set_phase(Phase::Waiting);
@@ -651,6 +654,8 @@ async fn terminate(myself: &ActorRef<ClientMsg>, st: &mut ClientState, reason: C
         return;
     }
     tracing::debug!(sid = %st.sid, ?reason, "session ends");
+    // From here on channels deliver through this actor, which ignores them once terminated.
+    st.shortcut.close();
     let upgraded = st.phase != Phase::Generic;
     if upgraded && !st.outbox.is_empty() && st.sink.is_some() {
         // An XHR poll answered with the last replies leaves no sink for `0:::`: the browser would

@@ -1,7 +1,6 @@
 //! [`ClientHandle`]: the typed handle of a client actor, and the messages it accepts.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ractor::{ActorCell, ActorRef, RpcReplyPort};
 use tokio::sync::oneshot;
@@ -10,6 +9,8 @@ use crate::error::HiveError;
 use crate::protocol::event::InternalEvent;
 use crate::protocol::socketio::Message;
 use crate::pubsub::{DeliverOutcome, Delivery, Subscriber};
+
+use super::shortcut::{Shortcut, Taken};
 
 /// The transport a session was upgraded to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,8 @@ impl Transport {
 pub enum WsOut {
     /// One text frame per message (several frames may share one socket write).
     Frames(Vec<Arc<str>>),
+    /// The same, shared with the other subscribers of a channel (see [`super::shortcut`]).
+    Shared(Arc<[Arc<str>]>),
     /// Keep-alive: `8:::` then a WebSocket ping, with the pong deadline armed.
     KeepAlive,
     /// `0:::` then close the socket.
@@ -157,8 +160,9 @@ pub enum Tick {
 pub struct ClientHandle {
     sid: Arc<str>,
     actor: ActorRef<ClientMsg>,
-    /// Deliveries sent to the actor and not yet processed (back-pressure for pub-sub fan-out).
-    pending: Arc<AtomicUsize>,
+    /// Shared with the actor: pending deliveries and the pub-sub shortcut.
+    shortcut: Arc<Shortcut>,
+    /// Most deliveries waiting for the actor before the client counts as slow.
     max_pending: usize,
 }
 
@@ -167,13 +171,13 @@ impl ClientHandle {
     pub fn new(
         sid: Arc<str>,
         actor: ActorRef<ClientMsg>,
-        pending: Arc<AtomicUsize>,
+        shortcut: Arc<Shortcut>,
         max_pending: usize,
     ) -> Self {
         Self {
             sid,
             actor,
-            pending,
+            shortcut,
             max_pending,
         }
     }
@@ -252,10 +256,16 @@ impl Subscriber for ClientHandle {
     }
 
     fn deliver(&self, d: Delivery) -> DeliverOutcome {
-        if self.pending.load(Ordering::Relaxed) >= self.max_pending {
+        if let Delivery::Frames(frames) = &d {
+            match self.shortcut.try_frames(frames) {
+                Taken::Queued => return DeliverOutcome::Queued,
+                Taken::Full => return DeliverOutcome::Overloaded,
+                Taken::No => {}
+            }
+        }
+        if !self.shortcut.reserve(self.max_pending) {
             return DeliverOutcome::Overloaded;
         }
-        self.pending.fetch_add(1, Ordering::Relaxed);
         match self.actor.cast(ClientMsg::Deliver(d)) {
             Ok(()) => DeliverOutcome::Queued,
             Err(_) => DeliverOutcome::Dead,

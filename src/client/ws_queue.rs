@@ -1,5 +1,6 @@
-//! The bounded queue from a client actor to its WebSocket connection: one sender (the actor's
-//! [`crate::client::Sink::Ws`]), one receiver (the connection task).
+//! The bounded queue from a client actor to its WebSocket connection: senders are the actor's
+//! [`crate::client::Sink::Ws`] and, while open, the pub-sub [`crate::client::shortcut`]; the one
+//! receiver is the connection task.
 //!
 //! Same use as a `tokio::sync::mpsc` channel (`try_send` with `Full`/`Closed`, `recv`,
 //! `try_recv`) at a fraction of the memory per idle connection: tokio's channel allocates a
@@ -21,7 +22,8 @@ struct State {
     items: VecDeque<WsOut>,
     /// The receiver waiting for an item.
     waker: Option<Waker>,
-    sender: bool,
+    /// Live senders (the actor's, and the pub-sub shortcut's while it is open).
+    senders: usize,
     receiver: bool,
 }
 
@@ -49,7 +51,7 @@ pub fn channel(cap: usize) -> (WsSender, WsReceiver) {
         state: Mutex::new(State {
             items: VecDeque::new(),
             waker: None,
-            sender: true,
+            senders: 1,
             receiver: true,
         }),
         cap,
@@ -78,11 +80,21 @@ impl WsSender {
     }
 }
 
+impl Clone for WsSender {
+    fn clone(&self) -> Self {
+        self.0.lock().senders += 1;
+        WsSender(Arc::clone(&self.0))
+    }
+}
+
 impl Drop for WsSender {
     fn drop(&mut self) {
         let waker = {
             let mut st = self.0.lock();
-            st.sender = false;
+            st.senders -= 1;
+            if st.senders > 0 {
+                return;
+            }
             st.waker.take()
         };
         if let Some(w) = waker {
@@ -98,14 +110,14 @@ impl std::fmt::Debug for WsSender {
 }
 
 impl WsReceiver {
-    /// The next item; `None` once the queue is empty and the sender is gone. Cancel safe.
+    /// The next item; `None` once the queue is empty and every sender is gone. Cancel safe.
     pub async fn recv(&mut self) -> Option<WsOut> {
         std::future::poll_fn(|cx| {
             let mut st = self.0.lock();
             if let Some(m) = Self::pop(&mut st) {
                 return Poll::Ready(Some(m));
             }
-            if !st.sender {
+            if st.senders == 0 {
                 return Poll::Ready(None);
             }
             // Checked and registered under the lock: a send after this wakes us.

@@ -274,10 +274,11 @@ enum Step {
 fn queued(buf: &mut Vec<u8>, o: Option<WsOut>, code: u16) -> Step {
     match o {
         Some(WsOut::Frames(frames)) => {
-            buf.reserve(frames.iter().map(|f| frame_len(f.len())).sum());
-            for f in frames {
-                encode_frame(buf, opcode::TEXT, f.as_bytes());
-            }
+            text_frames(buf, &frames);
+            Step::Go
+        }
+        Some(WsOut::Shared(frames)) => {
+            text_frames(buf, &frames);
             Step::Go
         }
         Some(WsOut::KeepAlive) => {
@@ -289,6 +290,14 @@ fn queued(buf: &mut Vec<u8>, o: Option<WsOut>, code: u16) -> Step {
             last_frames(buf, code);
             Step::Stop
         }
+    }
+}
+
+/// One text frame per message.
+fn text_frames(buf: &mut Vec<u8>, frames: &[std::sync::Arc<str>]) {
+    buf.reserve(frames.iter().map(|f| frame_len(f.len())).sum());
+    for f in frames {
+        encode_frame(buf, opcode::TEXT, f.as_bytes());
     }
 }
 

@@ -100,3 +100,18 @@ async fn a_drained_burst_gives_its_memory_back() {
     while rx.try_recv().is_some() {}
     assert!(rx.0.lock().items.capacity() <= KEEP);
 }
+
+#[tokio::test]
+async fn ends_only_when_every_sender_is_gone() {
+    let (tx, mut rx) = channel(4);
+    let shortcut = tx.clone();
+    drop(tx);
+    shortcut.try_send(frames("x")).unwrap();
+    assert_eq!(text(rx.recv().await), "x");
+    assert!(rx.try_recv().is_none());
+    let waiting = tokio::spawn(async move { rx.recv().await.is_none() });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!waiting.is_finished(), "one sender is still alive");
+    drop(shortcut);
+    assert!(waiting.await.unwrap());
+}
