@@ -3,8 +3,10 @@
 //! server's own CPU time per delivery, for the release `hive` binary and for the reference Node
 //! server (`socket.io@0.9.19`, `reference_server.js`), then the ratios ours/theirs.
 //!
+//! Last, the kernel's floor (`floor.rs`): the same deliveries as plain `write()`s with no server.
+//!
 //! Run: `cargo bench --bench fanout_e2e -- [--sessions 10000] [--rates 6,12,18] [--secs 10]
-//! [--only hive|node]` (see benches/README.md).
+//! [--only hive|node|floor]` (see benches/README.md).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,6 +14,7 @@
     unreachable_pub
 )]
 
+mod floor;
 mod load;
 mod target;
 
@@ -30,6 +33,7 @@ struct Opts {
     rates: Vec<u64>,
     secs: u64,
     kinds: Vec<Kind>,
+    floor: bool,
 }
 
 fn opts() -> Opts {
@@ -38,6 +42,7 @@ fn opts() -> Opts {
         rates: vec![6, 12, 18],
         secs: 10,
         kinds: vec![Kind::Hive, Kind::Node],
+        floor: true,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -53,7 +58,12 @@ fn opts() -> Opts {
             }
             "--secs" => o.secs = v.parse().expect("--secs S"),
             "--only" => {
-                o.kinds = vec![if v == "node" { Kind::Node } else { Kind::Hive }];
+                o.floor = v == "floor";
+                o.kinds = match v.as_str() {
+                    "node" => vec![Kind::Node],
+                    "floor" => vec![],
+                    _ => vec![Kind::Hive],
+                };
             }
             _ => {
                 i += 1;
@@ -81,6 +91,12 @@ struct Step {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, addr, n, ..] = args.as_slice()
+        && flag == "--floor-reader"
+    {
+        return floor::reader(addr, n.parse().expect("--floor-reader ADDR N"));
+    }
     let o = opts();
     match hive::sys::raise_nofile_limit() {
         Ok((_, new)) if new < (o.sessions as u64) + 1000 => {
@@ -100,6 +116,11 @@ fn main() {
     for &kind in &o.kinds {
         results.push((kind, rt.block_on(run(kind, &o))));
     }
+    let floor = if o.floor {
+        floor::measure(o.sessions, &o.rates, o.secs)
+    } else {
+        Vec::new()
+    };
     println!();
     println!(
         "{:<22} {:>6} {:>10} {:>12} {:>8} {:>8} {:>8} {:>12} {:>8} {:>8} {:>6}",
@@ -130,6 +151,31 @@ fn main() {
                 s.server_cpu_share * 100.0,
                 s.loadgen_cpu_share * 100.0,
                 s.lost
+            );
+        }
+    }
+    for s in &floor {
+        println!(
+            "{:<22} {:>6} {:>10.0} {:>12.0} {:>8} {:>8} {:>8} {:>12.3} {:>8} {:>8} {:>6}",
+            "kernel floor",
+            s.publishes_per_s,
+            s.publishes_per_s as f64 * o.sessions as f64,
+            s.deliveries_per_s,
+            "-",
+            "-",
+            "-",
+            s.us_per_delivery,
+            "",
+            "",
+            s.short_writes
+        );
+    }
+    if let Some((_, node)) = results.iter().find(|(k, _)| *k == Kind::Node) {
+        for (f, n) in floor.iter().zip(node) {
+            println!(
+                "  {:>3} pub/s: kernel floor / node cpu per delivery {:.2}x",
+                f.publishes_per_s,
+                f.us_per_delivery / n.server_us_per_delivery
             );
         }
     }

@@ -211,7 +211,12 @@ fn clk_tck() -> u64 {
 
 /// CPU time (user + system) of process `pid`.
 pub fn cpu_of(pid: u32) -> Duration {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    cpu_in(&format!("/proc/{pid}/stat"))
+}
+
+/// CPU time (user + system) from a `/proc/.../stat` file (a process's, or `/proc/thread-self/stat`).
+pub fn cpu_in(stat: &str) -> Duration {
+    let s = std::fs::read_to_string(stat).unwrap_or_default();
     // Fields after the `(comm)`: state is field 3; utime and stime are fields 14 and 15.
     let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<u64> = rest
