@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::{JsClient, TestHive, root, test_config};
 use http_backend::{Backend, Recorded};
 use serde_json::{Value, json};
-use stack::{JsMany, RedisChild, TcpBackend, blocking, free_port, port_open, until};
+use stack::{JsMany, RedisChild, TcpBackend, blocking, closed_port, free_port, port_open, until};
 
 const TRANSPORTS: [&str; 2] = ["websocket", "xhr-polling"];
 const SECS5: Duration = Duration::from_secs(5);
@@ -269,7 +269,7 @@ fn hive_binary_output(config: &Value) -> std::process::Output {
 /// in the library and in the real binary (non-zero exit, one line naming the pool and address).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn backend_down_at_start_fails_library_and_binary() {
-    let port = free_port();
+    let (_held, port) = closed_port();
     assert!(!port_open(port));
     let addr = format!("127.0.0.1:{port}");
     let patch = json!({
@@ -306,7 +306,7 @@ async fn backend_down_at_start_fails_library_and_binary() {
     );
 
     // Redis down at start: the same, for the `database` pool.
-    let rport = free_port();
+    let (_held_redis, rport) = closed_port();
     let patch = json!({
         "connectors": {"pools": pools(&format!("http://{addr}"), Some(rport), 16)},
         "clients": clients("cp", "backend", true)

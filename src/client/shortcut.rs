@@ -1,7 +1,7 @@
 //! [`Shortcut`]: what a session shares with the channels it joined, so that ready frames reach an
 //! idle WebSocket without a trip through the client actor.
 //!
-//! A pub-sub delivery of pre-encoded frames ([`Delivery::Frames`]) needs nothing from the
+//! A pub-sub delivery of pre-encoded frames ([`crate::pubsub::Delivery::Frames`]) needs nothing from the
 //! session: no hooks, no state, just "put these bytes on the socket". When the session is a
 //! WebSocket with no batching window (`socketio.poll_timeout` 0), the client actor *opens* the
 //! shortcut by lending the channel side a sender of its connection's queue; a channel then queues

@@ -36,6 +36,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A loopback port that stays closed while the returned socket lives: bound, never listening, so
+/// connections to it are refused and no other test can take it meanwhile.
+pub fn closed_port() -> (tokio::net::TcpSocket, u16) {
+    let s = tokio::net::TcpSocket::new_v4().unwrap();
+    s.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .unwrap();
+    let port = s.local_addr().unwrap().port();
+    (s, port)
+}
+
 /// True while something accepts TCP connections on 127.0.0.1:`port`.
 pub fn port_open(port: u16) -> bool {
     std::net::TcpStream::connect_timeout(
