@@ -446,6 +446,18 @@ async fn calling_backend(api_addr: SocketAddr) -> (SocketAddr, tokio::task::Join
 /// (including the caller) handled the publish, so it cannot deadlock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_call_from_inside_a_hook_does_not_deadlock() {
+    publish_from_inside_a_hook(50).await;
+}
+
+/// The same with no batching window, where idle WebSocket sessions get channel frames without a
+/// trip through their actor (`client::shortcut`): what the hook's backend publishes still reaches
+/// the caller after the hook's own reply, as if it went through the session's mailbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_caused_by_a_hook_arrives_after_its_reply() {
+    publish_from_inside_a_hook(0).await;
+}
+
+async fn publish_from_inside_a_hook(poll_timeout: u64) {
     // The API address must be known to the backend before the node starts (the node checks its
     // backends at start-up), so reserve it first.
     let api_port = {
@@ -458,6 +470,7 @@ async fn api_call_from_inside_a_hook_does_not_deadlock() {
     common::merge(
         &mut patch,
         &json!({
+            "socketio": {"poll_timeout": poll_timeout},
             "api": {"port": api_port},
             "connectors": {"pools": {"backend": {"connector": "connector.http", "size": 2, "overflow": 0,
                 "args": {"base_url": format!("http://{backend}"), "max_connection_timeout": 3000}}}},
@@ -476,6 +489,11 @@ async fn api_call_from_inside_a_hook_does_not_deadlock() {
     b.wait_event("dude_joins");
     a.emit("join_rooms", json!([{"rooms": ["main"]}]));
     let joined = a.wait_event("joined");
+    assert!(
+        !a.seen.iter().any(|v| v["name"] == "dude_joins"),
+        "the publish overtook the hook's reply: {:?}",
+        a.seen
+    );
     assert_eq!(joined["args"][0], 200, "{joined}");
     assert_eq!(joined["args"][1], "", "{joined}");
     assert!(

@@ -243,10 +243,29 @@ impl Actor for ClientActor {
                 st.outbox
                     .extend(frames.iter().map(|f| Reply::Frame(Arc::clone(f))));
                 after_work(&myself, st).await;
+                open_shortcut(st);
                 Ok(())
             }
-            msg => Box::pin(handle_msg(myself, msg, st)).await,
+            msg => {
+                // What this message causes (a publish to a room just joined) must reach the
+                // client after the replies it produces: channels go through the mailbox meanwhile.
+                st.shortcut.close();
+                let r = Box::pin(handle_msg(myself, msg, st)).await;
+                open_shortcut(st);
+                r
+            }
         }
+    }
+}
+
+/// Idle again: let channels put ready frames straight on the WebSocket (see [`Shortcut`]) when
+/// there is no batching window and everything this actor queued is already with the connection.
+fn open_shortcut(st: &ClientState) {
+    if st.sockets().poll_timeout != 0 || !st.outbox.is_empty() {
+        return;
+    }
+    if let (Phase::Waiting, Some(Sink::Ws { tx, .. })) = (st.phase, &st.sink) {
+        st.shortcut.open(tx);
     }
 }
 
@@ -453,11 +472,6 @@ async fn attach(
             match sink {
                 Sink::Ws { id, tx } => {
                     let _ = tx.try_send(WsOut::Frames(vec![Arc::from("1:::")]));
-                    if st.sockets().poll_timeout == 0 {
-                        // No batching window: channels may queue ready frames themselves, after
-                        // the `1:::` just queued.
-                        st.shortcut.open(tx.clone());
-                    }
                     st.sink = Some(Sink::Ws { id, tx });
                     st.set_phase(Phase::Waiting);
                 }

@@ -10,7 +10,7 @@ use crate::protocol::event::InternalEvent;
 use crate::protocol::socketio::Message;
 use crate::pubsub::{DeliverOutcome, Delivery, Subscriber};
 
-use super::shortcut::{Shortcut, Taken};
+use super::shortcut::{Route, Shortcut};
 
 /// The transport a session was upgraded to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,19 +256,18 @@ impl Subscriber for ClientHandle {
     }
 
     fn deliver(&self, d: Delivery) -> DeliverOutcome {
-        if let Delivery::Frames(frames) = &d {
-            match self.shortcut.try_frames(frames) {
-                Taken::Queued => return DeliverOutcome::Queued,
-                Taken::Full => return DeliverOutcome::Overloaded,
-                Taken::No => {}
-            }
-        }
-        if !self.shortcut.reserve(self.max_pending) {
-            return DeliverOutcome::Overloaded;
-        }
-        match self.actor.cast(ClientMsg::Deliver(d)) {
-            Ok(()) => DeliverOutcome::Queued,
-            Err(_) => DeliverOutcome::Dead,
+        let frames = match &d {
+            Delivery::Frames(f) => Some(Arc::clone(f)),
+            Delivery::Events(_) => None,
+        };
+        let cast = || self.actor.cast(ClientMsg::Deliver(d)).is_ok();
+        match self
+            .shortcut
+            .deliver(frames.as_ref(), self.max_pending, cast)
+        {
+            Route::Socket | Route::Actor => DeliverOutcome::Queued,
+            Route::Dead => DeliverOutcome::Dead,
+            Route::Full => DeliverOutcome::Overloaded,
         }
     }
 

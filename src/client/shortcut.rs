@@ -1,22 +1,24 @@
 //! [`Shortcut`]: what a session shares with the channels it joined, so that ready frames reach an
 //! idle WebSocket without a trip through the client actor.
 //!
-//! A pub-sub delivery of pre-encoded frames ([`crate::pubsub::Delivery::Frames`]) needs nothing from the
-//! session: no hooks, no state, just "put these bytes on the socket". When the session is a
-//! WebSocket with no batching window (`socketio.poll_timeout` 0), the client actor *opens* the
-//! shortcut by lending the channel side a sender of its connection's queue; a channel then queues
-//! the frames itself (one `Arc` clone, one lock, one wake of the connection task), which halves
-//! the server's work per delivery at large fan-outs. Everything else (events to dispatch, XHR,
-//! batching) goes through the actor as before.
+//! A pub-sub delivery of pre-encoded frames ([`crate::pubsub::Delivery::Frames`]) needs nothing
+//! from the session: no hooks, no state, just "put these bytes on the socket". When the session
+//! is a WebSocket with no batching window (`socketio.poll_timeout` 0) and its actor is idle, the
+//! actor *opens* the shortcut by lending the channel side a sender of its connection's queue; a
+//! channel then queues the frames itself (one `Arc` clone, one lock, one wake of the connection
+//! task), which takes a third off the server's work per delivery at large fan-outs. Everything
+//! else (events to dispatch, XHR, batching) goes through the actor as before.
 //!
-//! Ordering holds because the actor opens the shortcut only after its own queued frames (`1:::`
-//! first) are in the connection queue, and from then on both it and the channels append to that
-//! same queue. The actor closes the shortcut before it ends the session or drops the connection,
-//! so a delivery either lands in the queue before the final `0:::`/close or goes the slow way and
-//! is ignored by an ended session, as before.
+//! Order is the actor's, as if every delivery went through its mailbox:
+//! - the actor closes the shortcut when it starts handling any other message, so what that
+//!   handling causes (a backend publishing to a room the client just joined) is delivered after
+//!   the handler's own replies;
+//! - it reopens it only once it is idle again, its replies are in the connection queue, and no
+//!   delivery is waiting in its mailbox (`pending` is 0, checked under the same lock a channel
+//!   takes to choose between the two ways), so a later delivery never overtakes an earlier one;
+//! - it closes it before it ends the session or drops the connection.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -27,22 +29,29 @@ use crate::monitor::Counter;
 /// Per-session state shared by the client actor, its handle and the channels it joined.
 #[derive(Debug)]
 pub struct Shortcut {
-    /// Deliveries sent to the actor and not yet processed (back-pressure for the slow way).
-    pending: AtomicUsize,
-    /// The open shortcut: a sender of the WebSocket connection's queue.
-    ws: Mutex<Option<WsSender>>,
+    inner: Mutex<Inner>,
     /// `clients.transports.websocket.ok`: frames handed to a WebSocket.
     ws_ok: Counter,
 }
 
-/// What [`Shortcut::try_frames`] did.
+#[derive(Debug, Default)]
+struct Inner {
+    /// The open shortcut: a sender of the WebSocket connection's queue.
+    ws: Option<WsSender>,
+    /// Deliveries sent to the actor and not yet taken by it.
+    pending: usize,
+}
+
+/// How [`Shortcut::deliver`] handed a delivery over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Taken {
-    /// Closed: deliver through the actor.
-    No,
-    /// Queued on the connection.
-    Queued,
-    /// The connection's queue is full: the client is not reading.
+pub enum Route {
+    /// Queued on the connection by the shortcut.
+    Socket,
+    /// Sent to the actor (`cast` said yes).
+    Actor,
+    /// The actor is gone (`cast` said no).
+    Dead,
+    /// The connection's queue or the actor's pending deliveries are full: a slow client.
     Full,
 }
 
@@ -50,58 +59,68 @@ impl Shortcut {
     /// A closed shortcut.
     pub fn new(ws_ok: Counter) -> Arc<Self> {
         Arc::new(Self {
-            pending: AtomicUsize::new(0),
-            ws: Mutex::new(None),
+            inner: Mutex::new(Inner::default()),
             ws_ok,
         })
     }
 
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<WsSender>> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         // Nothing panics while holding the lock; a poisoned one still holds consistent data.
-        self.ws.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Let channels queue ready frames on this connection (called by the actor).
-    pub fn open(&self, tx: WsSender) {
-        *self.slot() = Some(tx);
-    }
-
-    /// Route everything through the actor again (called by the actor).
-    pub fn close(&self) {
-        let tx = self.slot().take();
-        drop(tx);
-    }
-
-    /// Queue `frames` on the WebSocket if the shortcut is open.
-    pub fn try_frames(&self, frames: &Arc<[Arc<str>]>) -> Taken {
-        let slot = self.slot();
-        let Some(tx) = slot.as_ref() else {
-            return Taken::No;
-        };
-        match tx.try_send(WsOut::Shared(Arc::clone(frames))) {
-            Ok(()) => {
-                drop(slot);
-                self.ws_ok.add(frames.len() as i64);
-                Taken::Queued
+    /// Hand over one delivery: `frames` (if it is ready frames) straight to the socket when the
+    /// shortcut is open, otherwise `cast` it to the actor, unless `max` deliveries already wait.
+    pub fn deliver(
+        &self,
+        frames: Option<&Arc<[Arc<str>]>>,
+        max: usize,
+        cast: impl FnOnce() -> bool,
+    ) -> Route {
+        let mut g = self.lock();
+        if let (Some(frames), Some(tx)) = (frames, g.ws.as_ref()) {
+            match tx.try_send(WsOut::Shared(Arc::clone(frames))) {
+                Ok(()) => {
+                    drop(g);
+                    self.ws_ok.add(frames.len() as i64);
+                    return Route::Socket;
+                }
+                Err(TrySendError::Full(_)) => return Route::Full,
+                // The connection is gone: the actor learns it and ends the session.
+                Err(TrySendError::Closed(_)) => {}
             }
-            Err(TrySendError::Full(_)) => Taken::Full,
-            // The connection is gone: the actor learns it and ends the session.
-            Err(TrySendError::Closed(_)) => Taken::No,
+        }
+        if g.pending >= max {
+            return Route::Full;
+        }
+        // Cast under the lock: the actor cannot reopen the shortcut between our choice and the
+        // delivery reaching its mailbox.
+        if cast() {
+            g.pending += 1;
+            Route::Actor
+        } else {
+            Route::Dead
         }
     }
 
-    /// Count one delivery on its way to the actor, unless `max` are already waiting.
-    pub fn reserve(&self, max: usize) -> bool {
-        if self.pending.load(Ordering::Relaxed) >= max {
-            return false;
-        }
-        self.pending.fetch_add(1, Ordering::Relaxed);
-        true
-    }
-
-    /// The actor took one delivery.
+    /// The actor took one delivery from its mailbox.
     pub fn release(&self) {
-        self.pending.fetch_sub(1, Ordering::Relaxed);
+        let mut g = self.lock();
+        g.pending = g.pending.saturating_sub(1);
+    }
+
+    /// Route everything through the actor (it is busy, or the connection is going away).
+    pub fn close(&self) {
+        let tx = self.lock().ws.take();
+        drop(tx); // outside the lock: dropping a sender locks the connection queue
+    }
+
+    /// Let channels queue ready frames on `tx` again, unless deliveries wait in the mailbox.
+    pub fn open(&self, tx: &WsSender) {
+        let mut g = self.lock();
+        if g.pending == 0 && g.ws.is_none() {
+            g.ws = Some(tx.clone());
+        }
     }
 
     /// Count frames the actor itself handed to the WebSocket.
