@@ -264,8 +264,8 @@ fn open_shortcut(st: &ClientState) {
     if st.sockets().poll_timeout != 0 || !st.outbox.is_empty() {
         return;
     }
-    if let (Phase::Waiting, Some(Sink::Ws { tx, .. })) = (st.phase, &st.sink) {
-        st.shortcut.open(tx);
+    if let (Phase::Waiting, Some(Sink::Ws { .. })) = (st.phase, &st.sink) {
+        st.shortcut.open();
     }
 }
 
@@ -362,7 +362,7 @@ async fn handle_msg(
         ClientMsg::SinkGone(id) => {
             if st.sink.as_ref().map(Sink::id) == Some(id) {
                 let was_ws = matches!(st.sink, Some(Sink::Ws { .. }));
-                st.shortcut.close();
+                st.shortcut.take_back();
                 st.sink = None;
                 if was_ws {
                     {
@@ -472,6 +472,10 @@ async fn attach(
             match sink {
                 Sink::Ws { id, tx } => {
                     let _ = tx.try_send(WsOut::Frames(vec![Arc::from("1:::")]));
+                    if st.sockets().poll_timeout == 0 {
+                        // Lent closed; opened once this actor is idle (see `open_shortcut`).
+                        st.shortcut.lend(tx.clone());
+                    }
                     st.sink = Some(Sink::Ws { id, tx });
                     st.set_phase(Phase::Waiting);
                 }
@@ -669,7 +673,7 @@ async fn terminate(myself: &ActorRef<ClientMsg>, st: &mut ClientState, reason: C
     }
     tracing::debug!(sid = %st.sid, ?reason, "session ends");
     // From here on channels deliver through this actor, which ignores them once terminated.
-    st.shortcut.close();
+    st.shortcut.take_back();
     let upgraded = st.phase != Phase::Generic;
     if upgraded && !st.outbox.is_empty() && st.sink.is_some() {
         // An XHR poll answered with the last replies leaves no sink for `0:::`: the browser would

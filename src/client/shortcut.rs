@@ -4,7 +4,7 @@
 //! A pub-sub delivery of pre-encoded frames ([`crate::pubsub::Delivery::Frames`]) needs nothing
 //! from the session: no hooks, no state, just "put these bytes on the socket". When the session
 //! is a WebSocket with no batching window (`socketio.poll_timeout` 0) and its actor is idle, the
-//! actor *opens* the shortcut by lending the channel side a sender of its connection's queue; a
+//! actor lends the channel side a sender of its connection's queue and *opens* the shortcut; a
 //! channel then queues the frames itself (one `Arc` clone, one lock, one wake of the connection
 //! task), which takes a third off the server's work per delivery at large fan-outs. Everything
 //! else (events to dispatch, XHR, batching) goes through the actor as before.
@@ -36,8 +36,10 @@ pub struct Shortcut {
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// The open shortcut: a sender of the WebSocket connection's queue.
+    /// A sender of the WebSocket connection's queue, lent by the actor.
     ws: Option<WsSender>,
+    /// Channels may use `ws` now.
+    open: bool,
     /// Deliveries sent to the actor and not yet taken by it.
     pending: usize,
 }
@@ -78,7 +80,7 @@ impl Shortcut {
         cast: impl FnOnce() -> bool,
     ) -> Route {
         let mut g = self.lock();
-        if let (Some(frames), Some(tx)) = (frames, g.ws.as_ref()) {
+        if let (Some(frames), true, Some(tx)) = (frames, g.open, g.ws.as_ref()) {
             match tx.try_send(WsOut::Shared(Arc::clone(frames))) {
                 Ok(()) => {
                     drop(g);
@@ -109,17 +111,37 @@ impl Shortcut {
         g.pending = g.pending.saturating_sub(1);
     }
 
-    /// Route everything through the actor (it is busy, or the connection is going away).
-    pub fn close(&self) {
-        let tx = self.lock().ws.take();
-        drop(tx); // outside the lock: dropping a sender locks the connection queue
+    /// Lend a sender of the session's WebSocket queue (closed until [`Shortcut::open`]).
+    pub fn lend(&self, tx: WsSender) {
+        let old = {
+            let mut g = self.lock();
+            g.open = false;
+            g.ws.replace(tx)
+        };
+        drop(old); // outside the lock: dropping a sender locks the connection queue
     }
 
-    /// Let channels queue ready frames on `tx` again, unless deliveries wait in the mailbox.
-    pub fn open(&self, tx: &WsSender) {
+    /// Take the sender back: the connection or the session is going away.
+    pub fn take_back(&self) {
+        let old = {
+            let mut g = self.lock();
+            g.open = false;
+            g.ws.take()
+        };
+        drop(old);
+    }
+
+    /// Route everything through the actor for now (it is busy).
+    pub fn close(&self) {
+        self.lock().open = false;
+    }
+
+    /// Let channels queue ready frames on the lent sender again, unless deliveries wait in the
+    /// mailbox.
+    pub fn open(&self) {
         let mut g = self.lock();
-        if g.pending == 0 && g.ws.is_none() {
-            g.ws = Some(tx.clone());
+        if g.pending == 0 && g.ws.is_some() {
+            g.open = true;
         }
     }
 
