@@ -1,5 +1,5 @@
 //! The bounded queue from a client actor to its WebSocket connection: senders are the actor's
-//! [`crate::client::Sink::Ws`] and, while open, the pub-sub [`crate::client::shortcut`]; the one
+//! [`crate::client::Sink::Ws`] and the one lent to the pub-sub [`crate::client::shortcut`]; the one
 //! receiver is the connection task.
 //!
 //! Same use as a `tokio::sync::mpsc` channel (`try_send` with `Full`/`Closed`, `recv`,
@@ -22,7 +22,7 @@ struct State {
     items: VecDeque<WsOut>,
     /// The receiver waiting for an item.
     waker: Option<Waker>,
-    /// Live senders (the actor's, and the pub-sub shortcut's while it is open).
+    /// Live senders (the actor's, and the one lent to the pub-sub shortcut).
     senders: usize,
     receiver: bool,
 }
