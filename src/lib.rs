@@ -34,6 +34,7 @@ pub mod error;
 pub mod flood;
 pub mod hooks;
 pub mod listener;
+pub mod metrics;
 pub mod monitor;
 pub mod protocol;
 pub mod pubsub;

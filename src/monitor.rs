@@ -1,6 +1,6 @@
 //! Metrics with Hive's names and the monitor (admin) listener (HIVE.md section 10).
 //!
-//! - [`metrics`](Metrics): the atomic counter registry every subsystem increments.
+//! - [`Metrics`]: the registry of [`crate::metrics`], re-exported.
 //! - `ctx`: [`MonitorCtx`], the only coupling between the monitor listener and the rest of the app.
 //! - `server` / `routes`: the hyper listener and its pure request router ([`serve`]).
 //! - `nested`, `prometheus`: the two metric renderings (Hive's nested JSON, Prometheus text 0.0.4).
@@ -8,8 +8,6 @@
 //! - `graft`: [`graft_subtree`], for tree nodes that describe themselves (connectors).
 //! - `health`: [`Health`] of the router and pools.
 //! - `tree_text`, `tree_html`, `client`: the supervision tree as text (`hive tree`) and as a page.
-
-mod metrics;
 
 mod client;
 mod ctx;
@@ -23,7 +21,7 @@ mod server;
 mod tree_html;
 mod tree_text;
 
-pub use metrics::{Counter, INIT_METRICS, Metrics};
+pub use crate::metrics::{Counter, INIT_METRICS, Metrics};
 
 pub use client::fetch_and_print_tree;
 pub use ctx::{BoxFut, MonitorCtx, TreeQuery};
