@@ -95,7 +95,7 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     let router = Router::new(
         config.hive.max_client_slots as usize,
         config.hive.name.clone(),
-        Arc::clone(&metrics),
+        &metrics,
     );
     let stop = CancellationToken::new();
     let connectors_slot: Slot<Connectors> = Slot::new();

@@ -19,7 +19,7 @@ use crate::client::shortcut::Shortcut;
 use crate::client::{ClientActor, ClientArgs, ClientHandle, CloseReason};
 use crate::error::HiveError;
 use crate::hooks::Services;
-use crate::monitor::Metrics;
+use crate::metrics::{Counter, Metrics, RouterMetrics};
 use crate::protocol::event::InternalEvent;
 use crate::protocol::socketio::Message;
 use crate::supervision::{ChildSpec, DynamicHandle, Restart, Shutdown};
@@ -38,7 +38,9 @@ struct Inner {
     enabled: AtomicBool,
     max_slots: usize,
     node: String,
-    metrics: Arc<Metrics>,
+    metrics: RouterMetrics,
+    /// `clients.transports.websocket.ok`, handed to each session's shortcut.
+    ws_ok: Counter,
     services: std::sync::OnceLock<Arc<Services>>,
     clients_sup: std::sync::RwLock<Option<DynamicHandle>>,
     actor: std::sync::RwLock<Option<ActorRef<RouterMsg>>>,
@@ -55,14 +57,15 @@ impl std::fmt::Debug for Router {
 
 impl Router {
     /// A router allowing `max_slots` sessions, salting sids with `node`.
-    pub fn new(max_slots: usize, node: String, metrics: Arc<Metrics>) -> Self {
+    pub fn new(max_slots: usize, node: String, metrics: &Metrics) -> Self {
         Self {
             inner: Arc::new(Inner {
                 registry: Registry::default(),
                 enabled: AtomicBool::new(true),
                 max_slots,
                 node,
-                metrics,
+                metrics: metrics.router().clone(),
+                ws_ok: metrics.websocket().ok.clone(),
                 services: std::sync::OnceLock::new(),
                 clients_sup: std::sync::RwLock::new(None),
                 actor: std::sync::RwLock::new(None),
@@ -132,9 +135,9 @@ impl Router {
     /// `router_error` when disabled or the client cannot start; `no_slots` when full.
     pub async fn new_client(&self) -> Result<String, HiveError> {
         let m = &self.inner.metrics;
-        m.inc("hive.router.requests");
+        m.requests.inc();
         if !self.is_enabled() {
-            m.inc("hive.router.errors");
+            m.errors.inc();
             return Err(HiveError::RouterError(
                 "Unable to spawn new client process: Hive Router is not accepting connections!"
                     .into(),
@@ -143,7 +146,7 @@ impl Router {
         let taken = self.count() + self.inner.spawning.fetch_add(1, Ordering::SeqCst);
         let _guard = SpawnGuard(&self.inner.spawning);
         if taken >= self.inner.max_slots {
-            m.inc("hive.router.errors");
+            m.errors.inc();
             return Err(HiveError::NoSlots(format!(
                 "Unable to spawn new client process: all {} client slots are taken.",
                 self.inner.max_slots
@@ -167,7 +170,7 @@ impl Router {
             ));
         };
         let sid: Arc<str> = Arc::from(self.new_sid());
-        let shortcut = Shortcut::new(services.metrics.counter("clients.transports.websocket.ok"));
+        let shortcut = Shortcut::new(self.inner.ws_ok.clone());
         let args = std::sync::Mutex::new(Some(ClientArgs {
             sid: Arc::clone(&sid),
             services: Arc::clone(&services),
@@ -201,7 +204,7 @@ impl Router {
             }),
         );
         let cell = sup.start_child(spec).await.map_err(|e| {
-            m.inc("hive.router.errors");
+            m.errors.inc();
             HiveError::RouterError(format!("Unable to spawn new client process: {e}"))
         })?;
         let actor: ActorRef<crate::client::ClientMsg> = cell.clone().into();
@@ -219,9 +222,8 @@ impl Router {
         ) {
             self.inner.registry.remove_actor(&cell.get_id());
         }
-        m.inc("hive.router.spawned_clients");
-        m.counter("hive.router.current_clients")
-            .set(self.count() as i64);
+        m.spawned_clients.inc();
+        m.current_clients.set(self.count() as i64);
         Ok(sid.to_string())
     }
 
@@ -236,14 +238,14 @@ impl Router {
     /// `bad_session_id` for an unknown sid.
     pub fn route_messages(&self, sid: &str, msgs: Vec<Message>) -> Result<(), HiveError> {
         let m = &self.inner.metrics;
-        m.counter("hive.router.requests").add(2);
+        m.requests.add(2);
         let unknown =
             || HiveError::BadSessionId(format!("Tried routing messages to an unknown sid: {sid}"));
         let c = self.lookup(sid).ok_or_else(|| {
-            m.inc("hive.router.errors");
+            m.errors.inc();
             unknown()
         })?;
-        m.counter("hive.router.routed_msgs").add(msgs.len() as i64);
+        m.routed_msgs.add(msgs.len() as i64);
         c.messages(msgs).map_err(|_| unknown())
     }
 
@@ -253,21 +255,20 @@ impl Router {
     /// `bad_session_id` for an unknown sid.
     pub fn route_events(&self, sid: &str, events: Vec<InternalEvent>) -> Result<(), HiveError> {
         let m = &self.inner.metrics;
-        m.inc("hive.router.requests");
+        m.requests.inc();
         let unknown =
             || HiveError::BadSessionId(format!("Tried routing events to an unknown sid: {sid}"));
         let c = self.lookup(sid).ok_or_else(|| {
-            m.inc("hive.router.errors");
+            m.errors.inc();
             unknown()
         })?;
-        m.counter("hive.router.routed_events")
-            .add(events.len() as i64);
+        m.routed_events.add(events.len() as i64);
         c.events(events).map_err(|_| unknown())
     }
 
     /// End the session of `sid` (`?disconnect`).
     pub fn kill(&self, sid: &str) {
-        self.inner.metrics.inc("hive.router.requests");
+        self.inner.metrics.requests.inc();
         if let Some(c) = self.lookup(sid) {
             c.terminate(CloseReason::ClientGone);
         }
@@ -296,7 +297,8 @@ impl Router {
         }
     }
 
-    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
+    /// The router's counters.
+    pub(crate) fn metrics(&self) -> &RouterMetrics {
         &self.inner.metrics
     }
 }

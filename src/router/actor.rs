@@ -30,10 +30,7 @@ impl Actor for RouterActor {
         // (router_sup is one_for_all).
         router.registry().clear();
         router.set_actor(myself);
-        router
-            .metrics()
-            .counter("hive.router.current_clients")
-            .set(0);
+        router.metrics().current_clients.set(0);
         Ok(router)
     }
 
@@ -45,10 +42,7 @@ impl Actor for RouterActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             RouterMsg::Refresh => {
-                router
-                    .metrics()
-                    .counter("hive.router.current_clients")
-                    .set(router.count() as i64);
+                router.metrics().current_clients.set(router.count() as i64);
             }
         }
         Ok(())
@@ -64,10 +58,7 @@ impl Actor for RouterActor {
             &evt
             && router.registry().remove_actor(&cell.get_id()).is_some()
         {
-            router
-                .metrics()
-                .counter("hive.router.current_clients")
-                .set(router.count() as i64);
+            router.metrics().current_clients.set(router.count() as i64);
         }
         Ok(())
     }
