@@ -86,7 +86,7 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     let config = Arc::new(config);
     let metrics = Metrics::new();
     let started = Instant::now();
-    let tables = Arc::new(Tables::build(&config)?);
+    let tables = Arc::new(Tables::build(&config, &metrics)?);
     let host = config.hive.bind.clone();
     let (sio, socketio_addr) = bind(&host, config.hive.port, "hive.port")?;
     let (api, api_addr) = bind(&host, config.api.port, "api.port")?;

@@ -16,4 +16,4 @@ pub mod registry;
 pub mod utils;
 
 pub use context::{Cx, Flow, Reply, Services, Trigger};
-pub use registry::{Dispatcher, Hook, HookTable, Tables};
+pub use registry::{Dispatcher, Hook, HookChain, HookTable, Tables};

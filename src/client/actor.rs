@@ -21,6 +21,7 @@ use super::shortcut::Shortcut;
 use crate::error::HiveError;
 use crate::hooks::engine::{dispatch, run_chain};
 use crate::hooks::{Cx, Flow, HookTable, Reply, Services, Trigger};
+use crate::metrics::{ClientStateMetrics, Counter};
 use crate::protocol::event::{InternalEvent, parse_external_event};
 use crate::protocol::socketio::{Kind, Message, encode};
 use crate::pubsub::{Delivery, Privilege, Subscriber};
@@ -59,6 +60,17 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// The `clients.states.<phase>` gauge of a live phase.
+    fn gauge(self, m: &ClientStateMetrics) -> Option<&Counter> {
+        match self {
+            Phase::Generic => Some(&m.generic),
+            Phase::Transient => Some(&m.transient),
+            Phase::Waiting => Some(&m.waiting),
+            Phase::Polling => Some(&m.polling),
+            Phase::Terminated => None,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Phase::Generic => "generic",
@@ -94,15 +106,14 @@ impl ClientState {
         if p == self.phase {
             return;
         }
-        let m = &self.services.metrics;
-        if self.phase != Phase::Terminated {
-            m.counter(&format!("clients.states.{}", self.phase.name()))
-                .dec();
+        let m = self.services.metrics.states();
+        if let Some(g) = self.phase.gauge(m) {
+            g.dec();
         }
-        if p != Phase::Terminated {
-            m.counter(&format!("clients.states.{}", p.name())).inc();
+        if let Some(g) = p.gauge(m) {
+            g.inc();
         }
-        m.inc("clients.states.transitions");
+        m.transitions.inc();
         self.phase = p;
     }
 
@@ -124,6 +135,16 @@ impl ClientState {
 
     fn push_error(&mut self, e: &HiveError) {
         self.outbox.push_error(e, self.services.mode);
+    }
+}
+
+/// The `clients.websocket` or `clients.xhr_polling` gauge of a transport.
+fn transport_gauge(services: &Services, t: Transport) -> &Counter {
+    let m = services.metrics.clients();
+    if t.is_ws() {
+        &m.websocket
+    } else {
+        &m.xhr_polling
     }
 }
 
@@ -168,11 +189,10 @@ impl Actor for ClientActor {
             }
             _ => StateStore::Local(LocalState::new()),
         };
-        let m = &services.metrics;
-        m.inc("clients.state_mgr.requests");
-        m.inc("clients.state_mgr.init");
+        let m = services.metrics.state_mgr();
+        m.call(&m.init);
         if let Err(e) = store.init(initial_map(&desc.initial_value)).await {
-            m.inc("clients.state_mgr.errors");
+            m.errors.inc();
             return Err(e.into());
         }
         let handle = ClientHandle::new(
@@ -182,8 +202,8 @@ impl Actor for ClientActor {
             services.config.socketio.max_outgoing_queue,
         );
         let init = after(&myself, services.config.socketio.init_timeout, Tick::Init);
-        m.inc("clients.states.generic");
-        m.inc("clients.total");
+        services.metrics.states().generic.inc();
+        services.metrics.clients().total.inc();
         let now = Instant::now();
         Ok(ClientState {
             sid: args.sid,
@@ -214,12 +234,7 @@ impl Actor for ClientActor {
         }
         st.set_phase(Phase::Terminated);
         if let Some(t) = st.transport {
-            let name = if t.is_ws() {
-                "clients.websocket"
-            } else {
-                "clients.xhr_polling"
-            };
-            st.services.metrics.counter(name).dec();
+            transport_gauge(&st.services, t).dec();
         }
         Ok(())
     }
@@ -335,16 +350,16 @@ async fn handle_msg(
             if st.phase == Phase::Generic {
                 return Ok(());
             }
-            let m = &st.services.metrics;
-            m.inc("clients.events.total");
-            m.inc("clients.events.control");
+            let m = st.services.metrics.events();
+            m.total.inc();
+            m.control.inc();
             let r = match st.services.pubsub() {
                 Err(e) => Err(e),
                 Ok(ps) if join => ps.join(Privilege::Max, &cids, Arc::clone(&st.me)).await,
                 Ok(ps) => ps.leave(Privilege::Max, &cids, &st.me.cell()).await,
             };
             if let Err(e) = r {
-                st.services.metrics.inc("clients.events.control_errors");
+                m.control_errors.inc();
                 st.push_error(&e);
             }
             after_work(&myself, st).await;
@@ -352,7 +367,7 @@ async fn handle_msg(
         ClientMsg::Terminate(reason) => terminate(&myself, st, reason).await,
         ClientMsg::Graceful(reason) => {
             if st.phase != Phase::Generic {
-                st.services.metrics.inc("clients.events.control");
+                st.services.metrics.events().control.inc();
                 let t = Trigger::terminate(&reason);
                 let flow = chain(st, &t).await;
                 apply_flow(st, flow);
@@ -417,14 +432,15 @@ fn apply_flow(st: &mut ClientState, flow: Flow) -> bool {
 
 /// Handle one browser message; `Some(reason)` ends the session.
 async fn process_message(st: &mut ClientState, m: Message) -> Option<CloseReason> {
-    let metrics = Arc::clone(&st.services.metrics);
-    metrics.inc("clients.events.total");
-    metrics.inc("clients.events.external");
+    let services = Arc::clone(&st.services);
+    let counters = services.metrics.events();
+    counters.total.inc();
+    counters.external.inc();
     match m.kind {
         Kind::Event => match parse_external_event(&m.data) {
             Err(e) => {
-                metrics.inc("clients.events.errors");
-                metrics.inc("clients.events.external_errors");
+                counters.errors.inc();
+                counters.external_errors.inc();
                 st.push_error(&e);
                 None
             }
@@ -438,8 +454,8 @@ async fn process_message(st: &mut ClientState, m: Message) -> Option<CloseReason
         Kind::Disconnect => Some(CloseReason::ClientGone),
         Kind::Heartbeat => None,
         _ => {
-            metrics.inc("clients.events.errors");
-            metrics.inc("clients.events.external_errors");
+            counters.errors.inc();
+            counters.external_errors.inc();
             let e = HiveError::ClientError(format!(
                 "Unhandled Hive Hooks Client external event: {}",
                 encode(&m)
@@ -463,12 +479,7 @@ async fn attach(
                 t.abort();
             }
             st.transport = Some(transport);
-            let gauge = if transport.is_ws() {
-                "clients.websocket"
-            } else {
-                "clients.xhr_polling"
-            };
-            st.services.metrics.counter(gauge).inc();
+            transport_gauge(&st.services, transport).inc();
             match sink {
                 Sink::Ws { id, tx } => {
                     let _ = tx.try_send(WsOut::Frames(vec![Arc::from("1:::")]));
@@ -497,7 +508,7 @@ async fn attach(
             ));
             let flow = chain(st, &Trigger::special("on_connect")).await;
             if apply_flow(st, flow) {
-                st.services.metrics.inc("clients.errors");
+                st.services.metrics.clients().errors.inc();
                 terminate(myself, st, CloseReason::Stopped).await;
                 return;
             }
@@ -537,7 +548,7 @@ async fn attach(
 async fn after_work(myself: &ActorRef<ClientMsg>, st: &mut ClientState) {
     if st.outbox.len() > st.sockets().max_outgoing_queue {
         tracing::warn!(sid = %st.sid, queued = st.outbox.len(), "client is not reading; disconnecting");
-        st.services.metrics.inc("clients.slow_dropped");
+        st.services.metrics.clients().slow_dropped.inc();
         Box::pin(terminate(myself, st, CloseReason::SlowClient)).await;
         return;
     }
@@ -581,7 +592,7 @@ async fn flush(myself: &ActorRef<ClientMsg>, st: &mut ClientState) {
                 }
                 Err(TrySendError::Full(_)) => {
                     st.outbox.requeue(batch);
-                    st.services.metrics.inc("clients.slow_dropped");
+                    st.services.metrics.clients().slow_dropped.inc();
                     tracing::warn!(sid = %st.sid, "websocket writer is full; disconnecting slow client");
                     Box::pin(terminate(myself, st, CloseReason::SlowClient)).await;
                 }
@@ -609,7 +620,7 @@ async fn tick(myself: &ActorRef<ClientMsg>, st: &mut ClientState, t: Tick) {
     match t {
         Tick::Init => {
             if st.phase == Phase::Generic {
-                st.services.metrics.inc("clients.errors");
+                st.services.metrics.clients().errors.inc();
                 terminate(myself, st, CloseReason::InitTimeout).await;
             }
         }
@@ -689,11 +700,11 @@ async fn terminate(myself: &ActorRef<ClientMsg>, st: &mut ClientState, reason: C
         // Replies of on_disconnect cannot be delivered (HIVE.md 4.6).
         let _ = run_chain(&mut st.cx(), &Trigger::special("on_disconnect")).await;
     }
-    let m = Arc::clone(&st.services.metrics);
-    m.inc("clients.state_mgr.requests");
-    m.inc("clients.state_mgr.cleanup");
+    let services = Arc::clone(&st.services);
+    let m = services.metrics.state_mgr();
+    m.call(&m.cleanup);
     if let Err(e) = st.store.cleanup().await {
-        m.inc("clients.state_mgr.errors");
+        m.errors.inc();
         tracing::warn!(sid = %st.sid, error = %e, "state cleanup failed");
     }
     match st.sink.take() {

@@ -195,6 +195,7 @@ fn add_hooks(cx: &mut Cx<'_>, args: &Value) -> Flow {
     };
     let env = super::registry::BuildEnv {
         config: &cx.services.config,
+        metrics: &cx.services.metrics,
     };
     // Validate everything first: a bad descriptor anywhere changes nothing (fix of 16.4 #3).
     let mut built = Vec::new();
@@ -207,18 +208,23 @@ fn add_hooks(cx: &mut Cx<'_>, args: &Value) -> Flow {
                 )));
             }
         };
+        // The event's counters: those of its chain, or registered now for a new event.
+        let counters = cx
+            .hooks
+            .event_metrics(event)
+            .unwrap_or_else(|| Arc::new(cx.services.metrics.hook_event(event)));
         let mut hooks = Vec::new();
         for d in &descs {
-            match build_hook(d, &env) {
+            match build_hook(d, &env, &counters) {
                 Ok(h) => hooks.push(h),
                 Err(e) => return Flow::Error(e),
             }
         }
-        built.push((event.clone(), hooks));
+        built.push((event.clone(), counters, hooks));
     }
     let table = Arc::make_mut(cx.hooks);
-    for (event, hooks) in built {
-        table.prepend(&event, hooks);
+    for (event, counters, hooks) in built {
+        table.prepend(&event, counters, hooks);
     }
     Flow::Continue
 }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::config::Config;
 use crate::connectors::Connectors;
 use crate::error::{HiveError, Mode};
-use crate::monitor::Metrics;
+use crate::metrics::Metrics;
 use crate::protocol::socketio::{Kind, Message, MsgId};
 use crate::pubsub::{PubSub, Subscriber};
 use crate::slot::Slot;
@@ -22,7 +22,8 @@ pub struct Services {
     pub mode: Mode,
     /// The loaded configuration.
     pub config: Arc<Config>,
-    /// Metrics registry.
+    /// The node's metrics: sessions count into its typed groups (`events()`, `state_mgr()`, ...);
+    /// hooks added at run time register their event's counters here.
     pub metrics: Arc<Metrics>,
     /// Compiled hook and action tables.
     pub tables: Arc<Tables>,
@@ -160,12 +161,11 @@ impl Cx<'_> {
     /// # Errors
     /// The state manager's error.
     pub async fn state_all(&mut self) -> Result<Map<String, Value>, HiveError> {
-        let m = &self.services.metrics;
-        m.inc("clients.state_mgr.requests");
-        m.inc("clients.state_mgr.get");
+        let m = self.services.metrics.state_mgr();
+        m.call(&m.get);
         let r = self.state.get_all().await;
         if r.is_err() {
-            m.inc("clients.state_mgr.errors");
+            m.errors.inc();
         }
         r
     }
@@ -175,12 +175,11 @@ impl Cx<'_> {
     /// # Errors
     /// The state manager's error.
     pub async fn state_set(&mut self, update: Value) -> Result<(), HiveError> {
-        let m = &self.services.metrics;
-        m.inc("clients.state_mgr.requests");
-        m.inc("clients.state_mgr.set");
+        let m = self.services.metrics.state_mgr();
+        m.call(&m.set);
         let r = self.state.set_all(update).await;
         if r.is_err() {
-            m.inc("clients.state_mgr.errors");
+            m.errors.inc();
         }
         r
     }

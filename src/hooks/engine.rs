@@ -11,17 +11,20 @@ use crate::protocol::event::InternalEvent;
 /// hooks does nothing. The chain stops at the first error or stop.
 pub fn run_chain<'a>(cx: &'a mut Cx<'_>, trigger: &'a Trigger) -> FlowFuture<'a> {
     Box::pin(async move {
-        let hooks = cx.hooks.get(&trigger.name);
-        let metrics = Arc::clone(&cx.services.metrics);
-        for hook in hooks {
-            metrics.inc("clients.hooks.calls");
-            metrics.inc(&format!("clients.hooks.{}.calls", trigger.name));
+        let Some(chain) = cx.hooks.get(&trigger.name) else {
+            return Flow::Continue;
+        };
+        let totals = cx.services.metrics.hooks();
+        let event = &chain.metrics;
+        for hook in &chain.hooks {
+            totals.calls.inc();
+            event.calls.inc();
             let flow = hook.run(cx, trigger).await;
             match flow {
                 Flow::Continue => {}
                 other => {
-                    metrics.inc("clients.hooks.errors");
-                    metrics.inc(&format!("clients.hooks.{}.errors", trigger.name));
+                    totals.errors.inc();
+                    event.errors.inc();
                     return other;
                 }
             }
@@ -34,14 +37,14 @@ pub fn run_chain<'a>(cx: &'a mut Cx<'_>, trigger: &'a Trigger) -> FlowFuture<'a>
 /// stop; replies accumulate in `cx`.
 pub fn dispatch<'a>(cx: &'a mut Cx<'_>, events: &'a [InternalEvent]) -> FlowFuture<'a> {
     Box::pin(async move {
-        let metrics = Arc::clone(&cx.services.metrics);
+        let m = cx.services.metrics.events();
         let tables = Arc::clone(&cx.services.tables);
         for ev in events {
-            metrics.inc("clients.events.total");
-            metrics.inc("clients.events.internal");
+            m.total.inc();
+            m.internal.inc();
             let Some(dispatchers) = tables.actions.get(&ev.action) else {
-                metrics.inc("clients.events.errors");
-                metrics.inc("clients.events.internal_errors");
+                m.errors.inc();
+                m.internal_errors.inc();
                 let text = serde_json::to_string(ev).unwrap_or_default();
                 return Flow::Error(HiveError::BadInternalEvent(format!(
                     "Unhandled Hive Internal Event: {text}"
@@ -51,8 +54,8 @@ pub fn dispatch<'a>(cx: &'a mut Cx<'_>, events: &'a [InternalEvent]) -> FlowFutu
                 match d.run(cx, ev).await {
                     Flow::Continue => {}
                     other => {
-                        metrics.inc("clients.events.errors");
-                        metrics.inc("clients.events.internal_errors");
+                        m.errors.inc();
+                        m.internal_errors.inc();
                         return other;
                     }
                 }

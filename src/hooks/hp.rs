@@ -8,9 +8,10 @@ use super::context::{Cx, Flow, Trigger, state_flow};
 use super::engine::dispatch;
 use super::registry::{BuildEnv, FlowFuture, Hook};
 use crate::error::HiveError;
+use crate::metrics::{Counter, EventHookMetrics, LazyCounter};
 use crate::protocol::event::parse_internal_events;
 
-type Ctor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError>;
+type Ctor = fn(&Value, &BuildEnv<'_>, &EventHookMetrics) -> Result<Arc<dyn Hook>, HiveError>;
 
 /// Which Hive Protocol call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,38 +24,37 @@ pub enum HpKind {
     Put,
 }
 
-impl HpKind {
-    fn suffix(self) -> &'static str {
-        match self {
-            HpKind::Get => "get",
-            HpKind::Post => "post",
-            HpKind::Put => "put",
-        }
-    }
-}
-
 /// An `hp.*` hook bound to a pool and an endpoint.
 #[derive(Debug)]
 pub struct HpHook {
     kind: HpKind,
     connector: String,
     endpoint: String,
+    /// `clients.hooks.hp.<kind>`
+    calls: Counter,
+    /// `clients.hooks.<event>.hp.<kind>`
+    event_calls: LazyCounter,
 }
 
 /// The `hp.*` constructors, with `cp.*` as exact aliases (HIVE.md 1.4).
 pub fn hooks() -> Vec<(&'static str, Ctor)> {
     vec![
-        ("hp.get", |a, e| HpHook::build(HpKind::Get, a, e)),
-        ("hp.post", |a, e| HpHook::build(HpKind::Post, a, e)),
-        ("hp.put", |a, e| HpHook::build(HpKind::Put, a, e)),
-        ("cp.get", |a, e| HpHook::build(HpKind::Get, a, e)),
-        ("cp.post", |a, e| HpHook::build(HpKind::Post, a, e)),
-        ("cp.put", |a, e| HpHook::build(HpKind::Put, a, e)),
+        ("hp.get", |a, e, m| HpHook::build(HpKind::Get, a, e, m)),
+        ("hp.post", |a, e, m| HpHook::build(HpKind::Post, a, e, m)),
+        ("hp.put", |a, e, m| HpHook::build(HpKind::Put, a, e, m)),
+        ("cp.get", |a, e, m| HpHook::build(HpKind::Get, a, e, m)),
+        ("cp.post", |a, e, m| HpHook::build(HpKind::Post, a, e, m)),
+        ("cp.put", |a, e, m| HpHook::build(HpKind::Put, a, e, m)),
     ]
 }
 
 impl HpHook {
-    fn build(kind: HpKind, args: &Value, env: &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError> {
+    fn build(
+        kind: HpKind,
+        args: &Value,
+        env: &BuildEnv<'_>,
+        event: &EventHookMetrics,
+    ) -> Result<Arc<dyn Hook>, HiveError> {
         let endpoint = match args.get("endpoint") {
             Some(Value::String(s)) => s.clone(),
             other => {
@@ -87,10 +87,18 @@ impl HpHook {
             }
             Some(_) => {}
         }
+        let totals = env.metrics.hooks();
+        let (calls, event_calls) = match kind {
+            HpKind::Get => (&totals.hp_get, &event.hp_get),
+            HpKind::Post => (&totals.hp_post, &event.hp_post),
+            HpKind::Put => (&totals.hp_put, &event.hp_put),
+        };
         Ok(Arc::new(HpHook {
             kind,
             connector,
             endpoint,
+            calls: calls.clone(),
+            event_calls: event_calls.clone(),
         }))
     }
 }
@@ -106,13 +114,8 @@ impl Hook for HpHook {
 
     fn run<'a>(&'a self, cx: &'a mut Cx<'_>, t: &'a Trigger) -> FlowFuture<'a> {
         Box::pin(async move {
-            let m = Arc::clone(&cx.services.metrics);
-            m.inc(&format!("clients.hooks.hp.{}", self.kind.suffix()));
-            m.inc(&format!(
-                "clients.hooks.{}.hp.{}",
-                t.name,
-                self.kind.suffix()
-            ));
+            self.calls.inc();
+            self.event_calls.inc();
             let pool = match cx
                 .services
                 .connectors()

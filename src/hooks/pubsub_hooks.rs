@@ -8,11 +8,12 @@ use super::actions::send_event_message;
 use super::context::{Cx, Flow, Trigger};
 use super::registry::{BuildEnv, Dispatcher, FlowFuture, Hook, Tables};
 use crate::error::HiveError;
+use crate::metrics::{Counter, EventHookMetrics, LazyCounter};
 use crate::protocol::event::{InternalEvent, internal_event_from_value};
 use crate::protocol::socketio::{Message, encode};
 use crate::pubsub::{Delivery, Privilege, expand_cid_spec, expand_resubscribe};
 
-type HookCtor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError>;
+type HookCtor = fn(&Value, &BuildEnv<'_>, &EventHookMetrics) -> Result<Arc<dyn Hook>, HiveError>;
 type DispCtor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Dispatcher>, HiveError>;
 
 /// Which pub-sub operation.
@@ -39,6 +40,8 @@ pub struct PubsubOp {
     cids: Vec<String>,
     /// `pubsub.publish` hook only: raw publishing.
     raw: bool,
+    /// Hooks only: `clients.hooks.pubsub.<op>` and `clients.hooks.<event>.pubsub.<op>`.
+    hook_calls: Option<(Counter, LazyCounter)>,
 }
 
 fn privilege_arg(a: &Value) -> Result<Privilege, HiveError> {
@@ -57,7 +60,24 @@ fn simple(op: Op, a: &Value) -> Result<PubsubOp, HiveError> {
         privilege: privilege_arg(a)?,
         cids: Vec::new(),
         raw: false,
+        hook_calls: None,
     })
+}
+
+impl PubsubOp {
+    /// The same operation as a hook of an event, counting its calls.
+    fn counted(mut self, env: &BuildEnv<'_>, event: &EventHookMetrics) -> Self {
+        let totals = env.metrics.hooks();
+        let (total, per_event) = match self.op {
+            Op::Subscribe => (&totals.pubsub_subscribe, &event.pubsub_subscribe),
+            Op::Unsubscribe | Op::Resubscribe => {
+                (&totals.pubsub_unsubscribe, &event.pubsub_unsubscribe)
+            }
+            Op::Publish | Op::PublishRaw => (&totals.pubsub_publish, &event.pubsub_publish),
+        };
+        self.hook_calls = Some((total.clone(), per_event.clone()));
+        self
+    }
 }
 
 fn publish_hook(a: &Value) -> Result<PubsubOp, HiveError> {
@@ -70,22 +90,25 @@ fn publish_hook(a: &Value) -> Result<PubsubOp, HiveError> {
         privilege,
         cids,
         raw,
+        hook_calls: None,
     })
 }
 
 /// The `pubsub.*` hook constructors.
 pub fn hooks() -> Vec<(&'static str, HookCtor)> {
     vec![
-        ("pubsub.subscribe", |a, _| {
-            Ok(Arc::new(simple(Op::Subscribe, a)?))
+        ("pubsub.subscribe", |a, e, m| {
+            Ok(Arc::new(simple(Op::Subscribe, a)?.counted(e, m)))
         }),
-        ("pubsub.unsubscribe", |a, _| {
-            Ok(Arc::new(simple(Op::Unsubscribe, a)?))
+        ("pubsub.unsubscribe", |a, e, m| {
+            Ok(Arc::new(simple(Op::Unsubscribe, a)?.counted(e, m)))
         }),
-        ("pubsub.resubscribe", |a, _| {
-            Ok(Arc::new(simple(Op::Resubscribe, a)?))
+        ("pubsub.resubscribe", |a, e, m| {
+            Ok(Arc::new(simple(Op::Resubscribe, a)?.counted(e, m)))
         }),
-        ("pubsub.publish", |a, _| Ok(Arc::new(publish_hook(a)?))),
+        ("pubsub.publish", |a, e, m| {
+            Ok(Arc::new(publish_hook(a)?.counted(e, m)))
+        }),
     ]
 }
 
@@ -154,7 +177,7 @@ fn one_arg(t: &Trigger) -> Result<&Value, HiveError> {
 
 impl PubsubOp {
     async fn apply(&self, cx: &mut Cx<'_>, arg: &Value, op: Op) -> Flow {
-        let m = Arc::clone(&cx.services.metrics);
+        let m = cx.services.metrics.pubsub();
         let ps = match cx.services.pubsub() {
             Ok(p) => p,
             Err(e) => return Flow::Error(e),
@@ -162,22 +185,22 @@ impl PubsubOp {
         let r = match op {
             Op::Subscribe => match expand_cid_spec(arg) {
                 Ok(cids) => {
-                    m.inc("pubsub.join");
+                    m.join.inc();
                     ps.join(self.privilege, &cids, Arc::clone(&cx.me)).await
                 }
                 Err(e) => Err(e),
             },
             Op::Unsubscribe => match expand_cid_spec(arg) {
                 Ok(cids) => {
-                    m.inc("pubsub.leave");
+                    m.leave.inc();
                     ps.leave(self.privilege, &cids, &cx.me.cell()).await
                 }
                 Err(e) => Err(e),
             },
             Op::Resubscribe => match expand_resubscribe(arg) {
                 Ok((leave, join)) => {
-                    m.inc("pubsub.leave");
-                    m.inc("pubsub.join");
+                    m.leave.inc();
+                    m.join.inc();
                     match ps.leave(self.privilege, &leave, &cx.me.cell()).await {
                         Ok(()) => ps.join(self.privilege, &join, Arc::clone(&cx.me)).await,
                         Err(e) => Err(e),
@@ -228,14 +251,6 @@ impl PubsubOp {
             Err(e) => Flow::Error(e),
         }
     }
-
-    fn counter(&self) -> &'static str {
-        match self.op {
-            Op::Subscribe => "subscribe",
-            Op::Unsubscribe | Op::Resubscribe => "unsubscribe",
-            Op::Publish | Op::PublishRaw => "publish",
-        }
-    }
 }
 
 impl Hook for PubsubOp {
@@ -250,13 +265,10 @@ impl Hook for PubsubOp {
 
     fn run<'a>(&'a self, cx: &'a mut Cx<'_>, t: &'a Trigger) -> FlowFuture<'a> {
         Box::pin(async move {
-            let m = Arc::clone(&cx.services.metrics);
-            m.inc(&format!("clients.hooks.pubsub.{}", self.counter()));
-            m.inc(&format!(
-                "clients.hooks.{}.pubsub.{}",
-                t.name,
-                self.counter()
-            ));
+            if let Some((total, per_event)) = &self.hook_calls {
+                total.inc();
+                per_event.inc();
+            }
             let arg = match one_arg(t) {
                 Ok(a) => a.clone(),
                 Err(e) => return Flow::Error(e),

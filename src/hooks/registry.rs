@@ -16,6 +16,7 @@ use super::context::{Cx, Flow, Trigger};
 use super::{actions, hp, pubsub_hooks, utils};
 use crate::config::{ActionDescriptor, Config, HookDescriptor};
 use crate::error::HiveError;
+use crate::metrics::{EventHookMetrics, Metrics};
 use crate::protocol::event::InternalEvent;
 
 /// A boxed future borrowing the context.
@@ -43,9 +44,13 @@ pub trait Dispatcher: Send + Sync + Debug {
 pub struct BuildEnv<'a> {
     /// The whole configuration (pool names and types).
     pub config: &'a Config,
+    /// The node's metrics, for the counters a hook holds (`clients.hooks.hp.get`, ...).
+    pub metrics: &'a Metrics,
 }
 
-type HookCtor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError>;
+/// A hook constructor: args, environment, and the counters of the event the hook is built for
+/// (`clients.hooks.<event>.*`).
+type HookCtor = fn(&Value, &BuildEnv<'_>, &EventHookMetrics) -> Result<Arc<dyn Hook>, HiveError>;
 type DispatcherCtor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Dispatcher>, HiveError>;
 
 /// Every hook name and its constructor.
@@ -65,18 +70,22 @@ pub fn dispatcher_ctors() -> Vec<(&'static str, DispatcherCtor)> {
     v
 }
 
-/// Build one hook from its descriptor.
+/// Build one hook of an event from its descriptor; `event` are that event's counters.
 ///
 /// # Errors
 /// `bad_connector_descriptor` (the original's code for bad hook descriptors) for an unknown name, or
 /// the constructor's own error for bad args.
-pub fn build_hook(d: &HookDescriptor, env: &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError> {
+pub fn build_hook(
+    d: &HookDescriptor,
+    env: &BuildEnv<'_>,
+    event: &EventHookMetrics,
+) -> Result<Arc<dyn Hook>, HiveError> {
     let ctor = hook_ctors()
         .into_iter()
         .find(|(n, _)| *n == d.hook)
         .map(|(_, c)| c)
         .ok_or_else(|| HiveError::BadConnectorDescriptor(format!("unknown hook \"{}\"", d.hook)))?;
-    ctor(&d.args, env)
+    ctor(&d.args, env, event)
 }
 
 /// Build one dispatcher from its descriptor.
@@ -97,23 +106,45 @@ pub fn build_dispatcher(
     ctor(&d.args, env)
 }
 
-/// A client's hook table: event name -> hooks in order. Shared copy-on-write between clients.
+/// The hooks of one event, in order, and the event's counters (shared with those hooks).
+#[derive(Debug, Clone)]
+pub struct HookChain {
+    /// The hooks, run in order.
+    pub hooks: Vec<Arc<dyn Hook>>,
+    /// `clients.hooks.<event>.*`
+    pub metrics: Arc<EventHookMetrics>,
+}
+
+/// A client's hook table: event name -> hook chain. Shared copy-on-write between clients.
 #[derive(Debug, Default, Clone)]
 pub struct HookTable {
-    map: HashMap<String, Vec<Arc<dyn Hook>>>,
+    map: HashMap<String, HookChain>,
 }
 
 impl HookTable {
-    /// The hooks of `event` (empty when none).
-    pub fn get(&self, event: &str) -> Vec<Arc<dyn Hook>> {
-        self.map.get(event).cloned().unwrap_or_default()
+    /// The chain of `event`, if it has one.
+    pub fn get(&self, event: &str) -> Option<HookChain> {
+        self.map.get(event).cloned()
     }
-    /// Prepend hooks for `event` (`action.add_hooks`, HIVE.md 6.3).
-    pub fn prepend(&mut self, event: &str, hooks: Vec<Arc<dyn Hook>>) {
-        let e = self.map.entry(event.to_string()).or_default();
+    /// The counters of `event`, if it has a chain (new hooks of the event are built with them).
+    pub fn event_metrics(&self, event: &str) -> Option<Arc<EventHookMetrics>> {
+        self.map.get(event).map(|c| Arc::clone(&c.metrics))
+    }
+    /// Prepend hooks for `event` (`action.add_hooks`, HIVE.md 6.3). `metrics` become the event's
+    /// counters when it had no chain; pass what the hooks were built with.
+    pub fn prepend(
+        &mut self,
+        event: &str,
+        metrics: Arc<EventHookMetrics>,
+        hooks: Vec<Arc<dyn Hook>>,
+    ) {
+        let chain = self.map.entry(event.to_string()).or_insert(HookChain {
+            hooks: Vec::new(),
+            metrics,
+        });
         let mut v = hooks;
-        v.append(e);
-        *e = v;
+        v.append(&mut chain.hooks);
+        chain.hooks = v;
     }
     /// Remove every hook of `event`.
     pub fn remove(&mut self, event: &str) {
@@ -131,23 +162,29 @@ pub struct Tables {
 }
 
 impl Tables {
-    /// Compile the tables of `config`, collecting every error with its path.
+    /// Compile the tables of `config`, collecting every error with its path; each event's counters
+    /// (`clients.hooks.<event>.*`) are registered in `metrics` here, once.
     ///
     /// # Errors
     /// `invalid_config` listing each bad descriptor as `clients.hooks.<event>[i]: <error>`.
-    pub fn build(config: &Config) -> Result<Tables, HiveError> {
-        let env = BuildEnv { config };
+    pub fn build(config: &Config, metrics: &Metrics) -> Result<Tables, HiveError> {
+        let env = BuildEnv { config, metrics };
         let mut errors = Vec::new();
         let mut hooks = HookTable::default();
         for (event, descs) in config.clients.hooks.iter() {
+            let counters = Arc::new(metrics.hook_event(event));
             let mut v = Vec::new();
             for (i, d) in descs.iter().enumerate() {
-                match build_hook(d, &env) {
+                match build_hook(d, &env, &counters) {
                     Ok(h) => v.push(h),
                     Err(e) => errors.push(format!("clients.hooks.{event}[{i}]: {e}")),
                 }
             }
-            hooks.map.insert(event.clone(), v);
+            let chain = HookChain {
+                hooks: v,
+                metrics: counters,
+            };
+            hooks.map.insert(event.clone(), chain);
         }
         let mut actions = HashMap::new();
         for (alias, descs) in config.clients.actions.iter() {

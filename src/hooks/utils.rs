@@ -8,21 +8,22 @@ use super::context::{Cx, Flow, Reply, Trigger, state_flow};
 use super::engine::dispatch;
 use super::registry::{BuildEnv, FlowFuture, Hook};
 use crate::error::HiveError;
+use crate::metrics::EventHookMetrics;
 use crate::protocol::event::{internal_event_from_value, validate_external_event};
 use crate::protocol::socketio::{Kind, Message, MsgId};
 
-type Ctor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError>;
+type Ctor = fn(&Value, &BuildEnv<'_>, &EventHookMetrics) -> Result<Arc<dyn Hook>, HiveError>;
 
 /// The `utils.*` hook constructors.
 pub fn hooks() -> Vec<(&'static str, Ctor)> {
     vec![
-        ("utils.echo", |a, _| {
+        ("utils.echo", |a, _, _| {
             Echo::new(a).map(|h| Arc::new(h) as Arc<dyn Hook>)
         }),
-        ("utils.console_dump", |a, _| {
+        ("utils.console_dump", |a, _, _| {
             Ok(Arc::new(ConsoleDump { label: label(a) }))
         }),
-        ("utils.dispatch", |_, _| Ok(Arc::new(DispatchHook))),
+        ("utils.dispatch", |_, _, _| Ok(Arc::new(DispatchHook))),
     ]
 }
 
