@@ -151,12 +151,7 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
             refresh: Arc::clone(&refresh),
         }
     };
-    let transport_ctx = TransportCtx::new(
-        Arc::clone(&config),
-        opts.mode,
-        router.clone(),
-        Arc::clone(&metrics),
-    );
+    let transport_ctx = TransportCtx::new(Arc::clone(&config), opts.mode, router.clone(), &metrics);
     let control: Arc<dyn Control> = Arc::new(AppControl {
         router: router.clone(),
         tables: Arc::clone(&tables),

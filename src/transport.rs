@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::Config;
 use crate::error::Mode;
-use crate::monitor::Metrics;
+use crate::metrics::{HttpTransportMetrics, Metrics, WebsocketTransportMetrics};
 use crate::router::Router;
 
 /// What the Socket.IO listener needs.
@@ -35,19 +35,22 @@ pub struct TransportCtx {
     pub mode: Mode,
     /// The router.
     pub router: Router,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
+    /// `clients.transports.http.*`
+    pub http: HttpTransportMetrics,
+    /// `clients.transports.websocket.*`
+    pub websocket: WebsocketTransportMetrics,
     next_id: Arc<AtomicU64>,
 }
 
 impl TransportCtx {
-    /// A context.
-    pub fn new(config: Arc<Config>, mode: Mode, router: Router, metrics: Arc<Metrics>) -> Self {
+    /// A context counting into `metrics`.
+    pub fn new(config: Arc<Config>, mode: Mode, router: Router, metrics: &Metrics) -> Self {
         Self {
             config,
             mode,
             router,
-            metrics,
+            http: metrics.http().clone(),
+            websocket: metrics.websocket().clone(),
             next_id: Arc::new(AtomicU64::new(1)),
         }
     }

@@ -15,9 +15,9 @@ pub async fn handle(
     method: &Method,
     headers: &HeaderMap,
 ) -> Response<Full<Bytes>> {
-    let m = &ctx.metrics;
+    let m = &ctx.http;
     if method != Method::GET {
-        m.inc("clients.transports.http.errors");
+        m.errors.inc();
         let e = HiveError::BadRequest(format!("Unsupported method: {method}"));
         return reply(
             m,

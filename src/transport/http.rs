@@ -61,8 +61,8 @@ fn wants_disconnect(req: &Request<Incoming>) -> bool {
 
 /// Route one request.
 pub async fn route(ctx: &TransportCtx, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let m = &ctx.metrics;
-    m.inc("clients.transports.http.requests");
+    let m = &ctx.http;
+    m.requests.inc();
     let path = req.uri().path().to_string();
     let Some(rest) = path.strip_prefix("/socket.io/1") else {
         return not_found(ctx, &req);
@@ -80,7 +80,7 @@ pub async fn route(ctx: &TransportCtx, req: Request<Incoming>) -> Response<Full<
     }
     if let Err(origin) = check(&ctx.config.hive.allowed_origins, req.headers()) {
         tracing::warn!(origin = %origin, path = %path, "origin rejected");
-        m.inc("clients.transports.http.errors");
+        m.errors.inc();
         let e = HiveError::BadRequest(rejection_text(&origin));
         return reply(m, req.headers(), StatusCode::FORBIDDEN, e.to_reply_text());
     }
@@ -112,10 +112,10 @@ pub async fn route(ctx: &TransportCtx, req: Request<Incoming>) -> Response<Full<
 }
 
 fn not_found(ctx: &TransportCtx, req: &Request<Incoming>) -> Response<Full<Bytes>> {
-    ctx.metrics.inc("clients.transports.http.errors");
+    ctx.http.errors.inc();
     let e = HiveError::BadRequest(format!("Unknown path: {}", req.uri().path()));
     reply(
-        &ctx.metrics,
+        &ctx.http,
         req.headers(),
         StatusCode::NOT_FOUND,
         e.to_reply_text(),

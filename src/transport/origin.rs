@@ -5,7 +5,7 @@ use http_body_util::Full;
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Response, StatusCode};
 
-use crate::monitor::Metrics;
+use crate::metrics::HttpTransportMetrics;
 
 /// Exact-match origin check: JSON `null` (None) matches a request without `Origin`; a request with
 /// several `Origin` headers passes when any of them is allowed. Returns the rejected value on failure.
@@ -44,18 +44,12 @@ pub fn rejection_text(origin: &str) -> String {
 
 /// A reply with the common Socket.IO headers, counted by status class.
 pub fn reply(
-    metrics: &Metrics,
+    metrics: &HttpTransportMetrics,
     req: &HeaderMap,
     status: StatusCode,
     body: impl Into<Bytes>,
 ) -> Response<Full<Bytes>> {
-    let class = match status.as_u16() {
-        200..=299 => "clients.transports.http.2XX",
-        400..=499 => "clients.transports.http.4XX",
-        500..=599 => "clients.transports.http.5XX",
-        _ => "clients.transports.http.???",
-    };
-    metrics.inc(class);
+    metrics.status(status.as_u16()).inc();
     let origin = req
         .get(hyper::header::ORIGIN)
         .cloned()

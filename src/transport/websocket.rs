@@ -45,15 +45,20 @@ pub async fn upgrade(
     sid: String,
     flash: bool,
 ) -> Response<Full<Bytes>> {
-    let m = &ctx.metrics;
-    m.inc("clients.transports.websocket.requests");
+    let ws = &ctx.websocket;
+    ws.requests.inc();
     let headers = req.headers().clone();
     let (resp, fut) = match upgrade::upgrade(&mut req) {
         Ok(x) => x,
         Err(e) => {
-            m.inc("clients.transports.websocket.errors");
+            ws.errors.inc();
             let e = HiveError::BadRequest(format!("Bad WebSocket upgrade request: {e}"));
-            return reply(m, &headers, StatusCode::BAD_REQUEST, e.to_reply_text());
+            return reply(
+                &ctx.http,
+                &headers,
+                StatusCode::BAD_REQUEST,
+                e.to_reply_text(),
+            );
         }
     };
     let ctx = ctx.clone();
@@ -101,7 +106,7 @@ where
     let Some(client) = ctx.router.lookup(sid) else {
         // Unknown sid: say so at once and close (HIVE.md 16.2 #6).
         let e = HiveError::BadSessionId(format!("Tried routing messages to an unknown sid: {sid}"));
-        ctx.metrics.inc("clients.transports.websocket.bad");
+        ctx.websocket.bad.inc();
         let mut buf = Vec::new();
         encode_frame(&mut buf, opcode::TEXT, error_frame(ctx, &e).as_bytes());
         last_frames(&mut buf, close_code::NORMAL);
@@ -122,7 +127,7 @@ where
         return;
     }
     let end = serve(ctx, conn, &mut out, &client, sid).await;
-    ctx.metrics.inc("clients.transports.websocket.hang_up");
+    ctx.websocket.hang_up.inc();
     client.sink_gone(id);
     if let End::Open(code) = end {
         // Send what the client's termination produces (`0:::`), then close.
@@ -141,7 +146,7 @@ async fn serve<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let m = &ctx.metrics;
+    let m = &ctx.websocket;
     let direct = ctx.config.hive.direct_websocket;
     let ping_timeout = Duration::from_millis(ctx.config.hive.websocket_ping_timeout);
     // The pong deadline, armed by a keep-alive ping (at most one, HIVE.md 16.2 #5).
@@ -151,7 +156,7 @@ where
         tokio::select! {
             r = conn.next() => match r {
                 Ok(Incoming::Text(text)) => {
-                    m.inc("clients.transports.websocket.frames");
+                    m.frames.inc();
                     match decode(&text) {
                         Ok(msg) => {
                             let r = if direct {
@@ -160,7 +165,7 @@ where
                                 ctx.router.route_messages(sid, vec![msg])
                             };
                             if let Err(e) = r {
-                                m.inc("clients.transports.websocket.bad");
+                                m.bad.inc();
                                 let t = error_frame(ctx, &e);
                                 encode_frame(&mut buf, opcode::TEXT, t.as_bytes());
                                 let _ = conn.get_mut().write_all(&buf).await;
@@ -169,7 +174,7 @@ where
                         }
                         Err(e) => {
                             // A malformed frame gets an error; the session and everyone else go on.
-                            m.inc("clients.transports.websocket.bad");
+                            m.bad.inc();
                             let e = HiveError::from(e);
                             tracing::warn!(sid = %sid, error = %e, "bad websocket frame");
                             let t = error_frame(ctx, &e);
@@ -178,7 +183,7 @@ where
                     }
                 }
                 Ok(Incoming::Binary(_)) => {
-                    m.inc("clients.transports.websocket.bad");
+                    m.bad.inc();
                     encode_frame(&mut buf, opcode::TEXT, b"7:::Unknown WebSocket frame type!");
                 }
                 Ok(Incoming::Ping(p)) => encode_frame(&mut buf, opcode::PONG, &p),
@@ -195,7 +200,7 @@ where
                 Err(ReadError::Eof) => return End::Open(close_code::NORMAL),
                 Err(e) => {
                     tracing::debug!(sid = %sid, error = %e, "websocket read failed");
-                    m.inc("clients.transports.websocket.errors");
+                    m.errors.inc();
                     return match e.close_code() {
                         Some(c) => End::Open(c),
                         None => End::Closed,
@@ -223,7 +228,7 @@ where
                 }
             }
             () = expired(&mut deadline) => {
-                m.inc("clients.transports.websocket.hang_up");
+                m.hang_up.inc();
                 client.terminate(CloseReason::PingTimeout);
                 encode_close(&mut buf, close_code::NORMAL, b"ping timeout");
                 let _ = conn.get_mut().write_all(&buf).await;

@@ -36,7 +36,7 @@ pub async fn handle(
     req: Request<Incoming>,
     sid: String,
 ) -> Response<Full<Bytes>> {
-    let m = &ctx.metrics;
+    let m = &ctx.http;
     let headers = req.headers().clone();
     match *req.method() {
         Method::GET => {
@@ -70,7 +70,7 @@ pub async fn handle(
                     "0:::".to_string()
                 }
                 Err(_) => {
-                    m.inc("clients.transports.http.hang_up");
+                    m.hang_up.inc();
                     "8:::".to_string()
                 }
             };
@@ -81,7 +81,7 @@ pub async fn handle(
             let body = match Limited::new(req.into_body(), limit).collect().await {
                 Ok(b) => b.to_bytes(),
                 Err(_) => {
-                    m.inc("clients.transports.http.errors");
+                    m.errors.inc();
                     let e = HiveError::ClientError(format!("Request body exceeds {limit} bytes."));
                     return reply(
                         m,
@@ -97,7 +97,7 @@ pub async fn handle(
             {
                 Ok(msgs) => msgs,
                 Err(e) => {
-                    m.inc("clients.transports.http.errors");
+                    m.errors.inc();
                     tracing::warn!(sid = %sid, error = %e, "bad xhr-polling payload");
                     return reply(m, &headers, StatusCode::BAD_REQUEST, error_frame(ctx, &e));
                 }
@@ -113,7 +113,7 @@ pub async fn handle(
             }
         }
         ref other => {
-            m.inc("clients.transports.http.errors");
+            m.errors.inc();
             let e = HiveError::BadRequest(format!("Unsupported HTTP request method: {other}"));
             reply(
                 m,
