@@ -48,7 +48,7 @@ use pool::{PoolCore, lock};
 
 use crate::config::{ConnectorsSection, PoolDescriptor};
 use crate::error::HiveError;
-use crate::monitor::Metrics;
+use crate::metrics::{ConnectorsMetrics, Metrics};
 use crate::supervision::{StartFn, SupervisorHandle, SupervisorReport};
 
 /// A pool of any connector type (cheap clone; stays valid across pool restarts).
@@ -157,7 +157,10 @@ struct Inner {
     defs: PoolDefs,
     /// Names with a child spec in `connectors_sup` (running or stopped by `stop_pool`).
     known: Mutex<HashSet<String>>,
+    /// The registry, for the counters of pools started later.
     metrics: Arc<Metrics>,
+    /// `connectors.*`
+    counters: ConnectorsMetrics,
     rent_timeout: Duration,
     backoff: Backoff,
 }
@@ -187,6 +190,7 @@ impl Connectors {
                 registry: RwLock::new(Vec::new()),
                 defs: PoolDefs::default(),
                 known: Mutex::new(HashSet::new()),
+                counters: metrics.connectors().clone(),
                 metrics,
                 rent_timeout: Duration::from_millis(cfg.rent_timeout.max(1)),
                 backoff: Backoff {
@@ -216,7 +220,7 @@ impl Connectors {
     /// # Errors
     /// `bad_connector_id` (description = the name) when no such pool runs.
     pub fn pool(&self, name: &str) -> Result<Pool, HiveError> {
-        self.inner.metrics.inc("connectors.uses");
+        self.inner.counters.uses.inc();
         self.registry()
             .iter()
             .find(|(n, _)| n == name)
@@ -229,10 +233,10 @@ impl Connectors {
     /// # Errors
     /// `connectors_error`: `Unable to start Hive Connector <pool> (<connector>): <reason>`.
     pub async fn start_pool(&self, name: &str, d: &PoolDescriptor) -> Result<(), HiveError> {
-        let m = &self.inner.metrics;
-        m.inc("connectors.requests");
+        let m = &self.inner.counters;
+        m.requests.inc();
         let fail = |reason: String| {
-            m.inc("connectors.errors");
+            m.errors.inc();
             HiveError::ConnectorsError(format!(
                 "Unable to start Hive Connector {name} ({}): {reason}",
                 d.connector
@@ -249,7 +253,7 @@ impl Connectors {
                 kind,
                 rent,
                 backoff,
-                m.clone(),
+                Arc::clone(&self.inner.metrics),
             ))
         };
         let pool = match d.connector.as_str() {
@@ -311,8 +315,8 @@ impl Connectors {
             .write()
             .unwrap_or_else(|e| e.into_inner());
         reg.push((name.to_string(), pool));
-        m.counter("connectors.pools").set(reg.len() as i64);
-        m.inc("connectors.starts");
+        m.pools.set(reg.len() as i64);
+        m.starts.inc();
         Ok(())
     }
 
@@ -321,8 +325,8 @@ impl Connectors {
     /// # Errors
     /// `bad_connector_id` when no such pool runs.
     pub async fn stop_pool(&self, name: &str) -> Result<(), HiveError> {
-        let m = &self.inner.metrics;
-        m.inc("connectors.requests");
+        let m = &self.inner.counters;
+        m.requests.inc();
         let pool = {
             let mut reg = self
                 .inner
@@ -330,11 +334,11 @@ impl Connectors {
                 .write()
                 .unwrap_or_else(|e| e.into_inner());
             let Some(i) = reg.iter().position(|(n, _)| n == name) else {
-                m.inc("connectors.errors");
+                m.errors.inc();
                 return Err(HiveError::BadConnectorId(name.to_string()));
             };
             let (_, p) = reg.remove(i);
-            m.counter("connectors.pools").set(reg.len() as i64);
+            m.pools.set(reg.len() as i64);
             p
         };
         // Deliberate: the child stays down (status `stopped`) and is not counted as a crash.
@@ -345,7 +349,7 @@ impl Connectors {
         lock(&self.inner.defs).remove(name);
         pool.core().clear_sup();
         pool.after_stop().await;
-        m.inc("connectors.stops");
+        m.stops.inc();
         Ok(())
     }
 

@@ -20,7 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::http_worker::{Done, HttpWorker, HttpWorkerActor, HttpWorkerArgs, Job, Method};
 use super::pool::{PoolCore, WORKER_SHUTDOWN, WorkerGuard, lock};
 use crate::error::HiveError;
-use crate::monitor::Counter;
+use crate::metrics::HttpPoolMetrics;
 use crate::supervision::{ChildSpec, Restart, StartFn, SupervisionError};
 
 /// Idle time after which an overflow worker retires.
@@ -115,9 +115,8 @@ pub(crate) struct HttpShared {
     pub(crate) size: usize,
     permits: Arc<Semaphore>,
     idle: Mutex<Vec<HttpWorker>>,
-    sync_gets: Counter,
-    sync_posts: Counter,
-    async_posts: Counter,
+    /// `connectors.http.<pool>.*` besides the core's.
+    counters: HttpPoolMetrics,
 }
 
 /// Handle of a `connector.http` pool (cheap clone).
@@ -149,16 +148,13 @@ impl Drop for Rental {
 impl HttpPool {
     /// A pool handle over fresh shared state (no supervisor yet).
     pub(crate) fn new(core: Arc<PoolCore>, args: HttpArgs, size: u32) -> HttpPool {
-        let m = &core.metrics;
-        let c = |x: &str| m.counter(&format!("connectors.http.{}.{x}", core.name));
+        let counters = core.metrics.http_pool(&core.name);
         let size = (size as usize).min(args.max_connections);
         core.reserve_workers(size);
         let shared = HttpShared {
             permits: Arc::new(Semaphore::new(args.max_connections)),
             idle: Mutex::new(Vec::new()),
-            sync_gets: c("sync_gets"),
-            sync_posts: c("sync_posts"),
-            async_posts: c("async_posts"),
+            counters,
             core,
             args,
             size,
@@ -188,7 +184,7 @@ impl HttpPool {
     /// # Errors
     /// `http_error` on rent timeout, transport failure, non-2xx status or unreadable body.
     pub async fn hp_post(&self, endpoint: &str, body: String) -> Result<String, HiveError> {
-        self.shared.sync_posts.inc();
+        self.shared.counters.sync_posts.inc();
         self.sync(endpoint, Method::Post(body)).await
     }
 
@@ -197,7 +193,7 @@ impl HttpPool {
     /// # Errors
     /// As [`HttpPool::hp_post`].
     pub async fn hp_get(&self, endpoint: &str) -> Result<String, HiveError> {
-        self.shared.sync_gets.inc();
+        self.shared.counters.sync_gets.inc();
         self.sync(endpoint, Method::Get).await
     }
 
@@ -207,7 +203,7 @@ impl HttpPool {
     /// # Errors
     /// `http_error` when no worker frees up within `rent_timeout`.
     pub async fn hp_put(&self, endpoint: &str, body: String) -> Result<(), HiveError> {
-        self.shared.async_posts.inc();
+        self.shared.counters.async_posts.inc();
         self.shared.core.counters.request();
         let rental = self
             .rent()

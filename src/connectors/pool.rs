@@ -11,7 +11,7 @@ use std::time::Duration;
 use ractor::ActorCell;
 
 use super::backoff::Backoff;
-use crate::monitor::{Counter, Metrics};
+use crate::metrics::{Metrics, PoolMetrics};
 use crate::supervision::{
     ChildSpec, Intensity, Shutdown, StartFn, Strategy, SupervisionError, SupervisorHandle,
     SupervisorSpec,
@@ -27,53 +27,6 @@ pub(crate) const POOL_INTENSITY: Intensity = Intensity {
 /// How a pool supervisor stops a worker: gracefully (after the request in hand), killed after 5 s.
 pub(crate) const WORKER_SHUTDOWN: Shutdown = Shutdown::Timeout(Duration::from_secs(5));
 
-/// Counters of one pool (`connectors.<kind>.<pool>.*`) plus the global `connectors.*` ones.
-#[derive(Debug, Clone)]
-pub(crate) struct PoolCounters {
-    pub(crate) workers: Counter,
-    pub(crate) requests: Counter,
-    pub(crate) errors: Counter,
-    pub(crate) all_requests: Counter,
-    pub(crate) all_errors: Counter,
-    pub(crate) rents: Counter,
-    pub(crate) returns: Counter,
-    /// `connectors.unsafe_transactions` (hp.*) or `connectors.safe_transactions` (Redis).
-    pub(crate) transactions: Counter,
-}
-
-impl PoolCounters {
-    fn new(metrics: &Metrics, kind: &str, pool: &str) -> Self {
-        let p = |x: &str| metrics.counter(&format!("connectors.{kind}.{pool}.{x}"));
-        Self {
-            workers: p("workers"),
-            requests: p("requests"),
-            errors: p("errors"),
-            all_requests: metrics.counter("connectors.requests"),
-            all_errors: metrics.counter("connectors.errors"),
-            rents: metrics.counter("connectors.rents"),
-            returns: metrics.counter("connectors.returns"),
-            transactions: metrics.counter(if kind == "redis" {
-                "connectors.safe_transactions"
-            } else {
-                "connectors.unsafe_transactions"
-            }),
-        }
-    }
-
-    /// Count one request to this pool.
-    pub(crate) fn request(&self) {
-        self.transactions.inc();
-        self.requests.inc();
-        self.all_requests.inc();
-    }
-
-    /// Count one failed request.
-    pub(crate) fn error(&self) {
-        self.errors.inc();
-        self.all_errors.inc();
-    }
-}
-
 /// State shared by a pool's handle, its supervisor incarnations and its workers.
 #[derive(Debug)]
 pub(crate) struct PoolCore {
@@ -85,10 +38,10 @@ pub(crate) struct PoolCore {
     pub(crate) rent_timeout: Duration,
     /// Retry policy for renting.
     pub(crate) backoff: Backoff,
-    /// The registry, for per-operation counters.
+    /// The registry, where the backend registers its own per-pool counters when built.
     pub(crate) metrics: Arc<Metrics>,
-    /// Counters.
-    pub(crate) counters: PoolCounters,
+    /// `connectors.<kind>.<pool>.*` and the `connectors.*` totals the pool counts into.
+    pub(crate) counters: PoolMetrics,
     /// The current `pool:<name>` supervisor (set after each (re)start).
     sup: Mutex<Option<SupervisorHandle>>,
     /// Live connection-owning workers (not the TCP acceptor).
@@ -114,7 +67,7 @@ impl PoolCore {
             connector,
             rent_timeout,
             backoff,
-            counters: PoolCounters::new(&metrics, kind, name),
+            counters: metrics.pool(kind, name),
             metrics,
             sup: Mutex::new(None),
             live: AtomicUsize::new(0),

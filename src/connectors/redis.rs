@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::pool::{PoolCore, WORKER_SHUTDOWN, WorkerGuard};
 use crate::error::HiveError;
-use crate::monitor::Counter;
+use crate::metrics::RedisPoolMetrics;
 use crate::supervision::{ChildSpec, Restart, StartFn, SupervisorHandle, start_actor};
 
 /// Parsed `connector.redis` args (HIVE.md 2.11).
@@ -123,7 +123,8 @@ pub(crate) struct RedisShared {
     args: RedisArgs,
     clients: RwLock<Vec<Option<fred::prelude::Client>>>,
     next: AtomicUsize,
-    queries: Counter,
+    /// `connectors.redis.<pool>.*` besides the core's.
+    counters: RedisPoolMetrics,
 }
 
 /// Handle of a `connector.redis` pool (cheap clone).
@@ -136,13 +137,11 @@ impl RedisPool {
     /// A pool handle over fresh shared state (no supervisor yet).
     pub(crate) fn new(core: Arc<PoolCore>, args: RedisArgs) -> RedisPool {
         core.reserve_workers(args.size);
-        let queries = core
-            .metrics
-            .counter(&format!("connectors.redis.{}.queries", core.name));
+        let counters = core.metrics.redis_pool(&core.name);
         let shared = RedisShared {
             clients: RwLock::new(vec![None; args.size]),
             next: AtomicUsize::new(0),
-            queries,
+            counters,
             core,
             args,
         };
@@ -195,7 +194,7 @@ impl RedisPool {
     {
         let c = &self.shared.core.counters;
         c.request();
-        self.shared.queries.inc();
+        self.shared.counters.queries.inc();
         let r = match self.client() {
             Ok(client) => f(client).await.map_err(map_err),
             Err(e) => Err(e),

@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 use super::pool::{PoolCore, WORKER_SHUTDOWN, WorkerGuard, lock};
 use super::tcp_worker::{TcpFail, TcpWorkerActor, TcpWorkerArgs, TcpWorkerMsg};
 use crate::error::HiveError;
-use crate::monitor::Counter;
+use crate::metrics::TcpPoolMetrics;
 use crate::supervision::{
     ChildSpec, Restart, StartFn, SupervisionError, SupervisorHandle, start_actor,
 };
@@ -90,8 +90,8 @@ pub(crate) struct TcpShared {
     idle: Mutex<Vec<TcpWorker>>,
     idle_permits: Semaphore,
     waiting: AtomicUsize,
-    send: Counter,
-    recv: Counter,
+    /// `connectors.tcp.<pool>.*` besides the core's.
+    counters: TcpPoolMetrics,
 }
 
 /// Handle of a `connector.tcp` pool (cheap clone).
@@ -134,13 +134,9 @@ impl TcpPool {
             .await
             .map_err(fail)?;
         let local_addr = listener.local_addr().map_err(fail)?;
-        let c = |x: &str| {
-            core.metrics
-                .counter(&format!("connectors.tcp.{}.{x}", core.name))
-        };
+        let counters = core.metrics.tcp_pool(&core.name);
         let shared = TcpShared {
-            send: c("send"),
-            recv: c("recv"),
+            counters,
             listener: Arc::new(listener),
             local_addr,
             idle: Mutex::new(Vec::new()),
@@ -177,8 +173,8 @@ impl TcpPool {
     /// # Errors
     /// `tcp_error`: no connection within `rent_timeout`, I/O failure, unexpected reply.
     pub async fn hp_post(&self, endpoint: &str, body: String) -> Result<String, HiveError> {
-        self.shared.send.inc();
-        self.shared.recv.inc();
+        self.shared.counters.send.inc();
+        self.shared.counters.recv.inc();
         self.request(endpoint, Some(body), true).await
     }
 
@@ -187,7 +183,7 @@ impl TcpPool {
     /// # Errors
     /// As [`TcpPool::hp_post`].
     pub async fn hp_get(&self, endpoint: &str) -> Result<String, HiveError> {
-        self.shared.recv.inc();
+        self.shared.counters.recv.inc();
         self.request(endpoint, None, true).await
     }
 
@@ -196,7 +192,7 @@ impl TcpPool {
     /// # Errors
     /// As [`TcpPool::hp_post`].
     pub async fn hp_put(&self, endpoint: &str, body: String) -> Result<(), HiveError> {
-        self.shared.send.inc();
+        self.shared.counters.send.inc();
         self.request(endpoint, Some(body), false).await.map(|_| ())
     }
 
