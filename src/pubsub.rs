@@ -41,7 +41,7 @@ pub use subscriber::{DeliverOutcome, Delivery, Subscriber};
 
 use crate::HiveError;
 use crate::config::PubsubSection;
-use crate::monitor::Metrics;
+use crate::metrics::Metrics;
 use crate::supervision::DynamicHandle;
 use channel::ChannelMsg;
 use manager::{ChannelParent, ManagerActor, ManagerState, PubSubMsg};
@@ -160,8 +160,8 @@ impl PubSub {
         sub: Arc<dyn Subscriber>,
     ) -> Result<(), HiveError> {
         let c = &self.registry.counters;
-        c.requests.inc();
-        c.join.inc();
+        c.node.requests.inc();
+        c.node.join.inc();
         let msg = |reply| PubSubMsg::Join {
             privilege: p,
             cids: cids.to_vec(),
@@ -171,7 +171,7 @@ impl PubSub {
         match self.manager.call(msg, Some(JOIN_TIMEOUT)).await {
             Ok(ractor::rpc::CallResult::Success(r)) => r,
             Ok(_) | Err(_) => {
-                c.errors.inc();
+                c.node.errors.inc();
                 Err(HiveError::PubsubError(
                     "Hive Pub-Sub manager did not answer a join request.".into(),
                 ))
@@ -191,8 +191,8 @@ impl PubSub {
         sub: &ActorCell,
     ) -> Result<(), HiveError> {
         let c = &self.registry.counters;
-        c.requests.inc();
-        c.leave.inc();
+        c.node.requests.inc();
+        c.node.leave.inc();
         if let Err(e) = self.registry.check(p, cids) {
             c.error(cids.first().map(String::as_str).unwrap_or(""));
             return Err(e);
@@ -230,8 +230,8 @@ impl PubSub {
     /// `unknown_channel_id` when no such channel exists.
     pub async fn status(&self, cid: &str) -> Result<usize, HiveError> {
         let c = &self.registry.counters;
-        c.requests.inc();
-        c.status.inc();
+        c.node.requests.inc();
+        c.node.status.inc();
         if let Some(pc) = c.prefix(cid) {
             pc.requests.inc();
             pc.status.inc();
@@ -249,11 +249,11 @@ impl PubSub {
     /// session runs it).
     pub fn count_api_subscription(&self, cids: &[String], join: bool) {
         let c = &self.registry.counters;
-        c.requests.inc();
+        c.node.requests.inc();
         if join {
-            c.subscribe.inc()
+            c.node.subscribe.inc()
         } else {
-            c.unsubscribe.inc()
+            c.node.unsubscribe.inc()
         }
         for cid in cids {
             if let Some(pc) = c.prefix(cid) {
@@ -284,6 +284,7 @@ impl PubSub {
         let all = self.registry.drain();
         self.registry
             .counters
+            .node
             .total_channels
             .add(-(all.len() as i64));
         for e in all {
@@ -295,9 +296,9 @@ impl PubSub {
 fn publish_local(registry: &Registry, p: Privilege, cids: &[String], payload: Delivery) {
     let c = &registry.counters;
     let n = payload.len() as i64;
-    c.requests.inc();
-    c.publish.inc();
-    c.published_events.add(n);
+    c.node.requests.inc();
+    c.node.publish.inc();
+    c.node.published_events.add(n);
     if let Err(e) = registry.check(p, cids) {
         c.error(cids.first().map(String::as_str).unwrap_or(""));
         tracing::warn!(error = %e, code = e.code(), "pubsub publish dropped");

@@ -17,8 +17,9 @@ use ractor::{
 };
 
 use super::manager::PubSubMsg;
-use super::metrics::{PrefixCounters, PubsubCounters};
+use super::metrics::PubsubCounters;
 use super::subscriber::{DeliverOutcome, Delivery, Subscriber};
+use crate::metrics::PubsubPrefixMetrics;
 
 /// Messages of a [`ChannelActor`]. Built only by the pub-sub module.
 #[derive(Debug)]
@@ -54,7 +55,7 @@ pub(crate) struct ChannelActor;
 #[derive(Debug)]
 pub(crate) struct ChannelState {
     args: ChannelArgs,
-    prefix: Option<PrefixCounters>,
+    prefix: Option<PubsubPrefixMetrics>,
     subs: HashMap<ActorId, Arc<dyn Subscriber>>,
     timer: Option<JoinHandle<Result<(), ractor::MessagingErr<ChannelMsg>>>>,
     generation: u64,
@@ -123,7 +124,7 @@ impl ChannelState {
             if let Some(sub) = self.remove(myself, id)
                 && slow
             {
-                self.args.counters.dropped_deliveries.inc();
+                self.args.counters.node.dropped_deliveries.inc();
                 tracing::warn!(cid = %self.args.cid, subscriber = %id, "slow subscriber dropped");
                 sub.kill_slow();
             }

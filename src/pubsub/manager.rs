@@ -124,7 +124,7 @@ impl ManagerState {
         };
         self.registry.insert(cid.to_string(), entry.clone());
         let c = &self.registry.counters;
-        c.total_channels.inc();
+        c.node.total_channels.inc();
         if let Some(p) = c.prefix(cid) {
             p.total_channels.inc();
         }
@@ -135,7 +135,7 @@ impl ManagerState {
     fn removed(&mut self, cid: &str, id: ActorId) {
         self.by_id.remove(&id);
         if self.registry.remove_if(cid, id) {
-            self.registry.counters.total_channels.dec();
+            self.registry.counters.node.total_channels.dec();
             tracing::debug!(cid, "channel removed");
         }
     }
