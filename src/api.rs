@@ -17,7 +17,7 @@ mod server;
 use std::sync::Arc;
 
 use crate::HiveError;
-use crate::monitor::Metrics;
+use crate::metrics::Metrics;
 use crate::protocol::event::InternalEvent;
 use crate::pubsub::PubSub;
 

@@ -17,7 +17,8 @@ use crate::connectors::Connectors;
 use crate::error::{HiveError, Mode};
 use crate::hooks::{Services, Tables};
 use crate::listener::{ListenerArgs, Service};
-use crate::monitor::{Health, Metrics, MonitorCtx, TreeQuery};
+use crate::metrics::Metrics;
+use crate::monitor::{Health, MonitorCtx, TreeQuery};
 use crate::protocol::event::InternalEvent;
 use crate::pubsub::PubSub;
 use crate::router::Router;
@@ -102,20 +103,19 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     let pubsub_slot: Slot<PubSub> = Slot::new();
 
     let refresh = {
-        let (router, metrics, ps) = (router.clone(), Arc::clone(&metrics), pubsub_slot.clone());
+        let (router, ps) = (router.clone(), pubsub_slot.clone());
+        let (rm, cluster, psm) = (
+            metrics.router().clone(),
+            metrics.cluster().clone(),
+            metrics.pubsub().clone(),
+        );
         Arc::new(move || {
-            metrics
-                .counter("hive.router.current_clients")
-                .set(router.count() as i64);
-            metrics
-                .counter("hive.router.uptime")
-                .set(started.elapsed().as_millis() as i64);
-            metrics.counter("hive.cluster.size").set(1);
+            rm.current_clients.set(router.count() as i64);
+            rm.uptime.set(started.elapsed().as_millis() as i64);
+            cluster.size.set(1);
             if let Some(p) = ps.get() {
-                metrics.counter("pubsub.uptime").set(p.uptime_ms() as i64);
-                metrics
-                    .counter("pubsub.total_channels")
-                    .set(p.channel_count() as i64);
+                psm.uptime.set(p.uptime_ms() as i64);
+                psm.total_channels.set(p.channel_count() as i64);
             }
         }) as Arc<dyn Fn() + Send + Sync>
     };

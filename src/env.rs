@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::config::Config;
-use crate::monitor::Metrics;
+use crate::metrics::{HiveMetrics, Metrics};
 
 /// Holds the loaded, validated configuration (was `hive_config`).
 #[derive(Debug)]
@@ -62,7 +62,8 @@ pub enum MetricsMsg {
 
 /// Refresher state.
 pub struct MetricsState {
-    metrics: Arc<Metrics>,
+    /// `hive.uptime`, `hive.memory.total`.
+    hive: HiveMetrics,
     started: Instant,
     refresh: Arc<dyn Fn() + Send + Sync>,
     _timer: tokio::task::JoinHandle<()>,
@@ -103,7 +104,7 @@ impl Actor for MetricsActor {
     ) -> Result<MetricsState, ActorProcessingErr> {
         let timer = me.send_interval(Duration::from_secs(1), || MetricsMsg::Tick);
         Ok(MetricsState {
-            metrics: a.metrics,
+            hive: a.metrics.hive().clone(),
             started: a.started,
             refresh: a.refresh,
             _timer: timer,
@@ -127,10 +128,8 @@ impl Actor for MetricsActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             MetricsMsg::Tick => {
-                st.metrics
-                    .counter("hive.uptime")
-                    .set(st.started.elapsed().as_millis() as i64);
-                st.metrics.counter("hive.memory.total").set(rss_bytes());
+                st.hive.uptime.set(st.started.elapsed().as_millis() as i64);
+                st.hive.memory_total.set(rss_bytes());
                 (st.refresh)();
             }
         }

@@ -18,53 +18,31 @@ use tokio_util::sync::CancellationToken;
 use super::ApiCtx;
 use super::routes::{Reply, Section, dispatch, parse_route};
 use crate::HiveError;
-use crate::monitor::Counter;
+use crate::metrics::{ApiMetrics, ApiSectionMetrics};
 
 /// Time allowed for a request's headers, and separately for its body.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// `api.*` counters, fetched once.
-struct ApiCounters {
-    requests: Counter,
-    errors: Counter,
-    /// `api.<section>.requests` / `.errors`, indexed like [`section_index`].
-    sections: [(Counter, Counter); 4],
-}
-
-fn section_index(s: Section) -> usize {
+/// The `api.<section>.*` counters of a section.
+fn section_metrics(m: &ApiMetrics, s: Section) -> &ApiSectionMetrics {
     match s {
-        Section::Hive => 0,
-        Section::Router => 1,
-        Section::Clients => 2,
-        Section::Pubsub => 3,
+        Section::Hive => &m.hive,
+        Section::Router => &m.router,
+        Section::Clients => &m.clients,
+        Section::Pubsub => &m.pubsub,
     }
 }
 
 struct Server {
     ctx: ApiCtx,
-    counters: ApiCounters,
+    /// `api.*`
+    counters: ApiMetrics,
 }
 
 /// Serve the API on `listener` until `shutdown` is cancelled; open connections then finish their
 /// current request and close.
 pub async fn serve(listener: TcpListener, ctx: ApiCtx, shutdown: CancellationToken) {
-    let m = ctx.metrics.clone();
-    let pair = |s: &str| {
-        (
-            m.counter(&format!("api.{s}.requests")),
-            m.counter(&format!("api.{s}.errors")),
-        )
-    };
-    let counters = ApiCounters {
-        requests: m.counter("api.requests"),
-        errors: m.counter("api.errors"),
-        sections: [
-            pair("hive"),
-            pair("router"),
-            pair("clients"),
-            pair("pubsub"),
-        ],
-    };
+    let counters = ctx.metrics.api().clone();
     let server = Arc::new(Server { ctx, counters });
     loop {
         let stream = tokio::select! {
@@ -115,12 +93,12 @@ impl Server {
         c.requests.inc();
         let (reply, section) = self.reply(req).await;
         if let Some(s) = section {
-            c.sections[section_index(s)].0.inc();
+            section_metrics(c, s).requests.inc();
         }
         if let Some(e) = &reply.error {
             c.errors.inc();
             if let Some(s) = section {
-                c.sections[section_index(s)].1.inc();
+                section_metrics(c, s).errors.inc();
             }
             tracing::warn!(
                 %method, route = %path, status = reply.status, code = e.code(),

@@ -10,17 +10,17 @@ use crate::monitor::MonitorCtx;
 
 /// Refresh every derived gauge, then call the app's `refresh` hook.
 pub(crate) fn refresh(ctx: &MonitorCtx) {
-    let m = &ctx.metrics;
+    let m = ctx.metrics.hive();
     let uptime = i64::try_from(ctx.started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    m.counter("hive.uptime").set(uptime);
+    m.uptime.set(uptime);
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     if let Some(rss) = rss_bytes(&status) {
-        m.counter("hive.memory.total").set(rss);
+        m.memory_total.set(rss);
     }
     if let Some(n) = processes(&status) {
-        m.counter("hive.total_processes").set(n);
+        m.total_processes.set(n);
     }
-    m.counter("hive.cluster.size").set(1);
+    ctx.metrics.cluster().size.set(1);
     (ctx.refresh)();
 }
 

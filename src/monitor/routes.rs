@@ -129,10 +129,9 @@ pub(crate) async fn handle(ctx: &MonitorCtx, method: &str, path: &str, query: &s
     match method {
         "GET" => get(ctx, &sub, query).await,
         "DELETE" => {
-            if !ctx.metrics.snapshot().iter().any(|(n, _)| *n == sub) {
+            if !ctx.metrics.reset(&sub) {
                 return Reply::no_metric(&sub);
             }
-            ctx.metrics.counter(&sub).set(0);
             Reply {
                 status: 200,
                 content_type: None,
