@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::{Health, MonitorCtx, TreeQuery};
 use crate::api::{ApiCtx, Control};
 use crate::config::Config;
 use crate::connectors::Connectors;
@@ -18,7 +19,6 @@ use crate::error::{HiveError, Mode};
 use crate::hooks::{Services, Tables};
 use crate::listener::{ListenerArgs, Service};
 use crate::metrics::Metrics;
-use crate::monitor::{Health, MonitorCtx, TreeQuery};
 use crate::protocol::event::InternalEvent;
 use crate::pubsub::PubSub;
 use crate::router::Router;

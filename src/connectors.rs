@@ -63,7 +63,7 @@ pub enum Pool {
 }
 
 /// Health of one pool, as the monitor reports it.
-pub use crate::monitor::PoolHealth;
+pub use crate::admin::PoolHealth;
 
 impl Pool {
     fn core(&self) -> &Arc<PoolCore> {

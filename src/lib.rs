@@ -15,7 +15,11 @@
 //! - [`connectors`]: backend connector pools (`connector.http`, `connector.tcp`, `connector.redis`).
 //! - [`pubsub`]: channel registry and one actor per channel.
 //! - [`api`]: the REST API listener.
-//! - [`monitor`]: metrics registry and the admin (monitor) listener.
+//! - [`metrics`]: the counters, as typed handles per subsystem, and the registry that names them
+//!   (a leaf: it imports nothing else of the crate).
+//! - [`admin`]: the admin (monitor) listener: its routes, the nested-JSON and Prometheus
+//!   renderings, derived gauges, health, the tree as text and as a page, and the `hive tree` client.
+//!   [`monitor`] re-exports it and the registry under the former path.
 //! - [`flood`]: the load tester behind the `flood` binary.
 //! - [`error`]: [`error::HiveError`] with Hive's stable error codes.
 //! - [`app`]: starting a node (listeners, the tree, wiring) and its graceful shutdown;
@@ -23,6 +27,7 @@
 //!   [`slot`]: late-bound handles of restartable subsystems.
 //! - [`cli`], [`telemetry`], [`sys`]: the command line, logging set-up, the open-files limit.
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod cli;

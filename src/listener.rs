@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::admin::MonitorCtx;
 use crate::api::ApiCtx;
-use crate::monitor::MonitorCtx;
 use crate::transport::TransportCtx;
 
 /// Which server a listener runs.
@@ -111,7 +111,7 @@ impl Actor for ListenerActor {
                 tokio::spawn(crate::api::serve(listener, ctx, t));
             }
             Service::Monitor(ctx) => {
-                tokio::spawn(crate::monitor::serve(listener, ctx, t));
+                tokio::spawn(crate::admin::serve(listener, ctx, t));
             }
         }
         tracing::info!(listener = a.name, %addr, "listening");

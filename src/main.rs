@@ -26,7 +26,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            return match rt.block_on(hive::monitor::fetch_and_print_tree(monitor, hash, *all)) {
+            return match rt.block_on(hive::admin::fetch_and_print_tree(monitor, hash, *all)) {
                 Ok(text) => {
                     println!("{text}");
                     ExitCode::SUCCESS

@@ -1,34 +1,9 @@
-//! Metrics with Hive's names and the monitor (admin) listener (HIVE.md section 10).
-//!
-//! - [`Metrics`]: the registry of [`crate::metrics`], re-exported.
-//! - `ctx`: [`MonitorCtx`], the only coupling between the monitor listener and the rest of the app.
-//! - `server` / `routes`: the hyper listener and its pure request router ([`serve`]).
-//! - `nested`, `prometheus`: the two metric renderings (Hive's nested JSON, Prometheus text 0.0.4).
-//! - `derived`: gauges the monitor computes itself before answering (uptime, RSS, tasks).
-//! - `graft`: [`graft_subtree`], for tree nodes that describe themselves (connectors).
-//! - `health`: [`Health`] of the router and pools.
-//! - `tree_text`, `tree_html`, `client`: the supervision tree as text (`hive tree`) and as a page.
+//! The former `hive::monitor` path, kept so existing imports (tests, benches, the `hive tree`
+//! docs) still resolve: re-exports of the admin listener ([`crate::admin`]) and of the metrics
+//! registry ([`crate::metrics`]). New code imports from those two modules.
 
-mod client;
-mod ctx;
-mod derived;
-mod graft;
-mod health;
-mod nested;
-mod prometheus;
-mod routes;
-mod server;
-mod tree_html;
-mod tree_text;
-
+pub use crate::admin::{
+    BoxFut, Health, MonitorCtx, PoolHealth, TREE_HTML, TreeQuery, fetch_and_print_tree,
+    graft_subtree, metric_subtree, nest_metrics, render_prometheus, render_tree_text, serve,
+};
 pub use crate::metrics::{Counter, INIT_METRICS, Metrics};
-
-pub use client::fetch_and_print_tree;
-pub use ctx::{BoxFut, MonitorCtx, TreeQuery};
-pub use graft::graft_subtree;
-pub use health::{Health, PoolHealth};
-pub use nested::{metric_subtree, nest_metrics};
-pub use prometheus::render_prometheus;
-pub use server::serve;
-pub use tree_html::TREE_HTML;
-pub use tree_text::render_tree_text;

@@ -24,7 +24,7 @@ use tokio::sync::mpsc::error::TrySendError;
 
 use super::handle::WsOut;
 use super::ws_queue::WsSender;
-use crate::monitor::Counter;
+use crate::metrics::Counter;
 
 /// Per-session state shared by the client actor, its handle and the channels it joined.
 #[derive(Debug)]

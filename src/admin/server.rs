@@ -15,8 +15,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::monitor::MonitorCtx;
-use crate::monitor::routes::{self, Reply};
+use super::ctx::MonitorCtx;
+use super::routes::{self, Reply};
 
 /// How long in-flight requests may run after shutdown is requested.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);

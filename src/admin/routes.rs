@@ -19,8 +19,9 @@ use std::time::Duration;
 
 use subtle::ConstantTimeEq;
 
+use super::ctx::{MonitorCtx, TreeQuery};
+use super::{derived, nested, prometheus, tree_html};
 use crate::error::HiveError;
-use crate::monitor::{MonitorCtx, TreeQuery, derived, nested, prometheus, tree_html};
 
 /// Longest wait for the tree snapshot or health check.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);

@@ -6,7 +6,7 @@
 //! default). `hive.total_processes` is the number of alive tokio tasks (every actor is one), or the
 //! number of OS threads outside a runtime.
 
-use crate::monitor::MonitorCtx;
+use super::ctx::MonitorCtx;
 
 /// Refresh every derived gauge, then call the app's `refresh` hook.
 pub(crate) fn refresh(ctx: &MonitorCtx) {

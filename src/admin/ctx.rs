@@ -7,8 +7,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use super::health::Health;
 use crate::error::HiveError;
-use crate::monitor::{Health, Metrics};
+use crate::metrics::Metrics;
 use crate::supervision::SupervisorReport;
 
 /// A boxed, sendable future (the return type of the context's async closures).

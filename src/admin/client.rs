@@ -8,8 +8,9 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use super::ctx::TreeQuery;
+use super::tree_text::render_tree_text;
 use crate::error::HiveError;
-use crate::monitor::{TreeQuery, render_tree_text};
 use crate::supervision::SupervisorReport;
 
 /// Longest wait for the whole exchange.

@@ -1,0 +1,33 @@
+//! The admin (monitor) listener (HIVE.md section 10): everything that reads the metrics and the
+//! supervision tree for an operator. The counters themselves live in [`crate::metrics`].
+//!
+//! - `ctx`: [`MonitorCtx`], the only coupling between the monitor listener and the rest of the app.
+//! - `server` / `routes`: the hyper listener and its pure request router ([`serve`]); URLs are
+//!   `/monitor/<hash>/...` and the config section is `monitor`.
+//! - `nested`, `prometheus`: the two metric renderings (Hive's nested JSON, Prometheus text 0.0.4).
+//! - `derived`: gauges the monitor computes itself before answering (uptime, RSS, tasks).
+//! - `graft`: [`graft_subtree`], for tree nodes that describe themselves (connectors).
+//! - `health`: [`Health`] of the router and pools.
+//! - `tree_text`, `tree_html`, `client`: the supervision tree as text (`hive tree`) and as a page.
+
+mod client;
+mod ctx;
+mod derived;
+mod graft;
+mod health;
+mod nested;
+mod prometheus;
+mod routes;
+mod server;
+mod tree_html;
+mod tree_text;
+
+pub use client::fetch_and_print_tree;
+pub use ctx::{BoxFut, MonitorCtx, TreeQuery};
+pub use graft::graft_subtree;
+pub use health::{Health, PoolHealth};
+pub use nested::{metric_subtree, nest_metrics};
+pub use prometheus::render_prometheus;
+pub use server::serve;
+pub use tree_html::TREE_HTML;
+pub use tree_text::render_tree_text;
