@@ -8,7 +8,7 @@ use super::context::{Cx, Flow, Trigger, state_flow};
 use super::engine::dispatch;
 use super::registry::{BuildEnv, FlowFuture, Hook};
 use crate::error::HiveError;
-use crate::protocol::event::parse_internal_events;
+use codec::event::parse_internal_events;
 
 type Ctor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError>;
 
@@ -147,7 +147,7 @@ impl Hook for HpHook {
             }
             match parse_internal_events(&body) {
                 Ok(events) => dispatch(cx, &events).await,
-                Err(e) => Flow::Error(e),
+                Err(e) => Flow::Error(e.into()),
             }
         })
     }

@@ -8,8 +8,8 @@ use super::context::{Cx, Flow, Reply, Trigger, state_flow};
 use super::engine::dispatch;
 use super::registry::{BuildEnv, FlowFuture, Hook};
 use crate::error::HiveError;
-use crate::protocol::event::{internal_event_from_value, validate_external_event};
-use crate::protocol::socketio::{Kind, Message, MsgId};
+use codec::event::{internal_event_from_value, validate_external_event};
+use codec::socketio::{Kind, Message, MsgId};
 
 type Ctor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError>;
 
@@ -123,7 +123,7 @@ impl Hook for DispatchHook {
             for item in items {
                 match internal_event_from_value(item) {
                     Ok(e) => events.push(e),
-                    Err(e) => return Flow::Error(e),
+                    Err(e) => return Flow::Error(e.into()),
                 }
             }
             dispatch(cx, &events).await

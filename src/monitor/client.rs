@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 
 use crate::error::HiveError;
 use crate::monitor::{TreeQuery, render_tree_text};
-use crate::supervision::SupervisorReport;
+use otp::SupervisorReport;
 
 /// Longest wait for the whole exchange.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);

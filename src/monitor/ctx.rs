@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::error::HiveError;
 use crate::monitor::{Health, Metrics};
-use crate::supervision::SupervisorReport;
+use otp::SupervisorReport;
 
 /// A boxed, sendable future (the return type of the context's async closures).
 pub type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
