@@ -12,7 +12,7 @@
 
 mod common;
 
-#[path = "../examples/chat_backend/demo.rs"]
+#[path = "../examples/chat/src/backend/demo.rs"]
 mod demo;
 
 use std::collections::BTreeSet;

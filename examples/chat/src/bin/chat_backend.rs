@@ -1,12 +1,12 @@
 //! The chat example's backend in Rust, the twin of `examples/chat/backend/backend.py`:
-//! `cargo run --example chat_backend -- --port 8081 --api http://localhost:1235/api/abcde12345`.
-//! (`cargo run --example chat` starts it in-process; this binary is for running the pieces apart.)
+//! `cargo run -p chat --bin chat_backend -- --port 8081 --api http://localhost:1235/api/abcde12345`.
+//! (`cargo run -p chat` starts it in-process; this binary is for running the pieces apart.)
 
 use std::net::{IpAddr, SocketAddr};
 
 use clap::Parser;
 
-#[path = "chat_backend/server.rs"]
+#[path = "../backend/server.rs"]
 mod server;
 
 /// The Hive chat example's backend (Hive Protocol over HTTP).

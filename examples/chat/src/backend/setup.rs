@@ -39,9 +39,15 @@ pub struct Ports {
     pub redis: u16,
 }
 
-/// The repository root (where `package.json` and `node_modules/` are).
+/// The repository root (where `package.json` and `node_modules/` are). These files are built both
+/// by the `chat` package (manifest in `examples/chat/`) and by the server's tests (manifest at the
+/// root), so the root is the nearest ancestor holding `examples/chat/frontend`.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .find(|d| d.join("examples/chat/frontend").is_dir())
+        .unwrap_or(here)
+        .to_path_buf()
 }
 
 /// `examples/chat/frontend`.

@@ -1,6 +1,6 @@
 //! The whole chat demo in one process: the Rust backend (or an external one), Hive with the chat
 //! configuration, and the page's web server, started in dependency order and stopped in reverse.
-//! Used by `examples/chat.rs` (the one-command runner) and `tests/chat_e2e.rs`.
+//! Used by `examples/chat/src/main.rs` (the one-command runner) and `tests/chat_e2e.rs`.
 
 // Shared by several example and test crates through `#[path]`; each uses a different subset.
 #![allow(dead_code, unreachable_pub)]

@@ -1,4 +1,4 @@
-//! The seed's chat server in one command: `cargo run --release --example chat`.
+//! The seed's chat server in one command: `cargo run --release -p chat`.
 //!
 //! Makes sure the Socket.IO 0.9 browser client is installed (npm), starts the chat backend
 //! (in-process, `examples/chat_backend/`), picks `examples/chat/config/config.json` (sm.redis)
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-#[path = "chat_backend/demo.rs"]
+#[path = "backend/demo.rs"]
 mod demo;
 
 use demo::{DemoOptions, Ports, StateChoice, setup};

@@ -1,6 +1,6 @@
 //! The chat backend's HTTP server (hyper): answers Hive Protocol requests with [`chat::Chat`] and
 //! publishes to the chat rooms through Hive's API with a blocking `ureq` agent on tokio's blocking
-//! pool. Shared by `examples/chat_backend.rs`, `examples/chat.rs` and `tests/chat_e2e.rs`.
+//! pool. Shared by the `chat_backend` and `chat` binaries and `tests/chat_e2e.rs`.
 
 // Shared by several example and test crates through `#[path]`; each uses a different subset.
 #![allow(dead_code, unreachable_pub)]
