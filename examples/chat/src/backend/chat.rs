@@ -19,7 +19,8 @@ pub const CHANNEL_PREFIX: &str = "rooms";
 const MAX_NICK: usize = 24;
 const MAX_ROOM: usize = 32;
 const MAX_TEXT: usize = 2000;
-/// Nicks that Hive's `sm.redis` would read back as something else than a string (HIVE.md 4.7).
+/// Nicks that Hive's `sm.redis` would read back as something else than a string (values are
+/// parsed as JSON on read: docs/hooks.md, "State managers and connectors").
 const JSON_WORDS: [&str; 5] = ["null", "true", "false", "nan", "infinity"];
 
 /// What one request asks the server to do.
