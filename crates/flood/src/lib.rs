@@ -9,6 +9,7 @@
 //! - [`pool`]: the dynamic supervisor of users (temporary children).
 //! - [`runner`], [`schedule`]: spawn cadence, goal checks, the verdict, the end of the run.
 //! - [`rtt`]: round trips of emitted events (acks and same-name replies).
+//! - [`histogram`]: the one latency histogram shape.
 //! - [`stats`], [`result`], [`goal`], [`report`], [`console`]: measurements, the result
 //!   document, draft-03 goal checks, the HTML report and progress output.
 
@@ -19,6 +20,7 @@ pub mod dial;
 pub mod erlfmt;
 pub mod error;
 pub mod goal;
+pub mod histogram;
 pub mod http;
 pub mod inherit;
 pub mod interp;

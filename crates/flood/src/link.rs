@@ -11,7 +11,7 @@ use super::error::FloodError;
 use super::http::Conn;
 use super::scenario::Transport;
 use super::stats::Builtin;
-use super::user::{Shared, UserMsg};
+use super::user::msg::{Shared, UserMsg};
 use super::ws::{self, Frame, WsWriter};
 use codec::{Kind, LengthUnit, Message, encode, encode_batch};
 

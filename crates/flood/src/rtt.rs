@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::stats::new_histogram;
+use super::histogram::new_histogram;
 
 /// Unanswered emits a user remembers.
 pub const MAX_PENDING: usize = 8;

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use super::histogram::new_histogram;
+
 /// Built-in counters, in the original's order and spelling (`incomming` included).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Builtin {
@@ -54,14 +56,6 @@ pub enum Latency {
     Handshake,
     /// Handshake start to the Socket.IO connect packet (`1::`): the connection setup time.
     Connect,
-}
-
-/// A latency histogram in microseconds (1 µs .. 1 h, 3 significant digits).
-#[allow(clippy::expect_used)]
-pub fn new_histogram() -> Histogram<u64> {
-    // Proof: the bounds are constants that satisfy hdrhistogram's checks (low >= 1,
-    // high >= 2 * low, sigfig <= 5), so this never fails.
-    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant histogram bounds are valid")
 }
 
 /// One point of the time series (one per progress tick).

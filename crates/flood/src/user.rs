@@ -14,18 +14,13 @@ use super::error::FloodError;
 use super::interp;
 use super::link::Link;
 use super::meta::{Layers, Meta};
-use super::scenario::{Server, Session, Transport, parse_transport};
-use super::stats::{Builtin, Latency, Stats};
+use super::scenario::{Session, Transport, parse_transport};
+use super::stats::{Builtin, Latency};
 use codec::{Kind, Message, decode_payload, parse_handshake};
 
-/// What every user of a run shares.
-#[derive(Debug)]
-pub struct Shared {
-    /// Server under test.
-    pub server: Server,
-    /// Global measurements.
-    pub stats: Arc<Stats>,
-}
+pub(crate) mod msg;
+
+pub use msg::{Shared, UserMsg};
 
 /// Start arguments of a user.
 pub struct UserArgs {
@@ -39,25 +34,6 @@ pub struct UserArgs {
     pub id: u64,
     /// Index within the phase (metadata `user.phase_index`).
     pub phase_index: u64,
-}
-
-/// Messages of a user actor.
-#[derive(Debug)]
-pub enum UserMsg {
-    /// Start (or continue) connecting.
-    Connect,
-    /// A WebSocket text frame.
-    WsText(String),
-    /// A WebSocket ping to answer.
-    WsPing(Vec<u8>),
-    /// An XHR long-poll response body.
-    XhrBody(String),
-    /// The transport ended; the error kind, if it failed.
-    Closed(Option<&'static str>),
-    /// Named timer `(name, generation)` fired.
-    Timer(Arc<str>, u32),
-    /// End of run: disconnect cleanly and stop.
-    Shutdown,
 }
 
 /// The user actor (stateless; everything is in [`UserState`]).
