@@ -3,11 +3,11 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hive::protocol::{
+use codec::{
     LengthUnit, Message, MsgId, decode, decode_payload, encode, encode_batch, encode_into,
     parse_external_event,
 };
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// A typical chat event (as in the simple-chat example), with an ack id.
 const EVENT: &str = r#"5:1+::{"name":"publish","args":[{"channel":"room.lobby","text":"Hello, zażółć gęślą jaźń 😀!"}]}"#;

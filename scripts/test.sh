@@ -32,6 +32,6 @@ fi
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 export CI="${CI:-false}"
-cargo fmt --check
+cargo fmt --all --check
 cargo clippy --all-targets -- -D warnings
 cargo test --no-fail-fast

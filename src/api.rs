@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use crate::HiveError;
 use crate::metrics::Metrics;
-use crate::protocol::event::InternalEvent;
 use crate::pubsub::PubSub;
+use codec::event::InternalEvent;
 
 pub use server::serve;
 

@@ -1,6 +1,8 @@
 //! Starting and stopping a Hive node: bind the listeners, build THE supervision tree
-//! ([`crate::supervision::tree`]), wire the API and monitor to it, and shut down gracefully
+//! ([`crate::app::tree`]), wire the API and monitor to it, and shut down gracefully
 //! (HIVE.md 14).
+
+pub mod tree;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -13,18 +15,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admin::{Health, MonitorCtx, TreeQuery};
 use crate::api::{ApiCtx, Control};
+use crate::app::tree::{Parts, root_sup};
 use crate::config::Config;
 use crate::connectors::Connectors;
 use crate::error::{HiveError, Mode};
 use crate::hooks::{Services, Tables};
 use crate::listener::{ListenerArgs, Service};
 use crate::metrics::Metrics;
-use crate::protocol::event::InternalEvent;
 use crate::pubsub::PubSub;
 use crate::router::Router;
-use crate::supervision::tree::{Parts, root_sup};
-use crate::supervision::{SupervisorHandle, SupervisorReport};
 use crate::transport::TransportCtx;
+use codec::event::InternalEvent;
+use otp::{SupervisorHandle, SupervisorReport};
 
 /// Start options.
 #[derive(Debug, Clone, Copy, Default)]

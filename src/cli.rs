@@ -25,7 +25,7 @@ pub struct Cli {
         global = true
     )]
     pub config: Vec<PathBuf>,
-    /// Build mode: `prod` masks every error sent to browsers (HIVE.md 11.2).
+    /// Build mode: `prod` masks every error sent to browsers as `internal_error` (docs/errors.md).
     #[arg(long, value_name = "dev|prod", default_value = "dev", value_parser = parse_mode, global = true)]
     pub mode: Mode,
     /// Log line format on the console and in hive.log.

@@ -49,7 +49,7 @@ use pool::{PoolCore, lock};
 use crate::config::{ConnectorsSection, PoolDescriptor};
 use crate::error::HiveError;
 use crate::metrics::{ConnectorsMetrics, Metrics};
-use crate::supervision::{StartFn, SupervisorHandle, SupervisorReport};
+use otp::{StartFn, SupervisorHandle, SupervisorReport};
 
 /// A pool of any connector type (cheap clone; stays valid across pool restarts).
 #[derive(Clone)]

@@ -186,6 +186,22 @@ impl HiveError {
     }
 }
 
+impl From<codec::DecodeError> for HiveError {
+    fn from(e: codec::DecodeError) -> Self {
+        HiveError::ClientError(format!("Bad Socket.IO frame: {e}"))
+    }
+}
+
+impl From<codec::EventError> for HiveError {
+    fn from(e: codec::EventError) -> Self {
+        match e {
+            codec::EventError::BadExternalEvent(s) => HiveError::BadExternalEvent(s),
+            codec::EventError::BadInternalEvent(s) => HiveError::BadInternalEvent(s),
+            codec::EventError::InvalidJson(s) => HiveError::InvalidJson(s),
+        }
+    }
+}
+
 /// Convenience alias.
 pub type Result<T, E = HiveError> = std::result::Result<T, E>;
 
@@ -204,5 +220,33 @@ mod tests {
             e.to_client_event(Mode::Prod),
             r#"{"name":"hive_error","args":[{"error":"internal_error","description":"Internal server error."}]}"#
         );
+    }
+
+    #[test]
+    fn codec_errors_keep_their_codes() {
+        let e: HiveError = codec::DecodeError::BadType("9:::".into()).into();
+        assert_eq!(e.code(), "client_error");
+        assert_eq!(
+            e.to_string(),
+            "Bad Socket.IO frame: invalid message type in \"9:::\" (expected a digit 0-8 followed by ':')"
+        );
+        for (err, code) in [
+            (
+                codec::parse_external_event("[]").unwrap_err(),
+                "bad_external_event",
+            ),
+            (
+                codec::parse_internal_events("{").unwrap_err(),
+                "invalid_json",
+            ),
+            (
+                codec::parse_internal_events("[1]").unwrap_err(),
+                "bad_internal_event",
+            ),
+        ] {
+            let text = err.to_string();
+            let e: HiveError = err.into();
+            assert_eq!((e.code(), e.to_string()), (code, text));
+        }
     }
 }

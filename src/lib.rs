@@ -1,11 +1,8 @@
 //! Hive: a Socket.IO 0.9 application server built as an OTP-style actor system on ractor.
 //!
 //! # Layout
-//! - [`protocol`]: the pure Socket.IO 0.9 codec (frames, U+FFFD batches, handshake, event JSON).
-//!   No tokio, no sockets.
-//! - [`supervision`]: OTP supervisors on ractor (one_for_one / one_for_all / rest_for_one, dynamic
-//!   supervisors, intensity, ordered shutdown) and [`supervision::tree`], which builds THE tree
-//!   described in `supervisor-trees.md`.
+//! - the `codec` crate: the pure wire codecs (Socket.IO 0.9 frames, U+FFFD batches, handshake,
+//!   event JSON, RFC 6455 frames). No tokio, no sockets.
 //! - [`config`]: loading, merging and validating Hive's JSON configuration.
 //! - [`transport`]: the only code that touches client sockets (HTTP, WebSocket, XHR-polling).
 //! - [`client`]: one actor per session: its state machine, timers and outgoing buffer.
@@ -20,9 +17,10 @@
 //! - [`admin`]: the admin (monitor) listener: its routes, the nested-JSON and Prometheus
 //!   renderings, derived gauges, health, the tree as text and as a page, and the `hive tree` client.
 //!   [`monitor`] re-exports it and the registry under the former path.
-//! - [`flood`]: the load tester behind the `flood` binary.
 //! - [`error`]: [`error::HiveError`] with Hive's stable error codes.
 //! - [`app`]: starting a node (listeners, the tree, wiring) and its graceful shutdown;
+//!   [`app::tree`] builds THE tree described in `supervisor-trees.md` from the `otp` crate's
+//!   supervisors;
 //!   [`listener`]: the supervised listener workers; [`env`](mod@env): the env_sup workers;
 //!   [`slot`]: late-bound handles of restartable subsystems.
 //! - [`cli`], [`telemetry`], [`sys`]: the command line, logging set-up, the open-files limit.
@@ -36,17 +34,14 @@ pub mod config;
 pub mod connectors;
 pub mod env;
 pub mod error;
-pub mod flood;
 pub mod hooks;
 pub mod listener;
 pub mod metrics;
 pub mod monitor;
-pub mod protocol;
 pub mod pubsub;
 pub mod router;
 pub mod slot;
 pub mod state;
-pub mod supervision;
 pub mod sys;
 pub mod telemetry;
 pub mod transport;

@@ -34,18 +34,18 @@ use std::time::{Duration, Instant};
 
 use ractor::{ActorCell, ActorRef};
 
-pub use crate::protocol::event::InternalEvent;
 pub use cid::{expand_cid_spec, expand_resubscribe, is_at_or_below, prefix_of};
+pub use codec::event::InternalEvent;
 pub use privilege::Privilege;
 pub use subscriber::{DeliverOutcome, Delivery, Subscriber};
 
 use crate::HiveError;
 use crate::config::PubsubSection;
 use crate::metrics::Metrics;
-use crate::supervision::DynamicHandle;
 use channel::ChannelMsg;
 use manager::{ChannelParent, ManagerActor, ManagerState, PubSubMsg};
 use metrics::PubsubCounters;
+use otp::DynamicHandle;
 use registry::{Registry, Template};
 
 /// How long a join waits for the manager.
@@ -125,7 +125,7 @@ impl PubSub {
         let channel_parent =
             channels_sup.map_or(ChannelParent::Unlinked, ChannelParent::Supervised);
         let state = ManagerState::new(registry.clone(), channel_parent);
-        let spawned = crate::supervision::spec::spawn_under(ManagerActor, state, parent).await;
+        let spawned = otp::spec::spawn_under(ManagerActor, state, parent).await;
         let (manager, _join) = spawned.map_err(|e| {
             HiveError::PubsubError(format!("Cannot start Hive Pub-Sub manager: {e}"))
         })?;

@@ -20,9 +20,9 @@ use crate::client::{ClientActor, ClientArgs, ClientHandle, CloseReason};
 use crate::error::HiveError;
 use crate::hooks::Services;
 use crate::metrics::{Counter, Metrics, RouterMetrics};
-use crate::protocol::event::InternalEvent;
-use crate::protocol::socketio::Message;
-use crate::supervision::{ChildSpec, DynamicHandle, Restart, Shutdown};
+use codec::event::InternalEvent;
+use codec::socketio::Message;
+use otp::{ChildSpec, DynamicHandle, Restart, Shutdown};
 
 pub use actor::{RouterActor, RouterMsg};
 pub use registry::Registry;
@@ -188,14 +188,14 @@ impl Router {
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .take()
-                        .ok_or_else(|| crate::supervision::SupervisionError::StartFailed {
+                        .ok_or_else(|| otp::SupervisionError::StartFailed {
                             id: "client".into(),
                             reason: "a temporary client cannot be restarted".into(),
                         })?;
                     let id = a.sid.to_string();
                     let (r, _) = Actor::spawn_linked(None, ClientActor, a, sup_cell)
                         .await
-                        .map_err(|e| crate::supervision::SupervisionError::StartFailed {
+                        .map_err(|e| otp::SupervisionError::StartFailed {
                             id,
                             reason: e.to_string(),
                         })?;

@@ -9,7 +9,7 @@
     unreachable_pub
 )]
 
-#[path = "../examples/chat_backend/demo.rs"]
+#[path = "../examples/chat/src/backend/demo.rs"]
 mod demo;
 
 #[path = "chat_e2e/backends.rs"]

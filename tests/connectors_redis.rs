@@ -181,9 +181,7 @@ async fn redis_restart_mid_test_resumes() {
         .unwrap()
         .children
         .clone();
-    let ids = |w: &Vec<hive::supervision::ChildReport>| {
-        w.iter().map(|c| c.actor_id.clone()).collect::<Vec<_>>()
-    };
+    let ids = |w: &Vec<otp::ChildReport>| w.iter().map(|c| c.actor_id.clone()).collect::<Vec<_>>();
     assert_eq!(
         ids(&workers_before),
         ids(&workers_after),

@@ -240,9 +240,7 @@ async fn killed_acceptor_is_restarted_and_accepts_again() {
     let (c, p, addr) = start(1000, 0).await;
     let _first = TcpStream::connect(addr).await.unwrap();
     wait_workers(&c, 1).await;
-    let pool = |r: &hive::supervision::SupervisorReport| {
-        r.children[0].supervisor.as_deref().cloned().unwrap()
-    };
+    let pool = |r: &otp::SupervisorReport| r.children[0].supervisor.as_deref().cloned().unwrap();
     let before = pool(&c.supervisor_report().await.unwrap());
     let ids: Vec<(&str, &str)> = before
         .children
@@ -254,7 +252,7 @@ async fn killed_acceptor_is_restarted_and_accepts_again() {
     assert!(ids[1].0.starts_with("worker:tcp:") && ids[1].1 == "temporary");
 
     let pool_cell = c.supervisor_cell().get_children().pop().expect("one pool");
-    let acceptor = hive::supervision::SupervisorHandle::from_cell(pool_cell)
+    let acceptor = otp::SupervisorHandle::from_cell(pool_cell)
         .child("worker:tcp:acceptor")
         .await
         .expect("acceptor running");

@@ -12,7 +12,7 @@
 
 mod common;
 
-#[path = "../examples/chat_backend/demo.rs"]
+#[path = "../examples/chat/src/backend/demo.rs"]
 mod demo;
 
 use std::collections::BTreeSet;
@@ -23,7 +23,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use demo::{DemoOptions, Ports, StateChoice, setup};
-use hive::flood::{RunOptions, run};
+use flood::{RunOptions, run};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 

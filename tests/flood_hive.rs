@@ -7,7 +7,7 @@
 mod common;
 
 use common::TestHive;
-use hive::flood::{RunOptions, run};
+use flood::{RunOptions, run};
 use serde_json::{Value, json};
 
 /// A test.json hive where `ping` is echoed back (with an ack when the packet asks for one), with

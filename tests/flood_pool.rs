@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::TestHive;
-use hive::flood::pool::Pool;
-use hive::flood::scenario;
-use hive::flood::stats::Stats;
-use hive::flood::user::{Shared, UserArgs, UserMsg};
+use flood::pool::Pool;
+use flood::scenario;
+use flood::stats::Stats;
+use flood::user::{Shared, UserArgs, UserMsg};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use hive::flood::{RunOptions, run};
+use flood::{RunOptions, run};
 use serde_json::{Value, json};
 
 struct RefServer {

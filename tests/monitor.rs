@@ -21,7 +21,7 @@ use hive::monitor::{
     BoxFut, Health, INIT_METRICS, Metrics, MonitorCtx, PoolHealth, TreeQuery, fetch_and_print_tree,
     serve,
 };
-use hive::supervision::{ChildReport, IntensityReport, SupervisorReport};
+use otp::{ChildReport, IntensityReport, SupervisorReport};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use codec::event::{InternalEvent, parse_internal_events};
 use hive::config::{ChannelTemplate, Ordered, PubsubSection};
 use hive::monitor::Metrics;
-use hive::protocol::event::{InternalEvent, parse_internal_events};
 use hive::pubsub::{Delivery, Privilege, PubSub, Subscriber};
-use hive::supervision::{DynamicHandle, DynamicSpec, Intensity};
+use otp::{DynamicHandle, DynamicSpec, Intensity};
 use recorder::{Recorder, frames, next, wait_until};
 
 fn cfg(entries: &[(&str, &str, u64)]) -> PubsubSection {

@@ -304,9 +304,9 @@ async fn poll(addr: SocketAddr, sid: &str) -> String {
 /// message: HIVE.md 3.7).
 async fn poll_frames(addr: SocketAddr, sid: &str) -> Vec<String> {
     let body = poll(addr, sid).await;
-    let unit = Some(hive::protocol::batch::LengthUnit::Utf16);
-    let msgs = hive::protocol::batch::decode_payload(&body, unit).unwrap();
-    msgs.iter().map(hive::protocol::socketio::encode).collect()
+    let unit = Some(codec::batch::LengthUnit::Utf16);
+    let msgs = codec::batch::decode_payload(&body, unit).unwrap();
+    msgs.iter().map(codec::socketio::encode).collect()
 }
 
 /// HIVE.md 9.2: `POST`/`DELETE /pubsub/subscribe/<sid>` join and leave a session;

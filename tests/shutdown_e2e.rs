@@ -126,11 +126,11 @@ async fn xhr_poll_gets_on_terminate_reply_and_disconnect_together() {
     assert_eq!(http(h.api, "POST", &url, &[], b"bye").await.0, 200);
     let (s, _, body) = pending.await.unwrap();
     assert_eq!(s, 200);
-    let unit = Some(hive::protocol::batch::LengthUnit::Utf16);
-    let frames: Vec<String> = hive::protocol::batch::decode_payload(&body, unit)
+    let unit = Some(codec::batch::LengthUnit::Utf16);
+    let frames: Vec<String> = codec::batch::decode_payload(&body, unit)
         .unwrap()
         .iter()
-        .map(hive::protocol::socketio::encode)
+        .map(codec::socketio::encode)
         .collect();
     assert_eq!(
         frames,

@@ -194,9 +194,7 @@ async fn raw_xhr_edge_cases() {
     let (s, _, _) = http(h.sio, "POST", &path, &[], body.as_bytes()).await;
     assert_eq!(s, 200);
     let (_, _, b) = http(h.sio, "GET", &path, &[], b"").await;
-    let msgs =
-        hive::protocol::batch::decode_payload(&b, Some(hive::protocol::batch::LengthUnit::Utf16))
-            .unwrap();
+    let msgs = codec::batch::decode_payload(&b, Some(codec::batch::LengthUnit::Utf16)).unwrap();
     let datas: Vec<String> = msgs.into_iter().map(|m| m.data).collect();
     assert_eq!(
         datas,
@@ -295,7 +293,7 @@ async fn two_thousand_sessions_register_and_clean_up() {
     for sid in &sids {
         h.node()
             .router()
-            .route_messages(sid, vec![hive::protocol::socketio::Message::noop()])
+            .route_messages(sid, vec![codec::socketio::Message::noop()])
             .unwrap();
     }
     let mut tasks = tokio::task::JoinSet::new();

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{TestHive, root};
-use hive::supervision::SupervisorReport;
+use otp::SupervisorReport;
 use serde_json::json;
 
 /// One node of the document's tree: name, and for supervisors "strategy N/Ts".

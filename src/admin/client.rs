@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use super::ctx::TreeQuery;
 use super::tree_text::render_tree_text;
 use crate::error::HiveError;
-use crate::supervision::SupervisorReport;
+use otp::SupervisorReport;
 
 /// Longest wait for the whole exchange.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::health::Health;
 use crate::error::HiveError;
 use crate::metrics::Metrics;
-use crate::supervision::SupervisorReport;
+use otp::SupervisorReport;
 
 /// A boxed, sendable future (the return type of the context's async closures).
 pub type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;

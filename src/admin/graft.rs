@@ -5,7 +5,7 @@
 //! report. The subsystem can describe itself (`Connectors::supervisor_report()`); the app grafts
 //! that report in before the monitor serves the tree.
 
-use crate::supervision::SupervisorReport;
+use otp::SupervisorReport;
 
 /// Put `sub` under the child whose id is `sub.id` anywhere in `tree` (replacing any nested report
 /// it had). Returns false when no such child exists.
@@ -31,7 +31,7 @@ fn graft(tree: &mut SupervisorReport, sub: &mut Option<SupervisorReport>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::supervision::{ChildReport, IntensityReport};
+    use otp::{ChildReport, IntensityReport};
 
     fn sup(id: &str, children: Vec<ChildReport>) -> SupervisorReport {
         SupervisorReport {

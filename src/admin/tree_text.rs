@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use crate::supervision::{ChildReport, SupervisorReport};
+use otp::{ChildReport, SupervisorReport};
 
 /// Render a supervisor and everything below it, one node per line.
 pub fn render_tree_text(r: &SupervisorReport) -> String {
@@ -88,7 +88,7 @@ fn children(out: &mut String, r: &SupervisorReport, indent: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::supervision::IntensityReport;
+    use otp::IntensityReport;
 
     fn sup(id: &str, strategy: &str, children: Vec<ChildReport>, count: usize) -> SupervisorReport {
         SupervisorReport {

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 
 use super::ApiCtx;
 use crate::HiveError;
-use crate::protocol::event::{parse_internal_events, validate_external_event};
 use crate::pubsub::{Delivery, Privilege};
+use codec::event::{parse_internal_events, validate_external_event};
 
 /// API section (the first path segment after the hash).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +164,8 @@ fn utf8<'a>(body: &'a [u8], what: &str) -> Result<&'a str, HiveError> {
 
 /// `POST /clients/action/<sid>`: parse errors answer 500 like the original (HIVE.md 16.7 #3).
 fn clients_action(ctx: &ApiCtx, sid: &str, body: &[u8]) -> Reply {
-    let events = match utf8(body, "Bad internal event").and_then(parse_internal_events) {
+    let events = match utf8(body, "Bad internal event").and_then(|b| Ok(parse_internal_events(b)?))
+    {
         Ok(ev) => ev,
         Err(e) => return Reply::err(500, e),
     };
@@ -176,7 +177,8 @@ fn clients_action(ctx: &ApiCtx, sid: &str, body: &[u8]) -> Reply {
 
 /// `POST /pubsub/action/<cid>`: publish internal events with the API's privilege (skips checks).
 fn pubsub_action(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
-    let events = match utf8(body, "Bad internal event").and_then(parse_internal_events) {
+    let events = match utf8(body, "Bad internal event").and_then(|b| Ok(parse_internal_events(b)?))
+    {
         Ok(ev) => ev,
         Err(e) => return Reply::err(400, e),
     };

@@ -22,12 +22,12 @@ use crate::error::HiveError;
 use crate::hooks::engine::{dispatch, run_chain};
 use crate::hooks::{Cx, Flow, HookTable, Reply, Services, Trigger};
 use crate::metrics::{ClientStateMetrics, Counter};
-use crate::protocol::event::{InternalEvent, parse_external_event};
-use crate::protocol::socketio::{Kind, Message, encode};
 use crate::pubsub::{Delivery, Privilege, Subscriber};
 use crate::state::{
     StateStore, initial_map, local::LocalState, redis::RedisState, redis::redis_state_args,
 };
+use codec::event::{InternalEvent, parse_external_event};
+use codec::socketio::{Kind, Message, encode};
 
 /// The client actor (stateless; everything lives in [`ClientState`]).
 #[derive(Debug)]
@@ -441,7 +441,7 @@ async fn process_message(st: &mut ClientState, m: Message) -> Option<CloseReason
             Err(e) => {
                 counters.errors.inc();
                 counters.external_errors.inc();
-                st.push_error(&e);
+                st.push_error(&e.into());
                 None
             }
             Ok(ev) => {

@@ -6,9 +6,9 @@ use ractor::{ActorCell, ActorRef, RpcReplyPort};
 use tokio::sync::oneshot;
 
 use crate::error::HiveError;
-use crate::protocol::event::InternalEvent;
-use crate::protocol::socketio::Message;
 use crate::pubsub::{DeliverOutcome, Delivery, Subscriber};
+use codec::event::InternalEvent;
+use codec::socketio::Message;
 
 use super::shortcut::{Route, Shortcut};
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::error::{HiveError, Mode};
 use crate::hooks::Reply;
-use crate::protocol::batch::{LengthUnit, frame_into};
-use crate::protocol::socketio::{Message, encode};
+use codec::batch::{LengthUnit, frame_into};
+use codec::socketio::{Message, encode};
 
 /// Outgoing messages waiting for a flush.
 #[derive(Debug, Default)]

@@ -21,7 +21,7 @@ use super::http_worker::{Done, HttpWorker, HttpWorkerActor, HttpWorkerArgs, Job,
 use super::pool::{PoolCore, WORKER_SHUTDOWN, WorkerGuard, lock};
 use crate::error::HiveError;
 use crate::metrics::HttpPoolMetrics;
-use crate::supervision::{ChildSpec, Restart, StartFn, SupervisionError};
+use otp::{ChildSpec, Restart, StartFn, SupervisionError};
 
 /// Idle time after which an overflow worker retires.
 pub(crate) const OVERFLOW_IDLE: Duration = Duration::from_secs(5);

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use ractor::ActorCell;
 
 use super::pool::lock;
-use crate::supervision::{
+use otp::{
     ChildSpec, Intensity, StartFn, Strategy, SupervisionError, SupervisorHandle, SupervisorSpec,
 };
 

@@ -12,7 +12,7 @@ use ractor::ActorCell;
 
 use super::backoff::Backoff;
 use crate::metrics::{Metrics, PoolMetrics};
-use crate::supervision::{
+use otp::{
     ChildSpec, Intensity, Shutdown, StartFn, Strategy, SupervisionError, SupervisorHandle,
     SupervisorSpec,
 };

@@ -23,7 +23,7 @@ use serde_json::Value;
 use super::pool::{PoolCore, WORKER_SHUTDOWN, WorkerGuard};
 use crate::error::HiveError;
 use crate::metrics::RedisPoolMetrics;
-use crate::supervision::{ChildSpec, Restart, StartFn, SupervisorHandle, start_actor};
+use otp::{ChildSpec, Restart, StartFn, SupervisorHandle, start_actor};
 
 /// Parsed `connector.redis` args (HIVE.md 2.11).
 #[derive(Debug, Clone)]

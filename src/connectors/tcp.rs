@@ -22,9 +22,7 @@ use super::pool::{PoolCore, WORKER_SHUTDOWN, WorkerGuard, lock};
 use super::tcp_worker::{TcpFail, TcpWorkerActor, TcpWorkerArgs, TcpWorkerMsg};
 use crate::error::HiveError;
 use crate::metrics::TcpPoolMetrics;
-use crate::supervision::{
-    ChildSpec, Restart, StartFn, SupervisionError, SupervisorHandle, start_actor,
-};
+use otp::{ChildSpec, Restart, StartFn, SupervisionError, SupervisorHandle, start_actor};
 
 /// Parsed `connector.tcp` args (HIVE.md 2.11).
 #[derive(Debug, Clone)]

@@ -9,8 +9,8 @@ use super::engine::run_chain;
 use super::registry::{BuildEnv, Dispatcher, FlowFuture, build_hook};
 use crate::config::{HookDescriptor, PoolDescriptor};
 use crate::error::HiveError;
-use crate::protocol::event::{InternalEvent, id_from_trigger, validate_external_event};
-use crate::protocol::socketio::{Kind, Message, MsgId};
+use codec::event::{InternalEvent, id_from_trigger, validate_external_event};
+use codec::socketio::{Kind, Message, MsgId};
 
 type Ctor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Dispatcher>, HiveError>;
 
@@ -129,7 +129,7 @@ impl Dispatcher for Action {
                 },
                 Action::Dispatch => {
                     if let Err(e) = validate_external_event(&ev.args) {
-                        return Flow::Error(e);
+                        return Flow::Error(e.into());
                     }
                     let name = ev
                         .args

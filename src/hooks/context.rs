@@ -8,10 +8,10 @@ use crate::config::Config;
 use crate::connectors::Connectors;
 use crate::error::{HiveError, Mode};
 use crate::metrics::Metrics;
-use crate::protocol::socketio::{Kind, Message, MsgId};
 use crate::pubsub::{PubSub, Subscriber};
 use crate::slot::Slot;
 use crate::state::StateStore;
+use codec::socketio::{Kind, Message, MsgId};
 
 use super::registry::{HookTable, Tables};
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::context::{Cx, Flow, Trigger};
 use super::registry::FlowFuture;
 use crate::error::HiveError;
-use crate::protocol::event::InternalEvent;
+use codec::event::InternalEvent;
 
 /// Run the hook chain of `trigger.name` in order, threading the state through. An event name without
 /// hooks does nothing. The chain stops at the first error or stop.

@@ -9,7 +9,7 @@ use super::engine::dispatch;
 use super::registry::{BuildEnv, FlowFuture, Hook};
 use crate::error::HiveError;
 use crate::metrics::{Counter, EventHookMetrics, LazyCounter};
-use crate::protocol::event::parse_internal_events;
+use codec::event::parse_internal_events;
 
 type Ctor = fn(&Value, &BuildEnv<'_>, &EventHookMetrics) -> Result<Arc<dyn Hook>, HiveError>;
 
@@ -150,7 +150,7 @@ impl Hook for HpHook {
             }
             match parse_internal_events(&body) {
                 Ok(events) => dispatch(cx, &events).await,
-                Err(e) => Flow::Error(e),
+                Err(e) => Flow::Error(e.into()),
             }
         })
     }

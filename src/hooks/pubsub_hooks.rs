@@ -9,9 +9,9 @@ use super::context::{Cx, Flow, Trigger};
 use super::registry::{BuildEnv, Dispatcher, FlowFuture, Hook, Tables};
 use crate::error::HiveError;
 use crate::metrics::{Counter, EventHookMetrics, LazyCounter};
-use crate::protocol::event::{InternalEvent, internal_event_from_value};
-use crate::protocol::socketio::{Message, encode};
 use crate::pubsub::{Delivery, Privilege, expand_cid_spec, expand_resubscribe};
+use codec::event::{InternalEvent, internal_event_from_value};
+use codec::socketio::{Message, encode};
 
 type HookCtor = fn(&Value, &BuildEnv<'_>, &EventHookMetrics) -> Result<Arc<dyn Hook>, HiveError>;
 type DispCtor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Dispatcher>, HiveError>;
@@ -217,7 +217,10 @@ impl PubsubOp {
                 } else {
                     (arg.clone(), Ok(self.cids.clone()))
                 };
-                match (internal_event_from_value(&ev), cids) {
+                match (
+                    internal_event_from_value(&ev).map_err(HiveError::from),
+                    cids,
+                ) {
                     (Ok(ev), Ok(cids)) => {
                         let d = delivery_for(&cx.services.tables, vec![ev]);
                         ps.publish(self.privilege, &cids, d);

@@ -17,7 +17,7 @@ use super::{actions, hp, pubsub_hooks, utils};
 use crate::config::{ActionDescriptor, Config, HookDescriptor};
 use crate::error::HiveError;
 use crate::metrics::{EventHookMetrics, Metrics};
-use crate::protocol::event::InternalEvent;
+use codec::event::InternalEvent;
 
 /// A boxed future borrowing the context.
 pub type FlowFuture<'a> = Pin<Box<dyn Future<Output = Flow> + Send + 'a>>;

@@ -9,8 +9,8 @@ use super::engine::dispatch;
 use super::registry::{BuildEnv, FlowFuture, Hook};
 use crate::error::HiveError;
 use crate::metrics::EventHookMetrics;
-use crate::protocol::event::{internal_event_from_value, validate_external_event};
-use crate::protocol::socketio::{Kind, Message, MsgId};
+use codec::event::{internal_event_from_value, validate_external_event};
+use codec::socketio::{Kind, Message, MsgId};
 
 type Ctor = fn(&Value, &BuildEnv<'_>, &EventHookMetrics) -> Result<Arc<dyn Hook>, HiveError>;
 
@@ -124,7 +124,7 @@ impl Hook for DispatchHook {
             for item in items {
                 match internal_event_from_value(item) {
                     Ok(e) => events.push(e),
-                    Err(e) => return Flow::Error(e),
+                    Err(e) => return Flow::Error(e.into()),
                 }
             }
             dispatch(cx, &events).await

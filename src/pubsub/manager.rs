@@ -17,7 +17,7 @@ use super::privilege::Privilege;
 use super::registry::{ChannelEntry, Registry};
 use super::subscriber::Subscriber;
 use crate::HiveError;
-use crate::supervision::{ChildSpec, DynamicHandle, Restart, Shutdown, start_actor};
+use otp::{ChildSpec, DynamicHandle, Restart, Shutdown, start_actor};
 
 /// How long a supervised channel gets to stop gracefully.
 const CHANNEL_SHUTDOWN: Duration = Duration::from_secs(1);

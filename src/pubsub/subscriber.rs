@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::protocol::event::InternalEvent;
+use codec::event::InternalEvent;
 
 /// What a channel hands to each subscriber.
 ///

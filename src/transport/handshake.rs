@@ -7,7 +7,7 @@ use hyper::{HeaderMap, Method, Response, StatusCode};
 use super::TransportCtx;
 use super::origin::reply;
 use crate::error::HiveError;
-use crate::protocol::handshake::handshake_body;
+use codec::handshake::handshake_body;
 
 /// Handle a handshake request (origin already checked).
 pub async fn handle(

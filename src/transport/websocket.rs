@@ -27,7 +27,7 @@ use super::xhr_polling::error_frame;
 use crate::client::ws_queue::{self, WsReceiver};
 use crate::client::{ClientHandle, CloseReason, Sink, Transport, WsOut};
 use crate::error::HiveError;
-use crate::protocol::socketio::decode;
+use codec::socketio::decode;
 
 /// Outgoing batches a connection may have queued before its client counts as not reading.
 pub const WS_QUEUE: usize = 256;

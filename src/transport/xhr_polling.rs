@@ -12,8 +12,8 @@ use super::TransportCtx;
 use super::origin::reply;
 use crate::client::{ClientHandle, Sink, Transport, XhrReply};
 use crate::error::HiveError;
-use crate::protocol::batch::decode_payload;
-use crate::protocol::socketio::{Message, encode};
+use codec::batch::decode_payload;
+use codec::socketio::{Message, encode};
 
 /// Tells the client its poll went away if the request future is dropped unanswered.
 struct PollGuard {

@@ -1,4 +1,4 @@
-//! The chat backends (Rust, `examples/chat_backend/`, and Python, `examples/chat/backend/backend.py`)
+//! The chat backends (Rust, `examples/chat/src/backend/`, and Python, `examples/chat/backend/backend.py`)
 //! spoken to directly over HTTP with Hive Protocol documents, their Hive API calls captured by a
 //! real recording HTTP server. Seed walkthrough, "The backend", with the seed's bugs fixed
 //! (HIVE.md 15.2 "Bugs and quirks").

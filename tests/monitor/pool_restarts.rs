@@ -8,7 +8,7 @@ use hive::HiveError;
 use hive::config::{ConnectorsSection, Ordered, PoolDescriptor};
 use hive::connectors::Connectors;
 use hive::monitor::{BoxFut, Health, Metrics, MonitorCtx, serve};
-use hive::supervision::SupervisorReport;
+use otp::SupervisorReport;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

@@ -29,7 +29,7 @@ MAX_NICK = 24
 MAX_ROOM = 32
 MAX_TEXT = 2000
 # Words that a JSON decoder would turn into something else than a string when Hive's sm.redis
-# reads the nick back from Redis (HIVE.md 4.7: values are parsed as JSON on read).
+# reads the nick back from Redis (values are parsed as JSON on read, see docs/hooks.md).
 JSON_WORDS = {"null", "true", "false", "nan", "infinity"}
 
 

@@ -1,6 +1,7 @@
 // The Hive chat example's page logic: a Socket.IO 0.9 client of Hive.
 //
-// Emits (always exactly one argument, see HIVE.md 2.3): authorize {nick}, join_rooms {rooms: [..]},
+// Emits (always exactly one argument; the pub-sub hooks need it, see docs/hooks.md): authorize {nick},
+// join_rooms {rooms: [..]},
 // publish_msg {channel: "rooms.<room>", text}, leave_rooms {rooms: [..]}.
 // Handles: authorize {permission}, msg_published {channel, nick, text}, dude_joins / dude_leaves
 // {channel, nick}, hive_error {error, description}; and connect / disconnect, reconnecting itself

@@ -1,0 +1,270 @@
+//! THE supervision tree of a Hive node, one function per node of `supervisor-trees.md`.
+//!
+//! ```text
+//! root_sup            (was hive_root_sup)            one_for_one 3/10s
+//! ├─ env_sup          (was hive_env_sup)             one_for_one 5/10s
+//! │  ├─ config        (was hive_config)              worker, permanent
+//! │  └─ metrics       (was hive_monitor)             worker, permanent
+//! └─ hive_sup         (was hive_sup)                 one_for_one 5/10s
+//!    ├─ connectors_sup (was hive_connectors_sup)     see crate::connectors
+//!    ├─ router_sup    (was hive_router_sup)          one_for_all 5/10s
+//!    │  ├─ router     (was hive_router)              worker, permanent
+//!    │  └─ clients_sup (was hive_client_sup)         simple_one_for_one, temporary children
+//!    ├─ pubsub_sup    (was hive_pubsub_sup)          see crate::pubsub
+//!    └─ web_sup       (was hive_web_sup)             one_for_one 5/10s
+//!       ├─ monitor_listener (was hive_monitor_server) worker, permanent
+//!       ├─ api_listener     (was hive_api)            worker, permanent
+//!       └─ socketio_listener (was hive_web)           worker, permanent
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::connectors::Connectors;
+use crate::env::{ConfigActor, MetricsActor, MetricsArgs};
+use crate::listener::{ListenerActor, ListenerArgs};
+use crate::pubsub::PubSub;
+use crate::router::{Router, RouterActor};
+use crate::slot::Slot;
+use otp::SupervisionError;
+use otp::{
+    ChildSpec, DynamicHandle, DynamicSpec, Intensity, Restart, Shutdown, Strategy,
+    SupervisorHandle, SupervisorSpec, start_actor,
+};
+
+/// Everything the tree's start functions need. Every field is cheap to clone; each start function
+/// clones what it needs, so a restarted node is built from the same parts.
+#[derive(Clone)]
+pub struct Parts {
+    /// The loaded configuration.
+    pub config: Arc<crate::config::Config>,
+    /// Metrics registry.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// When the node started.
+    pub started: std::time::Instant,
+    /// App-level gauge refresh.
+    pub refresh: Arc<dyn Fn() + Send + Sync>,
+    /// The router.
+    pub router: Router,
+    /// Where connectors_sup publishes its current [`Connectors`].
+    pub connectors: Slot<Connectors>,
+    /// Where pubsub_sup publishes its current [`PubSub`].
+    pub pubsub: Slot<PubSub>,
+    /// The three listeners, in start order: monitor, api, socketio.
+    pub listeners: Vec<Arc<dyn Fn() -> ListenerArgs + Send + Sync>>,
+}
+
+const WORKER_SHUTDOWN: Shutdown = Shutdown::Timeout(Duration::from_millis(5000));
+
+/// `root_sup`: env first, then the serving part. one_for_one: the two halves fail independently.
+pub fn root_sup(p: &Parts) -> SupervisorSpec {
+    SupervisorSpec {
+        id: "root_sup".into(),
+        strategy: Strategy::OneForOne,
+        intensity: Intensity::new(3, 10),
+        children: vec![
+            ChildSpec::supervisor("env_sup", SupervisorHandle::start_fn(spec_fn(p, env_sup))),
+            ChildSpec::supervisor("hive_sup", SupervisorHandle::start_fn(spec_fn(p, hive_sup))),
+        ],
+    }
+}
+
+fn spec_fn(
+    p: &Parts,
+    f: fn(&Parts) -> SupervisorSpec,
+) -> Arc<dyn Fn() -> SupervisorSpec + Send + Sync> {
+    let p = p.clone();
+    Arc::new(move || f(&p))
+}
+
+/// `env_sup`: configuration holder and metrics refresher.
+pub fn env_sup(p: &Parts) -> SupervisorSpec {
+    let config = Arc::clone(&p.config);
+    let (metrics, started, refresh) = (Arc::clone(&p.metrics), p.started, Arc::clone(&p.refresh));
+    SupervisorSpec {
+        id: "env_sup".into(),
+        strategy: Strategy::OneForOne,
+        intensity: Intensity::new(5, 10),
+        children: vec![
+            ChildSpec::worker(
+                "config",
+                Restart::Permanent,
+                WORKER_SHUTDOWN,
+                start_actor(move || (ConfigActor, Arc::clone(&config))),
+            ),
+            ChildSpec::worker(
+                "metrics",
+                Restart::Permanent,
+                WORKER_SHUTDOWN,
+                start_actor(move || {
+                    let args = MetricsArgs {
+                        metrics: Arc::clone(&metrics),
+                        started,
+                        refresh: Arc::clone(&refresh),
+                    };
+                    (MetricsActor, args)
+                }),
+            ),
+        ],
+    }
+}
+
+/// `hive_sup`: connectors, router, pub-sub, then the listeners (nothing accepts traffic before
+/// what it depends on is up). rest_for_one: each subsystem holds handles to the ones started
+/// before it (the API listener holds pub-sub, sessions hold pools), so a restarted subsystem
+/// takes everything after it along.
+pub fn hive_sup(p: &Parts) -> SupervisorSpec {
+    SupervisorSpec {
+        id: "hive_sup".into(),
+        strategy: Strategy::RestForOne,
+        intensity: Intensity::new(5, 10),
+        children: vec![
+            connectors_sup(p),
+            ChildSpec::supervisor(
+                "router_sup",
+                SupervisorHandle::start_fn(spec_fn(p, router_sup)),
+            ),
+            ChildSpec::supervisor(
+                "pubsub_sup",
+                SupervisorHandle::start_fn(spec_fn(p, pubsub_sup)),
+            ),
+            ChildSpec::supervisor("web_sup", SupervisorHandle::start_fn(spec_fn(p, web_sup))),
+        ],
+    }
+}
+
+/// `connectors_sup`: the pools, started in config order (see [`crate::connectors`]); the new
+/// [`Connectors`] is published in the slot after every (re)start.
+pub fn connectors_sup(p: &Parts) -> ChildSpec {
+    let (config, metrics, slot) = (
+        Arc::clone(&p.config),
+        Arc::clone(&p.metrics),
+        p.connectors.clone(),
+    );
+    ChildSpec::supervisor(
+        "connectors_sup",
+        Arc::new(move |sup| {
+            let (config, metrics, slot) = (Arc::clone(&config), Arc::clone(&metrics), slot.clone());
+            Box::pin(async move {
+                let c = Connectors::start(&config.connectors, metrics, Some(sup))
+                    .await
+                    .map_err(|e| SupervisionError::StartFailed {
+                        id: "connectors_sup".into(),
+                        reason: e.to_string(),
+                    })?;
+                slot.set(c.clone());
+                Ok(c.supervisor_cell())
+            })
+        }),
+    )
+}
+
+/// `pubsub_sup`: one_for_all, because the manager's registry indexes the channel actors of
+/// channels_sup: neither is meaningful without the other.
+pub fn pubsub_sup(p: &Parts) -> SupervisorSpec {
+    let channels: Slot<DynamicHandle> = Slot::new();
+    let ch = channels.clone();
+    let (config, metrics, slot) = (
+        Arc::clone(&p.config),
+        Arc::clone(&p.metrics),
+        p.pubsub.clone(),
+    );
+    SupervisorSpec {
+        id: "pubsub_sup".into(),
+        strategy: Strategy::OneForAll,
+        intensity: Intensity::new(5, 10),
+        children: vec![
+            ChildSpec::supervisor(
+                "channels_sup",
+                DynamicHandle::start_fn(
+                    DynamicSpec {
+                        id: "channels_sup".into(),
+                        intensity: Intensity::new(0, 5),
+                        max_children: None,
+                    },
+                    Arc::new(move |h| ch.set(h)),
+                ),
+            ),
+            ChildSpec::worker(
+                "pubsub",
+                Restart::Permanent,
+                WORKER_SHUTDOWN,
+                Arc::new(move |sup| {
+                    let (config, metrics, slot, channels) = (
+                        Arc::clone(&config),
+                        Arc::clone(&metrics),
+                        slot.clone(),
+                        channels.get(),
+                    );
+                    Box::pin(async move {
+                        let ps = PubSub::start_linked(&config.pubsub, metrics, channels, Some(sup))
+                            .await
+                            .map_err(|e| SupervisionError::StartFailed {
+                                id: "pubsub".into(),
+                                reason: e.to_string(),
+                            })?;
+                        slot.set(ps.clone());
+                        Ok(ps.manager_cell())
+                    })
+                }),
+            ),
+        ],
+    }
+}
+
+/// `router_sup`: one_for_all, because the clients are meaningless without the router's sid table
+/// and a new router starts from an empty table.
+pub fn router_sup(p: &Parts) -> SupervisorSpec {
+    let router = p.router.clone();
+    let r2 = p.router.clone();
+    let slots = p.config.hive.max_client_slots as usize;
+    SupervisorSpec {
+        id: "router_sup".into(),
+        strategy: Strategy::OneForAll,
+        intensity: Intensity::new(5, 10),
+        children: vec![
+            ChildSpec::worker(
+                "router",
+                Restart::Permanent,
+                WORKER_SHUTDOWN,
+                start_actor(move || (RouterActor, router.clone())),
+            ),
+            ChildSpec::supervisor(
+                "clients_sup",
+                DynamicHandle::start_fn(
+                    DynamicSpec {
+                        id: "clients_sup".into(),
+                        intensity: Intensity::new(0, 5),
+                        max_children: Some(slots + 16),
+                    },
+                    Arc::new(move |h| r2.set_clients_sup(h)),
+                ),
+            ),
+        ],
+    }
+}
+
+/// `web_sup`: the monitor, API and Socket.IO listeners, each a worker owning its socket.
+pub fn web_sup(p: &Parts) -> SupervisorSpec {
+    let names = ["monitor_listener", "api_listener", "socketio_listener"];
+    let children = p
+        .listeners
+        .iter()
+        .zip(names)
+        .map(|(make, name)| {
+            let make = Arc::clone(make);
+            ChildSpec::worker(
+                name,
+                Restart::Permanent,
+                WORKER_SHUTDOWN,
+                start_actor(move || (ListenerActor, make())),
+            )
+        })
+        .collect();
+    SupervisorSpec {
+        id: "web_sup".into(),
+        strategy: Strategy::OneForOne,
+        intensity: Intensity::new(5, 10),
+        children,
+    }
+}
