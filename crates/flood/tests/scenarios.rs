@@ -202,7 +202,8 @@ fn invalid_scenarios_are_rejected() {
 /// The seed's bots scenario loads (FLOOD.md 11): ten one-user phases, ws/xhr sessions.
 #[test]
 fn bots_scenario_loads() {
-    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("examples/chat/tests/bots.json");
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .join("examples/chat/tests/bots.json");
     let sc = scenario::load(&path).unwrap();
     assert_eq!(sc.phases.len(), 10);
     assert!(
