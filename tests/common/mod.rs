@@ -116,7 +116,13 @@ pub struct JsClient {
 
 impl JsClient {
     pub fn connect(url: &str, transport: &str) -> JsClient {
-        let (child, stdin, rx) = spawn_node("tests/js/sio_client.js", &[url, transport], &[]);
+        Self::spawn("tests/js/sio_client.js", &[url, transport], &[])
+    }
+
+    /// A client run by another script speaking the same JSON lines (e.g.
+    /// `tests/js/origin_client.js`), with `envs` added to its environment.
+    pub fn spawn(script: &str, args: &[&str], envs: &[(&str, &str)]) -> JsClient {
+        let (child, stdin, rx) = spawn_node(script, args, envs);
         JsClient {
             child,
             stdin,
