@@ -1,13 +1,8 @@
 //! Flood fixtures shared by the flood tests (`tests/flood_hive.rs`, `tests/flood_reference.rs`,
 //! `tests/flood_chat.rs`): the two-transport scenario of 50 users, scenario files, quiet runs.
 
-#![allow(
-    dead_code,
-    unreachable_pub,
-    missing_docs,
-    clippy::unwrap_used,
-    clippy::expect_used
-)]
+// Each flood test uses some of these; the tests allow `unwrap`/`expect` at their roots.
+#![allow(dead_code, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
 
