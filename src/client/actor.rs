@@ -14,10 +14,11 @@ use tokio::task::JoinHandle;
 type Timer = JoinHandle<Result<(), ractor::MessagingErr<ClientMsg>>>;
 
 use super::handle::{
-    ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Tick, Transport, WsOut, XhrReply,
+    ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Tick, Transport, XhrReply,
 };
 use super::outbox::{Outbox, ws_frames, xhr_body};
 use super::shortcut::Shortcut;
+use super::ws_queue::WsOut;
 use crate::error::HiveError;
 use crate::hooks::engine::{dispatch, run_chain};
 use crate::hooks::{Cx, Flow, HookTable, Reply, Services, Trigger};
