@@ -12,6 +12,7 @@ mod env;
 mod load;
 mod names;
 mod ordered;
+mod schema;
 mod sections;
 mod validate;
 

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::names::{ACTIONS, CONNECTORS, HOOKS, PROTOCOL_HOOKS, STATE_MANAGERS};
-use super::validate::{Checker, Field, PORT, Ty, U32, U64, got, join, opt, req};
+use super::schema::{Checker, Field, PORT, Ty, U32, U64, got, join, opt, req};
 
 /// Section `clients`.
 pub(crate) fn clients(c: &mut Checker<'_>, v: &Value) {
