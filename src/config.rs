@@ -23,7 +23,10 @@ use serde_json::Value;
 
 use crate::error::HiveError;
 
-pub use names::{ACTIONS, CONNECTORS, HOOKS, STATE_MANAGERS};
+pub use names::{
+    ACTIONS, ActionName, CONNECTORS, ConnectorName, HOOKS, HookName, STATE_MANAGERS,
+    StateManagerName,
+};
 pub use ordered::Ordered;
 pub use sections::*;
 
