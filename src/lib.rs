@@ -19,7 +19,7 @@
 //! - [`flood`]: the load tester behind the `flood` binary.
 //! - [`error`]: [`error::HiveError`] with Hive's stable error codes.
 //! - [`app`]: starting a node (listeners, the tree, wiring) and its graceful shutdown;
-//!   [`listener`]: the supervised listener workers; [`env`](mod@env): the env_sup workers;
+//!   [`listener`]: the supervised listener workers; [`env`](mod@env): the env_sup worker;
 //!   [`slot`]: late-bound handles of restartable subsystems.
 //! - [`cli`], [`telemetry`], [`sys`]: the command line, logging set-up, the open-files limit.
 
