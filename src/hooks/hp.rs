@@ -4,13 +4,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::context::{Cx, Flow, Trigger, state_flow};
+use super::context::{BuildEnv, Cx, Flow, FlowFuture, Hook, Trigger, state_flow};
 use super::engine::dispatch;
-use super::registry::{BuildEnv, FlowFuture, Hook};
+use crate::config::{ConnectorName, HookName};
 use crate::error::HiveError;
 use codec::event::parse_internal_events;
-
-type Ctor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError>;
 
 /// Which Hive Protocol call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,20 +39,17 @@ pub struct HpHook {
     endpoint: String,
 }
 
-/// The `hp.*` constructors, with `cp.*` as exact aliases (HIVE.md 1.4).
-pub fn hooks() -> Vec<(&'static str, Ctor)> {
-    vec![
-        ("hp.get", |a, e| HpHook::build(HpKind::Get, a, e)),
-        ("hp.post", |a, e| HpHook::build(HpKind::Post, a, e)),
-        ("hp.put", |a, e| HpHook::build(HpKind::Put, a, e)),
-        ("cp.get", |a, e| HpHook::build(HpKind::Get, a, e)),
-        ("cp.post", |a, e| HpHook::build(HpKind::Post, a, e)),
-        ("cp.put", |a, e| HpHook::build(HpKind::Put, a, e)),
-    ]
-}
-
 impl HpHook {
-    fn build(kind: HpKind, args: &Value, env: &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError> {
+    /// Constructor of `hp.*` and its `cp.*` alias (HIVE.md 1.4): args `{connector, endpoint}`,
+    /// the connector an HTTP or TCP pool of the configuration.
+    ///
+    /// # Errors
+    /// `bad_connector_descriptor` for a missing endpoint or an undefined or wrong-type pool.
+    pub fn build(
+        kind: HpKind,
+        args: &Value,
+        env: &BuildEnv<'_>,
+    ) -> Result<Arc<dyn Hook>, HiveError> {
         let endpoint = match args.get("endpoint") {
             Some(Value::String(s)) => s.clone(),
             other => {
@@ -79,7 +74,12 @@ impl HpHook {
                     "Undefined connector {connector}"
                 )));
             }
-            Some(p) if p.connector != "connector.http" && p.connector != "connector.tcp" => {
+            Some(p)
+                if !matches!(
+                    ConnectorName::from_name(&p.connector),
+                    Some(ConnectorName::Http | ConnectorName::Tcp)
+                ) =>
+            {
                 return Err(HiveError::BadConnectorDescriptor(format!(
                     "Connector {connector} is of invalid type: {}",
                     p.connector
@@ -98,9 +98,9 @@ impl HpHook {
 impl Hook for HpHook {
     fn name(&self) -> &'static str {
         match self.kind {
-            HpKind::Get => "hp.get",
-            HpKind::Post => "hp.post",
-            HpKind::Put => "hp.put",
+            HpKind::Get => HookName::HpGet.name(),
+            HpKind::Post => HookName::HpPost.name(),
+            HpKind::Put => HookName::HpPut.name(),
         }
     }
 

@@ -5,15 +5,12 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::actions::send_event_message;
-use super::context::{Cx, Flow, Trigger};
-use super::registry::{BuildEnv, Dispatcher, FlowFuture, Hook, Tables};
+use super::context::{Cx, Dispatcher, Flow, FlowFuture, Hook, Tables, Trigger};
+use crate::config::HookName;
 use crate::error::HiveError;
 use crate::pubsub::{Delivery, Privilege, expand_cid_spec, expand_resubscribe};
 use codec::event::{InternalEvent, internal_event_from_value};
 use codec::socketio::{Message, encode};
-
-type HookCtor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Hook>, HiveError>;
-type DispCtor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Dispatcher>, HiveError>;
 
 /// Which pub-sub operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,41 +70,24 @@ fn publish_hook(a: &Value) -> Result<PubsubOp, HiveError> {
     })
 }
 
-/// The `pubsub.*` hook constructors.
-pub fn hooks() -> Vec<(&'static str, HookCtor)> {
-    vec![
-        ("pubsub.subscribe", |a, _| {
-            Ok(Arc::new(simple(Op::Subscribe, a)?))
-        }),
-        ("pubsub.unsubscribe", |a, _| {
-            Ok(Arc::new(simple(Op::Unsubscribe, a)?))
-        }),
-        ("pubsub.resubscribe", |a, _| {
-            Ok(Arc::new(simple(Op::Resubscribe, a)?))
-        }),
-        ("pubsub.publish", |a, _| Ok(Arc::new(publish_hook(a)?))),
-    ]
+/// Constructor of the `pubsub.*` hook doing `op`: args are the privilege (`pubsub.subscribe`,
+/// `unsubscribe`, `resubscribe`), or `{cids, privilege, raw}` (`pubsub.publish`, whatever `op`).
+///
+/// # Errors
+/// `bad_connector_descriptor` for a bad privilege, or a bad cid spec of `pubsub.publish`.
+pub fn hook(op: Op, args: &Value) -> Result<Arc<dyn Hook>, HiveError> {
+    Ok(Arc::new(match op {
+        Op::Publish | Op::PublishRaw => publish_hook(args)?,
+        op => simple(op, args)?,
+    }))
 }
 
-/// The `action.pubsub.*` constructors.
-pub fn dispatchers() -> Vec<(&'static str, DispCtor)> {
-    vec![
-        ("action.pubsub.subscribe", |a, _| {
-            Ok(Arc::new(simple(Op::Subscribe, a)?))
-        }),
-        ("action.pubsub.unsubscribe", |a, _| {
-            Ok(Arc::new(simple(Op::Unsubscribe, a)?))
-        }),
-        ("action.pubsub.resubscribe", |a, _| {
-            Ok(Arc::new(simple(Op::Resubscribe, a)?))
-        }),
-        ("action.pubsub.publish", |a, _| {
-            Ok(Arc::new(simple(Op::Publish, a)?))
-        }),
-        ("action.pubsub.publish_raw", |a, _| {
-            Ok(Arc::new(simple(Op::PublishRaw, a)?))
-        }),
-    ]
+/// Constructor of the `action.pubsub.*` dispatcher doing `op`: args are the privilege.
+///
+/// # Errors
+/// `bad_connector_descriptor` for a bad privilege.
+pub fn dispatcher(op: Op, args: &Value) -> Result<Arc<dyn Dispatcher>, HiveError> {
+    Ok(Arc::new(simple(op, args)?))
 }
 
 /// What to hand to subscribers for `events`: frames encoded once when every event goes to plain
@@ -244,10 +224,10 @@ impl PubsubOp {
 impl Hook for PubsubOp {
     fn name(&self) -> &'static str {
         match self.op {
-            Op::Subscribe => "pubsub.subscribe",
-            Op::Unsubscribe => "pubsub.unsubscribe",
-            Op::Resubscribe => "pubsub.resubscribe",
-            Op::Publish | Op::PublishRaw => "pubsub.publish",
+            Op::Subscribe => HookName::PubsubSubscribe.name(),
+            Op::Unsubscribe => HookName::PubsubUnsubscribe.name(),
+            Op::Resubscribe => HookName::PubsubResubscribe.name(),
+            Op::Publish | Op::PublishRaw => HookName::PubsubPublish.name(),
         }
     }
 
