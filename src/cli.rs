@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::error::Mode;
+use crate::hooks::Tables;
 pub use crate::telemetry::LogFormat;
 
 /// Hive: a Socket.IO 0.9 application server.
@@ -67,13 +68,18 @@ impl Cli {
     }
 }
 
-/// Run `check-config`: merge and validate `files` with the `HIVE_` overrides found in `env`.
+/// Run `check-config`: merge and validate `files` with the `HIVE_` overrides found in `env`, then
+/// build every hook and dispatcher with the registry's constructors (as a starting node does), so
+/// that their args are checked too.
 ///
 /// Returns the exit code (0 valid, 2 invalid) and the text to print on stdout: `config OK: <files>`
 /// followed by one `warning: ...` line per warning, or one line per error (`path: message`).
 pub fn check_config(files: &[PathBuf], env: &[(String, String)]) -> (u8, String) {
     match crate::config::load_with_env(files, env) {
         Ok(loaded) => {
+            if let Err(e) = Tables::build(&loaded.config, &crate::metrics::Metrics::new()) {
+                return (2, e.to_string());
+            }
             let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
             let mut text = format!("config OK: {}", names.join(", "));
             for w in &loaded.warnings {

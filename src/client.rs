@@ -4,7 +4,8 @@
 //!   the actor's message enum [`ClientMsg`] and the transport sinks.
 //! - [`outbox`]: the pure outgoing buffer: ordering, bounds and encoding per transport.
 //! - [`shortcut`]: ready pub-sub frames straight into an idle WebSocket's queue.
-//! - [`ws_queue`]: the bounded queue to a WebSocket connection task.
+//! - [`ws_queue`]: the bounded queue to a WebSocket connection task and what it carries
+//!   ([`WsOut`]); it uses nothing else of the client, so the handle and the shortcut both build on it.
 //! - [`actor`]: the actor and its state machine (generic -> transient/waiting/polling ->
 //!   terminated) with the timers of HIVE.md 3.10.
 
@@ -15,6 +16,5 @@ pub mod shortcut;
 pub mod ws_queue;
 
 pub use actor::{ClientActor, ClientArgs};
-pub use handle::{
-    ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Transport, WsOut, XhrReply,
-};
+pub use handle::{ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Transport, XhrReply};
+pub use ws_queue::WsOut;

@@ -12,6 +12,7 @@ mod env;
 mod load;
 mod names;
 mod ordered;
+mod schema;
 mod sections;
 mod validate;
 
@@ -22,7 +23,10 @@ use serde_json::Value;
 
 use crate::error::HiveError;
 
-pub use names::{ACTIONS, CONNECTORS, HOOKS, STATE_MANAGERS};
+pub use names::{
+    ACTIONS, ActionName, CONNECTORS, ConnectorName, HOOKS, HookName, STATE_MANAGERS,
+    StateManagerName,
+};
 pub use ordered::Ordered;
 pub use sections::*;
 

@@ -1,7 +1,7 @@
 //! Backend connector pools (HIVE.md 7): `connector.http`, `connector.tcp`, `connector.redis`.
 //!
 //! [`Connectors`] is the manager: a registry name -> [`Pool`] plus `connectors_sup`, a static
-//! supervisor of the crate's runtime ([`crate::supervision`]) with one supervisor per pool, each
+//! supervisor of the `otp` crate with one supervisor per pool, each
 //! supervising its workers:
 //!
 //! ```text
@@ -46,7 +46,7 @@ use backoff::Backoff;
 use manager::PoolDefs;
 use pool::{PoolCore, lock};
 
-use crate::config::{ConnectorsSection, PoolDescriptor};
+use crate::config::{ConnectorName, ConnectorsSection, PoolDescriptor};
 use crate::error::HiveError;
 use crate::metrics::{ConnectorsMetrics, Metrics};
 use otp::{StartFn, SupervisorHandle, SupervisorReport};
@@ -256,31 +256,35 @@ impl Connectors {
                 Arc::clone(&self.inner.metrics),
             ))
         };
-        let pool = match d.connector.as_str() {
-            "connector.http" => {
+        let Some(connector) = ConnectorName::from_name(&d.connector) else {
+            return Err(fail(format!("unknown connector {:?}", d.connector)));
+        };
+        // One arm per registered connector name (`config/names.rs`): adding a name does not
+        // compile until it can be started here.
+        let pool = match connector {
+            ConnectorName::Http => {
                 let args = http::HttpArgs::parse(&d.args, d.size, d.overflow).map_err(&fail)?;
                 let addr = format!("{}:{}", args.host, args.port);
                 pool::connect_check(&args.host, args.port, Duration::from_millis(5000))
                     .await
                     .map_err(|e| fail(format!("cannot connect to {addr}: {e}")))?;
-                Pool::Http(HttpPool::new(core("connector.http", "http"), args, d.size))
+                Pool::Http(HttpPool::new(core(connector.name(), "http"), args, d.size))
             }
-            "connector.tcp" => {
+            ConnectorName::Tcp => {
                 let args = tcp::TcpArgs::parse(&d.args, d.size, d.overflow).map_err(&fail)?;
-                let p = TcpPool::bind(core("connector.tcp", "tcp"), args)
+                let p = TcpPool::bind(core(connector.name(), "tcp"), args)
                     .await
                     .map_err(|e| fail(e.to_string()))?;
                 Pool::Tcp(p)
             }
-            "connector.redis" => {
+            ConnectorName::Redis => {
                 let args = redis::RedisArgs::parse(&d.args, d.size).map_err(&fail)?;
                 let addr = format!("{}:{}", args.host, args.port);
                 pool::connect_check(&args.host, args.port, Duration::from_millis(5000))
                     .await
                     .map_err(|e| fail(format!("cannot connect to {addr}: {e}")))?;
-                Pool::Redis(RedisPool::new(core("connector.redis", "redis"), args))
+                Pool::Redis(RedisPool::new(core(connector.name(), "redis"), args))
             }
-            other => return Err(fail(format!("unknown connector {other:?}"))),
         };
         // The definition slot doubles as the reservation of the name (two concurrent starts).
         let reserved = match lock(&self.inner.defs).entry(name.to_string()) {

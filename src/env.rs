@@ -1,52 +1,16 @@
-//! The `env_sup` workers (was `hive_env_sup`): the configuration holder (`hive_config`) and the
-//! metrics refresher (`hive_monitor`), started before anything that serves traffic.
+//! The `env_sup` worker (was `hive_env_sup`): the metrics refresher (`hive_monitor`), started
+//! before anything that serves traffic.
+//!
+//! The original's configuration holder (`hive_config`) has no actor here: the validated
+//! configuration is an immutable `Arc<Config>` that every part is given when it is built (and
+//! rebuilt from after a restart), so a process holding it would have no message to answer.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
 
-use crate::config::Config;
 use crate::metrics::{HiveMetrics, Metrics};
-
-/// Holds the loaded, validated configuration (was `hive_config`).
-#[derive(Debug)]
-pub struct ConfigActor;
-
-/// Config holder messages.
-#[derive(Debug)]
-pub enum ConfigMsg {
-    /// The configuration.
-    Get(RpcReplyPort<Arc<Config>>),
-}
-
-impl Actor for ConfigActor {
-    type Msg = ConfigMsg;
-    type State = Arc<Config>;
-    type Arguments = Arc<Config>;
-
-    async fn pre_start(
-        &self,
-        _me: ActorRef<ConfigMsg>,
-        c: Arc<Config>,
-    ) -> Result<Arc<Config>, ActorProcessingErr> {
-        Ok(c)
-    }
-
-    async fn handle(
-        &self,
-        _me: ActorRef<ConfigMsg>,
-        msg: ConfigMsg,
-        c: &mut Arc<Config>,
-    ) -> Result<(), ActorProcessingErr> {
-        match msg {
-            ConfigMsg::Get(r) => {
-                let _ = r.send(Arc::clone(c));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// Refreshes derived gauges once a second (was `hive_monitor`), so scrapes that do not go through
 /// the monitor's own refresh still see current values.

@@ -1,11 +1,18 @@
 //! Hooks and action dispatchers (HIVE.md 5 and 6): per-event hook chains and per-alias dispatchers,
 //! resolved by name when the configuration is loaded.
 //!
-//! - [`context`]: what a hook sees ([`Cx`]) and returns ([`Flow`]), and the node-wide [`Services`].
+//! - [`context`]: what a [`Hook`] and a [`Dispatcher`] are, what they see ([`Cx`]) and return
+//!   ([`Flow`]), the node-wide [`Services`], and the tables they are kept in ([`HookTable`],
+//!   [`Tables`]).
 //! - [`engine`]: running a hook chain and dispatching internal events.
-//! - [`registry`]: name -> constructor tables; [`Tables`] is the compiled `clients.hooks` /
-//!   `clients.actions`. New hooks plug in by adding a constructor there, never by touching the engine.
-//! - [`utils`], [`actions`], [`hp`], [`pubsub_hooks`]: the built-in hooks and dispatchers.
+//! - [`utils`], [`actions`], [`hp`], [`pubsub_hooks`]: the built-in hooks and dispatchers, each
+//!   exporting its constructors.
+//! - [`registry`]: the constructor of every name of [`crate::config::HookName`] and
+//!   [`crate::config::ActionName`], and [`Tables::build`], which compiles `clients.hooks` /
+//!   `clients.actions`. A new hook is a name in `config/names.rs` and an arm in the registry's
+//!   match (the compiler asks for it), never a change to the engine.
+//!
+//! Imports go one way: `context` <- `engine` <- built-ins <- `registry`.
 
 pub mod actions;
 pub mod context;
@@ -15,5 +22,7 @@ pub mod pubsub_hooks;
 pub mod registry;
 pub mod utils;
 
-pub use context::{Cx, Flow, Reply, Services, Trigger};
-pub use registry::{Dispatcher, Hook, HookChain, HookTable, Tables};
+pub use context::{
+    BuildEnv, Cx, Dispatcher, Flow, FlowFuture, Hook, HookChain, HookTable, Reply, Services,
+    Tables, Trigger,
+};

@@ -21,7 +21,7 @@
 //! - [`app`]: starting a node (listeners, the tree, wiring) and its graceful shutdown;
 //!   [`app::tree`] builds THE tree described in `supervisor-trees.md` from the `otp` crate's
 //!   supervisors;
-//!   [`listener`]: the supervised listener workers; [`env`](mod@env): the env_sup workers;
+//!   [`listener`]: the supervised listener workers; [`env`](mod@env): the env_sup worker;
 //!   [`slot`]: late-bound handles of restartable subsystems.
 //! - [`cli`], [`telemetry`], [`sys`]: the command line, logging set-up, the open-files limit.
 

@@ -8,6 +8,7 @@
 //! - One channel actor per concrete cid (`channel.rs`) holds the subscribers (monitored), fans
 //!   deliveries out without ever blocking on a subscriber, and expires after its template's idle
 //!   timeout (`0` = never).
+//! - The two actors' messages are in `msg.rs`, so neither actor's file imports the other's.
 //! - Publish, leave and status read the registry directly (`registry.rs`): publishing is a
 //!   synchronous, fire-and-forget hand-over of one `Arc`'d [`Delivery`] per matching channel.
 //!
@@ -24,6 +25,7 @@ mod channel;
 mod cid;
 mod manager;
 mod metrics;
+mod msg;
 mod privilege;
 mod registry;
 mod subscriber;
@@ -42,9 +44,9 @@ pub use subscriber::{DeliverOutcome, Delivery, Subscriber};
 use crate::HiveError;
 use crate::config::PubsubSection;
 use crate::metrics::Metrics;
-use channel::ChannelMsg;
-use manager::{ChannelParent, ManagerActor, ManagerState, PubSubMsg};
+use manager::{ChannelParent, ManagerActor, ManagerState};
 use metrics::PubsubCounters;
+use msg::{ChannelMsg, PubSubMsg};
 use otp::DynamicHandle;
 use registry::{Registry, Template};
 

@@ -7,7 +7,7 @@
 //! - [`websocket`]: the WebSocket/FlashSocket connection (fastwebsockets), one reader and one writer
 //!   task per connection.
 //!
-//! Transports translate bytes <-> [`crate::protocol`] messages <-> [`crate::client::ClientHandle`]
+//! Transports translate bytes <-> `codec` messages <-> [`crate::client::ClientHandle`]
 //! calls. A second protocol (Socket.IO v4 / Engine.IO) plugs in as a sibling route table over the
 //! same client actors.
 

@@ -6,6 +6,8 @@
 mod common;
 #[path = "support/backend.rs"]
 mod http_backend;
+#[path = "support/redis.rs"]
+mod redis;
 #[path = "support/backend_e2e.rs"]
 mod stack;
 
@@ -13,8 +15,9 @@ use std::time::Duration;
 
 use common::{JsClient, TestHive, root, test_config};
 use http_backend::{Backend, Recorded};
+use redis::{RedisServer, free_port, port_open};
 use serde_json::{Value, json};
-use stack::{JsMany, RedisChild, TcpBackend, blocking, closed_port, free_port, port_open, until};
+use stack::{JsMany, TcpBackend, blocking, closed_port, until};
 
 const TRANSPORTS: [&str; 2] = ["websocket", "xhr-polling"];
 const SECS5: Duration = Duration::from_secs(5);
@@ -71,13 +74,36 @@ fn clients(prefix: &str, pool: &str, redis: bool) -> Value {
 }
 
 /// A node with the seed's HTTP backend (and Redis state when `redis` is given).
-async fn seed_hive(prefix: &str, be: &Backend, redis: Option<&RedisChild>) -> TestHive {
+async fn seed_hive(prefix: &str, be: &Backend, redis: Option<&RedisServer>) -> TestHive {
     let base = format!("http://localhost:{}", be.addr.port());
     TestHive::start(json!({
         "connectors": {"pools": pools(&base, redis.map(|r| r.port), 16)},
         "clients": clients(prefix, "backend", redis.is_some())
     }))
     .await
+}
+
+/// A private Redis, the seed's HTTP backend and a node using both for its state (`prefix`: `cp` or
+/// `hp` names); `None` (the test skips) without redis-server.
+async fn redis_stack(prefix: &str) -> Option<(RedisServer, Backend, TestHive)> {
+    let redis = RedisServer::start()?;
+    let be = Backend::start().await;
+    let h = seed_hive(prefix, &be, Some(&redis)).await;
+    Some((redis, be, h))
+}
+
+/// A client of `h` over `transport`, once connected.
+fn connected(h: &TestHive, transport: &str) -> JsClient {
+    let mut c = JsClient::connect(&h.url(), transport);
+    blocking(|| c.wait_ev("connect"));
+    c
+}
+
+/// bob's `authorize`, which the backend answers with [`AUTH_REPLY`]; the `authorize` event back.
+fn authorize_bob(be: &Backend, c: &mut JsClient) -> Value {
+    be.push_answer(200, AUTH_REPLY);
+    c.emit("authorize", json!([{"nick": "bob"}]));
+    blocking(|| c.wait_event("authorize"))
 }
 
 fn sid_of(r: &Recorded) -> String {
@@ -97,11 +123,10 @@ fn is_hive_error(v: &Value) -> bool {
 /// The walkthrough of HIVE.md 6.4 on one transport: authorize (metadata out, reply + store back),
 /// the next hook sees the stored nick, on_disconnect puts reach /leave and /cleanup, and with
 /// sm.redis the hash is visible from another Redis client, has a TTL, and is deleted at the end.
-async fn walkthrough(h: &TestHive, be: &Backend, redis: Option<&RedisChild>, transport: &str) {
+async fn walkthrough(h: &TestHive, be: &Backend, redis: Option<&RedisServer>, transport: &str) {
     let before = be.requests().len();
     be.push_answer(200, AUTH_REPLY);
-    let mut c = JsClient::connect(&h.url(), transport);
-    blocking(|| c.wait_ev("connect"));
+    let mut c = connected(h, transport);
     c.emit("authorize", json!([{"nick": "bob"}]));
     let reqs = be.wait_requests(before + 1, SECS5).await;
     let r = &reqs[before];
@@ -210,11 +235,9 @@ async fn walkthrough(h: &TestHive, be: &Backend, redis: Option<&RedisChild>, tra
 /// HIVE.md 6.4 with the seed's `cp.*` names and `sm.redis` (HIVE.md 4.7), on both transports.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn seed_walkthrough_cp_names_with_redis_state() {
-    let Some(redis) = RedisChild::start() else {
+    let Some((redis, be, h)) = redis_stack("cp").await else {
         return;
     };
-    let be = Backend::start().await;
-    let h = seed_hive("cp", &be, Some(&redis)).await;
     for t in TRANSPORTS {
         walkthrough(&h, &be, Some(&redis), t).await;
     }
@@ -226,11 +249,9 @@ async fn seed_walkthrough_cp_names_with_redis_state() {
 /// The same walkthrough with the `hp.*` names (HIVE.md 5.5), Redis and local state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn walkthrough_hp_names_redis_and_local_state() {
-    let Some(redis) = RedisChild::start() else {
+    let Some((redis, be, h)) = redis_stack("hp").await else {
         return;
     };
-    let be = Backend::start().await;
-    let h = seed_hive("hp", &be, Some(&redis)).await;
     for t in TRANSPORTS {
         walkthrough(&h, &be, Some(&redis), t).await;
     }
@@ -337,11 +358,8 @@ async fn backend_down_at_runtime_then_back() {
     let (addr, shared) = (be.addr, be.shared.clone());
     let h = seed_hive("hp", &be, None).await;
     for t in TRANSPORTS {
-        let mut c = JsClient::connect(&h.url(), t);
-        blocking(|| c.wait_ev("connect"));
-        be.push_answer(200, AUTH_REPLY);
-        c.emit("authorize", json!([{"nick": "bob"}]));
-        blocking(|| c.wait_event("authorize"));
+        let mut c = connected(&h, t);
+        authorize_bob(&be, &mut c);
 
         be.stop();
         until("backend port closed", SECS5, || !port_open(addr.port())).await;
@@ -354,9 +372,7 @@ async fn backend_down_at_runtime_then_back() {
         be = Backend::start_on(addr, shared.clone()).await;
         // Every keep-alive worker is exercised: a stale connection would fail one of these.
         for i in 0..4 {
-            be.push_answer(200, AUTH_REPLY);
-            c.emit("authorize", json!([{"nick": "bob"}]));
-            let ev = blocking(|| c.wait_event("authorize"));
+            let ev = authorize_bob(&be, &mut c);
             assert_eq!(ev["args"], json!([{"permission": "granted"}]), "{t} #{i}");
         }
         assert_eq!(
@@ -391,16 +407,11 @@ async fn leave(h: &TestHive, be: &Backend, mut c: JsClient) {
 /// operations resume without restarting Hive, including one issued while Redis was down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_restart_mid_session_resumes_state_operations() {
-    let Some(mut redis) = RedisChild::start() else {
+    let Some((redis, be, h)) = redis_stack("cp").await else {
         return;
     };
-    let be = Backend::start().await;
-    let h = seed_hive("cp", &be, Some(&redis)).await;
-    let mut c = JsClient::connect(&h.url(), "websocket");
-    blocking(|| c.wait_ev("connect"));
-    be.push_answer(200, AUTH_REPLY);
-    c.emit("authorize", json!([{"nick": "bob"}]));
-    blocking(|| c.wait_event("authorize"));
+    let mut c = connected(&h, "websocket");
+    authorize_bob(&be, &mut c);
     let sid = sid_of(&last_on(&be, "/authorize"));
     assert_eq!(redis.cli(&["HGETALL", &sid]), "nick\nbob\nrooms\n[]");
 
@@ -480,8 +491,7 @@ async fn tcp_connector_post_get_put_with_non_ascii_payloads() {
     .await;
     let nick = "zażółć 😀";
     for t in TRANSPORTS {
-        let mut c = JsClient::connect(&h.url(), t);
-        blocking(|| c.wait_ev("connect"));
+        let mut c = connected(&h, t);
         c.emit("authorize", json!([{"nick": nick}]));
         let f = tb.next_frame(SECS5).await;
         assert_eq!(f.declared, f.message.len(), "byte length, not characters");
@@ -562,19 +572,22 @@ fn load_clients() -> Value {
     c
 }
 
-/// HIVE.md 6.5, 2.11: 30 concurrent clients against a slow backend; the HTTP pool never runs
-/// more than `max_connections` (4) requests at once, and all are served.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn http_pool_never_exceeds_max_connections() {
+/// 30 clients (one node process) send `authorize` at once through a pool of `max_connections` 4
+/// with `rent_timeout` (ms) to a backend that answers `["ok"]` after `delay`; the 30 events they
+/// got back, in arrival order.
+async fn thirty_authorizations(
+    delay: Duration,
+    rent_timeout: u64,
+) -> (Backend, TestHive, JsMany, Vec<Value>) {
     let be = Backend::start().await;
-    be.delay(Duration::from_millis(200));
+    be.delay(delay);
     be.answer(
         200,
         r#"{"action":"reply","args":{"name":"authorize","args":["ok"]}}"#,
     );
     let base = format!("http://127.0.0.1:{}", be.addr.port());
     let h = TestHive::start(json!({
-        "connectors": {"rent_timeout": 20000, "pools": pools(&base, None, 4)},
+        "connectors": {"rent_timeout": rent_timeout, "pools": pools(&base, None, 4)},
         "clients": load_clients(),
         "socketio": long_timers()
     }))
@@ -582,6 +595,14 @@ async fn http_pool_never_exceeds_max_connections() {
     let mut m = blocking(|| JsMany::connect(&h.url(), "websocket", 30));
     m.emit_all("authorize", json!([{"nick": "bob"}]));
     let evs = blocking(|| m.events(30, Duration::from_secs(30)));
+    (be, h, m, evs)
+}
+
+/// HIVE.md 6.5, 2.11: 30 concurrent clients against a slow backend; the HTTP pool never runs
+/// more than `max_connections` (4) requests at once, and all are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn http_pool_never_exceeds_max_connections() {
+    let (be, h, m, evs) = thirty_authorizations(Duration::from_millis(200), 20000).await;
     let mut who: Vec<i64> = evs.iter().map(|e| e["i"].as_i64().unwrap()).collect();
     who.sort_unstable();
     who.dedup();
@@ -602,22 +623,7 @@ async fn http_pool_never_exceeds_max_connections() {
 /// ones complete), and never reach the backend.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn excess_requests_fail_after_rent_timeout() {
-    let be = Backend::start().await;
-    be.delay(Duration::from_millis(3000));
-    be.answer(
-        200,
-        r#"{"action":"reply","args":{"name":"authorize","args":["ok"]}}"#,
-    );
-    let base = format!("http://127.0.0.1:{}", be.addr.port());
-    let h = TestHive::start(json!({
-        "connectors": {"rent_timeout": 300, "pools": pools(&base, None, 4)},
-        "clients": load_clients(),
-        "socketio": long_timers()
-    }))
-    .await;
-    let mut m = blocking(|| JsMany::connect(&h.url(), "websocket", 30));
-    m.emit_all("authorize", json!([{"nick": "bob"}]));
-    let evs = blocking(|| m.events(30, Duration::from_secs(30)));
+    let (be, h, m, evs) = thirty_authorizations(Duration::from_millis(3000), 300).await;
     let (errors, ok): (Vec<&Value>, Vec<&Value>) =
         evs.iter().partition(|e| e["name"] == "hive_error");
     assert_eq!((errors.len(), ok.len()), (26, 4), "{evs:?}");
@@ -645,14 +651,11 @@ async fn excess_requests_fail_after_rent_timeout() {
 /// `invalid_json`. Both transports, Redis state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reply_edge_cases() {
-    let Some(redis) = RedisChild::start() else {
+    let Some((redis, be, h)) = redis_stack("hp").await else {
         return;
     };
-    let be = Backend::start().await;
-    let h = seed_hive("hp", &be, Some(&redis)).await;
     for t in TRANSPORTS {
-        let mut c = JsClient::connect(&h.url(), t);
-        blocking(|| c.wait_ev("connect"));
+        let mut c = connected(&h, t);
 
         be.push_answer(
             200,
@@ -714,7 +717,7 @@ async fn reply_edge_cases() {
 /// without restarting Hive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_down_past_the_budget_ends_the_session_then_recovers() {
-    let Some(mut redis) = RedisChild::start() else {
+    let Some(redis) = RedisServer::start() else {
         return;
     };
     let be = Backend::start().await;
@@ -727,11 +730,8 @@ async fn redis_down_past_the_budget_ends_the_session_then_recovers() {
         "clients": clients("cp", "backend", true)
     }))
     .await;
-    let mut c = JsClient::connect(&h.url(), "websocket");
-    blocking(|| c.wait_ev("connect"));
-    be.push_answer(200, AUTH_REPLY);
-    c.emit("authorize", json!([{"nick": "bob"}]));
-    blocking(|| c.wait_event("authorize"));
+    let mut c = connected(&h, "websocket");
+    authorize_bob(&be, &mut c);
     let sid = sid_of(&last_on(&be, "/authorize"));
 
     redis.kill();
@@ -762,8 +762,7 @@ async fn slow_backend_times_out_then_the_pool_serves_again() {
         "clients": clients("hp", "backend", false)
     }))
     .await;
-    let mut c = JsClient::connect(&h.url(), "xhr-polling");
-    blocking(|| c.wait_ev("connect"));
+    let mut c = connected(&h, "xhr-polling");
     be.delay(Duration::from_millis(1000));
     c.emit("authorize", json!([{"nick": "bob"}]));
     let e = blocking(|| c.wait_event("hive_error"));
@@ -771,9 +770,7 @@ async fn slow_backend_times_out_then_the_pool_serves_again() {
     be.delay(Duration::ZERO);
     // max_connections is 1: a leaked permit or a dead connection would fail these.
     for _ in 0..3 {
-        be.push_answer(200, AUTH_REPLY);
-        c.emit("authorize", json!([{"nick": "bob"}]));
-        let ev = blocking(|| c.wait_event("authorize"));
+        let ev = authorize_bob(&be, &mut c);
         assert_eq!(ev["args"], json!([{"permission": "granted"}]));
     }
     assert_eq!(c.seen.iter().filter(|v| is_hive_error(v)).count(), 1);
@@ -786,18 +783,13 @@ async fn slow_backend_times_out_then_the_pool_serves_again() {
 /// Redis state is deleted, on both transports.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn node_shutdown_runs_on_disconnect_and_cleans_redis() {
-    let Some(redis) = RedisChild::start() else {
+    let Some((redis, be, h)) = redis_stack("cp").await else {
         return;
     };
-    let be = Backend::start().await;
-    let h = seed_hive("cp", &be, Some(&redis)).await;
     let mut clients = Vec::new();
     for t in TRANSPORTS {
-        let mut c = JsClient::connect(&h.url(), t);
-        blocking(|| c.wait_ev("connect"));
-        be.push_answer(200, AUTH_REPLY);
-        c.emit("authorize", json!([{"nick": "bob"}]));
-        blocking(|| c.wait_event("authorize"));
+        let mut c = connected(&h, t);
+        authorize_bob(&be, &mut c);
         clients.push(c);
     }
     assert_eq!(redis.cli(&["DBSIZE"]), "2");

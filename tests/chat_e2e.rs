@@ -18,3 +18,5 @@ mod backends;
 mod browser;
 #[path = "chat_e2e/harness.rs"]
 mod harness;
+#[path = "support/redis.rs"]
+mod redis;

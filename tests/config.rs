@@ -129,6 +129,31 @@ fn three_errors_are_all_reported_with_paths() {
     );
 }
 
+/// check-config also builds the hooks and dispatchers, so args only their constructor checks are
+/// errors too, with their paths.
+#[test]
+fn check_config_builds_hooks_with_their_constructors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut doc = minimal();
+    doc["clients"]["hooks"] = json!({"echo": [{"hook": "utils.echo", "args": 5}]});
+    doc["clients"]["actions"] =
+        json!({"join": [{"action": "action.pubsub.subscribe", "args": "secret"}]});
+    let f = write(dir.path(), "bad_args.json", &doc);
+    assert!(
+        from_value(doc).is_ok(),
+        "the schema alone accepts these args"
+    );
+    let (code, text) = check_config(&[f], &[]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            "clients.hooks.echo[0]: utils.echo takes null or an event object, got 5",
+            "clients.actions.join[0]: Unknown Hive Pub-Sub privilege level: secret",
+        ]
+    );
+}
+
 /// Missing required sections and keys are all listed.
 #[test]
 fn missing_required_keys_are_collected() {

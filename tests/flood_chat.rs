@@ -11,17 +11,16 @@
 )]
 
 mod common;
+#[path = "support/flood.rs"]
+mod scenarios;
 
 #[path = "../examples/chat/src/backend/demo.rs"]
 mod demo;
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{JsClient, root};
 use demo::{DemoOptions, Ports, StateChoice, setup};
 use flood::{RunOptions, run};
 use serde_json::{Value, json};
@@ -35,65 +34,16 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// The "human": `tests/js/origin_client.js` (the real socket.io-client@0.9.16 on node, through
 /// `tests/js/sio_client.js`) over WebSocket, with `Origin: ws://localhost` (one the chat config
 /// allows) on the handshake and the upgrade; one JSON line per event.
-struct Human {
-    child: Child,
-    stdin: ChildStdin,
-    rx: mpsc::Receiver<Value>,
-    seen: Vec<Value>,
-}
-
-impl Human {
-    fn connect(port: u16) -> Self {
-        let url = format!("http://127.0.0.1:{port}");
-        let (child, stdin, rx) = common::spawn_node(
-            "tests/js/origin_client.js",
-            &[&url, "websocket"],
-            &[("ORIGIN", "ws://localhost")],
-        );
-        Self {
-            child,
-            stdin,
-            rx,
-            seen: Vec::new(),
-        }
-    }
-
-    fn emit(&mut self, name: &str, args: Value) {
-        let cmd = json!({"op": "emit", "name": name, "args": args});
-        writeln!(self.stdin, "{cmd}").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    /// The next line matching `pred` within `limit`.
-    fn wait_for(&mut self, limit: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-        let end = Instant::now() + limit;
-        loop {
-            let left = end.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(v) => {
-                    self.seen.push(v.clone());
-                    if pred(&v) {
-                        return v;
-                    }
-                }
-                Err(_) => panic!("human timed out; seen so far: {:?}", self.seen),
-            }
-        }
-    }
-}
-
-impl Drop for Human {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn human(port: u16) -> JsClient {
+    let url = format!("http://127.0.0.1:{port}");
+    JsClient::spawn(
+        "tests/js/origin_client.js",
+        &[&url, "websocket"],
+        &[("ORIGIN", "ws://localhost")],
+    )
 }
 
 /// The first argument of event `name`, if `v` is that event's line.
@@ -127,7 +77,7 @@ async fn seed_bots_answer_ping_in_the_chat_demo() {
 
     // The human joins main first, so it sees every bot join.
     let mut human = tokio::task::spawn_blocking(move || {
-        let mut h = Human::connect(port);
+        let mut h = human(port);
         h.wait_for(Duration::from_secs(10), |v| v["ev"] == "connect");
         h.emit("authorize", json!([{"nick": "alice"}]));
         let auth = h.wait_for(Duration::from_secs(10), |v| {
@@ -144,13 +94,11 @@ async fn seed_bots_answer_ping_in_the_chat_demo() {
     // so their WebSocket origin `ws://localhost` is one the chat config allows.
     let stop = CancellationToken::new();
     let bots = run(RunOptions {
-        scenario: root.join("examples/chat/tests/bots.json"),
         duration: Some(Duration::from_secs(60)),
-        users_scale: 1.0,
         out: Some(dir.path().join("out")),
-        quiet: true,
         server: Some(format!("localhost:{port}")),
         stop: Some(stop.clone()),
+        ..scenarios::quiet(root.join("examples/chat/tests/bots.json"))
     });
     let bots = tokio::spawn(bots);
 
@@ -189,7 +137,7 @@ async fn seed_bots_answer_ping_in_the_chat_demo() {
         human.wait_for(Duration::from_secs(30), |v| {
             event_arg(v, "msg_published").is_some_and(|a| a["text"] == "done")
         });
-        writeln!(human.stdin, "{}", json!({"op": "disconnect"})).unwrap();
+        human.disconnect();
         (joined, pongs)
     })
     .await

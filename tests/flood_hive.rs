@@ -5,10 +5,13 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "support/flood.rs"]
+mod scenarios;
 
 use common::TestHive;
-use flood::{RunOptions, run};
-use serde_json::{Value, json};
+use flood::run;
+use scenarios::{fifty_users, quiet, result_file, write};
+use serde_json::json;
 
 /// A test.json hive where `ping` is echoed back (with an ack when the packet asks for one), with
 /// room for the 50 users, and timeouts long enough for a debug build under load.
@@ -40,38 +43,15 @@ async fn fifty_users_both_transports_against_hive() {
                                 ["match", {"subject": "$event.args", "json": ["$sid"],
                                            "on_match": [["case", "$sid", {"$server.sid": [["inc", "own"]]}]]}]]}]
     ]});
-    let sc = json!({
-        "server": {"host": "127.0.0.1", "port": hive.sio.port(), "endpoint": "/socket.io/1/"},
-        "phases": {
-            "ws": {"users": 25, "user_sessions": ["ws"], "start_time": 0, "spawn_duration": 500},
-            "xhr": {"users": 25, "user_sessions": ["xhr"], "start_time": 0, "spawn_duration": 500,
-                    "test_interval": 250, "timeout": 15000,
-                    "goal": {"properties": {"counters": {"properties": {
-                        "pongs": {"type": "integer", "minimum": 50, "required": true}}}}}}
-        },
-        "sessions": {
-            "base": base,
-            "ws": {"extends": ["base"], "weight": 1, "transport": "websocket"},
-            "xhr": {"extends": ["base"], "weight": 1, "transport": "xhr-polling"}
-        }
-    });
-    let path = dir.path().join("hive50.json");
-    std::fs::write(&path, sc.to_string()).unwrap();
-    let out = run(RunOptions {
-        scenario: path,
-        duration: None,
-        users_scale: 1.0,
-        out: None,
-        quiet: true,
-        server: None,
-        stop: None,
-    })
-    .await
-    .unwrap();
+    let goal = json!({"properties": {"counters": {"properties": {
+        "pongs": {"type": "integer", "minimum": 50, "required": true}}}}});
+    let sc = fifty_users(hive.sio.port(), base, 15000, goal);
+    let out = run(quiet(write(dir.path(), "hive50.json", &sc)))
+        .await
+        .unwrap();
     assert!(out.passed, "{:#}", out.result);
     assert_eq!(out.result_path, dir.path().join("hive50_flood_result.json"));
-    let r: Value =
-        serde_json::from_str(&std::fs::read_to_string(&out.result_path).unwrap()).unwrap();
+    let r = result_file(&out);
     let c = &r["counters"];
     assert_eq!(c["all_users"], 50, "{c}");
     assert_eq!(c["alive_users"], 50, "{c}");

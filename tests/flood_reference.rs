@@ -3,12 +3,16 @@
 //! seed's chat bots answering `ping` (FLOOD.md 6, 7, 8, 10, 11).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/flood.rs"]
+mod scenarios;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use flood::{RunOptions, run};
+use scenarios::{fifty_users, quiet, result_file, write};
 use serde_json::{Value, json};
 
 struct RefServer {
@@ -48,12 +52,6 @@ fn ref_server() -> RefServer {
     RefServer { child, port }
 }
 
-fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, serde_json::to_string_pretty(v).unwrap()).unwrap();
-    p
-}
-
 /// 50 users, 25 per transport (one phase each, so the split is exact), ping with a timer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_users_both_transports() {
@@ -69,35 +67,13 @@ async fn fifty_users_both_transports() {
     ]});
     let goal = json!({"type": "object", "properties": {"counters": {"type": "object", "properties": {
         "pongs": {"type": "integer", "minimum": 50, "required": true}}}}});
-    let sc = json!({
-        "server": {"host": "127.0.0.1", "port": srv.port, "endpoint": "/socket.io/1/"},
-        "phases": {
-            "ws": {"users": 25, "user_sessions": ["ws"], "start_time": 0, "spawn_duration": 500},
-            "xhr": {"users": 25, "user_sessions": ["xhr"], "start_time": 0, "spawn_duration": 500,
-                    "test_interval": 250, "timeout": 8000, "goal": goal}
-        },
-        "sessions": {
-            "base": base,
-            "ws": {"extends": ["base"], "weight": 1, "transport": "websocket"},
-            "xhr": {"extends": ["base"], "weight": 1, "transport": "xhr-polling"}
-        }
-    });
-    let path = write(dir.path(), "fifty.json", &sc);
-    let out = run(RunOptions {
-        scenario: path.clone(),
-        duration: None,
-        users_scale: 1.0,
-        out: None,
-        quiet: true,
-        server: None,
-        stop: None,
-    })
-    .await
-    .unwrap();
+    let sc = fifty_users(srv.port, base, 8000, goal);
+    let out = run(quiet(write(dir.path(), "fifty.json", &sc)))
+        .await
+        .unwrap();
     assert!(out.passed, "{:#}", out.result);
     assert_eq!(out.result_path, dir.path().join("fifty_flood_result.json"));
-    let r: Value =
-        serde_json::from_str(&std::fs::read_to_string(&out.result_path).unwrap()).unwrap();
+    let r = result_file(&out);
     let c = &r["counters"];
     assert_eq!(c["all_users"], 50);
     assert_eq!(c["alive_users"], 50);
@@ -155,13 +131,9 @@ async fn bots_answer_ping() {
     ]});
     let path = write(dir.path(), "bots.json", &sc);
     let out = run(RunOptions {
-        scenario: path,
         duration: Some(Duration::from_secs(15)),
-        users_scale: 1.0,
         out: Some(dir.path().join("out")),
-        quiet: true,
-        server: None,
-        stop: None,
+        ..quiet(path)
     })
     .await
     .unwrap();

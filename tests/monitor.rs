@@ -602,22 +602,38 @@ async fn tree_html_in_headless_chromium() {
     );
     m.world.grow_on_fetch.store(true, Ordering::SeqCst);
     let url = format!("http://{}/monitor/{HASH}/tree.html", m.addr);
-    let out = tokio::time::timeout(
+    let out = tree_e2e(&[url.as_str(), "root_sup", "clients_sup"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "e2e failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("ok: root_sup"), "{stdout}");
+}
+
+/// The supervisor `id` anywhere in a tree report.
+fn find_sup<'v>(v: &'v Value, id: &str) -> Option<&'v Value> {
+    if v["id"] == id {
+        return Some(v);
+    }
+    v["children"]
+        .as_array()?
+        .iter()
+        .find_map(|c| find_sup(&c["supervisor"], id))
+}
+
+/// `node tests/e2e/tree.e2e.js <args>`: the tree page in headless Chromium (90 s at most).
+async fn tree_e2e(args: &[&str]) -> std::process::Output {
+    tokio::time::timeout(
         Duration::from_secs(90),
         tokio::process::Command::new("node")
             .arg(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/tests/e2e/tree.e2e.js"
             ))
-            .args([url.as_str(), "root_sup", "clients_sup"])
+            .args(args)
             .kill_on_drop(true)
             .output(),
     )
     .await
     .expect("chromium run timed out")
-    .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "e2e failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("ok: root_sup"), "{stdout}");
+    .expect("node runs")
 }

@@ -46,6 +46,25 @@ fn ids(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
+/// `ps.join`, which must succeed.
+async fn join(ps: &PubSub, p: Privilege, cids: &[&str], sub: &Arc<Recorder>) {
+    ps.join(p, &ids(cids), sub.clone())
+        .await
+        .unwrap_or_else(|e| panic!("join {cids:?}: {e:?}"));
+}
+
+/// `ps.leave`, which must succeed.
+async fn leave(ps: &PubSub, p: Privilege, cids: &[&str], sub: &Recorder) {
+    ps.leave(p, &ids(cids), &sub.cell())
+        .await
+        .unwrap_or_else(|e| panic!("leave {cids:?}: {e:?}"));
+}
+
+/// Publish one frame.
+fn publish(ps: &PubSub, p: Privilege, cids: &[&str], frame: impl Into<Arc<str>>) {
+    ps.publish(p, &ids(cids), Delivery::frame(frame));
+}
+
 async fn wait_status(ps: &PubSub, cid: &str, n: usize) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
@@ -67,16 +86,15 @@ async fn join_creates_channel_and_publish_reaches_subscriber() {
     let (ps, m) = start(&[("rooms", "public", 1000)]).await;
     let (sub, mut rx) = Recorder::new(64).await;
     assert_eq!(ps.channel_count(), 0);
-    ps.join(Privilege::Public, &ids(&["rooms.main"]), sub.clone())
-        .await
-        .expect("join");
+    join(&ps, Privilege::Public, &["rooms.main"], &sub).await;
     assert_eq!(ps.channel_count(), 1);
     assert_eq!(m.get("pubsub.total_channels"), 1);
     assert_eq!(m.get("pubsub.channels.rooms.total_channels"), 1);
-    ps.publish(
+    publish(
+        &ps,
         Privilege::Public,
-        &ids(&["rooms.main"]),
-        Delivery::frame("5:::{\"name\":\"x\"}"),
+        &["rooms.main"],
+        "5:::{\"name\":\"x\"}",
     );
     assert_eq!(frames(&next(&mut rx).await), ["5:::{\"name\":\"x\"}"]);
     assert_eq!(m.get("pubsub.published_events"), 1);
@@ -127,12 +145,8 @@ async fn insufficient_privilege_is_access_denied() {
         e.description(),
         "Tried accessing a Hive Pub-Sub Channel with insufficient privilege level: priv.x"
     );
-    ps.join(Privilege::Private, &ids(&["priv.x", "pub.y"]), sub.clone())
-        .await
-        .expect("private ok");
-    ps.join(Privilege::Max, &ids(&["priv.z"]), sub.clone())
-        .await
-        .expect("max ok");
+    join(&ps, Privilege::Private, &["priv.x", "pub.y"], &sub).await;
+    join(&ps, Privilege::Max, &["priv.z"], &sub).await;
     let e = ps
         .leave(Privilege::Public, &ids(&["priv.x"]), &sub.cell())
         .await
@@ -157,20 +171,10 @@ async fn status_is_hierarchical_and_unknown_is_an_error() {
     );
     let (a, _ra) = Recorder::new(8).await;
     let (b, _rb) = Recorder::new(8).await;
-    ps.join(
-        Privilege::Public,
-        &ids(&["rooms.main", "rooms.bot_1"]),
-        a.clone(),
-    )
-    .await
-    .expect("join");
-    ps.join(Privilege::Public, &ids(&["rooms.main"]), b.clone())
-        .await
-        .expect("join");
+    join(&ps, Privilege::Public, &["rooms.main", "rooms.bot_1"], &a).await;
+    join(&ps, Privilege::Public, &["rooms.main"], &b).await;
     // Joining twice is a no-op.
-    ps.join(Privilege::Public, &ids(&["rooms.main"]), b.clone())
-        .await
-        .expect("join");
+    join(&ps, Privilege::Public, &["rooms.main"], &b).await;
     wait_status(&ps, "rooms", 3).await; // a counts twice (two channels)
     wait_status(&ps, "rooms.main", 2).await;
     wait_status(&ps, "rooms.bot_1", 1).await;
@@ -186,16 +190,12 @@ async fn publish_is_hierarchical() {
     let (ps, _m) = start(&[("a", "public", 1000)]).await;
     let (under, mut r_under) = Recorder::new(8).await;
     let (sibling, mut r_sibling) = Recorder::new(8).await;
-    ps.join(Privilege::Public, &ids(&["a.b.c"]), under.clone())
-        .await
-        .expect("join");
-    ps.join(Privilege::Public, &ids(&["a.bc"]), sibling.clone())
-        .await
-        .expect("join");
-    ps.publish(Privilege::Public, &ids(&["a.b"]), Delivery::frame("1"));
+    join(&ps, Privilege::Public, &["a.b.c"], &under).await;
+    join(&ps, Privilege::Public, &["a.bc"], &sibling).await;
+    publish(&ps, Privilege::Public, &["a.b"], "1");
     // Channels are independent actors: wait for "1" before publishing "2" to keep the order.
     assert_eq!(frames(&next(&mut r_under).await), ["1"]);
-    ps.publish(Privilege::Public, &ids(&["a"]), Delivery::frame("2"));
+    publish(&ps, Privilege::Public, &["a"], "2");
     assert_eq!(frames(&next(&mut r_under).await), ["2"]);
     // The sibling's first delivery is the publish to `a`: `a.b` did not reach `a.bc`.
     assert_eq!(frames(&next(&mut r_sibling).await), ["2"]);
@@ -207,26 +207,12 @@ async fn publish_is_hierarchical() {
 async fn denied_or_unknown_publishes_are_dropped() {
     let (ps, m) = start(&[("priv", "private", 1000)]).await;
     let (sub, mut rx) = Recorder::new(8).await;
-    ps.join(Privilege::Private, &ids(&["priv.x"]), sub.clone())
-        .await
-        .expect("join");
+    join(&ps, Privilege::Private, &["priv.x"], &sub).await;
     let errors = m.get("pubsub.errors");
-    ps.publish(
-        Privilege::Public,
-        &ids(&["priv.x"]),
-        Delivery::frame("denied"),
-    );
-    ps.publish(
-        Privilege::Max,
-        &ids(&["nope.x"]),
-        Delivery::frame("unknown"),
-    );
-    ps.publish(
-        Privilege::Public,
-        &ids(&["nope.x"]),
-        Delivery::frame("unknown2"),
-    );
-    ps.publish(Privilege::Private, &ids(&["priv"]), Delivery::frame("ok"));
+    publish(&ps, Privilege::Public, &["priv.x"], "denied");
+    publish(&ps, Privilege::Max, &["nope.x"], "unknown");
+    publish(&ps, Privilege::Public, &["nope.x"], "unknown2");
+    publish(&ps, Privilege::Private, &["priv"], "ok");
     assert_eq!(frames(&next(&mut rx).await), ["ok"]);
     assert_eq!(m.get("pubsub.errors"), errors + 2);
 }
@@ -237,34 +223,12 @@ async fn leave_is_hierarchical() {
     let (ps, _m) = start(&[("rooms", "public", 0)]).await;
     let (sub, mut rx) = Recorder::new(8).await;
     let (other, mut ro) = Recorder::new(8).await;
-    ps.join(
-        Privilege::Public,
-        &ids(&["rooms.a", "rooms.b.c"]),
-        sub.clone(),
-    )
-    .await
-    .expect("join");
-    ps.join(Privilege::Public, &ids(&["rooms.a"]), other.clone())
-        .await
-        .expect("join");
-    ps.leave(
-        Privilege::Public,
-        &ids(&["rooms", "rooms.zzz"]),
-        &sub.cell(),
-    )
-    .await
-    .expect("leave");
+    join(&ps, Privilege::Public, &["rooms.a", "rooms.b.c"], &sub).await;
+    join(&ps, Privilege::Public, &["rooms.a"], &other).await;
+    leave(&ps, Privilege::Public, &["rooms", "rooms.zzz"], &sub).await;
     wait_status(&ps, "rooms", 1).await;
-    ps.publish(
-        Privilege::Public,
-        &ids(&["rooms"]),
-        Delivery::frame("after"),
-    );
-    ps.publish(
-        Privilege::Public,
-        &ids(&["rooms"]),
-        Delivery::frame("after2"),
-    );
+    publish(&ps, Privilege::Public, &["rooms"], "after");
+    publish(&ps, Privilege::Public, &["rooms"], "after2");
     assert_eq!(frames(&next(&mut ro).await), ["after"]);
     assert_eq!(frames(&next(&mut ro).await), ["after2"]);
     // The channel finished fanning out "after" before it handled "after2": anything it sent to
@@ -282,13 +246,7 @@ async fn leave_is_hierarchical() {
 async fn dead_subscriber_is_removed() {
     let (ps, m) = start(&[("rooms", "public", 0)]).await;
     let (sub, _rx) = Recorder::new(8).await;
-    ps.join(
-        Privilege::Public,
-        &ids(&["rooms.a", "rooms.b"]),
-        sub.clone(),
-    )
-    .await
-    .expect("join");
+    join(&ps, Privilege::Public, &["rooms.a", "rooms.b"], &sub).await;
     wait_status(&ps, "rooms", 2).await;
     sub.actor.stop(None);
     wait_status(&ps, "rooms", 0).await;
@@ -306,17 +264,9 @@ async fn dead_subscriber_is_removed() {
 async fn idle_channel_expires_and_is_recreated() {
     let (ps, m) = start(&[("short", "public", 30), ("forever", "public", 0)]).await;
     let (sub, mut rx) = Recorder::new(8).await;
-    ps.join(
-        Privilege::Public,
-        &ids(&["short.a", "forever.a"]),
-        sub.clone(),
-    )
-    .await
-    .expect("join");
+    join(&ps, Privilege::Public, &["short.a", "forever.a"], &sub).await;
     assert_eq!(m.get("pubsub.total_channels"), 2);
-    ps.leave(Privilege::Public, &ids(&["short", "forever"]), &sub.cell())
-        .await
-        .expect("leave");
+    leave(&ps, Privilege::Public, &["short", "forever"], &sub).await;
     wait_until("short.a to expire", || ps.channel_count() == 1).await;
     assert_eq!(m.get("pubsub.total_channels"), 1);
     assert!(
@@ -327,17 +277,11 @@ async fn idle_channel_expires_and_is_recreated() {
         ps.status("short.a").await.map_err(|e| e.code()),
         Err("unknown_channel_id")
     );
-    ps.join(Privilege::Public, &ids(&["short.a"]), sub.clone())
-        .await
-        .expect("rejoin");
+    join(&ps, Privilege::Public, &["short.a"], &sub).await;
     assert_eq!(ps.channel_count(), 2);
     // Ever-created counter is never decremented (HIVE.md 16.5 #2).
     assert_eq!(m.get("pubsub.channels.short.total_channels"), 2);
-    ps.publish(
-        Privilege::Public,
-        &ids(&["short.a"]),
-        Delivery::frame("again"),
-    );
+    publish(&ps, Privilege::Public, &["short.a"], "again");
     assert_eq!(frames(&next(&mut rx).await), ["again"]);
 }
 
@@ -348,31 +292,13 @@ async fn occupied_channel_does_not_expire() {
     let (a, _ra) = Recorder::new(8).await;
     let (b, mut rb) = Recorder::new(8).await;
     let (c, _rc) = Recorder::new(8).await;
-    ps.join(
-        Privilege::Public,
-        &ids(&["short.keep", "short.gone"]),
-        a.clone(),
-    )
-    .await
-    .expect("join");
-    ps.join(Privilege::Public, &ids(&["short.keep"]), b.clone())
-        .await
-        .expect("join");
-    ps.join(Privilege::Public, &ids(&["short.gone"]), c.clone())
-        .await
-        .expect("join");
-    ps.leave(Privilege::Public, &ids(&["short"]), &a.cell())
-        .await
-        .expect("leave");
-    ps.leave(Privilege::Public, &ids(&["short.gone"]), &c.cell())
-        .await
-        .expect("leave");
+    join(&ps, Privilege::Public, &["short.keep", "short.gone"], &a).await;
+    join(&ps, Privilege::Public, &["short.keep"], &b).await;
+    join(&ps, Privilege::Public, &["short.gone"], &c).await;
+    leave(&ps, Privilege::Public, &["short"], &a).await;
+    leave(&ps, Privilege::Public, &["short.gone"], &c).await;
     wait_until("short.gone to expire", || ps.channel_count() == 1).await;
-    ps.publish(
-        Privilege::Public,
-        &ids(&["short.keep"]),
-        Delivery::frame("still here"),
-    );
+    publish(&ps, Privilege::Public, &["short.keep"], "still here");
     assert_eq!(frames(&next(&mut rb).await), ["still here"]);
 }
 
@@ -381,25 +307,11 @@ async fn occupied_channel_does_not_expire() {
 async fn duplicate_cids_create_one_channel() {
     let (ps, m) = start(&[("rooms", "public", 1000)]).await;
     let (sub, mut rx) = Recorder::new(8).await;
-    ps.join(
-        Privilege::Public,
-        &ids(&["rooms.x", "rooms.x"]),
-        sub.clone(),
-    )
-    .await
-    .expect("join");
+    join(&ps, Privilege::Public, &["rooms.x", "rooms.x"], &sub).await;
     assert_eq!(ps.channel_count(), 1);
     assert_eq!(m.get("pubsub.channels.rooms.total_channels"), 1);
-    ps.publish(
-        Privilege::Public,
-        &ids(&["rooms.x", "rooms"]),
-        Delivery::frame("once"),
-    );
-    ps.publish(
-        Privilege::Public,
-        &ids(&["rooms.x"]),
-        Delivery::frame("twice"),
-    );
+    publish(&ps, Privilege::Public, &["rooms.x", "rooms"], "once");
+    publish(&ps, Privilege::Public, &["rooms.x"], "twice");
     assert_eq!(frames(&next(&mut rx).await), ["once"]);
     assert_eq!(frames(&next(&mut rx).await), ["twice"]);
 }
@@ -432,18 +344,10 @@ async fn slow_subscriber_is_dropped_and_others_keep_receiving() {
     let (ps, m) = start(&[("rooms", "public", 1000)]).await;
     let stuck = Recorder::stuck(4).await;
     let (fast, mut rx) = Recorder::new(1000).await;
-    ps.join(Privilege::Public, &ids(&["rooms.x"]), stuck.clone())
-        .await
-        .expect("join");
-    ps.join(Privilege::Public, &ids(&["rooms.x"]), fast.clone())
-        .await
-        .expect("join");
+    join(&ps, Privilege::Public, &["rooms.x"], &stuck).await;
+    join(&ps, Privilege::Public, &["rooms.x"], &fast).await;
     for i in 0..20 {
-        ps.publish(
-            Privilege::Public,
-            &ids(&["rooms.x"]),
-            Delivery::frame(format!("{i}")),
-        );
+        publish(&ps, Privilege::Public, &["rooms.x"], format!("{i}"));
     }
     for i in 0..20 {
         assert_eq!(frames(&next(&mut rx).await), [format!("{i}")]);
@@ -461,9 +365,7 @@ async fn slow_subscriber_is_dropped_and_others_keep_receiving() {
 async fn events_are_delivered_as_a_shared_batch() {
     let (ps, m) = start(&[("rooms", "public", 1000)]).await;
     let (sub, mut rx) = Recorder::new(8).await;
-    ps.join(Privilege::Public, &ids(&["rooms.x"]), sub.clone())
-        .await
-        .expect("join");
+    join(&ps, Privilege::Public, &["rooms.x"], &sub).await;
     let batch = hive_events(&[
         r#"{"action":"reply","args":{"name":"a","args":[1]}}"#,
         r#"{"action":"reply","args":{"name":"b","args":[2]}}"#,
@@ -493,13 +395,7 @@ fn hive_events(texts: &[&str]) -> Arc<[InternalEvent]> {
 async fn stop_stops_channels() {
     let (ps, _m) = start(&[("rooms", "public", 0)]).await;
     let (sub, _rx) = Recorder::new(8).await;
-    ps.join(
-        Privilege::Public,
-        &ids(&["rooms.a", "rooms.b"]),
-        sub.clone(),
-    )
-    .await
-    .expect("join");
+    join(&ps, Privilege::Public, &["rooms.a", "rooms.b"], &sub).await;
     ps.stop();
     wait_until("channels gone", || ps.channel_count() == 0).await;
 }
@@ -520,29 +416,17 @@ async fn channels_live_under_the_dynamic_supervisor() {
         .await
         .expect("start");
     let (sub, mut rx) = Recorder::new(8).await;
-    ps.join(
-        Privilege::Public,
-        &ids(&["rooms.a", "short.b"]),
-        sub.clone(),
-    )
-    .await
-    .expect("join");
+    join(&ps, Privilege::Public, &["rooms.a", "short.b"], &sub).await;
     assert_eq!(sup.count(), 2);
     let e = ps
         .join(Privilege::Public, &ids(&["rooms.c"]), sub.clone())
         .await
         .expect_err("cap");
     assert_eq!(e.code(), "pubsub_error");
-    ps.leave(Privilege::Public, &ids(&["short"]), &sub.cell())
-        .await
-        .expect("leave");
+    leave(&ps, Privilege::Public, &["short"], &sub).await;
     wait_until("short.b to leave the supervisor", || sup.count() == 1).await;
     wait_until("short.b to leave the registry", || ps.channel_count() == 1).await;
-    ps.publish(
-        Privilege::Public,
-        &ids(&["rooms"]),
-        Delivery::frame("supervised"),
-    );
+    publish(&ps, Privilege::Public, &["rooms"], "supervised");
     assert_eq!(frames(&next(&mut rx).await), ["supervised"]);
     sup.shutdown().await.expect("shutdown");
     wait_until("registry emptied after supervisor shutdown", || {

@@ -53,13 +53,7 @@ fn saw_terminating_then_booted(c: &mut JsClient, what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn router_terminate_ends_sessions_until_enable() {
     let h = TestHive::start(hooks_patch()).await;
-    let mut clients: Vec<JsClient> = ["websocket", "xhr-polling", "websocket"]
-        .iter()
-        .map(|t| JsClient::connect(&h.url(), t))
-        .collect();
-    for c in &mut clients {
-        c.wait_ev("connect");
-    }
+    let mut clients = JsClient::connect_all(&h.url(), &["websocket", "xhr-polling", "websocket"]);
     assert_eq!(h.sessions(), 3);
     // An XHR session between two polls has no sink and loses its on_terminate replies (HIVE.md
     // 14.3): start when every session has one.

@@ -9,41 +9,22 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use codec::ws::{Header, Role, encode, opcode};
 use common::{TestHive, handshake};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const TEXT: u8 = 0x1;
-const CLOSE: u8 = 0x8;
-const PING: u8 = 0x9;
-const PONG: u8 = 0xA;
+const TEXT: u8 = opcode::TEXT;
+const CLOSE: u8 = opcode::CLOSE;
+const PING: u8 = opcode::PING;
+const PONG: u8 = opcode::PONG;
 const MASK: [u8; 4] = [1, 2, 3, 4];
 
-/// A client frame (masked unless `masked` is false).
+/// A client frame (masked unless `masked` is false), built by the codec's encoder.
 fn frame(fin: bool, op: u8, payload: &[u8], masked: bool) -> Vec<u8> {
-    let mut out = vec![if fin { 0x80 } else { 0 } | op];
-    let m = if masked { 0x80 } else { 0 };
-    match payload.len() {
-        n @ 0..=125 => out.push(m | n as u8),
-        n @ 126..=0xFFFF => {
-            out.push(m | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(m | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    if masked {
-        out.extend_from_slice(&MASK);
-    }
-    out.extend(
-        payload
-            .iter()
-            .enumerate()
-            .map(|(i, b)| if masked { b ^ MASK[i % 4] } else { *b }),
-    );
+    let mut out = Vec::new();
+    encode(&mut out, fin, op, masked.then_some(MASK), payload);
     out
 }
 
@@ -92,28 +73,17 @@ impl Raw {
         (n > 0).then(|| self.buf.extend_from_slice(&chunk[..n]))
     }
 
-    /// The next server frame (opcode, payload); `None` at end of stream.
+    /// The next server frame (opcode, payload); `None` at end of stream. Its header is parsed
+    /// and checked by the codec in the client role (unmasked, no reserved bits, ...).
     async fn recv(&mut self) -> Option<(u8, Vec<u8>)> {
         loop {
-            if self.buf.len() >= 2 {
-                assert_eq!(self.buf[1] & 0x80, 0, "server frames are not masked");
-                assert_ne!(self.buf[0] & 0x80, 0, "server frames are not fragmented");
-                let (len, at) = match self.buf[1] & 0x7F {
-                    126 if self.buf.len() >= 4 => {
-                        (u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize, 4)
-                    }
-                    127 if self.buf.len() >= 10 => (
-                        u64::from_be_bytes(self.buf[2..10].try_into().unwrap()) as usize,
-                        10,
-                    ),
-                    126 | 127 => (usize::MAX, 0),
-                    n => (n as usize, 2),
-                };
-                if len != usize::MAX && self.buf.len() >= at + len {
-                    let op = self.buf[0] & 0x0F;
+            if let Some((h, at)) = Header::parse(&self.buf, Role::Client).expect("valid header") {
+                assert!(h.fin, "server frames are not fragmented");
+                let len = usize::try_from(h.len).unwrap();
+                if self.buf.len() >= at + len {
                     let payload = self.buf[at..at + len].to_vec();
                     self.buf.drain(..at + len);
-                    return Some((op, payload));
+                    return Some((h.opcode, payload));
                 }
             }
             self.more().await?;
@@ -178,7 +148,7 @@ async fn ping_fragments_and_close_echo() {
     let msg = r#"5:::{"name":"echo","args":["fragmented"]}"#.as_bytes();
     let mut b = frame(false, TEXT, &msg[..10], true);
     b.extend(frame(true, PING, b"mid", true));
-    b.extend(frame(true, 0x0, &msg[10..], true));
+    b.extend(frame(true, opcode::CONTINUATION, &msg[10..], true));
     c.send(&b).await;
     assert_eq!(c.recv().await.unwrap(), (PONG, b"mid".to_vec()));
     let (op, echo) = c.recv().await.unwrap();
@@ -214,7 +184,11 @@ async fn bad_frames_close_with_their_codes() {
         ),
         ("oversize", text(&format!("5:::{}", "x".repeat(5000))), 1009),
         ("unmasked", frame(true, TEXT, b"2::", false), 1002),
-        ("continuation first", frame(true, 0x0, b"2::", true), 1002),
+        (
+            "continuation first",
+            frame(true, opcode::CONTINUATION, b"2::", true),
+            1002,
+        ),
     ];
     for (name, bytes, code) in cases {
         let sid = handshake(h.sio).await;

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use codec::ws::{encode_frame, frame_len, opcode};
 use tokio::io::AsyncReadExt;
 
 use super::target::cpu_in;
@@ -29,8 +30,8 @@ fn frame(seq: u64) -> Vec<u8> {
         r#"5:::{{"name":"tick","args":[{seq},{}]}}"#,
         super::now_us()
     );
-    let mut f = vec![0x81, p.len() as u8];
-    f.extend_from_slice(p.as_bytes());
+    let mut f = Vec::with_capacity(frame_len(p.len()));
+    encode_frame(&mut f, opcode::TEXT, p.as_bytes());
     f
 }
 

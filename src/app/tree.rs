@@ -3,7 +3,6 @@
 //! ```text
 //! root_sup            (was hive_root_sup)            one_for_one 3/10s
 //! ├─ env_sup          (was hive_env_sup)             one_for_one 5/10s
-//! │  ├─ config        (was hive_config)              worker, permanent
 //! │  └─ metrics       (was hive_monitor)             worker, permanent
 //! └─ hive_sup         (was hive_sup)                 one_for_one 5/10s
 //!    ├─ connectors_sup (was hive_connectors_sup)     see crate::connectors
@@ -21,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::connectors::Connectors;
-use crate::env::{ConfigActor, MetricsActor, MetricsArgs};
+use crate::env::{MetricsActor, MetricsArgs};
 use crate::listener::{ListenerActor, ListenerArgs};
 use crate::pubsub::PubSub;
 use crate::router::{Router, RouterActor};
@@ -77,35 +76,26 @@ fn spec_fn(
     Arc::new(move || f(&p))
 }
 
-/// `env_sup`: configuration holder and metrics refresher.
+/// `env_sup`: the metrics refresher (the configuration is an `Arc`, not an actor).
 pub fn env_sup(p: &Parts) -> SupervisorSpec {
-    let config = Arc::clone(&p.config);
     let (metrics, started, refresh) = (Arc::clone(&p.metrics), p.started, Arc::clone(&p.refresh));
     SupervisorSpec {
         id: "env_sup".into(),
         strategy: Strategy::OneForOne,
         intensity: Intensity::new(5, 10),
-        children: vec![
-            ChildSpec::worker(
-                "config",
-                Restart::Permanent,
-                WORKER_SHUTDOWN,
-                start_actor(move || (ConfigActor, Arc::clone(&config))),
-            ),
-            ChildSpec::worker(
-                "metrics",
-                Restart::Permanent,
-                WORKER_SHUTDOWN,
-                start_actor(move || {
-                    let args = MetricsArgs {
-                        metrics: Arc::clone(&metrics),
-                        started,
-                        refresh: Arc::clone(&refresh),
-                    };
-                    (MetricsActor, args)
-                }),
-            ),
-        ],
+        children: vec![ChildSpec::worker(
+            "metrics",
+            Restart::Permanent,
+            WORKER_SHUTDOWN,
+            start_actor(move || {
+                let args = MetricsArgs {
+                    metrics: Arc::clone(&metrics),
+                    started,
+                    refresh: Arc::clone(&refresh),
+                };
+                (MetricsActor, args)
+            }),
+        )],
     }
 }
 

@@ -14,10 +14,12 @@ use tokio::task::JoinHandle;
 type Timer = JoinHandle<Result<(), ractor::MessagingErr<ClientMsg>>>;
 
 use super::handle::{
-    ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Tick, Transport, WsOut, XhrReply,
+    ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Tick, Transport, XhrReply,
 };
 use super::outbox::{Outbox, ws_frames, xhr_body};
 use super::shortcut::Shortcut;
+use super::ws_queue::WsOut;
+use crate::config::StateManagerName;
 use crate::error::HiveError;
 use crate::hooks::engine::{dispatch, run_chain};
 use crate::hooks::{Cx, Flow, HookTable, Reply, Services, Trigger};
@@ -168,8 +170,16 @@ impl Actor for ClientActor {
     ) -> Result<ClientState, ActorProcessingErr> {
         let services = args.services;
         let desc = &services.config.clients.state;
-        let mut store = match desc.state_manager.as_str() {
-            "sm.redis" => {
+        // One arm per registered state manager (`config/names.rs`); validation rejects others.
+        let Some(manager) = StateManagerName::from_name(&desc.state_manager) else {
+            return Err(HiveError::InvalidConfig(format!(
+                "unknown state manager \"{}\"",
+                desc.state_manager
+            ))
+            .into());
+        };
+        let mut store = match manager {
+            StateManagerName::Redis => {
                 let (connector, expiration, prefix) = redis_state_args(&desc.args)?;
                 let pool = match services.connectors()?.pool(&connector)? {
                     crate::connectors::Pool::Redis(p) => p,
@@ -187,7 +197,7 @@ impl Actor for ClientActor {
                     prefix,
                 ))
             }
-            _ => StateStore::Local(LocalState::new()),
+            StateManagerName::Local => StateStore::Local(LocalState::new()),
         };
         let m = services.metrics.state_mgr();
         m.call(&m.init);

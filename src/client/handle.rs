@@ -30,19 +30,6 @@ impl Transport {
     }
 }
 
-/// What a WebSocket connection task is asked to write.
-#[derive(Debug)]
-pub enum WsOut {
-    /// One text frame per message (several frames may share one socket write).
-    Frames(Vec<Arc<str>>),
-    /// The same, shared with the other subscribers of a channel (see [`super::shortcut`]).
-    Shared(Arc<[Arc<str>]>),
-    /// Keep-alive: `8:::` then a WebSocket ping, with the pong deadline armed.
-    KeepAlive,
-    /// `0:::` then close the socket.
-    Close,
-}
-
 /// The single answer of one XHR long poll.
 #[derive(Debug)]
 pub struct XhrReply(pub String);

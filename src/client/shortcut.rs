@@ -22,8 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::handle::WsOut;
-use super::ws_queue::WsSender;
+use super::ws_queue::{WsOut, WsSender};
 use crate::metrics::Counter;
 
 /// Per-session state shared by the client actor, its handle and the channels it joined.

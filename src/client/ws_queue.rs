@@ -13,7 +13,18 @@ use std::task::{Poll, Waker};
 
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::handle::WsOut;
+/// What a WebSocket connection task is asked to write.
+#[derive(Debug)]
+pub enum WsOut {
+    /// One text frame per message (several frames may share one socket write).
+    Frames(Vec<Arc<str>>),
+    /// The same, shared with the other subscribers of a channel (see [`super::shortcut`]).
+    Shared(Arc<[Arc<str>]>),
+    /// Keep-alive: `8:::` then a WebSocket ping, with the pong deadline armed.
+    KeepAlive,
+    /// `0:::` then close the socket.
+    Close,
+}
 
 /// A queue that drained holds at most this many slots of memory.
 const KEEP: usize = 8;

@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 
-use super::names::{ACTIONS, CONNECTORS, HOOKS, PROTOCOL_HOOKS, STATE_MANAGERS};
-use super::validate::{Checker, Field, PORT, Ty, U32, U64, got, join, opt, req};
+use super::names::{ActionName, ConnectorName, HookName, StateManagerName};
+use super::schema::{Checker, Field, PORT, Ty, U32, U64, got, join, opt, req};
 
 /// Section `clients`.
 pub(crate) fn clients(c: &mut Checker<'_>, v: &Value) {
@@ -41,7 +41,7 @@ fn state(c: &mut Checker<'_>, path: &str, v: &Value) {
         req(
             "state_manager",
             Ty::Custom(|c, p, v| {
-                known(c, p, v, STATE_MANAGERS, "state manager");
+                known(c, p, v, StateManagerName::from_name, "state manager");
             }),
         ),
         opt("initial_value", Ty::Any),
@@ -50,7 +50,8 @@ fn state(c: &mut Checker<'_>, path: &str, v: &Value) {
     let Some(m) = c.object(path, v, &fields) else {
         return;
     };
-    if m.get("state_manager").and_then(Value::as_str) == Some("sm.redis") {
+    let manager = m.get("state_manager").and_then(Value::as_str);
+    if manager.and_then(StateManagerName::from_name) == Some(StateManagerName::Redis) {
         let args = join(path, "args");
         match m.get("args") {
             None => c.err(&args, "missing required key"),
@@ -58,7 +59,7 @@ fn state(c: &mut Checker<'_>, path: &str, v: &Value) {
                 let fields = [
                     req(
                         "connector",
-                        Ty::Custom(|c, p, v| pool_ref(c, p, v, &["connector.redis"])),
+                        Ty::Custom(|c, p, v| pool_ref(c, p, v, &[ConnectorName::Redis])),
                     ),
                     req("expiration_timeout", Ty::Int(1, U64)),
                 ];
@@ -69,21 +70,33 @@ fn state(c: &mut Checker<'_>, path: &str, v: &Value) {
 }
 
 fn actions(c: &mut Checker<'_>, path: &str, v: &Value) {
-    table(c, path, v, "action", ACTIONS, "action");
+    table(c, path, v, "action", ActionName::from_name, |_, _, _, _| {});
 }
 
 fn hooks(c: &mut Checker<'_>, path: &str, v: &Value) {
-    table(c, path, v, "hook", HOOKS, "hook");
+    table(
+        c,
+        path,
+        v,
+        "hook",
+        HookName::from_name,
+        |c, path, name, args| {
+            if name.is_protocol() {
+                protocol_hook_args(c, path, args);
+            }
+        },
+    );
 }
 
-/// An object of name -> array of `{<key>: registered name, args: any}` descriptors.
-fn table(
+/// An object of name -> array of `{<key>: registered name, args: any}` descriptors; `args` is
+/// called with the path of `args` for every descriptor whose name is registered.
+fn table<T>(
     c: &mut Checker<'_>,
     path: &str,
     v: &Value,
     key: &'static str,
-    names: &[&str],
-    what: &str,
+    parse: fn(&str) -> Option<T>,
+    args: fn(&mut Checker<'_>, &str, T, Option<&Value>),
 ) {
     let Some(map) = v.as_object() else {
         c.err(path, format!("expected an object, got {}", got(v)));
@@ -94,7 +107,7 @@ fn table(
         let Some(items) = list.as_array() else {
             c.err(
                 &p,
-                format!("expected an array of {what} descriptors, got {}", got(list)),
+                format!("expected an array of {key} descriptors, got {}", got(list)),
             );
             continue;
         };
@@ -105,12 +118,8 @@ fn table(
                 continue;
             };
             let Some(name) = m.get(key) else { continue };
-            let np = join(&dp, key);
-            if !known(c, &np, name, names, what) {
-                continue;
-            }
-            if key == "hook" && name.as_str().is_some_and(|n| PROTOCOL_HOOKS.contains(&n)) {
-                protocol_hook_args(c, &join(&dp, "args"), m.get("args"));
+            if let Some(name) = known(c, &join(&dp, key), name, parse, key) {
+                args(c, &join(&dp, "args"), name, m.get("args"));
             }
         }
     }
@@ -125,30 +134,34 @@ fn protocol_hook_args(c: &mut Checker<'_>, path: &str, args: Option<&Value>) {
     let fields = [
         req(
             "connector",
-            Ty::Custom(|c, p, v| pool_ref(c, p, v, &["connector.http", "connector.tcp"])),
+            Ty::Custom(|c, p, v| pool_ref(c, p, v, &[ConnectorName::Http, ConnectorName::Tcp])),
         ),
         req("endpoint", Ty::Str(0)),
     ];
     c.object(path, a, &fields);
 }
 
-/// A registered name; reports `unknown <what> "x"`. True when known.
-fn known(c: &mut Checker<'_>, path: &str, v: &Value, names: &[&str], what: &str) -> bool {
-    match v.as_str() {
-        Some(s) if names.contains(&s) => true,
-        Some(s) => {
-            c.err(path, format!("unknown {what} \"{s}\""));
-            false
-        }
-        None => {
-            c.err(path, format!("expected a {what} name, got {}", got(v)));
-            false
-        }
+/// A registered name, parsed by `parse`; reports `unknown <what> "x"`.
+fn known<T>(
+    c: &mut Checker<'_>,
+    path: &str,
+    v: &Value,
+    parse: fn(&str) -> Option<T>,
+    what: &str,
+) -> Option<T> {
+    let Some(s) = v.as_str() else {
+        c.err(path, format!("expected a {what} name, got {}", got(v)));
+        return None;
+    };
+    let name = parse(s);
+    if name.is_none() {
+        c.err(path, format!("unknown {what} \"{s}\""));
     }
+    name
 }
 
 /// A pool name that must exist in `connectors.pools` with one of the `types`.
-fn pool_ref(c: &mut Checker<'_>, path: &str, v: &Value, types: &[&str]) {
+fn pool_ref(c: &mut Checker<'_>, path: &str, v: &Value, types: &[ConnectorName]) {
     let Some(name) = v.as_str() else {
         c.err(path, format!("expected a pool name, got {}", got(v)));
         return;
@@ -163,13 +176,17 @@ fn pool_ref(c: &mut Checker<'_>, path: &str, v: &Value, types: &[&str]) {
             path,
             format!("undefined connector \"{name}\" (no such pool in connectors.pools)"),
         ),
-        Some(Some(t)) if types.contains(&t) => {}
+        Some(Some(t)) if ConnectorName::from_name(t).is_some_and(|t| types.contains(&t)) => {}
         Some(t) => c.err(
             path,
             format!(
                 "connector \"{name}\" is of invalid type {}: expected {}",
                 t.unwrap_or("(none)"),
-                types.join(" or ")
+                types
+                    .iter()
+                    .map(|t| t.name())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             ),
         ),
     }
@@ -186,7 +203,7 @@ fn pools(c: &mut Checker<'_>, path: &str, v: &Value) {
             req(
                 "connector",
                 Ty::Custom(|c, p, v| {
-                    known(c, p, v, CONNECTORS, "connector");
+                    known(c, p, v, ConnectorName::from_name, "connector");
                 }),
             ),
             opt("size", Ty::Int(0, U32)),
@@ -196,11 +213,12 @@ fn pools(c: &mut Checker<'_>, path: &str, v: &Value) {
         let Some(m) = c.object(&p, d, &fields) else {
             continue;
         };
-        let schema: &[Field] = match m.get("connector").and_then(Value::as_str) {
-            Some("connector.http") => HTTP_ARGS,
-            Some("connector.tcp") => TCP_ARGS,
-            Some("connector.redis") => REDIS_ARGS,
-            _ => continue,
+        let connector = m.get("connector").and_then(Value::as_str);
+        let schema: &[Field] = match connector.and_then(ConnectorName::from_name) {
+            Some(ConnectorName::Http) => HTTP_ARGS,
+            Some(ConnectorName::Tcp) => TCP_ARGS,
+            Some(ConnectorName::Redis) => REDIS_ARGS,
+            None => continue,
         };
         let ap = join(&p, "args");
         match m.get("args") {

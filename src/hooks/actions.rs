@@ -4,15 +4,14 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::context::{Cx, Flow, Reply, Trigger, state_flow};
+use super::context::{
+    BuildEnv, Cx, Dispatcher, Flow, FlowFuture, HookBuilder, Reply, Trigger, state_flow,
+};
 use super::engine::run_chain;
-use super::registry::{BuildEnv, Dispatcher, FlowFuture, build_hook};
 use crate::config::{HookDescriptor, PoolDescriptor};
 use crate::error::HiveError;
 use codec::event::{InternalEvent, id_from_trigger, validate_external_event};
 use codec::socketio::{Kind, Message, MsgId};
-
-type Ctor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Dispatcher>, HiveError>;
 
 /// The built-in dispatcher kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,8 +32,6 @@ pub enum Action {
     UpdateState,
     /// `action.dispatch`
     Dispatch,
-    /// `action.add_hooks`
-    AddHooks,
     /// `action.remove_hooks`
     RemoveHooks,
     /// `action.start_connectors`
@@ -43,30 +40,35 @@ pub enum Action {
     StopConnectors,
 }
 
-fn ctor(a: Action) -> Result<Arc<dyn Dispatcher>, HiveError> {
+/// Constructor of the built-in dispatcher `a` (descriptor args are ignored by all of these).
+///
+/// # Errors
+/// None.
+pub fn builtin(a: Action) -> Result<Arc<dyn Dispatcher>, HiveError> {
     Ok(Arc::new(a))
 }
 
-/// The `action.*` constructors (descriptor args are ignored by all of these).
-pub fn dispatchers() -> Vec<(&'static str, Ctor)> {
-    vec![
-        ("action.stop", |_, _| ctor(Action::Stop)),
-        ("action.error", |_, _| ctor(Action::Error)),
-        ("action.send_event", |_, _| ctor(Action::SendEvent)),
-        ("action.send_message", |_, _| ctor(Action::SendMessage)),
-        ("action.send_json", |_, _| ctor(Action::SendJson)),
-        ("action.send_ack", |_, _| ctor(Action::SendAck)),
-        ("action.update_state", |_, _| ctor(Action::UpdateState)),
-        ("action.dispatch", |_, _| ctor(Action::Dispatch)),
-        ("action.add_hooks", |_, _| ctor(Action::AddHooks)),
-        ("action.remove_hooks", |_, _| ctor(Action::RemoveHooks)),
-        ("action.start_connectors", |_, _| {
-            ctor(Action::StartConnectors)
-        }),
-        ("action.stop_connectors", |_, _| {
-            ctor(Action::StopConnectors)
-        }),
-    ]
+/// Constructor of `action.add_hooks` (args ignored): keeps the registry's hook builder from `env`.
+///
+/// # Errors
+/// None.
+pub fn add_hooks(_: &Value, env: &BuildEnv<'_>) -> Result<Arc<dyn Dispatcher>, HiveError> {
+    Ok(Arc::new(AddHooks {
+        build_hook: env.build_hook,
+    }))
+}
+
+/// `action.add_hooks`: prepend hooks built from descriptors to this client's table (HIVE.md 6.3).
+#[derive(Debug)]
+pub struct AddHooks {
+    /// The registry's builder (so that this file needs nothing of the registry).
+    build_hook: HookBuilder,
+}
+
+impl Dispatcher for AddHooks {
+    fn run<'a>(&'a self, cx: &'a mut Cx<'_>, ev: &'a InternalEvent) -> FlowFuture<'a> {
+        Box::pin(async move { add_hooks_now(cx, &ev.args, self.build_hook) })
+    }
 }
 
 /// The message `action.send_event` produces for `args` (also used to pre-encode pub-sub frames).
@@ -140,7 +142,6 @@ impl Dispatcher for Action {
                     let t = Trigger::event(name.to_string(), msg, ev.args.clone());
                     run_chain(cx, &t).await
                 }
-                Action::AddHooks => add_hooks(cx, &ev.args),
                 Action::RemoveHooks => {
                     let Value::Array(names) = &ev.args else {
                         return Flow::Error(bad(
@@ -187,14 +188,15 @@ fn bad(ev: &InternalEvent, why: &str) -> HiveError {
     ))
 }
 
-fn add_hooks(cx: &mut Cx<'_>, args: &Value) -> Flow {
+fn add_hooks_now(cx: &mut Cx<'_>, args: &Value, build_hook: HookBuilder) -> Flow {
     let Value::Object(map) = args else {
         return Flow::Error(HiveError::BadConnectorDescriptor(format!(
             "Bad hook descriptor {args}: expected an object of event -> [hook descriptors]."
         )));
     };
-    let env = super::registry::BuildEnv {
+    let env = BuildEnv {
         config: &cx.services.config,
+        build_hook,
         metrics: &cx.services.metrics,
     };
     // Validate everything first: a bad descriptor anywhere changes nothing (fix of 16.4 #3).

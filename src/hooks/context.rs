@@ -1,19 +1,142 @@
-//! The hook/dispatcher calling convention: [`Trigger`] in, [`Flow`] out, replies into [`Cx`].
+//! The hook/dispatcher calling convention: what a [`Hook`] and a [`Dispatcher`] are, [`Trigger`]
+//! in, [`Flow`] out, replies into [`Cx`]; the tables hooks are kept in ([`HookTable`], [`Tables`]);
+//! and what their constructors get ([`BuildEnv`]).
+//!
+//! These types refer to each other (a hook runs with a `Cx`, which holds the client's
+//! `HookTable` of hooks), so they live in one file that the built-ins, the engine and the
+//! registry all build on; this file imports none of them.
 
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::config::Config;
+use crate::config::{Config, HookDescriptor};
 use crate::connectors::Connectors;
 use crate::error::{HiveError, Mode};
-use crate::metrics::Metrics;
+use crate::metrics::{EventHookMetrics, Metrics};
 use crate::pubsub::{PubSub, Subscriber};
 use crate::slot::Slot;
 use crate::state::StateStore;
+use codec::event::InternalEvent;
 use codec::socketio::{Kind, Message, MsgId};
 
-use super::registry::{HookTable, Tables};
+/// A boxed future borrowing the context.
+pub type FlowFuture<'a> = Pin<Box<dyn Future<Output = Flow> + Send + 'a>>;
+
+/// A hook: runs for a client event (HIVE.md 5.1).
+pub trait Hook: Send + Sync + Debug {
+    /// The registered name (`utils.echo`, ...), for metrics.
+    fn name(&self) -> &'static str;
+    /// Run with the trigger; replies go to `cx`.
+    fn run<'a>(&'a self, cx: &'a mut Cx<'_>, trigger: &'a Trigger) -> FlowFuture<'a>;
+}
+
+/// An action dispatcher: runs for an internal event (HIVE.md 6.2).
+pub trait Dispatcher: Send + Sync + Debug {
+    /// Run with the event; replies go to `cx`.
+    fn run<'a>(&'a self, cx: &'a mut Cx<'_>, event: &'a InternalEvent) -> FlowFuture<'a>;
+    /// True for `action.send_event` (lets pub-sub encode a frame once for every subscriber).
+    fn is_send_event(&self) -> bool {
+        false
+    }
+}
+
+/// Builds one hook of an event from its descriptor: the registry's `build_hook`, handed to
+/// constructors in [`BuildEnv`] for dispatchers that build hooks when they run
+/// (`action.add_hooks`).
+pub type HookBuilder =
+    fn(&HookDescriptor, &BuildEnv<'_>, &EventHookMetrics) -> Result<Arc<dyn Hook>, HiveError>;
+
+/// A hook constructor: validates its `args` and returns the ready hook, which may keep handles of
+/// the counters of the event it is built for (`clients.hooks.<event>.*`).
+pub type HookCtor =
+    fn(&Value, &BuildEnv<'_>, &EventHookMetrics) -> Result<Arc<dyn Hook>, HiveError>;
+
+/// A dispatcher constructor: validates its `args` and returns the ready dispatcher.
+pub type DispatcherCtor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Dispatcher>, HiveError>;
+
+/// What constructors may look at besides their own args.
+pub struct BuildEnv<'a> {
+    /// The whole configuration (pool names and types).
+    pub config: &'a Config,
+    /// The registry's hook builder.
+    pub build_hook: HookBuilder,
+    /// The node's metrics: the counters hooks hold (`clients.hooks.hp.get`, ...) and those of new
+    /// hook events (`clients.hooks.<event>.*`).
+    pub metrics: &'a Metrics,
+}
+
+/// The hooks of one event, in order, and the event's counters (shared with those hooks).
+#[derive(Debug, Clone)]
+pub struct HookChain {
+    /// The hooks, run in order.
+    pub hooks: Vec<Arc<dyn Hook>>,
+    /// `clients.hooks.<event>.*`
+    pub metrics: Arc<EventHookMetrics>,
+}
+
+/// A client's hook table: event name -> hook chain. Shared copy-on-write between clients.
+#[derive(Debug, Default, Clone)]
+pub struct HookTable {
+    map: HashMap<String, HookChain>,
+}
+
+impl HookTable {
+    /// The chain of `event`, if it has one.
+    pub fn get(&self, event: &str) -> Option<HookChain> {
+        self.map.get(event).cloned()
+    }
+    /// The counters of `event`, if it has a chain (new hooks of the event are built with them).
+    pub fn event_metrics(&self, event: &str) -> Option<Arc<EventHookMetrics>> {
+        self.map.get(event).map(|c| Arc::clone(&c.metrics))
+    }
+    /// Set the chain of `event` (hooks built with `metrics`), replacing any.
+    pub fn set(&mut self, event: &str, metrics: Arc<EventHookMetrics>, hooks: Vec<Arc<dyn Hook>>) {
+        self.map
+            .insert(event.to_string(), HookChain { hooks, metrics });
+    }
+    /// Prepend hooks for `event` (`action.add_hooks`, HIVE.md 6.3). `metrics` become the event's
+    /// counters when it had no chain; pass what the hooks were built with.
+    pub fn prepend(
+        &mut self,
+        event: &str,
+        metrics: Arc<EventHookMetrics>,
+        hooks: Vec<Arc<dyn Hook>>,
+    ) {
+        let chain = self.map.entry(event.to_string()).or_insert(HookChain {
+            hooks: Vec::new(),
+            metrics,
+        });
+        let mut v = hooks;
+        v.append(&mut chain.hooks);
+        chain.hooks = v;
+    }
+    /// Remove every hook of `event`.
+    pub fn remove(&mut self, event: &str) {
+        self.map.remove(event);
+    }
+}
+
+/// The compiled `clients.hooks` and `clients.actions` of one configuration (built by
+/// `Tables::build`, in the registry).
+#[derive(Debug, Default)]
+pub struct Tables {
+    /// The initial hook table every client starts from.
+    pub hooks: Arc<HookTable>,
+    /// alias -> dispatchers, all run in order (HIVE.md 16.4 #1: the original kept only the last).
+    pub actions: HashMap<String, Vec<Arc<dyn Dispatcher>>>,
+}
+
+impl Tables {
+    /// True when `alias` dispatches only to `action.send_event`.
+    pub fn is_plain_send_event(&self, alias: &str) -> bool {
+        matches!(self.actions.get(alias), Some(v) if v.len() == 1 && v[0].is_send_event())
+    }
+}
 
 /// Node-wide services a hook may use. Built once by the app; shared by every client.
 #[derive(Clone)]

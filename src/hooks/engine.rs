@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use super::context::{Cx, Flow, Trigger};
-use super::registry::FlowFuture;
+use super::context::{Cx, Flow, FlowFuture, Trigger};
 use crate::error::HiveError;
 use codec::event::InternalEvent;
 

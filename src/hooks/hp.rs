@@ -4,14 +4,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::context::{Cx, Flow, Trigger, state_flow};
+use super::context::{BuildEnv, Cx, Flow, FlowFuture, Hook, Trigger, state_flow};
 use super::engine::dispatch;
-use super::registry::{BuildEnv, FlowFuture, Hook};
+use crate::config::{ConnectorName, HookName};
 use crate::error::HiveError;
 use crate::metrics::{Counter, EventHookMetrics, LazyCounter};
 use codec::event::parse_internal_events;
-
-type Ctor = fn(&Value, &BuildEnv<'_>, &EventHookMetrics) -> Result<Arc<dyn Hook>, HiveError>;
 
 /// Which Hive Protocol call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,20 +34,14 @@ pub struct HpHook {
     event_calls: LazyCounter,
 }
 
-/// The `hp.*` constructors, with `cp.*` as exact aliases (HIVE.md 1.4).
-pub fn hooks() -> Vec<(&'static str, Ctor)> {
-    vec![
-        ("hp.get", |a, e, m| HpHook::build(HpKind::Get, a, e, m)),
-        ("hp.post", |a, e, m| HpHook::build(HpKind::Post, a, e, m)),
-        ("hp.put", |a, e, m| HpHook::build(HpKind::Put, a, e, m)),
-        ("cp.get", |a, e, m| HpHook::build(HpKind::Get, a, e, m)),
-        ("cp.post", |a, e, m| HpHook::build(HpKind::Post, a, e, m)),
-        ("cp.put", |a, e, m| HpHook::build(HpKind::Put, a, e, m)),
-    ]
-}
-
 impl HpHook {
-    fn build(
+    /// Constructor of `hp.*` and its `cp.*` alias (HIVE.md 1.4): args `{connector, endpoint}`,
+    /// the connector an HTTP or TCP pool of the configuration; `event` are the counters of the
+    /// event the hook is built for.
+    ///
+    /// # Errors
+    /// `bad_connector_descriptor` for a missing endpoint or an undefined or wrong-type pool.
+    pub fn build(
         kind: HpKind,
         args: &Value,
         env: &BuildEnv<'_>,
@@ -79,7 +71,12 @@ impl HpHook {
                     "Undefined connector {connector}"
                 )));
             }
-            Some(p) if p.connector != "connector.http" && p.connector != "connector.tcp" => {
+            Some(p)
+                if !matches!(
+                    ConnectorName::from_name(&p.connector),
+                    Some(ConnectorName::Http | ConnectorName::Tcp)
+                ) =>
+            {
                 return Err(HiveError::BadConnectorDescriptor(format!(
                     "Connector {connector} is of invalid type: {}",
                     p.connector
@@ -106,9 +103,9 @@ impl HpHook {
 impl Hook for HpHook {
     fn name(&self) -> &'static str {
         match self.kind {
-            HpKind::Get => "hp.get",
-            HpKind::Post => "hp.post",
-            HpKind::Put => "hp.put",
+            HpKind::Get => HookName::HpGet.name(),
+            HpKind::Post => HookName::HpPost.name(),
+            HpKind::Put => HookName::HpPut.name(),
         }
     }
 

@@ -5,16 +5,13 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::actions::send_event_message;
-use super::context::{Cx, Flow, Trigger};
-use super::registry::{BuildEnv, Dispatcher, FlowFuture, Hook, Tables};
+use super::context::{BuildEnv, Cx, Dispatcher, Flow, FlowFuture, Hook, Tables, Trigger};
+use crate::config::HookName;
 use crate::error::HiveError;
 use crate::metrics::{Counter, EventHookMetrics, LazyCounter};
 use crate::pubsub::{Delivery, Privilege, expand_cid_spec, expand_resubscribe};
 use codec::event::{InternalEvent, internal_event_from_value};
 use codec::socketio::{Message, encode};
-
-type HookCtor = fn(&Value, &BuildEnv<'_>, &EventHookMetrics) -> Result<Arc<dyn Hook>, HiveError>;
-type DispCtor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Dispatcher>, HiveError>;
 
 /// Which pub-sub operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,22 +61,6 @@ fn simple(op: Op, a: &Value) -> Result<PubsubOp, HiveError> {
     })
 }
 
-impl PubsubOp {
-    /// The same operation as a hook of an event, counting its calls.
-    fn counted(mut self, env: &BuildEnv<'_>, event: &EventHookMetrics) -> Self {
-        let totals = env.metrics.hooks();
-        let (total, per_event) = match self.op {
-            Op::Subscribe => (&totals.pubsub_subscribe, &event.pubsub_subscribe),
-            Op::Unsubscribe | Op::Resubscribe => {
-                (&totals.pubsub_unsubscribe, &event.pubsub_unsubscribe)
-            }
-            Op::Publish | Op::PublishRaw => (&totals.pubsub_publish, &event.pubsub_publish),
-        };
-        self.hook_calls = Some((total.clone(), per_event.clone()));
-        self
-    }
-}
-
 fn publish_hook(a: &Value) -> Result<PubsubOp, HiveError> {
     let cids = expand_cid_spec(a.get("cids").unwrap_or(&Value::Array(vec![])))?;
     let privilege = privilege_arg(a.get("privilege").unwrap_or(&Value::Null))?;
@@ -94,43 +75,40 @@ fn publish_hook(a: &Value) -> Result<PubsubOp, HiveError> {
     })
 }
 
-/// The `pubsub.*` hook constructors.
-pub fn hooks() -> Vec<(&'static str, HookCtor)> {
-    vec![
-        ("pubsub.subscribe", |a, e, m| {
-            Ok(Arc::new(simple(Op::Subscribe, a)?.counted(e, m)))
-        }),
-        ("pubsub.unsubscribe", |a, e, m| {
-            Ok(Arc::new(simple(Op::Unsubscribe, a)?.counted(e, m)))
-        }),
-        ("pubsub.resubscribe", |a, e, m| {
-            Ok(Arc::new(simple(Op::Resubscribe, a)?.counted(e, m)))
-        }),
-        ("pubsub.publish", |a, e, m| {
-            Ok(Arc::new(publish_hook(a)?.counted(e, m)))
-        }),
-    ]
+/// Constructor of the `pubsub.*` hook doing `op`: args are the privilege (`pubsub.subscribe`,
+/// `unsubscribe`, `resubscribe`), or `{cids, privilege, raw}` (`pubsub.publish`, whatever `op`).
+/// The hook counts its calls (`clients.hooks.pubsub.<op>`, and the same under `event`).
+///
+/// # Errors
+/// `bad_connector_descriptor` for a bad privilege, or a bad cid spec of `pubsub.publish`.
+pub fn hook(
+    op: Op,
+    args: &Value,
+    env: &BuildEnv<'_>,
+    event: &EventHookMetrics,
+) -> Result<Arc<dyn Hook>, HiveError> {
+    let mut h = match op {
+        Op::Publish | Op::PublishRaw => publish_hook(args)?,
+        op => simple(op, args)?,
+    };
+    let totals = env.metrics.hooks();
+    let (total, per_event) = match h.op {
+        Op::Subscribe => (&totals.pubsub_subscribe, &event.pubsub_subscribe),
+        Op::Unsubscribe | Op::Resubscribe => {
+            (&totals.pubsub_unsubscribe, &event.pubsub_unsubscribe)
+        }
+        Op::Publish | Op::PublishRaw => (&totals.pubsub_publish, &event.pubsub_publish),
+    };
+    h.hook_calls = Some((total.clone(), per_event.clone()));
+    Ok(Arc::new(h))
 }
 
-/// The `action.pubsub.*` constructors.
-pub fn dispatchers() -> Vec<(&'static str, DispCtor)> {
-    vec![
-        ("action.pubsub.subscribe", |a, _| {
-            Ok(Arc::new(simple(Op::Subscribe, a)?))
-        }),
-        ("action.pubsub.unsubscribe", |a, _| {
-            Ok(Arc::new(simple(Op::Unsubscribe, a)?))
-        }),
-        ("action.pubsub.resubscribe", |a, _| {
-            Ok(Arc::new(simple(Op::Resubscribe, a)?))
-        }),
-        ("action.pubsub.publish", |a, _| {
-            Ok(Arc::new(simple(Op::Publish, a)?))
-        }),
-        ("action.pubsub.publish_raw", |a, _| {
-            Ok(Arc::new(simple(Op::PublishRaw, a)?))
-        }),
-    ]
+/// Constructor of the `action.pubsub.*` dispatcher doing `op`: args are the privilege.
+///
+/// # Errors
+/// `bad_connector_descriptor` for a bad privilege.
+pub fn dispatcher(op: Op, args: &Value) -> Result<Arc<dyn Dispatcher>, HiveError> {
+    Ok(Arc::new(simple(op, args)?))
 }
 
 /// What to hand to subscribers for `events`: frames encoded once when every event goes to plain
@@ -259,10 +237,10 @@ impl PubsubOp {
 impl Hook for PubsubOp {
     fn name(&self) -> &'static str {
         match self.op {
-            Op::Subscribe => "pubsub.subscribe",
-            Op::Unsubscribe => "pubsub.unsubscribe",
-            Op::Resubscribe => "pubsub.resubscribe",
-            Op::Publish | Op::PublishRaw => "pubsub.publish",
+            Op::Subscribe => HookName::PubsubSubscribe.name(),
+            Op::Unsubscribe => HookName::PubsubUnsubscribe.name(),
+            Op::Resubscribe => HookName::PubsubResubscribe.name(),
+            Op::Publish | Op::PublishRaw => HookName::PubsubPublish.name(),
         }
     }
 

@@ -1,73 +1,91 @@
-//! Name -> constructor tables for hooks and dispatchers, and the compiled per-config [`Tables`].
+//! The constructor table of hooks and dispatchers, and the compiled per-config [`Tables`].
 //!
-//! Every hook/dispatcher name of HIVE.md 1.4 (plus the `cp.*` aliases of `hp.*`) resolves here when
-//! the configuration is loaded, so an unknown name or bad args is a start-up error with its path,
-//! never a runtime surprise. A constructor validates its `args` and returns the ready object.
+//! Every hook and dispatcher name is declared once, in [`HookName`] and [`ActionName`]
+//! (`config/names.rs`, HIVE.md 1.4 plus the `cp.*` aliases of `hp.*`); [`hook_ctor`] and
+//! [`dispatcher_ctor`] map each to its constructor by an exhaustive match, so a name cannot exist
+//! without a constructor nor a constructor without a name, and config validation accepts exactly
+//! the names built here. Names resolve when the configuration is loaded, so an unknown name or bad
+//! args is a start-up error with its path, never a runtime surprise. A constructor validates its
+//! `args` and returns the ready object. Nothing else in `hooks` imports this file: the built-ins
+//! export constructors, and `action.add_hooks` gets [`build_hook`] through [`BuildEnv`].
 
 use std::collections::HashMap;
-use std::fmt::Debug;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use serde_json::Value;
-
-use super::context::{Cx, Flow, Trigger};
-use super::{actions, hp, pubsub_hooks, utils};
-use crate::config::{ActionDescriptor, Config, HookDescriptor};
+use super::actions::{self, Action};
+use super::context::{BuildEnv, Dispatcher, DispatcherCtor, Hook, HookCtor, HookTable, Tables};
+use super::hp::{HpHook, HpKind};
+use super::pubsub_hooks::{self, Op};
+use super::utils;
+use crate::config::{ActionDescriptor, ActionName, Config, HookDescriptor, HookName};
 use crate::error::HiveError;
 use crate::metrics::{EventHookMetrics, Metrics};
-use codec::event::InternalEvent;
 
-/// A boxed future borrowing the context.
-pub type FlowFuture<'a> = Pin<Box<dyn Future<Output = Flow> + Send + 'a>>;
-
-/// A hook: runs for a client event (HIVE.md 5.1).
-pub trait Hook: Send + Sync + Debug {
-    /// The registered name (`utils.echo`, ...), for metrics.
-    fn name(&self) -> &'static str;
-    /// Run with the trigger; replies go to `cx`.
-    fn run<'a>(&'a self, cx: &'a mut Cx<'_>, trigger: &'a Trigger) -> FlowFuture<'a>;
-}
-
-/// An action dispatcher: runs for an internal event (HIVE.md 6.2).
-pub trait Dispatcher: Send + Sync + Debug {
-    /// Run with the event; replies go to `cx`.
-    fn run<'a>(&'a self, cx: &'a mut Cx<'_>, event: &'a InternalEvent) -> FlowFuture<'a>;
-    /// True for `action.send_event` (lets pub-sub encode a frame once for every subscriber).
-    fn is_send_event(&self) -> bool {
-        false
+/// The constructor of the hook `name`.
+pub fn hook_ctor(name: HookName) -> HookCtor {
+    use HookName as H;
+    match name {
+        H::UtilsEcho => utils::echo,
+        H::UtilsConsoleDump => utils::console_dump,
+        H::UtilsDispatch => utils::dispatch_hook,
+        H::PubsubSubscribe => |a, e, m| pubsub_hooks::hook(Op::Subscribe, a, e, m),
+        H::PubsubUnsubscribe => |a, e, m| pubsub_hooks::hook(Op::Unsubscribe, a, e, m),
+        H::PubsubResubscribe => |a, e, m| pubsub_hooks::hook(Op::Resubscribe, a, e, m),
+        H::PubsubPublish => |a, e, m| pubsub_hooks::hook(Op::Publish, a, e, m),
+        // `cp.*` are exact aliases of `hp.*` (HIVE.md 1.4).
+        H::HpGet | H::CpGet => |a, e, m| HpHook::build(HpKind::Get, a, e, m),
+        H::HpPut | H::CpPut => |a, e, m| HpHook::build(HpKind::Put, a, e, m),
+        H::HpPost | H::CpPost => |a, e, m| HpHook::build(HpKind::Post, a, e, m),
     }
 }
 
-/// What constructors may look at besides their own args.
-pub struct BuildEnv<'a> {
-    /// The whole configuration (pool names and types).
-    pub config: &'a Config,
-    /// The node's metrics, for the counters a hook holds (`clients.hooks.hp.get`, ...).
-    pub metrics: &'a Metrics,
+/// The constructor of the dispatcher `name`.
+pub fn dispatcher_ctor(name: ActionName) -> DispatcherCtor {
+    use ActionName as A;
+    match name {
+        A::Stop => |_, _| actions::builtin(Action::Stop),
+        A::Error => |_, _| actions::builtin(Action::Error),
+        A::SendEvent => |_, _| actions::builtin(Action::SendEvent),
+        A::SendMessage => |_, _| actions::builtin(Action::SendMessage),
+        A::SendJson => |_, _| actions::builtin(Action::SendJson),
+        A::SendAck => |_, _| actions::builtin(Action::SendAck),
+        A::UpdateState => |_, _| actions::builtin(Action::UpdateState),
+        A::Dispatch => |_, _| actions::builtin(Action::Dispatch),
+        A::AddHooks => actions::add_hooks,
+        A::RemoveHooks => |_, _| actions::builtin(Action::RemoveHooks),
+        A::StartConnectors => |_, _| actions::builtin(Action::StartConnectors),
+        A::StopConnectors => |_, _| actions::builtin(Action::StopConnectors),
+        A::PubsubPublish => |a, _| pubsub_hooks::dispatcher(Op::Publish, a),
+        A::PubsubPublishRaw => |a, _| pubsub_hooks::dispatcher(Op::PublishRaw, a),
+        A::PubsubSubscribe => |a, _| pubsub_hooks::dispatcher(Op::Subscribe, a),
+        A::PubsubUnsubscribe => |a, _| pubsub_hooks::dispatcher(Op::Unsubscribe, a),
+        A::PubsubResubscribe => |a, _| pubsub_hooks::dispatcher(Op::Resubscribe, a),
+    }
 }
 
-/// A hook constructor: args, environment, and the counters of the event the hook is built for
-/// (`clients.hooks.<event>.*`).
-type HookCtor = fn(&Value, &BuildEnv<'_>, &EventHookMetrics) -> Result<Arc<dyn Hook>, HiveError>;
-type DispatcherCtor = fn(&Value, &BuildEnv<'_>) -> Result<Arc<dyn Dispatcher>, HiveError>;
-
-/// Every hook name and its constructor.
+/// Every hook name and its constructor, in registry order.
 pub fn hook_ctors() -> Vec<(&'static str, HookCtor)> {
-    let mut v: Vec<(&'static str, HookCtor)> = Vec::new();
-    v.extend(utils::hooks());
-    v.extend(hp::hooks());
-    v.extend(pubsub_hooks::hooks());
-    v
+    HookName::ALL
+        .iter()
+        .map(|&n| (n.name(), hook_ctor(n)))
+        .collect()
 }
 
-/// Every dispatcher name and its constructor.
+/// Every dispatcher name and its constructor, in registry order.
 pub fn dispatcher_ctors() -> Vec<(&'static str, DispatcherCtor)> {
-    let mut v: Vec<(&'static str, DispatcherCtor)> = Vec::new();
-    v.extend(actions::dispatchers());
-    v.extend(pubsub_hooks::dispatchers());
-    v
+    ActionName::ALL
+        .iter()
+        .map(|&n| (n.name(), dispatcher_ctor(n)))
+        .collect()
+}
+
+/// What constructors get when building the tables of `config`, counting into `metrics`.
+pub fn build_env<'a>(config: &'a Config, metrics: &'a Metrics) -> BuildEnv<'a> {
+    BuildEnv {
+        config,
+        build_hook,
+        metrics,
+    }
 }
 
 /// Build one hook of an event from its descriptor; `event` are that event's counters.
@@ -80,12 +98,9 @@ pub fn build_hook(
     env: &BuildEnv<'_>,
     event: &EventHookMetrics,
 ) -> Result<Arc<dyn Hook>, HiveError> {
-    let ctor = hook_ctors()
-        .into_iter()
-        .find(|(n, _)| *n == d.hook)
-        .map(|(_, c)| c)
+    let name = HookName::from_name(&d.hook)
         .ok_or_else(|| HiveError::BadConnectorDescriptor(format!("unknown hook \"{}\"", d.hook)))?;
-    ctor(&d.args, env, event)
+    hook_ctor(name)(&d.args, env, event)
 }
 
 /// Build one dispatcher from its descriptor.
@@ -96,69 +111,10 @@ pub fn build_dispatcher(
     d: &ActionDescriptor,
     env: &BuildEnv<'_>,
 ) -> Result<Arc<dyn Dispatcher>, HiveError> {
-    let ctor = dispatcher_ctors()
-        .into_iter()
-        .find(|(n, _)| *n == d.action)
-        .map(|(_, c)| c)
-        .ok_or_else(|| {
-            HiveError::BadConnectorDescriptor(format!("unknown action dispatcher \"{}\"", d.action))
-        })?;
-    ctor(&d.args, env)
-}
-
-/// The hooks of one event, in order, and the event's counters (shared with those hooks).
-#[derive(Debug, Clone)]
-pub struct HookChain {
-    /// The hooks, run in order.
-    pub hooks: Vec<Arc<dyn Hook>>,
-    /// `clients.hooks.<event>.*`
-    pub metrics: Arc<EventHookMetrics>,
-}
-
-/// A client's hook table: event name -> hook chain. Shared copy-on-write between clients.
-#[derive(Debug, Default, Clone)]
-pub struct HookTable {
-    map: HashMap<String, HookChain>,
-}
-
-impl HookTable {
-    /// The chain of `event`, if it has one.
-    pub fn get(&self, event: &str) -> Option<HookChain> {
-        self.map.get(event).cloned()
-    }
-    /// The counters of `event`, if it has a chain (new hooks of the event are built with them).
-    pub fn event_metrics(&self, event: &str) -> Option<Arc<EventHookMetrics>> {
-        self.map.get(event).map(|c| Arc::clone(&c.metrics))
-    }
-    /// Prepend hooks for `event` (`action.add_hooks`, HIVE.md 6.3). `metrics` become the event's
-    /// counters when it had no chain; pass what the hooks were built with.
-    pub fn prepend(
-        &mut self,
-        event: &str,
-        metrics: Arc<EventHookMetrics>,
-        hooks: Vec<Arc<dyn Hook>>,
-    ) {
-        let chain = self.map.entry(event.to_string()).or_insert(HookChain {
-            hooks: Vec::new(),
-            metrics,
-        });
-        let mut v = hooks;
-        v.append(&mut chain.hooks);
-        chain.hooks = v;
-    }
-    /// Remove every hook of `event`.
-    pub fn remove(&mut self, event: &str) {
-        self.map.remove(event);
-    }
-}
-
-/// The compiled `clients.hooks` and `clients.actions` of one configuration.
-#[derive(Debug, Default)]
-pub struct Tables {
-    /// The initial hook table every client starts from.
-    pub hooks: Arc<HookTable>,
-    /// alias -> dispatchers, all run in order (HIVE.md 16.4 #1: the original kept only the last).
-    pub actions: HashMap<String, Vec<Arc<dyn Dispatcher>>>,
+    let name = ActionName::from_name(&d.action).ok_or_else(|| {
+        HiveError::BadConnectorDescriptor(format!("unknown action dispatcher \"{}\"", d.action))
+    })?;
+    dispatcher_ctor(name)(&d.args, env)
 }
 
 impl Tables {
@@ -168,7 +124,7 @@ impl Tables {
     /// # Errors
     /// `invalid_config` listing each bad descriptor as `clients.hooks.<event>[i]: <error>`.
     pub fn build(config: &Config, metrics: &Metrics) -> Result<Tables, HiveError> {
-        let env = BuildEnv { config, metrics };
+        let env = build_env(config, metrics);
         let mut errors = Vec::new();
         let mut hooks = HookTable::default();
         for (event, descs) in config.clients.hooks.iter() {
@@ -180,11 +136,7 @@ impl Tables {
                     Err(e) => errors.push(format!("clients.hooks.{event}[{i}]: {e}")),
                 }
             }
-            let chain = HookChain {
-                hooks: v,
-                metrics: counters,
-            };
-            hooks.map.insert(event.clone(), chain);
+            hooks.set(event, counters, v);
         }
         let mut actions = HashMap::new();
         for (alias, descs) in config.clients.actions.iter() {
@@ -205,10 +157,5 @@ impl Tables {
         } else {
             Err(HiveError::InvalidConfig(errors.join("\n")))
         }
-    }
-
-    /// True when `alias` dispatches only to `action.send_event`.
-    pub fn is_plain_send_event(&self, alias: &str) -> bool {
-        matches!(self.actions.get(alias), Some(v) if v.len() == 1 && v[0].is_send_event())
     }
 }

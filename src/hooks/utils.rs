@@ -4,27 +4,48 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::context::{Cx, Flow, Reply, Trigger, state_flow};
+use super::context::{BuildEnv, Cx, Flow, FlowFuture, Hook, Reply, Trigger, state_flow};
 use super::engine::dispatch;
-use super::registry::{BuildEnv, FlowFuture, Hook};
+use crate::config::HookName;
 use crate::error::HiveError;
 use crate::metrics::EventHookMetrics;
 use codec::event::{internal_event_from_value, validate_external_event};
 use codec::socketio::{Kind, Message, MsgId};
 
-type Ctor = fn(&Value, &BuildEnv<'_>, &EventHookMetrics) -> Result<Arc<dyn Hook>, HiveError>;
+/// Constructor of `utils.echo`: `null`, or the event object to reply with.
+///
+/// # Errors
+/// `bad_connector_descriptor` for any other args.
+pub fn echo(
+    args: &Value,
+    _: &BuildEnv<'_>,
+    _: &EventHookMetrics,
+) -> Result<Arc<dyn Hook>, HiveError> {
+    Ok(Arc::new(Echo::new(args)?))
+}
 
-/// The `utils.*` hook constructors.
-pub fn hooks() -> Vec<(&'static str, Ctor)> {
-    vec![
-        ("utils.echo", |a, _, _| {
-            Echo::new(a).map(|h| Arc::new(h) as Arc<dyn Hook>)
-        }),
-        ("utils.console_dump", |a, _, _| {
-            Ok(Arc::new(ConsoleDump { label: label(a) }))
-        }),
-        ("utils.dispatch", |_, _, _| Ok(Arc::new(DispatchHook))),
-    ]
+/// Constructor of `utils.console_dump`: args are the label (a string, or anything rendered).
+///
+/// # Errors
+/// None: every args value is a label.
+pub fn console_dump(
+    args: &Value,
+    _: &BuildEnv<'_>,
+    _: &EventHookMetrics,
+) -> Result<Arc<dyn Hook>, HiveError> {
+    Ok(Arc::new(ConsoleDump { label: label(args) }))
+}
+
+/// Constructor of `utils.dispatch` (args ignored).
+///
+/// # Errors
+/// None.
+pub fn dispatch_hook(
+    _: &Value,
+    _: &BuildEnv<'_>,
+    _: &EventHookMetrics,
+) -> Result<Arc<dyn Hook>, HiveError> {
+    Ok(Arc::new(DispatchHook))
 }
 
 fn label(a: &Value) -> String {
@@ -62,7 +83,7 @@ impl Echo {
 
 impl Hook for Echo {
     fn name(&self) -> &'static str {
-        "utils.echo"
+        HookName::UtilsEcho.name()
     }
     fn run<'a>(&'a self, cx: &'a mut Cx<'_>, t: &'a Trigger) -> FlowFuture<'a> {
         Box::pin(async move {
@@ -89,7 +110,7 @@ pub struct ConsoleDump {
 
 impl Hook for ConsoleDump {
     fn name(&self) -> &'static str {
-        "utils.console_dump"
+        HookName::UtilsConsoleDump.name()
     }
     fn run<'a>(&'a self, cx: &'a mut Cx<'_>, t: &'a Trigger) -> FlowFuture<'a> {
         Box::pin(async move {
@@ -110,7 +131,7 @@ pub struct DispatchHook;
 
 impl Hook for DispatchHook {
     fn name(&self) -> &'static str {
-        "utils.dispatch"
+        HookName::UtilsDispatch.name()
     }
     fn run<'a>(&'a self, cx: &'a mut Cx<'_>, t: &'a Trigger) -> FlowFuture<'a> {
         Box::pin(async move {

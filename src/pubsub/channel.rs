@@ -12,29 +12,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ractor::concurrency::JoinHandle;
-use ractor::{
-    Actor, ActorId, ActorProcessingErr, ActorRef, ActorStatus, RpcReplyPort, SupervisionEvent,
-};
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, ActorStatus, SupervisionEvent};
 
-use super::manager::PubSubMsg;
 use super::metrics::PubsubCounters;
+use super::msg::{ChannelMsg, PubSubMsg};
 use super::subscriber::{DeliverOutcome, Delivery, Subscriber};
 use crate::metrics::PubsubPrefixMetrics;
-
-/// Messages of a [`ChannelActor`]. Built only by the pub-sub module.
-#[derive(Debug)]
-pub(crate) enum ChannelMsg {
-    /// Add a subscriber (no-op when already subscribed).
-    Subscribe(Arc<dyn Subscriber>),
-    /// Remove the subscriber with this actor id.
-    Unsubscribe(ActorId),
-    /// Hand a delivery to every subscriber.
-    Publish(Delivery),
-    /// Idle timer tick; stale generations are ignored.
-    IdleTimeout(u64),
-    /// From the manager after an idle report: stop (and answer true) only if still empty.
-    StopIfIdle(RpcReplyPort<bool>),
-}
 
 /// Start-up arguments of a channel.
 #[derive(Debug, Clone)]

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 
-use super::channel::{ChannelActor, ChannelArgs, ChannelMsg};
+use super::channel::{ChannelActor, ChannelArgs};
 use super::cid::dedupe;
+use super::msg::{ChannelMsg, PubSubMsg};
 use super::privilege::Privilege;
 use super::registry::{ChannelEntry, Registry};
 use super::subscriber::Subscriber;
@@ -24,20 +25,6 @@ const CHANNEL_SHUTDOWN: Duration = Duration::from_secs(1);
 
 /// How long the manager waits for an idle channel to confirm it stopped.
 const STOP_IF_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Messages of the [`ManagerActor`]. Built only by [`super::PubSub`] and channels.
-#[derive(Debug)]
-pub(crate) enum PubSubMsg {
-    /// HIVE.md 8.3 join.
-    Join {
-        privilege: Privilege,
-        cids: Vec<String>,
-        sub: Arc<dyn Subscriber>,
-        reply: RpcReplyPort<Result<(), HiveError>>,
-    },
-    /// A channel's idle timer fired while it was empty.
-    ChannelIdle { cid: String, id: ActorId },
-}
 
 /// Where channel actors are started.
 #[derive(Debug, Clone)]

@@ -12,9 +12,9 @@ use std::sync::{Arc, RwLock};
 
 use ractor::{ActorId, ActorRef};
 
-use super::channel::ChannelMsg;
 use super::cid::{is_at_or_below, prefix_of};
 use super::metrics::PubsubCounters;
+use super::msg::ChannelMsg;
 use super::privilege::Privilege;
 use crate::HiveError;
 

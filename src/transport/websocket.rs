@@ -20,14 +20,13 @@ use tokio::net::TcpStream;
 
 use super::TransportCtx;
 use super::origin::reply;
-use super::ws_reader::{
-    FrameReader, Incoming, ReadError, close_code, encode_close, encode_frame, frame_len, opcode,
-};
+use super::ws_reader::{FrameReader, ReadError};
 use super::xhr_polling::error_frame;
 use crate::client::ws_queue::{self, WsReceiver};
 use crate::client::{ClientHandle, CloseReason, Sink, Transport, WsOut};
 use crate::error::HiveError;
 use codec::socketio::decode;
+use codec::ws::{Incoming, close_code, encode_close, encode_frame, frame_len, opcode};
 
 /// Outgoing batches a connection may have queued before its client counts as not reading.
 pub const WS_QUEUE: usize = 256;
@@ -187,7 +186,7 @@ where
                     encode_frame(&mut buf, opcode::TEXT, b"7:::Unknown WebSocket frame type!");
                 }
                 Ok(Incoming::Ping(p)) => encode_frame(&mut buf, opcode::PONG, &p),
-                Ok(Incoming::Pong) => deadline = None,
+                Ok(Incoming::Pong(_)) => deadline = None,
                 Ok(Incoming::Close(code)) => {
                     // Echo the close (with its code, if any) and hang up.
                     match code {

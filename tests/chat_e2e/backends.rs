@@ -24,38 +24,47 @@ fn reply(name: &str, arg: Value) -> Value {
     json!({"action": "reply", "args": {"name": name, "args": [arg]}})
 }
 
-/// POST `body` to `endpoint`, then return (status, parsed reply or Null, publishes seen).
-async fn call(
-    base: &str,
-    rec: &mut Recorder,
-    endpoint: &str,
-    body: Value,
-) -> (u16, Value, Vec<(String, Value)>) {
-    let (status, text) = http_post(&format!("{base}{endpoint}"), body.to_string()).await;
-    let reply = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).expect("reply is JSON")
-    };
-    (status, reply, rec.drain())
+/// The `authorize` event of `nick`.
+fn authorize(nick: &str) -> Value {
+    event("authorize", json!({"nick": nick}))
+}
+
+/// The backend at `base`, and the recorder standing at the Hive API's place.
+struct Client<'a> {
+    base: &'a str,
+    rec: &'a mut Recorder,
+}
+
+impl Client<'_> {
+    /// POST session `sid`'s request document (`trigger`, `state`) to `endpoint`, then return
+    /// (status, parsed reply or Null, publishes seen).
+    async fn post(
+        &mut self,
+        endpoint: &str,
+        sid: &str,
+        trigger: Value,
+        state: &Value,
+    ) -> (u16, Value, Vec<(String, Value)>) {
+        let body = doc(sid, trigger, state.clone());
+        let (status, text) = http_post(&format!("{}{endpoint}", self.base), body.to_string()).await;
+        let reply = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("reply is JSON")
+        };
+        (status, reply, self.rec.drain())
+    }
 }
 
 /// Every behaviour of the seed's backend, fixed, against the backend at `base`.
 async fn check_backend(base: &str, rec: &mut Recorder) {
+    let mut b = Client { base, rec };
     let nobody = json!({"nick": null, "rooms": []});
 
     // /authorize: a free nick is granted and stored.
-    let (status, body, publishes) = call(
-        base,
-        rec,
-        "/authorize",
-        doc(
-            "s1",
-            event("authorize", json!({"nick": "alice"})),
-            nobody.clone(),
-        ),
-    )
-    .await;
+    let (status, body, publishes) = b
+        .post("/authorize", "s1", authorize("alice"), &nobody)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         body,
@@ -64,17 +73,9 @@ async fn check_backend(base: &str, rec: &mut Recorder) {
     assert!(publishes.is_empty());
 
     // A taken nick is refused (permission null), an invalid one too.
-    let (_, body, _) = call(
-        base,
-        rec,
-        "/authorize",
-        doc(
-            "s2",
-            event("authorize", json!({"nick": "alice"})),
-            nobody.clone(),
-        ),
-    )
-    .await;
+    let (_, body, _) = b
+        .post("/authorize", "s2", authorize("alice"), &nobody)
+        .await;
     assert_eq!(
         body,
         json!([reply(
@@ -82,17 +83,7 @@ async fn check_backend(base: &str, rec: &mut Recorder) {
             json!({"permission": null, "reason": "taken"})
         )])
     );
-    let (_, body, _) = call(
-        base,
-        rec,
-        "/authorize",
-        doc(
-            "s2",
-            event("authorize", json!({"nick": "null"})),
-            nobody.clone(),
-        ),
-    )
-    .await;
+    let (_, body, _) = b.post("/authorize", "s2", authorize("null"), &nobody).await;
     assert_eq!(
         body,
         json!([reply(
@@ -103,17 +94,14 @@ async fn check_backend(base: &str, rec: &mut Recorder) {
 
     // /join of several rooms announces every room (seed bug 1), de-duplicated (bug 3).
     let alice = json!({"nick": "alice", "rooms": []});
-    let (status, body, publishes) = call(
-        base,
-        rec,
-        "/join",
-        doc(
+    let (status, body, publishes) = b
+        .post(
+            "/join",
             "s1",
             event("join_rooms", json!({"rooms": ["main", "games", "main"]})),
-            alice.clone(),
-        ),
-    )
-    .await;
+            &alice,
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         body,
@@ -141,17 +129,14 @@ async fn check_backend(base: &str, rec: &mut Recorder) {
 
     // /join with an empty list answers a valid event list (seed bug 2) and announces nothing.
     let alice_in = json!({"nick": "alice", "rooms": ["main", "games"]});
-    let (status, body, publishes) = call(
-        base,
-        rec,
-        "/join",
-        doc(
+    let (status, body, publishes) = b
+        .post(
+            "/join",
             "s1",
             event("join_rooms", json!({"rooms": []})),
-            alice_in.clone(),
-        ),
-    )
-    .await;
+            &alice_in,
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         body,
@@ -161,13 +146,9 @@ async fn check_backend(base: &str, rec: &mut Recorder) {
 
     // /publish by a member goes to the room; to a room not joined it does not (bug 6).
     let msg = json!({"channel": "rooms.games", "text": "hi there"});
-    let (status, body, publishes) = call(
-        base,
-        rec,
-        "/publish",
-        doc("s1", event("publish_msg", msg), alice_in.clone()),
-    )
-    .await;
+    let (status, body, publishes) = b
+        .post("/publish", "s1", event("publish_msg", msg), &alice_in)
+        .await;
     assert_eq!((status, body), (200, Value::Null));
     assert_eq!(
         publishes,
@@ -180,27 +161,20 @@ async fn check_backend(base: &str, rec: &mut Recorder) {
         )]
     );
     let stranger = json!({"channel": "rooms.secret", "text": "psst"});
-    let (_, _, publishes) = call(
-        base,
-        rec,
-        "/publish",
-        doc("s1", event("publish_msg", stranger), alice_in.clone()),
-    )
-    .await;
+    let (_, _, publishes) = b
+        .post("/publish", "s1", event("publish_msg", stranger), &alice_in)
+        .await;
     assert!(publishes.is_empty());
 
     // /leave keeps the rooms not left (seed's inverted filter, bug 11) and announces the left ones.
-    let (status, body, publishes) = call(
-        base,
-        rec,
-        "/leave",
-        doc(
+    let (status, body, publishes) = b
+        .post(
+            "/leave",
             "s1",
             event("leave_rooms", json!({"rooms": ["games"]})),
-            alice_in.clone(),
-        ),
-    )
-    .await;
+            &alice_in,
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         body,
@@ -218,89 +192,60 @@ async fn check_backend(base: &str, rec: &mut Recorder) {
     );
 
     // /leave on disconnect (trigger null) announces every room in the state, empty reply.
-    let (status, body, publishes) = call(
-        base,
-        rec,
-        "/leave",
-        doc("s1", Value::Null, alice_in.clone()),
-    )
-    .await;
+    let (status, body, publishes) = b.post("/leave", "s1", Value::Null, &alice_in).await;
     assert_eq!((status, body), (200, Value::Null));
     let cids: Vec<&str> = publishes.iter().map(|(cid, _)| cid.as_str()).collect();
     assert_eq!(cids, ["rooms.main", "rooms.games"]);
 
     // An unauthorized client's disconnect announces nothing; /cleanup of null/unknown is fine (bug 4).
-    let (_, _, publishes) = call(
-        base,
-        rec,
-        "/leave",
-        doc("s2", Value::Null, json!({"nick": null, "rooms": ["main"]})),
-    )
-    .await;
+    let (_, _, publishes) = b
+        .post(
+            "/leave",
+            "s2",
+            Value::Null,
+            &json!({"nick": null, "rooms": ["main"]}),
+        )
+        .await;
     assert!(publishes.is_empty());
-    let (status, _, _) = call(
-        base,
-        rec,
-        "/cleanup",
-        doc("s2", Value::Null, nobody.clone()),
-    )
-    .await;
+    let (status, _, _) = b.post("/cleanup", "s2", Value::Null, &nobody).await;
     assert_eq!(status, 200);
-    let (status, _, _) = call(
-        base,
-        rec,
-        "/cleanup",
-        doc("s3", Value::Null, json!({"nick": "ghost", "rooms": []})),
-    )
-    .await;
+    let (status, _, _) = b
+        .post(
+            "/cleanup",
+            "s3",
+            Value::Null,
+            &json!({"nick": "ghost", "rooms": []}),
+        )
+        .await;
     assert_eq!(status, 200);
-    let (status, _, _) = call(base, rec, "/cleanup", doc("s4", Value::Null, json!([]))).await;
+    let (status, _, _) = b.post("/cleanup", "s4", Value::Null, &json!([])).await;
     assert_eq!(status, 200);
 
     // /cleanup releases the nick: another session gets it.
-    let (status, _, _) = call(base, rec, "/cleanup", doc("s1", Value::Null, alice.clone())).await;
+    let (status, _, _) = b.post("/cleanup", "s1", Value::Null, &alice).await;
     assert_eq!(status, 200);
-    let (_, body, _) = call(
-        base,
-        rec,
-        "/authorize",
-        doc(
-            "s5",
-            event("authorize", json!({"nick": "alice"})),
-            nobody.clone(),
-        ),
-    )
-    .await;
+    let (_, body, _) = b
+        .post("/authorize", "s5", authorize("alice"), &nobody)
+        .await;
     assert_eq!(body[0]["args"]["args"][0]["permission"], "granted");
 
     // Re-authorizing with another nick releases the previous one (bug 5).
-    let (_, body, _) = call(
-        base,
-        rec,
-        "/authorize",
-        doc(
+    let (_, body, _) = b
+        .post(
+            "/authorize",
             "s5",
-            event("authorize", json!({"nick": "alicia"})),
-            json!({"nick": "alice", "rooms": []}),
-        ),
-    )
-    .await;
+            authorize("alicia"),
+            &json!({"nick": "alice", "rooms": []}),
+        )
+        .await;
     assert_eq!(body[0]["args"]["args"][0]["permission"], "granted");
-    let (_, body, _) = call(
-        base,
-        rec,
-        "/authorize",
-        doc(
-            "s6",
-            event("authorize", json!({"nick": "alice"})),
-            nobody.clone(),
-        ),
-    )
-    .await;
+    let (_, body, _) = b
+        .post("/authorize", "s6", authorize("alice"), &nobody)
+        .await;
     assert_eq!(body[0]["args"]["args"][0]["permission"], "granted");
 
     // Unknown endpoints answer 404 with Hive's error shape.
-    let (status, body, _) = call(base, rec, "/nope", doc("s1", Value::Null, nobody)).await;
+    let (status, body, _) = b.post("/nope", "s1", Value::Null, &nobody).await;
     assert_eq!(status, 404);
     assert_eq!(body["error"], "bad_request");
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 use super::demo::{self, DemoOptions, Ports, StateChoice, setup};
-use super::harness::{Redis, free_port, repo_root, spawn_python_backend};
+use super::harness::{free_port, repo_root, spawn_python_backend};
+use super::redis::RedisServer;
 
 /// One browser run at a time: the machine has 2 cores.
 static BROWSER: Mutex<()> = Mutex::const_new(());
@@ -84,8 +85,8 @@ async fn run_browser(url: &str, label: &str, screenshot: Option<&Path>) {
 }
 
 /// Keys that look like session ids (40 lowercase hex characters).
-fn session_keys(redis: &Redis) -> Vec<String> {
-    let keys = redis.cli(&["--scan"]).unwrap_or_default();
+fn session_keys(redis: &RedisServer) -> Vec<String> {
+    let keys = redis.cli(&["--scan"]);
     keys.lines()
         .filter(|k| k.len() == 40 && k.chars().all(|c| c.is_ascii_hexdigit()))
         .map(str::to_owned)
@@ -93,8 +94,8 @@ fn session_keys(redis: &Redis) -> Vec<String> {
 }
 
 /// Calls to the hash-writing commands sm.redis uses (HSET/HMSET), from `INFO commandstats`.
-fn hash_writes(redis: &Redis) -> u64 {
-    let stats = redis.cli(&["INFO", "commandstats"]).unwrap_or_default();
+fn hash_writes(redis: &RedisServer) -> u64 {
+    let stats = redis.cli(&["INFO", "commandstats"]);
     stats
         .lines()
         .filter(|l| l.starts_with("cmdstat_hset:") || l.starts_with("cmdstat_hmset:"))
@@ -116,7 +117,7 @@ async fn chat_variant(label: &str, state: StateChoice, python: bool, screenshot:
     let _one = BROWSER.lock().await;
     init_logs();
     let redis = match state {
-        StateChoice::Redis => match Redis::start() {
+        StateChoice::Redis => match RedisServer::start() {
             Some(redis) => Some(redis),
             None => return,
         },
@@ -135,7 +136,7 @@ async fn chat_variant(label: &str, state: StateChoice, python: bool, screenshot:
         monitor: 0,
         backend: 0,
         web: 0,
-        redis: redis.as_ref().map_or(0, Redis::port),
+        redis: redis.as_ref().map_or(0, |r| r.port),
     };
     let socketio_js =
         setup::ensure_socketio_client(&repo_root()).expect("socket.io-client 0.9 installed");
@@ -166,11 +167,7 @@ async fn chat_variant(label: &str, state: StateChoice, python: bool, screenshot:
             Vec::<String>::new(),
             "no session state left in Redis"
         );
-        assert_eq!(
-            redis.cli(&["DBSIZE"]).as_deref(),
-            Some("0"),
-            "Redis is empty"
-        );
+        assert_eq!(redis.cli(&["DBSIZE"]), "0", "Redis is empty");
     }
     demo.shutdown().await.expect("the demo stops cleanly");
 }

@@ -1,6 +1,6 @@
 //! Helpers of the chat end-to-end tests: a recording HTTP server (stands at the Hive API's place
 //! when a backend is tested alone), a blocking-HTTP helper, the Python backend as a child process,
-//! a private redis-server, and free ports.
+//! and free ports (the private redis-server is `tests/support/redis.rs`).
 
 // Some helpers serve only the browser variants.
 #![allow(dead_code)]
@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -164,75 +164,4 @@ pub fn spawn_python_backend(api: &str, within: Duration) -> ChildGuard {
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("unexpected first line from backend.py: {line}"));
     ChildGuard { child, port }
-}
-
-/// A private `redis-server` on a free port, shut down on drop.
-pub struct Redis {
-    port: u16,
-}
-
-impl Redis {
-    /// Start one, or `None` when `redis-server` is missing and `CI` is not `true` (under CI a
-    /// missing Redis fails the test).
-    pub fn start() -> Option<Self> {
-        let port = free_port();
-        let started = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args(["--daemonize", "yes"])
-            .stdout(Stdio::null())
-            .status();
-        match started {
-            Ok(status) if status.success() => {}
-            other => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "redis-server is required under CI: {other:?}"
-                );
-                eprintln!("redis-server unavailable ({other:?}): skipping the Redis variant");
-                return None;
-            }
-        }
-        let redis = Self { port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while redis.cli(&["PING"]).as_deref() != Some("PONG") {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server on port {port} did not answer PING"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(redis)
-    }
-
-    /// The port.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Run `redis-cli -p <port> <args>`; its trimmed output.
-    pub fn cli(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.cli(&["SHUTDOWN", "NOSAVE"]);
-    }
 }

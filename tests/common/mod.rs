@@ -116,7 +116,25 @@ pub struct JsClient {
 
 impl JsClient {
     pub fn connect(url: &str, transport: &str) -> JsClient {
-        let (child, stdin, rx) = spawn_node("tests/js/sio_client.js", &[url, transport], &[]);
+        Self::spawn("tests/js/sio_client.js", &[url, transport], &[])
+    }
+
+    /// One client per transport in `transports`, all connected.
+    pub fn connect_all(url: &str, transports: &[&str]) -> Vec<JsClient> {
+        let mut clients: Vec<JsClient> = transports
+            .iter()
+            .map(|t| JsClient::connect(url, t))
+            .collect();
+        for c in &mut clients {
+            c.wait_ev("connect");
+        }
+        clients
+    }
+
+    /// A client run by another script speaking the same JSON lines (e.g.
+    /// `tests/js/origin_client.js`), with `envs` added to its environment.
+    pub fn spawn(script: &str, args: &[&str], envs: &[(&str, &str)]) -> JsClient {
+        let (child, stdin, rx) = spawn_node(script, args, envs);
         JsClient {
             child,
             stdin,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::{JsClient, TestHive, http};
+use crate::{find_sup, tree_e2e};
 
 const HASH: &str = "12345abcde";
 
@@ -38,17 +39,6 @@ async fn metric(addr: SocketAddr, name: &str) -> i64 {
         .try_fold(&v, |cur, seg| cur.get(seg))
         .and_then(Value::as_i64)
         .unwrap()
-}
-
-/// The supervisor `id` anywhere in a tree report.
-fn find_sup<'v>(v: &'v Value, id: &str) -> Option<&'v Value> {
-    if v["id"] == id {
-        return Some(v);
-    }
-    v["children"]
-        .as_array()?
-        .iter()
-        .find_map(|c| find_sup(&c["supervisor"], id))
 }
 
 async fn clients_sup_count(addr: SocketAddr) -> u64 {
@@ -88,13 +78,7 @@ async fn current_clients_and_clients_sup_follow_sessions() {
     let m = h.monitor;
     assert_eq!(metric(m, "hive.router.current_clients").await, 0);
     assert_eq!(clients_sup_count(m).await, 0);
-    let mut clients: Vec<JsClient> = ["websocket", "xhr-polling", "websocket"]
-        .iter()
-        .map(|t| JsClient::connect(&h.url(), t))
-        .collect();
-    for c in &mut clients {
-        c.wait_ev("connect");
-    }
+    let mut clients = JsClient::connect_all(&h.url(), &["websocket", "xhr-polling", "websocket"]);
     assert_eq!(metric(m, "hive.router.current_clients").await, 3);
     eventually("clients_sup children", 3, || async {
         clients_sup_count(m).await as i64
@@ -200,20 +184,7 @@ async fn real_node_auth_tree_and_health() {
 async fn real_tree_page_in_headless_chromium() {
     let h = TestHive::start(json!({})).await;
     let url = format!("http://{}/monitor/{HASH}/tree.html", h.monitor);
-    let out = tokio::time::timeout(
-        Duration::from_secs(90),
-        tokio::process::Command::new("node")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/e2e/tree.e2e.js"
-            ))
-            .args([url.as_str(), "root_sup"])
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("chromium run timed out")
-    .expect("node runs");
+    let out = tree_e2e(&[url.as_str(), "root_sup"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

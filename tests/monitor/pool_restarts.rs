@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backend::Backend;
 use crate::common::{TestHive, http};
+use crate::find_sup;
 
 const HASH: &str = "12345abcde";
 
@@ -25,17 +26,6 @@ fn http_pool(base_url: &str, size: u32) -> PoolDescriptor {
         overflow: 0,
         args: json!({"base_url": base_url, "max_connection_timeout": 2000}),
     }
-}
-
-/// The supervisor `id` anywhere in a tree report.
-fn find_sup<'v>(v: &'v Value, id: &str) -> Option<&'v Value> {
-    if v["id"] == id {
-        return Some(v);
-    }
-    v["children"]
-        .as_array()?
-        .iter()
-        .find_map(|c| find_sup(&c["supervisor"], id))
 }
 
 async fn tree(addr: std::net::SocketAddr) -> Value {

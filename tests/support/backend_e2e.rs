@@ -1,8 +1,8 @@
-//! Fixtures of the full-stack backend tests (`tests/backend_e2e.rs`): a private `redis-server`
-//! child per test ([`RedisChild`], killable and restartable on the same port), a Hive Protocol
-//! backend that connects into Hive's `connector.tcp` listener ([`TcpBackend`], with its own frame
-//! codec so that a symmetric bug in `src/connectors/tcp_frame.rs` cannot hide), many real JS
-//! clients in one node process ([`JsMany`]), and small helpers.
+//! Fixtures of the full-stack backend tests (`tests/backend_e2e.rs`; their private `redis-server`
+//! is `tests/support/redis.rs`): a Hive Protocol backend that connects into Hive's `connector.tcp`
+//! listener ([`TcpBackend`], with its own frame codec so that a symmetric bug in
+//! `src/connectors/tcp_frame.rs` cannot hide), many real JS clients in one node process
+//! ([`JsMany`]), and small helpers.
 
 #![allow(
     dead_code,
@@ -13,7 +13,7 @@
 )]
 
 use std::io::Write;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -27,15 +27,6 @@ pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 
-/// A free loopback port (bound then released; the caller binds it again at once).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A loopback port that stays closed while the returned socket lives: bound, never listening, so
 /// connections to it are refused and no other test can take it meanwhile.
 pub fn closed_port() -> (tokio::net::TcpSocket, u16) {
@@ -44,15 +35,6 @@ pub fn closed_port() -> (tokio::net::TcpSocket, u16) {
         .unwrap();
     let port = s.local_addr().unwrap().port();
     (s, port)
-}
-
-/// True while something accepts TCP connections on 127.0.0.1:`port`.
-pub fn port_open(port: u16) -> bool {
-    std::net::TcpStream::connect_timeout(
-        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_millis(200),
-    )
-    .is_ok()
 }
 
 /// Wait (bounded, polling) until `f` holds.
@@ -64,106 +46,6 @@ pub async fn until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
             "timed out after {limit:?} waiting for: {what}"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// A private `redis-server --daemonize no` child on a random free port; killed on drop.
-pub struct RedisChild {
-    pub port: u16,
-    child: Option<Child>,
-    dir: tempfile::TempDir,
-}
-
-fn redis_installed() -> bool {
-    Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-impl RedisChild {
-    /// Start one; `None` (the caller skips) when redis-server is missing, except under `CI=true`,
-    /// where a missing redis-server fails the test.
-    pub fn start() -> Option<RedisChild> {
-        if !redis_installed() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "redis-server is required under CI=true but is not installed \
-                 (apt-get install -y redis-server)"
-            );
-            eprintln!("SKIPPED: redis-server is not installed");
-            return None;
-        }
-        let mut r = RedisChild {
-            port: free_port(),
-            child: None,
-            dir: tempfile::tempdir().unwrap(),
-        };
-        r.launch();
-        Some(r)
-    }
-
-    fn launch(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.cli(&["PING"]) != "PONG" {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                panic!("redis-server on port {} exited: {status}", self.port);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server on port {} did not answer PING within 10 s",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// `redis-cli -p PORT args...`, trimmed stdout (a separate client from Hive's pool).
-    pub fn cli(&self, args: &[&str]) -> String {
-        Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default()
-    }
-
-    /// SIGKILL the server (no clean shutdown) and wait until its port is closed.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while port_open(self.port) {
-            assert!(Instant::now() < deadline, "port {} stays open", self.port);
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Kill and start again on the same port (with an empty data set).
-    pub fn restart(&mut self) {
-        self.kill();
-        self.launch();
-    }
-}
-
-impl Drop for RedisChild {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
 

@@ -15,6 +15,9 @@
 //!   is the streaming (need-more-bytes-is-a-value) reader for byte streams.
 //! - [`handshake`]: the `sid:heartbeat:close:transports` body.
 //! - [`event`]: the JSON carried inside frames: external events, internal events, ACK data.
+//! - [`ws`]: RFC 6455 WebSocket frames in both roles: header checks, masking, fragment
+//!   reassembly, close payloads and encoding; every error maps to a close code. Independent of
+//!   the layers above (a 0.9 frame is one text message).
 //!
 //! Everything wire-format specific lives in `socketio`, `batch` and `handshake`; `event` is
 //! wire-independent. A Socket.IO v4 / Engine.IO codec can therefore be added beside them later
@@ -36,6 +39,7 @@ pub mod batch;
 pub mod event;
 pub mod handshake;
 pub mod socketio;
+pub mod ws;
 
 pub use batch::{
     LengthUnit, decode_frame_bytes, decode_payload, encode_batch, encode_frames, frame_bytes,

@@ -1,19 +1,22 @@
-//! A minimal RFC 6455 WebSocket client over a plain `TcpStream` (FLOOD.md 7.1).
+//! A minimal RFC 6455 WebSocket client over a plain `TcpStream` (FLOOD.md 7.1): the HTTP upgrade
+//! here, the frames through the shared codec ([`codec::ws`], client role).
 //!
 //! Hand-rolled instead of fastwebsockets + hyper upgrade because it keeps a connection at a few
-//! hundred bytes: the read half owns one small growable buffer, the write half builds each frame
-//! in one short-lived `Vec`. Text, ping/pong, close and fragmented messages are handled; no
-//! extensions (permessage-deflate) are negotiated.
+//! hundred bytes: the read half owns one small growable buffer (payloads move on into the codec's
+//! message as they come), the write half builds each masked frame in one short-lived `Vec`.
+//! Text, ping/pong, close and fragmented messages are handled, every frame checked as RFC 6455
+//! requires of a client; no extensions (permessage-deflate) are negotiated.
 
 use bytes::{Buf, BytesMut};
+use codec::ws::{Incoming, Role, StreamDecoder, close_code, close_payload, encode_masked, opcode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::error::FloodError;
 
-/// Largest accepted frame payload.
-const MAX_FRAME: usize = 16 << 20;
+/// Largest accepted message.
+const MAX_MESSAGE: usize = 16 << 20;
 
 /// A received frame the user cares about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +33,7 @@ pub enum Frame {
 pub struct WsReader {
     r: OwnedReadHalf,
     buf: BytesMut,
-    frag: Option<Vec<u8>>,
+    frames: StreamDecoder,
 }
 
 /// Write half of a WebSocket.
@@ -109,85 +112,30 @@ pub async fn connect(
         return Err(FloodError::net("ws_upgrade", format!("{path}: {first}")));
     }
     buf.advance(head_end);
-    Ok((WsReader { r, buf, frag: None }, WsWriter { w }))
-}
-
-/// A parsed frame: (fin, opcode, unmasked payload, bytes consumed).
-type RawFrame = (bool, u8, Vec<u8>, usize);
-
-/// Parses one frame header+payload at the front of `buf`: `(fin, opcode, payload)` and bytes used.
-fn parse(buf: &[u8]) -> Result<Option<RawFrame>, FloodError> {
-    if buf.len() < 2 {
-        return Ok(None);
-    }
-    let (fin, opcode) = (buf[0] & 0x80 != 0, buf[0] & 0x0f);
-    let masked = buf[1] & 0x80 != 0;
-    let (len, mut at) = match buf[1] & 0x7f {
-        126 if buf.len() >= 4 => (usize::from(u16::from_be_bytes([buf[2], buf[3]])), 4),
-        127 if buf.len() >= 10 => {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&buf[2..10]);
-            (
-                usize::try_from(u64::from_be_bytes(b)).unwrap_or(usize::MAX),
-                10,
-            )
-        }
-        126 | 127 => return Ok(None),
-        n => (usize::from(n), 2),
-    };
-    if len > MAX_FRAME {
-        return Err(FloodError::net(
-            "ws_protocol",
-            format!("frame of {len} bytes"),
-        ));
-    }
-    let mask = if masked {
-        if buf.len() < at + 4 {
-            return Ok(None);
-        }
-        let m = [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]];
-        at += 4;
-        Some(m)
-    } else {
-        None
-    };
-    if buf.len() < at + len {
-        return Ok(None);
-    }
-    let mut payload = buf[at..at + len].to_vec();
-    if let Some(m) = mask {
-        payload
-            .iter_mut()
-            .enumerate()
-            .for_each(|(i, b)| *b ^= m[i % 4]);
-    }
-    Ok(Some((fin, opcode, payload, at + len)))
+    let frames = StreamDecoder::new(Role::Client, MAX_MESSAGE);
+    Ok((WsReader { r, buf, frames }, WsWriter { w }))
 }
 
 impl WsReader {
-    /// The next text message, ping or close. Pongs and binary frames are skipped.
+    /// The next text message, ping or close. Pongs and binary messages are skipped.
     ///
     /// # Errors
-    /// `ws_read` for socket errors, `ws_protocol` for malformed frames or non-UTF-8 text.
+    /// `ws_read` for socket errors, `ws_protocol` for frames breaking RFC 6455 (including
+    /// non-UTF-8 text and messages over 16 MiB).
     pub async fn next(&mut self) -> Result<Frame, FloodError> {
         loop {
-            while let Some((fin, opcode, payload, used)) = parse(&self.buf)? {
+            loop {
+                let (used, item) = self
+                    .frames
+                    .decode(&self.buf)
+                    .map_err(|e| FloodError::net("ws_protocol", e))?;
                 self.buf.advance(used);
-                match opcode {
-                    0x1 | 0x2 if !fin => self.frag = Some(payload),
-                    0x0 => {
-                        let mut acc = self.frag.take().unwrap_or_default();
-                        acc.extend_from_slice(&payload);
-                        if !fin {
-                            self.frag = Some(acc);
-                        } else {
-                            return text(acc);
-                        }
-                    }
-                    0x1 => return text(payload),
-                    0x8 => return Ok(Frame::Close),
-                    0x9 => return Ok(Frame::Ping(payload)),
-                    _ => {}
+                match item {
+                    Some(Incoming::Text(t)) => return Ok(Frame::Text(t)),
+                    Some(Incoming::Ping(p)) => return Ok(Frame::Ping(p)),
+                    Some(Incoming::Close(_)) => return Ok(Frame::Close),
+                    Some(Incoming::Binary(_) | Incoming::Pong(_)) => {}
+                    None => break,
                 }
             }
             if self.buf.is_empty() && self.buf.capacity() > 4096 {
@@ -206,30 +154,10 @@ impl WsReader {
     }
 }
 
-fn text(bytes: Vec<u8>) -> Result<Frame, FloodError> {
-    String::from_utf8(bytes)
-        .map(Frame::Text)
-        .map_err(|_| FloodError::net("ws_protocol", "text frame is not UTF-8"))
-}
-
 impl WsWriter {
-    async fn frame(&mut self, opcode: u8, payload: &[u8]) -> Result<(), FloodError> {
+    async fn frame(&mut self, op: u8, payload: &[u8]) -> Result<(), FloodError> {
         let mut f = Vec::with_capacity(payload.len() + 14);
-        f.push(0x80 | opcode);
-        match payload.len() {
-            n if n < 126 => f.push(0x80 | n as u8),
-            n if n <= usize::from(u16::MAX) => {
-                f.push(0x80 | 126);
-                f.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                f.push(0x80 | 127);
-                f.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        let mask: [u8; 4] = rand::random();
-        f.extend_from_slice(&mask);
-        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        encode_masked(&mut f, true, op, rand::random(), payload);
         self.w
             .write_all(&f)
             .await
@@ -241,7 +169,7 @@ impl WsWriter {
     /// # Errors
     /// `ws_write` when the socket fails.
     pub async fn text(&mut self, s: &str) -> Result<(), FloodError> {
-        self.frame(0x1, s.as_bytes()).await
+        self.frame(opcode::TEXT, s.as_bytes()).await
     }
 
     /// Answers a ping.
@@ -249,12 +177,13 @@ impl WsWriter {
     /// # Errors
     /// `ws_write` when the socket fails.
     pub async fn pong(&mut self, payload: &[u8]) -> Result<(), FloodError> {
-        self.frame(0xA, payload).await
+        self.frame(opcode::PONG, payload).await
     }
 
     /// Sends a close frame (status 1000) and shuts the write side down.
     pub async fn close(&mut self) {
-        let _ = self.frame(0x8, &1000u16.to_be_bytes()).await;
+        let p = close_payload(close_code::NORMAL, b"");
+        let _ = self.frame(opcode::CLOSE, &p).await;
         let _ = self.w.shutdown().await;
     }
 }
@@ -272,16 +201,60 @@ mod tests {
         assert_eq!(base64(b"foobar"), "Zm9vYmFy");
     }
 
-    #[test]
-    fn frames_parse_incrementally() {
-        let mut f = vec![0x81, 126, 0, 200];
-        f.extend(std::iter::repeat_n(b'a', 200));
-        assert_eq!(parse(&f[..3]).unwrap(), None);
-        assert_eq!(parse(&f[..100]).unwrap(), None);
-        let (fin, op, p, used) = parse(&f).unwrap().unwrap();
-        assert!(fin);
-        assert_eq!((op, p.len(), used), (1, 200, 204));
-        let masked = [0x89, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2];
-        assert_eq!(parse(&masked).unwrap().unwrap().2, b"hi");
+    /// A connected reader/writer pair whose peer is the returned server-side socket.
+    async fn pair() -> (WsReader, WsWriter, TcpStream) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (s, _) = l.accept().await.unwrap();
+        let (r, w) = c.into_split();
+        let frames = StreamDecoder::new(Role::Client, MAX_MESSAGE);
+        let reader = WsReader {
+            r,
+            buf: BytesMut::new(),
+            frames,
+        };
+        (reader, WsWriter { w }, s)
+    }
+
+    #[tokio::test]
+    async fn server_frames_are_read_through_the_codec() {
+        use codec::ws::{Decoder, encode, encode_frame};
+        let (mut r, mut w, mut s) = pair().await;
+        let mut b = Vec::new();
+        encode(&mut b, false, opcode::TEXT, None, b"he");
+        encode_frame(&mut b, opcode::PING, b"p");
+        encode(&mut b, true, opcode::CONTINUATION, None, &[b'y'; 200]);
+        encode_frame(&mut b, opcode::PONG, b"");
+        encode_frame(&mut b, opcode::BINARY, &[1, 2]);
+        encode_frame(&mut b, opcode::TEXT, b"after");
+        encode_frame(&mut b, opcode::CLOSE, &close_payload(1000, b""));
+        encode(&mut b, true, opcode::TEXT, Some([1, 2, 3, 4]), b"masked");
+        // Split mid-header to make the reader wait.
+        s.write_all(&b[..3]).await.unwrap();
+        let late = b[3..].to_vec();
+        let feeder = tokio::spawn(async move {
+            s.write_all(&late).await.unwrap();
+            s
+        });
+        assert_eq!(r.next().await.unwrap(), Frame::Ping(b"p".to_vec()));
+        let big = format!("he{}", "y".repeat(200));
+        assert_eq!(r.next().await.unwrap(), Frame::Text(big));
+        assert_eq!(r.next().await.unwrap(), Frame::Text("after".into()));
+        assert_eq!(r.next().await.unwrap(), Frame::Close);
+        let e = r.next().await.unwrap_err();
+        assert_eq!(e.kind(), "ws_protocol", "a masked server frame: {e}");
+        // What the writer sends is what a server reads.
+        let mut s = feeder.await.unwrap();
+        w.text("5:::x").await.unwrap();
+        w.pong(b"p").await.unwrap();
+        w.close().await;
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).await.unwrap();
+        let want = vec![
+            Incoming::Text("5:::x".into()),
+            Incoming::Pong(b"p".to_vec()),
+            Incoming::Close(Some(1000)),
+        ];
+        assert_eq!(Decoder::new(Role::Server, 100).feed(&got), Ok(want));
     }
 }

@@ -62,6 +62,7 @@
 //! supervisor children for their own report (recursively, off the supervisor's mailbox).
 //! Dynamic supervisors always give `child_count` but list only the requested page of children.
 
+mod base;
 pub mod dynamic;
 pub mod msg;
 pub mod report;

@@ -3,18 +3,19 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ractor::{ActorCell, ActorRef, ActorStatus};
+use ractor::ActorCell;
 use tokio::task::JoinHandle;
 
-use super::DynamicSupervisor;
-use crate::msg::{REPORT_TIMEOUT, SupervisorMsg, call};
+use super::DynState;
+use crate::base::spawn;
+use crate::msg::SupRef;
 use crate::report::SupervisorReport;
-use crate::spec::{ChildSpec, DynamicSpec, StartFn, SupervisionError, spawn_error, spawn_under};
+use crate::spec::{ChildSpec, DynamicSpec, StartFn, SupervisionError};
 
 /// Typed handle to a dynamic supervisor.
 #[derive(Debug, Clone)]
 pub struct DynamicHandle {
-    actor: ActorRef<SupervisorMsg>,
+    actor: SupRef,
     count: Arc<AtomicUsize>,
 }
 
@@ -30,8 +31,7 @@ impl DynamicHandle {
         let id = spec.id.clone();
         let count = Arc::new(AtomicUsize::new(0));
         let args = (spec, count.clone());
-        let spawned = spawn_under(DynamicSupervisor, args, parent).await;
-        let (actor, join) = spawned.map_err(|e| spawn_error(&id, e))?;
+        let (actor, join) = spawn::<DynState>(&id, args, parent).await?;
         Ok((DynamicHandle { actor, count }, join))
     }
 
@@ -59,17 +59,12 @@ impl DynamicHandle {
     /// [`SupervisionError::MaxChildren`] at the cap; `StartFailed` (duplicate id, start failed);
     /// `Stopped`.
     pub async fn start_child(&self, spec: ChildSpec) -> Result<ActorCell, SupervisionError> {
-        call(
-            &self.actor,
-            |reply| SupervisorMsg::StartChild(spec, reply),
-            None,
-        )
-        .await?
+        self.actor.start_child(spec).await
     }
 
     /// Children held (running or pending a restart); 0 once the supervisor has stopped.
     pub fn count(&self) -> usize {
-        if self.actor.get_status() >= ActorStatus::Stopping {
+        if self.actor.is_stopping() {
             return 0;
         }
         self.count.load(Ordering::Acquire)
@@ -77,27 +72,12 @@ impl DynamicHandle {
 
     /// Stop and remove child `id`. Returns whether it was running.
     pub async fn terminate_child(&self, id: &str) -> bool {
-        let id = id.to_owned();
-        call(
-            &self.actor,
-            |reply| SupervisorMsg::TerminateChild(id, reply),
-            None,
-        )
-        .await
-        .unwrap_or(false)
+        self.actor.terminate_child(id).await
     }
 
     /// The running incarnation of child `id`, if any.
     pub async fn child(&self, id: &str) -> Option<ActorCell> {
-        let id = id.to_owned();
-        call(
-            &self.actor,
-            |reply| SupervisorMsg::Child(id, reply),
-            Some(REPORT_TIMEOUT),
-        )
-        .await
-        .ok()
-        .flatten()
+        self.actor.child(id).await
     }
 
     /// A snapshot: `child_count` always; the children in `page` = `(offset, limit)` (start
@@ -109,12 +89,7 @@ impl DynamicHandle {
         &self,
         page: Option<(usize, usize)>,
     ) -> Result<SupervisorReport, SupervisionError> {
-        call(
-            &self.actor,
-            |reply| SupervisorMsg::Report { page, reply },
-            Some(REPORT_TIMEOUT),
-        )
-        .await
+        self.actor.report(page).await
     }
 
     /// Stop all children in parallel (each per its `Shutdown`), then the supervisor; resolves
@@ -123,16 +98,11 @@ impl DynamicHandle {
     /// # Errors
     /// None in practice; kept for symmetry.
     pub async fn shutdown(&self) -> Result<(), SupervisionError> {
-        match call(&self.actor, SupervisorMsg::Shutdown, None).await {
-            Ok(()) | Err(SupervisionError::Stopped) => {}
-            Err(e) => return Err(e),
-        }
-        let _ = self.actor.wait(None).await;
-        Ok(())
+        self.actor.shutdown().await
     }
 
     /// The supervisor's cell.
     pub fn cell(&self) -> ActorCell {
-        self.actor.get_cell()
+        self.actor.cell()
     }
 }

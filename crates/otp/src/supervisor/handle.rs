@@ -5,15 +5,16 @@ use std::sync::Arc;
 use ractor::{ActorCell, ActorRef};
 use tokio::task::JoinHandle;
 
-use super::Supervisor;
-use crate::msg::{REPORT_TIMEOUT, SupervisorMsg, call};
+use super::SupState;
+use crate::base::spawn;
+use crate::msg::SupRef;
 use crate::report::{ChildReport, SupervisorReport};
-use crate::spec::{ChildSpec, StartFn, SupervisionError, SupervisorSpec, spawn_error, spawn_under};
+use crate::spec::{ChildSpec, StartFn, SupervisionError, SupervisorSpec};
 
 /// Typed handle to a static supervisor.
 #[derive(Debug, Clone)]
 pub struct SupervisorHandle {
-    actor: ActorRef<SupervisorMsg>,
+    actor: SupRef,
 }
 
 impl SupervisorHandle {
@@ -27,8 +28,7 @@ impl SupervisorHandle {
         parent: Option<ActorCell>,
     ) -> Result<(SupervisorHandle, JoinHandle<()>), SupervisionError> {
         let id = spec.id.clone();
-        let spawned = spawn_under(Supervisor, spec, parent).await;
-        let (actor, join) = spawned.map_err(|e| spawn_error(&id, e))?;
+        let (actor, join) = spawn::<SupState>(&id, spec, parent).await?;
         Ok((SupervisorHandle { actor }, join))
     }
 
@@ -47,13 +47,13 @@ impl SupervisorHandle {
     /// Address an existing supervisor (static or dynamic) by its cell, e.g. a nested one.
     pub fn from_cell(cell: ActorCell) -> Self {
         Self {
-            actor: ActorRef::from(cell),
+            actor: SupRef::from(ActorRef::from(cell)),
         }
     }
 
     /// The supervisor's cell.
     pub fn cell(&self) -> ActorCell {
-        self.actor.get_cell()
+        self.actor.cell()
     }
 
     /// A snapshot of this supervisor and, recursively, of its supervisor children; `page` is
@@ -65,12 +65,7 @@ impl SupervisorHandle {
         &self,
         page: Option<(usize, usize)>,
     ) -> Result<SupervisorReport, SupervisionError> {
-        call(
-            &self.actor,
-            |reply| SupervisorMsg::Report { page, reply },
-            Some(REPORT_TIMEOUT),
-        )
-        .await
+        self.actor.report(page).await
     }
 
     /// The children as reported (without waiting for nested reports' details to matter).
@@ -83,15 +78,7 @@ impl SupervisorHandle {
 
     /// The running incarnation of child `id`, if any.
     pub async fn child(&self, id: &str) -> Option<ActorCell> {
-        let id = id.to_owned();
-        call(
-            &self.actor,
-            |reply| SupervisorMsg::Child(id, reply),
-            Some(REPORT_TIMEOUT),
-        )
-        .await
-        .ok()
-        .flatten()
+        self.actor.child(id).await
     }
 
     /// Add a child at the end of the start order and start it.
@@ -99,25 +86,13 @@ impl SupervisorHandle {
     /// # Errors
     /// `StartFailed` if the id exists or the start fails; `Stopped`.
     pub async fn start_child(&self, spec: ChildSpec) -> Result<ActorCell, SupervisionError> {
-        call(
-            &self.actor,
-            |reply| SupervisorMsg::StartChild(spec, reply),
-            None,
-        )
-        .await?
+        self.actor.start_child(spec).await
     }
 
     /// Stop child `id` per its shutdown policy; it stays down until [`Self::restart_child`].
     /// Returns whether it was running.
     pub async fn terminate_child(&self, id: &str) -> bool {
-        let id = id.to_owned();
-        call(
-            &self.actor,
-            |reply| SupervisorMsg::TerminateChild(id, reply),
-            None,
-        )
-        .await
-        .unwrap_or(false)
+        self.actor.terminate_child(id).await
     }
 
     /// Start a child that was terminated.
@@ -125,13 +100,7 @@ impl SupervisorHandle {
     /// # Errors
     /// `StartFailed` (unknown id, already running, start failed); `Stopped`.
     pub async fn restart_child(&self, id: &str) -> Result<ActorCell, SupervisionError> {
-        let id = id.to_owned();
-        call(
-            &self.actor,
-            |reply| SupervisorMsg::RestartChild(id, reply),
-            None,
-        )
-        .await?
+        self.actor.restart_child(id).await
     }
 
     /// Ordered shutdown: children in reverse start order, each per its `Shutdown`, then the
@@ -140,11 +109,6 @@ impl SupervisorHandle {
     /// # Errors
     /// None in practice; kept for symmetry with the other calls.
     pub async fn shutdown(&self) -> Result<(), SupervisionError> {
-        match call(&self.actor, SupervisorMsg::Shutdown, None).await {
-            Ok(()) | Err(SupervisionError::Stopped) => {}
-            Err(e) => return Err(e),
-        }
-        let _ = self.actor.wait(None).await;
-        Ok(())
+        self.actor.shutdown().await
     }
 }
