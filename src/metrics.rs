@@ -1,23 +1,28 @@
-//! Hive's counters and gauges as typed handles (HIVE.md 10.3): a leaf module, importing nothing else
-//! of the crate.
+//! Hive's counters and gauges as typed handles (names: docs/monitor.md), in a leaf module: it imports nothing
+//! else of the crate.
 //!
 //! Every metric keeps its Hive name (`hive.router.requests`, ...) in one registry, [`Metrics`], so
 //! the admin listener can render them all; but code that counts never names a metric. It holds a
 //! struct of [`Counter`] fields for its subsystem, built once, and an increment is one relaxed
-//! atomic add:
+//! atomic add. The groups, and who holds them:
 //!
-//! | Struct | Names | Held by |
-//! |---|---|---|
-//! | [`HiveMetrics`], [`ClusterMetrics`] | `hive.*`, `hive.cluster.*` | the env refresher, the admin's derived gauges |
-//! | [`RouterMetrics`] | `hive.router.*` | the router |
-//! | [`ClientMetrics`], [`ClientStateMetrics`], [`EventMetrics`], [`StateMgrMetrics`] | `clients.*`, `clients.states.*`, `clients.events.*`, `clients.state_mgr.*` | the registry, reached by sessions through their `Services` |
-//! | [`HttpTransportMetrics`], [`WebsocketTransportMetrics`] | `clients.transports.*` | the Socket.IO listener's context |
-//! | [`HookMetrics`] | `clients.hooks.*` totals | the hooks that count them |
-//! | [`EventHookMetrics`] | `clients.hooks.<event>.*` | a hook table, per event, and the hooks of that event |
-//! | [`ConnectorsMetrics`] | `connectors.*` | the connectors manager |
-//! | [`PoolMetrics`], [`HttpPoolMetrics`], [`TcpPoolMetrics`], [`RedisPoolMetrics`] | `connectors.<type>.<pool>.*` | each pool |
-//! | [`PubsubMetrics`], [`PubsubPrefixMetrics`] | `pubsub.*`, `pubsub.channels.<prefix>.*` | pub-sub, per configured prefix |
-//! | [`ApiMetrics`], [`ApiSectionMetrics`] | `api.*`, `api.<section>.*` | the API listener |
+//! - [`HiveMetrics`] (`hive.*`), [`ClusterMetrics`] (`hive.cluster.*`): the env refresher, the
+//!   admin's derived gauges, the app's refresh hook.
+//! - [`RouterMetrics`] (`hive.router.*`): the router.
+//! - [`ClientMetrics`], [`ClientStateMetrics`], [`EventMetrics`], [`StateMgrMetrics`]
+//!   (`clients.*`, `clients.states.*`, `clients.events.*`, `clients.state_mgr.*`): the registry,
+//!   reached by every session through its `Services`.
+//! - [`HttpTransportMetrics`], [`WebsocketTransportMetrics`] (`clients.transports.*`): the
+//!   Socket.IO listener's context.
+//! - [`HookMetrics`] (`clients.hooks.*` totals): the hooks that count them.
+//! - [`EventHookMetrics`] (`clients.hooks.<event>.*`): a hook table, per event, and the hooks of
+//!   that event.
+//! - [`ConnectorsMetrics`] (`connectors.*`): the connectors manager.
+//! - [`PoolMetrics`], [`HttpPoolMetrics`], [`TcpPoolMetrics`], [`RedisPoolMetrics`]
+//!   (`connectors.<type>.<pool>.*`): each pool.
+//! - [`PubsubMetrics`] (`pubsub.*`), [`PubsubPrefixMetrics`] (`pubsub.channels.<prefix>.*`):
+//!   pub-sub, one prefix group per configured prefix.
+//! - [`ApiMetrics`], [`ApiSectionMetrics`] (`api.*`, `api.<section>.*`): the API listener.
 //!
 //! The groups whose names are all in [`INIT_METRICS`] are built with the registry and handed out by
 //! reference ([`Metrics::router`], ...); groups with a run-time part in their names (a pool, a
@@ -50,9 +55,9 @@ macro_rules! metric_group {
         }
 
         impl $name {
-            pub(super) fn register(names: &std::sync::Arc<super::names::Names>) -> Self {
+            pub(super) fn register(names: &std::sync::Arc<$crate::metrics::names::Names>) -> Self {
                 Self {
-                    $( $field: super::names::Handle::register(names, $metric), )*
+                    $( $field: $crate::metrics::names::Handle::register(names, $metric), )*
                 }
             }
         }
