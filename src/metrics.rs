@@ -1,5 +1,5 @@
-//! Hive's counters and gauges as typed handles (names: docs/monitor.md), in a leaf module: it imports nothing
-//! else of the crate.
+//! Hive's counters and gauges as typed handles, in a leaf module: it imports nothing else of the
+//! crate. The names are catalogued in `docs/monitor.md`.
 //!
 //! Every metric keeps its Hive name (`hive.router.requests`, ...) in one registry, [`Metrics`], so
 //! the admin listener can render them all; but code that counts never names a metric. It holds a
