@@ -48,6 +48,7 @@ pub struct RunningHive {
     metrics: Arc<Metrics>,
     config: Arc<Config>,
     pubsub: Slot<PubSub>,
+    connectors: Slot<Connectors>,
     stop: CancellationToken,
 }
 
@@ -254,6 +255,7 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
         metrics,
         config,
         pubsub: pubsub_slot,
+        connectors: connectors_slot,
         stop,
     })
 }
@@ -301,16 +303,31 @@ impl RunningHive {
         }
     }
 
-    /// Graceful shutdown (HIVE.md 14.1): stop accepting sessions, run `on_terminate` and end every
-    /// session, kill survivors after `hive.graceful_termination_timeout`, then stop the tree in
-    /// reverse start order.
+    /// Graceful shutdown (HIVE.md 14.1; supervisor-trees.md, "Graceful shutdown"): stop accepting
+    /// sessions; every session runs `on_terminate`, then ends with `on_disconnect`; the survivors
+    /// of `hive.graceful_termination_timeout` are killed. Then the requests those hooks handed to
+    /// the pools finish (within the same timeout), and only then does the tree stop, in reverse
+    /// start order, pools last.
     ///
     /// # Errors
     /// When the tree does not stop cleanly.
     pub async fn shutdown(self) -> Result<(), HiveError> {
         let t = Duration::from_millis(self.config.hive.graceful_termination_timeout);
         tracing::info!("Hive will shutdown in {} ms...", t.as_millis());
+        let deadline = Instant::now() + t;
         self.router.terminate_all("shutdown".into(), t).await;
+        // An `hp.put` returns once a worker has the request: the last sessions may be gone while
+        // their requests are still on the way to the backend.
+        if let Some(c) = self.connectors.get() {
+            let left = c.wait_idle(deadline).await;
+            if left > 0 {
+                tracing::warn!(
+                    "graceful termination: {left} backend requests still in hand after {} ms are \
+                     abandoned",
+                    t.as_millis()
+                );
+            }
+        }
         if let Some(p) = self.pubsub.get() {
             p.stop();
         }

@@ -8,6 +8,7 @@
 pub mod actor;
 pub mod registry;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -26,6 +27,13 @@ use otp::{ChildSpec, DynamicHandle, Restart, Shutdown};
 
 pub use actor::{RouterActor, RouterMsg};
 pub use registry::Registry;
+
+/// How often [`Router::terminate_all`] checks whether every session has ended.
+const POLL: Duration = Duration::from_millis(10);
+/// How often [`Router::terminate_all`] looks for sessions registered after it started.
+const RESCAN: Duration = Duration::from_millis(100);
+/// How long [`Router::terminate_all`] waits for the sessions it killed to be gone.
+const KILL_WAIT: Duration = Duration::from_secs(1);
 
 /// The router's shared part. Cheap to clone.
 #[derive(Clone)]
@@ -273,27 +281,72 @@ impl Router {
         }
     }
 
-    /// Graceful termination of every session (HIVE.md 14): disable, `on_terminate` + terminate for
-    /// each, then kill whatever is still alive after `timeout`. The router stays disabled.
-    pub async fn terminate_all(&self, reason: String, timeout: Duration) {
+    /// Graceful termination of every session (HIVE.md 14): disable, then each session runs
+    /// `on_terminate` and ends (`on_disconnect`, state cleanup, `0:::`); wait until every session
+    /// has ended, or until `timeout`, and then kill the survivors without their hooks. Returns how
+    /// many were killed (also counted in `hive.router.killed_sessions` and logged on one line).
+    /// The router stays disabled.
+    ///
+    /// Until the timeout the pools' graceful-termination window is open
+    /// ([`crate::connectors::Connectors::drain_until`]): the hooks of thousands of sessions
+    /// ending at once wait their turn for a backend connection instead of failing after
+    /// `connectors.rent_timeout`.
+    pub async fn terminate_all(&self, reason: String, timeout: Duration) -> usize {
         self.disable();
-        for c in self.inner.registry.all() {
-            c.graceful(reason.clone());
+        let start = tokio::time::Instant::now();
+        let deadline = start + timeout;
+        let connectors = self.inner.services.get().and_then(|s| s.connectors.get());
+        if let Some(c) = &connectors {
+            c.drain_until(Some(deadline.into_std()));
         }
-        let deadline = tokio::time::Instant::now() + timeout;
-        while self.count() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        // Each session is told once. Sessions whose start was under way when the router was
+        // disabled register later: the registry is scanned again until none is left.
+        let mut told: HashSet<Arc<str>> = HashSet::new();
+        let mut scan_at = start;
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= scan_at {
+                for c in self.inner.registry.all() {
+                    if told.insert(c.sid_arc()) {
+                        c.graceful(reason.clone());
+                    }
+                }
+                scan_at = now + RESCAN;
+            }
+            let idle = self.count() == 0 && self.inner.spawning.load(Ordering::SeqCst) == 0;
+            if idle || now >= deadline {
+                break;
+            }
+            tokio::time::sleep_until((now + POLL).min(deadline)).await;
         }
         let survivors = self.inner.registry.all();
-        if !survivors.is_empty() {
+        let killed = survivors.len();
+        if killed > 0 {
+            self.inner
+                .metrics
+                .counter("hive.router.killed_sessions")
+                .add(killed as i64);
             tracing::warn!(
-                count = survivors.len(),
-                "killing sessions that outlived the graceful termination timeout"
+                "graceful termination: {killed} sessions still alive after {} ms were killed \
+                 without their hooks",
+                timeout.as_millis()
             );
-            for c in survivors {
+            for c in &survivors {
                 c.actor().get_cell().kill();
             }
+            let cells: Vec<ractor::ActorCell> =
+                survivors.iter().map(|c| c.actor().get_cell()).collect();
+            futures::future::join_all(cells.iter().map(|c| c.wait(Some(KILL_WAIT)))).await;
         }
+        if let Some(c) = &connectors {
+            c.drain_until(None);
+        }
+        tracing::info!(
+            "graceful termination of {} sessions took {} ms ({killed} killed)",
+            told.len(),
+            start.elapsed().as_millis()
+        );
+        killed
     }
 
     pub(crate) fn metrics(&self) -> &Arc<Metrics> {
