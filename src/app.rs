@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::connectors::Connectors;
 use crate::error::{HiveError, Mode};
 use crate::hooks::{Services, Tables};
+use crate::http_edge::Edge;
 use crate::listener::{ListenerArgs, Service};
 use crate::monitor::{Health, Metrics, MonitorCtx, TreeQuery};
 use crate::pubsub::PubSub;
@@ -100,6 +101,7 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
         Arc::clone(&metrics),
     );
     let stop = CancellationToken::new();
+    let edge = Edge::new(&config);
     let connectors_slot: Slot<Connectors> = Slot::new();
     let pubsub_slot: Slot<PubSub> = Slot::new();
 
@@ -187,11 +189,13 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
                     l: std::net::TcpListener,
                     svc: Arc<dyn Fn() -> Option<Service> + Send + Sync>| {
         let pre = Arc::new(Mutex::new(Some(l)));
+        let edge = Arc::clone(&edge);
         Arc::new(move || ListenerArgs {
             name,
             addr,
             prebound: Arc::clone(&pre),
             service: svc(),
+            edge: Arc::clone(&edge),
         }) as Arc<dyn Fn() -> ListenerArgs + Send + Sync>
     };
     let listeners = vec![
