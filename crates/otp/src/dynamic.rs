@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 use super::msg::{SupervisorMsg, ask_report};
+use super::names::{self, TreeName};
 use super::report::{ChildReport, IntensityReport, SupervisorReport};
 use super::restart::{Exit, RestartWindow, exit_of, schedule_retry};
 use super::shutdown::{SHUTDOWN_REASON, stop_child, stop_in_parallel};
@@ -37,6 +38,8 @@ struct DynChild {
 /// The dynamic supervisor's state.
 pub(crate) struct DynState {
     spec: DynamicSpec,
+    /// The children's tree name (this supervisor's id).
+    name: TreeName,
     window: RestartWindow,
     restarts: u32,
     /// Children in start order (key: a sequence number).
@@ -121,9 +124,14 @@ impl DynState {
     }
 }
 
-async fn start_one(sup: &ActorCell, spec: &ChildSpec) -> Result<ActorCell, SupervisionError> {
-    let cell = (spec.start)(sup.clone()).await?;
+async fn start_one(
+    sup: &ActorCell,
+    spec: &ChildSpec,
+    name: &TreeName,
+) -> Result<ActorCell, SupervisionError> {
+    let cell = names::start_as(name.clone(), (spec.start)(sup.clone())).await?;
     ensure_linked(sup, &cell);
+    names::register(&cell.get_id(), name.clone());
     Ok(cell)
 }
 
@@ -134,6 +142,7 @@ impl DynamicSupervisor {
     /// (Re)start every child whose restart is pending; a failure schedules a retry.
     async fn restart_pending(&self, myself: &ActorRef<SupervisorMsg>, state: &mut DynState) {
         let sup = myself.get_cell();
+        let name = state.name.clone();
         let pending: Vec<u64> = state
             .children
             .iter()
@@ -144,7 +153,7 @@ impl DynamicSupervisor {
             let Some(child) = state.children.get_mut(&seq) else {
                 continue;
             };
-            match start_one(&sup, &child.spec).await {
+            match start_one(&sup, &child.spec, &name).await {
                 Ok(cell) => {
                     state.by_actor.insert(cell.get_id(), seq);
                     child.cell = Some(cell);
@@ -206,11 +215,14 @@ impl Actor for DynamicSupervisor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         (spec, count): (DynamicSpec, Arc<AtomicUsize>),
     ) -> Result<Self::State, ActorProcessingErr> {
         count.store(0, Ordering::Release);
+        let id: Arc<str> = spec.id.as_str().into();
+        names::register(&myself.get_id(), TreeName::Child(Arc::clone(&id)));
         Ok(DynState {
+            name: TreeName::DynamicChildOf(id),
             window: RestartWindow::new(spec.intensity),
             spec,
             restarts: 0,
@@ -257,7 +269,7 @@ impl Actor for DynamicSupervisor {
                         reason: "a child with this id exists".into(),
                     })
                 } else {
-                    match start_one(&myself.get_cell(), &spec).await {
+                    match start_one(&myself.get_cell(), &spec, &state.name).await {
                         Ok(cell) => {
                             let seq = state.next_seq;
                             state.next_seq += 1;
@@ -336,17 +348,21 @@ impl Actor for DynamicSupervisor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match exit_of(&evt) {
-            Some(exit) => self.on_exit(&myself, state, exit).await,
+            Some(exit) => {
+                names::forget(&exit.id);
+                self.on_exit(&myself, state, exit).await
+            }
             None => Ok(()),
         }
     }
 
     async fn post_stop(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         state.shutdown_children().await;
+        names::forget(&myself.get_id());
         Ok(())
     }
 }

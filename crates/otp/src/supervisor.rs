@@ -18,6 +18,7 @@
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 use super::msg::{SupervisorMsg, ask_report};
+use super::names::{self, TreeName};
 use super::report::{ChildReport, IntensityReport, SupervisorReport};
 use super::restart::{Exit, RestartWindow, exit_of, schedule_retry};
 use super::shutdown::{SHUTDOWN_REASON, stop_child, stop_in_order};
@@ -139,8 +140,10 @@ pub(crate) fn ensure_linked(sup: &ActorCell, cell: &ActorCell) {
 }
 
 async fn start_one(sup: &ActorCell, spec: &ChildSpec) -> Result<ActorCell, SupervisionError> {
-    let cell = (spec.start)(sup.clone()).await?;
+    let name = TreeName::Child(spec.id.as_str().into());
+    let cell = names::start_as(name.clone(), (spec.start)(sup.clone())).await?;
     ensure_linked(sup, &cell);
+    names::register(&cell.get_id(), name);
     Ok(cell)
 }
 
@@ -251,6 +254,7 @@ impl Actor for Supervisor {
         myself: ActorRef<Self::Msg>,
         spec: SupervisorSpec,
     ) -> Result<Self::State, ActorProcessingErr> {
+        names::register(&myself.get_id(), TreeName::Child(spec.id.as_str().into()));
         let mut state = SupState {
             id: spec.id,
             strategy: spec.strategy,
@@ -409,18 +413,22 @@ impl Actor for Supervisor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match exit_of(&evt) {
-            Some(exit) => self.on_exit(&myself, state, exit).await,
+            Some(exit) => {
+                names::forget(&exit.id);
+                self.on_exit(&myself, state, exit).await
+            }
             None => Ok(()),
         }
     }
 
     async fn post_stop(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         // A graceful stop from the parent: ordered shutdown (no-op after `Shutdown`).
         state.shutdown_children().await;
+        names::forget(&myself.get_id());
         Ok(())
     }
 }
