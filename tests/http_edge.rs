@@ -316,6 +316,43 @@ async fn the_connection_bound_refuses_the_excess_with_a_log_line_on_every_port()
     h.stop().await;
 }
 
+/// `hive check-config` knows the `http` keys: valid values pass without unknown-key warnings, bad
+/// ones are errors naming their path, and `HIVE_HTTP__*` overrides them.
+#[test]
+fn check_config_validates_the_http_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hive.json");
+    let write = |http: Value| {
+        let cfg = common::test_config(json!({ "http": http }));
+        std::fs::write(&path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    };
+    write(
+        json!({"header_read_timeout": 10000, "idle_timeout": 60000, "max_header_size": 16384,
+                 "max_connections": 2224, "drain_timeout": 5000}),
+    );
+    let (code, text) = hive::cli::check_config(std::slice::from_ref(&path), &[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("warning"), "{text}");
+    write(
+        json!({"header_read_timeout": 0, "max_header_size": 100, "max_connections": "many",
+                 "keepalive": 1}),
+    );
+    let (code, text) = hive::cli::check_config(std::slice::from_ref(&path), &[]);
+    assert_eq!(code, 2, "{text}");
+    for line in [
+        "http.header_read_timeout: expected an integer >= 1, got 0",
+        "http.max_header_size: expected an integer >= 1024, got 100",
+        "http.max_connections: expected an integer >= 1, got \"many\"",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    write(json!({}));
+    let env = [("HIVE_HTTP__IDLE_TIMEOUT".to_string(), "-5".to_string())];
+    let (code, text) = hive::cli::check_config(std::slice::from_ref(&path), &env);
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("http.idle_timeout"), "{text}");
+}
+
 /// Free loopback ports: bind port 0, note the port, release it.
 fn free_ports<const N: usize>() -> [u16; N] {
     let ls: Vec<std::net::TcpListener> = (0..N)
