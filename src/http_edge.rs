@@ -44,7 +44,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, HttpSection};
 
 /// Open files kept out of the connection bound: log file, backend connections, Redis, the three
 /// listening sockets, and what the runtime itself opens.
@@ -71,17 +71,23 @@ impl Edge {
     /// The edge of `config`'s `http` section, its connection bound capped below the process's
     /// current open-files limit (logged when the cap lowers the configured or default bound).
     pub fn new(config: &Config) -> Arc<Self> {
-        let nofile = rlimit::getrlimit(rlimit::Resource::NOFILE)
-            .ok()
-            .map(|(soft, _)| soft);
-        Arc::new(Self::with_nofile(config, nofile))
+        Arc::new(Self::with_nofile(
+            &config.http,
+            config.hive.max_client_slots,
+            nofile(),
+        ))
     }
 
-    fn with_nofile(config: &Config, nofile: Option<u64>) -> Self {
-        let h = &config.http;
+    /// The default `http` section's edge for a listener served on its own (tools, tests): its
+    /// bound is 1024 connections (capped like [`Edge::new`]'s).
+    pub fn standalone() -> Arc<Self> {
+        Arc::new(Self::with_nofile(&HttpSection::default(), 0, nofile()))
+    }
+
+    fn with_nofile(h: &HttpSection, max_client_slots: u32, nofile: Option<u64>) -> Self {
         let wanted = h
             .max_connections
-            .unwrap_or(2 * u64::from(config.hive.max_client_slots) + 1024);
+            .unwrap_or(2 * u64::from(max_client_slots) + 1024);
         let bound = match nofile.map(fd_cap) {
             Some(cap) if cap < wanted => {
                 tracing::warn!(
@@ -128,6 +134,13 @@ impl Edge {
             .ok()
             .map(|_| ConnSlot(Arc::clone(self)))
     }
+}
+
+/// The process's soft open-files limit, when it can be read.
+fn nofile() -> Option<u64> {
+    rlimit::getrlimit(rlimit::Resource::NOFILE)
+        .ok()
+        .map(|(soft, _)| soft)
 }
 
 /// The largest bound that leaves room for the node's other files under `nofile`.
@@ -518,18 +531,37 @@ mod tests {
     fn the_default_bound_follows_the_slots_and_stays_below_the_open_files_limit() {
         // test.json: 100 slots.
         let c = config(serde_json::json!({}));
-        assert_eq!(Edge::with_nofile(&c, Some(20_000)).max_connections(), 1224);
-        assert_eq!(Edge::with_nofile(&c, None).max_connections(), 1224);
-        assert_eq!(Edge::with_nofile(&c, Some(1024)).max_connections(), 768);
-        assert_eq!(Edge::with_nofile(&c, Some(300)).max_connections(), 150);
+        assert_eq!(
+            Edge::with_nofile(&c.http, c.hive.max_client_slots, Some(20_000)).max_connections(),
+            1224
+        );
+        assert_eq!(
+            Edge::with_nofile(&c.http, c.hive.max_client_slots, None).max_connections(),
+            1224
+        );
+        assert_eq!(
+            Edge::with_nofile(&c.http, c.hive.max_client_slots, Some(1024)).max_connections(),
+            768
+        );
+        assert_eq!(
+            Edge::with_nofile(&c.http, c.hive.max_client_slots, Some(300)).max_connections(),
+            150
+        );
         let c = config(serde_json::json!({"max_connections": 5}));
-        assert_eq!(Edge::with_nofile(&c, Some(20_000)).max_connections(), 5);
+        assert_eq!(
+            Edge::with_nofile(&c.http, c.hive.max_client_slots, Some(20_000)).max_connections(),
+            5
+        );
     }
 
     #[test]
     fn slots_are_counted_and_released() {
         let c = config(serde_json::json!({"max_connections": 2}));
-        let edge = Arc::new(Edge::with_nofile(&c, Some(20_000)));
+        let edge = Arc::new(Edge::with_nofile(
+            &c.http,
+            c.hive.max_client_slots,
+            Some(20_000),
+        ));
         let a = edge.try_slot().unwrap();
         let _b = edge.try_slot().unwrap();
         assert!(edge.try_slot().is_none());
@@ -541,7 +573,7 @@ mod tests {
     #[test]
     fn phases_move_the_deadline() {
         let c = config(serde_json::json!({"header_read_timeout": 100, "idle_timeout": 1000}));
-        let edge = Edge::with_nofile(&c, None);
+        let edge = Edge::with_nofile(&c.http, c.hive.max_client_slots, None);
         let ms = Duration::from_millis;
         let t = Arc::new(Timers::new(&edge));
         let first = t.deadline().unwrap();

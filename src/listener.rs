@@ -115,8 +115,10 @@ impl Actor for ListenerActor {
             Service::SocketIo(ctx) => {
                 tokio::spawn(crate::transport::http::serve(listener, edge, ctx, t))
             }
-            Service::Api(ctx) => tokio::spawn(crate::api::serve(listener, edge, ctx, t)),
-            Service::Monitor(ctx) => tokio::spawn(crate::monitor::serve(listener, edge, ctx, t)),
+            Service::Api(ctx) => tokio::spawn(crate::api::serve_with(listener, edge, ctx, t)),
+            Service::Monitor(ctx) => {
+                tokio::spawn(crate::monitor::serve_with(listener, edge, ctx, t))
+            }
         };
         tracing::info!(listener = a.name, %addr, "listening");
         Ok(ListenerState {

@@ -42,9 +42,15 @@ struct Server {
     counters: ApiCounters,
 }
 
-/// Serve the API on `listener` through the shared HTTP edge until `shutdown` is cancelled; open
-/// connections then finish their current request and close.
-pub async fn serve(
+/// Serve the API on `listener` until `shutdown` is cancelled, behind an HTTP edge of its own with
+/// the default `http` settings (a node's listener uses [`serve_with`] and the node's edge).
+pub async fn serve(listener: TcpListener, ctx: ApiCtx, shutdown: CancellationToken) {
+    serve_with(listener, Edge::standalone(), ctx, shutdown).await;
+}
+
+/// Serve the API on `listener` through `edge` until `shutdown` is cancelled; open connections
+/// then finish their current request and close.
+pub async fn serve_with(
     listener: TcpListener,
     edge: Arc<Edge>,
     ctx: ApiCtx,

@@ -15,9 +15,15 @@ use crate::http_edge::{self, Edge};
 use crate::monitor::MonitorCtx;
 use crate::monitor::routes::{self, Reply};
 
-/// Serve the monitor on `listener` through the shared HTTP edge until `shutdown` is cancelled,
-/// then finish in-flight requests (at most `http.drain_timeout`) and return.
-pub async fn serve(
+/// Serve the monitor on `listener` until `shutdown` is cancelled, behind an HTTP edge of its own
+/// with the default `http` settings (a node's listener uses [`serve_with`] and the node's edge).
+pub async fn serve(listener: TcpListener, ctx: MonitorCtx, shutdown: CancellationToken) {
+    serve_with(listener, Edge::standalone(), ctx, shutdown).await;
+}
+
+/// Serve the monitor on `listener` through `edge` until `shutdown` is cancelled, then finish
+/// in-flight requests (at most `http.drain_timeout`) and return.
+pub async fn serve_with(
     listener: TcpListener,
     edge: Arc<Edge>,
     ctx: MonitorCtx,
