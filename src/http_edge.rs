@@ -254,7 +254,7 @@ impl Drop for Busy {
     }
 }
 
-/// A response body that ends the request's [`Busy`] when hyper is done with it.
+/// A response body that ends its request (the connection goes idle) when hyper is done with it.
 pub struct Tracked {
     body: Full<Bytes>,
     _busy: Busy,

@@ -5,7 +5,7 @@
 //! and instead of ractor's nested `Actor{id="0.0"}:Actor{id="0.4"}:...` span chain, the one tree
 //! name of the actor the line comes from (`[client]`, `[router]`, `[worker:backend:0]`; JSON: an
 //! `actor` key). ractor opens an `Actor` span (field `id`) around each actor's start and message
-//! loop; [`ActorSpans`] keeps, per thread, the stack of those that are entered, and the name of
+//! loop; `ActorSpans` keeps, per thread, the stack of those that are entered, and the name of
 //! the innermost one comes from the `otp` crate's table of tree names ([`otp::tree_name`], or
 //! [`otp::starting`] while the actor's `pre_start` runs).
 //!
