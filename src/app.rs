@@ -5,7 +5,7 @@
 pub mod tree;
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::slot::Slot;
 use std::time::{Duration, Instant};
@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::connectors::Connectors;
 use crate::error::{HiveError, Mode};
 use crate::hooks::{Services, Tables};
+use crate::http_edge::Edge;
 use crate::listener::{ListenerArgs, Service};
 use crate::monitor::{Health, Metrics, MonitorCtx, TreeQuery};
 use crate::pubsub::PubSub;
@@ -32,6 +33,10 @@ use otp::{SupervisorHandle, SupervisorReport};
 pub struct StartOptions {
     /// Build mode (error masking).
     pub mode: Mode,
+    /// Test hook, zero in production: wait this long after the tree is up (every listener
+    /// accepting) before the last start-up step (the monitor gets the tree, "Hive started!"), so a
+    /// test can connect while start-up is still going on.
+    pub ready_delay: Duration,
 }
 
 /// A running node.
@@ -95,14 +100,27 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     let (api, api_addr) = bind(&host, config.api.port, "api.port")?;
     let (mon, monitor_addr) = bind(&host, config.monitor.port, "monitor.port")?;
 
+    // Everything a listener's handlers need is built here, before the tree starts any listener:
+    // the sessions' services (their pools and pub-sub are slots that connectors_sup and
+    // pubsub_sup fill before web_sup starts) and the HTTP edge.
+    let stop = CancellationToken::new();
+    let connectors_slot: Slot<Connectors> = Slot::new();
+    let pubsub_slot: Slot<PubSub> = Slot::new();
+    let services = Arc::new(Services {
+        mode: opts.mode,
+        config: Arc::clone(&config),
+        metrics: Arc::clone(&metrics),
+        tables: Arc::clone(&tables),
+        connectors: connectors_slot.clone(),
+        pubsub: pubsub_slot.clone(),
+    });
     let router = Router::new(
         config.hive.max_client_slots as usize,
         config.hive.name.clone(),
         Arc::clone(&metrics),
+        services,
     );
-    let stop = CancellationToken::new();
-    let connectors_slot: Slot<Connectors> = Slot::new();
-    let pubsub_slot: Slot<PubSub> = Slot::new();
+    let edge = Edge::new(&config);
 
     let refresh = {
         let (router, metrics, ps) = (router.clone(), Arc::clone(&metrics), pubsub_slot.clone());
@@ -124,9 +142,10 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     };
 
     // The listeners' contexts. They are built lazily: web_sup starts after connectors and pub-sub.
-    let root_slot: Arc<OnceLock<SupervisorHandle>> = Arc::new(OnceLock::new());
+    // The tree's root handle exists only once the whole tree is up: a tree query that arrives
+    // before waits for it instead of being refused.
+    let (root_tx, root_rx) = tokio::sync::watch::channel(None::<SupervisorHandle>);
     let monitor_ctx = {
-        let root_slot = Arc::clone(&root_slot);
         let (router, cslot) = (router.clone(), connectors_slot.clone());
         MonitorCtx {
             metrics: Arc::clone(&metrics),
@@ -134,10 +153,16 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
             started,
             node_name: config.hive.name.clone(),
             tree: Arc::new(move |q: TreeQuery| {
-                let root = root_slot.get().cloned();
+                let mut rx = root_rx.clone();
                 Box::pin(async move {
-                    let root =
-                        root.ok_or_else(|| HiveError::Startup("the tree is starting".into()))?;
+                    let root = rx
+                        .wait_for(Option::is_some)
+                        .await
+                        .ok()
+                        .and_then(|r| r.clone())
+                        .ok_or_else(|| {
+                            HiveError::InternalError("the supervision tree did not start".into())
+                        })?;
                     full_tree(&root, q.children_all.then_some((q.offset, q.limit))).await
                 })
             }),
@@ -188,11 +213,13 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
                     l: std::net::TcpListener,
                     svc: Arc<dyn Fn() -> Option<Service> + Send + Sync>| {
         let pre = Arc::new(Mutex::new(Some(l)));
+        let edge = Arc::clone(&edge);
         Arc::new(move || ListenerArgs {
             name,
             addr,
             prebound: Arc::clone(&pre),
             service: svc(),
+            edge: Arc::clone(&edge),
         }) as Arc<dyn Fn() -> ListenerArgs + Send + Sync>
     };
     let listeners = vec![
@@ -234,16 +261,11 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
                 root_cause(&e.to_string())
             ))
         })?;
-    let _ = root_slot.set(root.clone());
-    let services = Arc::new(Services {
-        mode: opts.mode,
-        config: Arc::clone(&config),
-        metrics: Arc::clone(&metrics),
-        tables,
-        connectors: connectors_slot.clone(),
-        pubsub: pubsub_slot.clone(),
-    });
-    router.set_services(services);
+    if !opts.ready_delay.is_zero() {
+        tokio::time::sleep(opts.ready_delay).await;
+    }
+    // The last step: the monitor's tree queries get the root.
+    root_tx.send_replace(Some(root.clone()));
     tracing::info!(socketio = %socketio_addr, api = %api_addr, monitor = %monitor_addr, "Hive started!");
     Ok(RunningHive {
         socketio_addr,

@@ -78,7 +78,15 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: hive::config::Config, mode: hive::Mode) -> ExitCode {
-    let node = match hive::app::start(config, hive::app::StartOptions { mode }).await {
+    let node = match hive::app::start(
+        config,
+        hive::app::StartOptions {
+            mode,
+            ..Default::default()
+        },
+    )
+    .await
+    {
         Ok(n) => n,
         Err(e) => {
             eprintln!("hive: {e}");

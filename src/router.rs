@@ -47,7 +47,7 @@ struct Inner {
     max_slots: usize,
     node: String,
     metrics: Arc<Metrics>,
-    services: std::sync::OnceLock<Arc<Services>>,
+    services: Arc<Services>,
     clients_sup: std::sync::RwLock<Option<DynamicHandle>>,
     actor: std::sync::RwLock<Option<ActorRef<RouterMsg>>>,
     spawning: AtomicUsize,
@@ -62,8 +62,14 @@ impl std::fmt::Debug for Router {
 }
 
 impl Router {
-    /// A router allowing `max_slots` sessions, salting sids with `node`.
-    pub fn new(max_slots: usize, node: String, metrics: Arc<Metrics>) -> Self {
+    /// A router allowing `max_slots` sessions, salting sids with `node`, starting clients with
+    /// `services` (built before any listener accepts, so a session is never refused for them).
+    pub fn new(
+        max_slots: usize,
+        node: String,
+        metrics: Arc<Metrics>,
+        services: Arc<Services>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 registry: Registry::default(),
@@ -71,17 +77,12 @@ impl Router {
                 max_slots,
                 node,
                 metrics,
-                services: std::sync::OnceLock::new(),
+                services,
                 clients_sup: std::sync::RwLock::new(None),
                 actor: std::sync::RwLock::new(None),
                 spawning: AtomicUsize::new(0),
             }),
         }
-    }
-
-    /// Install the services clients are started with (once, at boot).
-    pub fn set_services(&self, s: Arc<Services>) {
-        let _ = self.inner.services.set(s);
     }
 
     /// Install the (re)started clients supervisor.
@@ -157,8 +158,9 @@ impl Router {
                 self.inner.max_slots
             )));
         }
-        let (Some(services), Some(sup), Some(router)) = (
-            self.inner.services.get().cloned(),
+        // Both are installed when router_sup starts, which is before web_sup starts any listener
+        // (supervisor-trees.md): a listener never sees them missing.
+        let (Some(sup), Some(router)) = (
             self.inner
                 .clients_sup
                 .read()
@@ -170,10 +172,12 @@ impl Router {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
         ) else {
+            m.inc("hive.router.errors");
             return Err(HiveError::RouterError(
-                "Unable to spawn new client process: Hive Router is starting.".into(),
+                "Unable to spawn new client process: Hive Router is not running.".into(),
             ));
         };
+        let services = Arc::clone(&self.inner.services);
         let sid: Arc<str> = Arc::from(self.new_sid());
         let shortcut = Shortcut::new(services.metrics.counter("clients.transports.websocket.ok"));
         let args = std::sync::Mutex::new(Some(ClientArgs {
@@ -295,7 +299,7 @@ impl Router {
         self.disable();
         let start = tokio::time::Instant::now();
         let deadline = start + timeout;
-        let connectors = self.inner.services.get().and_then(|s| s.connectors.get());
+        let connectors = self.inner.services.connectors.get();
         if let Some(c) = &connectors {
             c.drain_until(Some(deadline.into_std()));
         }
