@@ -28,6 +28,6 @@ pub use graft::graft_subtree;
 pub use health::{Health, PoolHealth};
 pub use nested::{metric_subtree, nest_metrics};
 pub use prometheus::render_prometheus;
-pub use server::serve;
+pub use server::{serve, serve_with};
 pub use tree_html::TREE_HTML;
 pub use tree_text::render_tree_text;

@@ -21,7 +21,7 @@ use crate::metrics::Metrics;
 use crate::pubsub::PubSub;
 use codec::event::InternalEvent;
 
-pub use server::serve;
+pub use server::{serve, serve_with};
 
 /// What the API needs from the rest of the node (implemented by the application).
 ///

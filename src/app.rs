@@ -5,7 +5,7 @@
 pub mod tree;
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::slot::Slot;
 use std::time::{Duration, Instant};
@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::connectors::Connectors;
 use crate::error::{HiveError, Mode};
 use crate::hooks::{Services, Tables};
+use crate::http_edge::Edge;
 use crate::listener::{ListenerArgs, Service};
 use crate::metrics::Metrics;
 use crate::pubsub::PubSub;
@@ -33,6 +34,10 @@ use otp::{SupervisorHandle, SupervisorReport};
 pub struct StartOptions {
     /// Build mode (error masking).
     pub mode: Mode,
+    /// Test hook, zero in production: wait this long after the tree is up (every listener
+    /// accepting) before the last start-up step (the monitor gets the tree, "Hive started!"), so a
+    /// test can connect while start-up is still going on.
+    pub ready_delay: Duration,
 }
 
 /// A running node.
@@ -49,6 +54,7 @@ pub struct RunningHive {
     metrics: Arc<Metrics>,
     config: Arc<Config>,
     pubsub: Slot<PubSub>,
+    connectors: Slot<Connectors>,
     stop: CancellationToken,
 }
 
@@ -95,14 +101,27 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     let (api, api_addr) = bind(&host, config.api.port, "api.port")?;
     let (mon, monitor_addr) = bind(&host, config.monitor.port, "monitor.port")?;
 
+    // Everything a listener's handlers need is built here, before the tree starts any listener:
+    // the sessions' services (their pools and pub-sub are slots that connectors_sup and
+    // pubsub_sup fill before web_sup starts) and the HTTP edge.
+    let stop = CancellationToken::new();
+    let connectors_slot: Slot<Connectors> = Slot::new();
+    let pubsub_slot: Slot<PubSub> = Slot::new();
+    let services = Arc::new(Services {
+        mode: opts.mode,
+        config: Arc::clone(&config),
+        metrics: Arc::clone(&metrics),
+        tables: Arc::clone(&tables),
+        connectors: connectors_slot.clone(),
+        pubsub: pubsub_slot.clone(),
+    });
     let router = Router::new(
         config.hive.max_client_slots as usize,
         config.hive.name.clone(),
         &metrics,
+        services,
     );
-    let stop = CancellationToken::new();
-    let connectors_slot: Slot<Connectors> = Slot::new();
-    let pubsub_slot: Slot<PubSub> = Slot::new();
+    let edge = Edge::new(&config);
 
     let refresh = {
         let (router, ps) = (router.clone(), pubsub_slot.clone());
@@ -123,9 +142,10 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     };
 
     // The listeners' contexts. They are built lazily: web_sup starts after connectors and pub-sub.
-    let root_slot: Arc<OnceLock<SupervisorHandle>> = Arc::new(OnceLock::new());
+    // The tree's root handle exists only once the whole tree is up: a tree query that arrives
+    // before waits for it instead of being refused.
+    let (root_tx, root_rx) = tokio::sync::watch::channel(None::<SupervisorHandle>);
     let monitor_ctx = {
-        let root_slot = Arc::clone(&root_slot);
         let (router, cslot) = (router.clone(), connectors_slot.clone());
         MonitorCtx {
             metrics: Arc::clone(&metrics),
@@ -133,10 +153,16 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
             started,
             node_name: config.hive.name.clone(),
             tree: Arc::new(move |q: TreeQuery| {
-                let root = root_slot.get().cloned();
+                let mut rx = root_rx.clone();
                 Box::pin(async move {
-                    let root =
-                        root.ok_or_else(|| HiveError::Startup("the tree is starting".into()))?;
+                    let root = rx
+                        .wait_for(Option::is_some)
+                        .await
+                        .ok()
+                        .and_then(|r| r.clone())
+                        .ok_or_else(|| {
+                            HiveError::InternalError("the supervision tree did not start".into())
+                        })?;
                     full_tree(&root, q.children_all.then_some((q.offset, q.limit))).await
                 })
             }),
@@ -182,11 +208,13 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
                     l: std::net::TcpListener,
                     svc: Arc<dyn Fn() -> Option<Service> + Send + Sync>| {
         let pre = Arc::new(Mutex::new(Some(l)));
+        let edge = Arc::clone(&edge);
         Arc::new(move || ListenerArgs {
             name,
             addr,
             prebound: Arc::clone(&pre),
             service: svc(),
+            edge: Arc::clone(&edge),
         }) as Arc<dyn Fn() -> ListenerArgs + Send + Sync>
     };
     let listeners = vec![
@@ -228,16 +256,11 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
                 root_cause(&e.to_string())
             ))
         })?;
-    let _ = root_slot.set(root.clone());
-    let services = Arc::new(Services {
-        mode: opts.mode,
-        config: Arc::clone(&config),
-        metrics: Arc::clone(&metrics),
-        tables,
-        connectors: connectors_slot.clone(),
-        pubsub: pubsub_slot.clone(),
-    });
-    router.set_services(services);
+    if !opts.ready_delay.is_zero() {
+        tokio::time::sleep(opts.ready_delay).await;
+    }
+    // The last step: the monitor's tree queries get the root.
+    root_tx.send_replace(Some(root.clone()));
     tracing::info!(socketio = %socketio_addr, api = %api_addr, monitor = %monitor_addr, "Hive started!");
     Ok(RunningHive {
         socketio_addr,
@@ -249,6 +272,7 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
         metrics,
         config,
         pubsub: pubsub_slot,
+        connectors: connectors_slot,
         stop,
     })
 }
@@ -296,16 +320,31 @@ impl RunningHive {
         }
     }
 
-    /// Graceful shutdown (HIVE.md 14.1): stop accepting sessions, run `on_terminate` and end every
-    /// session, kill survivors after `hive.graceful_termination_timeout`, then stop the tree in
-    /// reverse start order.
+    /// Graceful shutdown (HIVE.md 14.1; supervisor-trees.md, "Graceful shutdown"): stop accepting
+    /// sessions; every session runs `on_terminate`, then ends with `on_disconnect`; the survivors
+    /// of `hive.graceful_termination_timeout` are killed. Then the requests those hooks handed to
+    /// the pools finish (within the same timeout), and only then does the tree stop, in reverse
+    /// start order, pools last.
     ///
     /// # Errors
     /// When the tree does not stop cleanly.
     pub async fn shutdown(self) -> Result<(), HiveError> {
         let t = Duration::from_millis(self.config.hive.graceful_termination_timeout);
         tracing::info!("Hive will shutdown in {} ms...", t.as_millis());
+        let deadline = Instant::now() + t;
         self.router.terminate_all("shutdown".into(), t).await;
+        // An `hp.put` returns once a worker has the request: the last sessions may be gone while
+        // their requests are still on the way to the backend.
+        if let Some(c) = self.connectors.get() {
+            let left = c.wait_idle(deadline).await;
+            if left > 0 {
+                tracing::warn!(
+                    "graceful termination: {left} backend requests still in hand after {} ms are \
+                     abandoned",
+                    t.as_millis()
+                );
+            }
+        }
         if let Some(p) = self.pubsub.get() {
             p.stop();
         }

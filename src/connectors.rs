@@ -34,7 +34,7 @@ mod tcp_worker;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ractor::ActorCell;
 
@@ -44,7 +44,7 @@ pub use tcp::TcpPool;
 
 use backoff::Backoff;
 use manager::PoolDefs;
-use pool::{PoolCore, lock};
+use pool::{Drain, PoolCore, lock};
 
 use crate::config::{ConnectorName, ConnectorsSection, PoolDescriptor};
 use crate::error::HiveError;
@@ -163,6 +163,8 @@ struct Inner {
     counters: ConnectorsMetrics,
     rent_timeout: Duration,
     backoff: Backoff,
+    /// The graceful-termination window, shared by every pool.
+    drain: Arc<Drain>,
 }
 
 /// The connectors manager (cheap clone).
@@ -197,6 +199,7 @@ impl Connectors {
                     num: cfg.backoff_num.max(1),
                     time_ms: cfg.backoff_time,
                 },
+                drain: Arc::default(),
             }),
         };
         for (name, d) in cfg.pools.iter() {
@@ -253,6 +256,7 @@ impl Connectors {
                 kind,
                 rent,
                 backoff,
+                Arc::clone(&self.inner.drain),
                 Arc::clone(&self.inner.metrics),
             ))
         };
@@ -365,6 +369,35 @@ impl Connectors {
             out.push(p.health().await);
         }
         out
+    }
+
+    /// Open (`Some(deadline)`) or close (`None`) the graceful-termination window of every pool:
+    /// until `deadline`, a request waits for a connection until the deadline rather than
+    /// `rent_timeout`, and a TCP pool's wait queue has no limit. When every session ends at once,
+    /// their last hooks (`on_terminate`, `on_disconnect`) queue for the pools instead of failing
+    /// after `rent_timeout`; the graceful timeout still bounds them (the router kills what is left).
+    pub fn drain_until(&self, deadline: Option<Instant>) {
+        self.inner.drain.set(deadline);
+    }
+
+    /// Requests the pools have in hand (rented connections; an HTTP `hp.put` keeps its connection
+    /// until the backend answered).
+    pub fn in_flight(&self) -> usize {
+        self.registry().iter().map(|(_, p)| p.core().busy()).sum()
+    }
+
+    /// Wait until no pool has a request in hand, or until `deadline`; returns the requests still
+    /// in hand then. A graceful stop calls it between the end of the sessions and the stop of the
+    /// pools, so that the `hp.put`s of the last hooks reach their backend.
+    pub async fn wait_idle(&self, deadline: Instant) -> usize {
+        loop {
+            let n = self.in_flight();
+            if n == 0 || Instant::now() >= deadline {
+                return n;
+            }
+            let next = (Instant::now() + Duration::from_millis(5)).min(deadline);
+            tokio::time::sleep_until(next.into()).await;
+        }
     }
 
     /// Names of the running pools, in start order.

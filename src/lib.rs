@@ -5,6 +5,7 @@
 //!   event JSON, RFC 6455 frames). No tokio, no sockets.
 //! - [`config`]: loading, merging and validating Hive's JSON configuration.
 //! - [`transport`]: the only code that touches client sockets (HTTP, WebSocket, XHR-polling).
+//! - [`http_edge`]: the accept loop and connection protections shared by the three listeners.
 //! - [`client`]: one actor per session: its state machine, timers and outgoing buffer.
 //! - [`router`]: sid -> client registry, slot limit, enable/disable, graceful terminate.
 //! - [`hooks`]: hook chains and action dispatchers, resolved by name at load time.
@@ -35,6 +36,7 @@ pub mod connectors;
 pub mod env;
 pub mod error;
 pub mod hooks;
+pub mod http_edge;
 pub mod listener;
 pub mod metrics;
 pub mod monitor;

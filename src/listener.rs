@@ -1,16 +1,19 @@
 //! [`ListenerActor`]: a supervised worker that owns one HTTP listener (Socket.IO, API or monitor),
 //! like the original's small server processes under `hive_web_sup`: the listener starts in
-//! `pre_start` and stops with the actor (its accept loop is cancelled when the state drops, which
-//! also covers a kill).
+//! `pre_start` and stops with the actor. A stop drains it (no more accepts, requests in flight
+//! finish within `http.drain_timeout`, see [`crate::http_edge`]) before the actor exits; a kill
+//! cancels the accept loop when the state drops and the drain goes on without it.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::admin::MonitorCtx;
 use crate::api::ApiCtx;
+use crate::http_edge::Edge;
 use crate::transport::TransportCtx;
 
 /// Which server a listener runs.
@@ -34,6 +37,8 @@ pub struct ListenerArgs {
     pub prebound: Arc<Mutex<Option<std::net::TcpListener>>>,
     /// What to serve (None when a dependency is not running: the start fails).
     pub service: Option<Service>,
+    /// The node's HTTP edge (timeouts, limits, the shared connection bound).
+    pub edge: Arc<Edge>,
 }
 
 /// The listener worker.
@@ -50,7 +55,10 @@ pub enum ListenerMsg {
 /// Listener state: dropping it stops the accept loop.
 pub struct ListenerState {
     addr: SocketAddr,
-    _stop: DropGuard,
+    stop: CancellationToken,
+    _cancel_on_drop: DropGuard,
+    served: Option<JoinHandle<()>>,
+    edge: Arc<Edge>,
 }
 
 /// Accept backlog of every listener. `std::net::TcpListener::bind` uses 128, which a burst of
@@ -102,23 +110,37 @@ impl Actor for ListenerActor {
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
         let addr = listener.local_addr()?;
         let token = CancellationToken::new();
-        let t = token.clone();
-        match service {
+        let (t, edge) = (token.clone(), Arc::clone(&a.edge));
+        let served = match service {
             Service::SocketIo(ctx) => {
-                tokio::spawn(crate::transport::http::serve(listener, ctx, t));
+                tokio::spawn(crate::transport::http::serve(listener, edge, ctx, t))
             }
-            Service::Api(ctx) => {
-                tokio::spawn(crate::api::serve(listener, ctx, t));
-            }
-            Service::Monitor(ctx) => {
-                tokio::spawn(crate::admin::serve(listener, ctx, t));
-            }
-        }
+            Service::Api(ctx) => tokio::spawn(crate::api::serve_with(listener, edge, ctx, t)),
+            Service::Monitor(ctx) => tokio::spawn(crate::admin::serve_with(listener, edge, ctx, t)),
+        };
         tracing::info!(listener = a.name, %addr, "listening");
         Ok(ListenerState {
             addr,
-            _stop: token.drop_guard(),
+            stop: token.clone(),
+            _cancel_on_drop: token.drop_guard(),
+            served: Some(served),
+            edge: a.edge,
         })
+    }
+
+    /// Drain: stop accepting and wait for the requests in flight (the serve task bounds that by
+    /// `http.drain_timeout`; the margin covers its last steps).
+    async fn post_stop(
+        &self,
+        _me: ActorRef<ListenerMsg>,
+        st: &mut ListenerState,
+    ) -> Result<(), ActorProcessingErr> {
+        st.stop.cancel();
+        if let Some(served) = st.served.take() {
+            let bound = st.edge.drain_timeout() + std::time::Duration::from_secs(1);
+            let _ = tokio::time::timeout(bound, served).await;
+        }
+        Ok(())
     }
 
     async fn handle(

@@ -70,11 +70,23 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    rt.block_on(run(loaded.config, cli.mode))
+    let code = rt.block_on(run(loaded.config, cli.mode));
+    // Everything drained inside `run` (see `RunningHive::shutdown`): do not wait on stray
+    // blocking tasks (a DNS lookup) beyond a moment.
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    code
 }
 
 async fn run(config: hive::config::Config, mode: hive::Mode) -> ExitCode {
-    let node = match hive::app::start(config, hive::app::StartOptions { mode }).await {
+    let node = match hive::app::start(
+        config,
+        hive::app::StartOptions {
+            mode,
+            ..Default::default()
+        },
+    )
+    .await
+    {
         Ok(n) => n,
         Err(e) => {
             eprintln!("hive: {e}");

@@ -5,5 +5,6 @@
 pub use crate::admin::{
     BoxFut, Health, MonitorCtx, PoolHealth, TREE_HTML, TreeQuery, fetch_and_print_tree,
     graft_subtree, metric_subtree, nest_metrics, render_prometheus, render_tree_text, serve,
+    serve_with,
 };
 pub use crate::metrics::{Counter, INIT_METRICS, Metrics};

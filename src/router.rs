@@ -8,6 +8,7 @@
 pub mod actor;
 pub mod registry;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -27,6 +28,13 @@ use otp::{ChildSpec, DynamicHandle, Restart, Shutdown};
 pub use actor::{RouterActor, RouterMsg};
 pub use registry::Registry;
 
+/// How often [`Router::terminate_all`] checks whether every session has ended.
+const POLL: Duration = Duration::from_millis(10);
+/// How often [`Router::terminate_all`] looks for sessions registered after it started.
+const RESCAN: Duration = Duration::from_millis(100);
+/// How long [`Router::terminate_all`] waits for the sessions it killed to be gone.
+const KILL_WAIT: Duration = Duration::from_secs(1);
+
 /// The router's shared part. Cheap to clone.
 #[derive(Clone)]
 pub struct Router {
@@ -41,7 +49,7 @@ struct Inner {
     metrics: RouterMetrics,
     /// `clients.transports.websocket.ok`, handed to each session's shortcut.
     ws_ok: Counter,
-    services: std::sync::OnceLock<Arc<Services>>,
+    services: Arc<Services>,
     clients_sup: std::sync::RwLock<Option<DynamicHandle>>,
     actor: std::sync::RwLock<Option<ActorRef<RouterMsg>>>,
     spawning: AtomicUsize,
@@ -56,8 +64,9 @@ impl std::fmt::Debug for Router {
 }
 
 impl Router {
-    /// A router allowing `max_slots` sessions, salting sids with `node`.
-    pub fn new(max_slots: usize, node: String, metrics: &Metrics) -> Self {
+    /// A router allowing `max_slots` sessions, salting sids with `node`, starting clients with
+    /// `services` (built before any listener accepts, so a session is never refused for them).
+    pub fn new(max_slots: usize, node: String, metrics: &Metrics, services: Arc<Services>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 registry: Registry::default(),
@@ -66,17 +75,12 @@ impl Router {
                 node,
                 metrics: metrics.router().clone(),
                 ws_ok: metrics.websocket().ok.clone(),
-                services: std::sync::OnceLock::new(),
+                services,
                 clients_sup: std::sync::RwLock::new(None),
                 actor: std::sync::RwLock::new(None),
                 spawning: AtomicUsize::new(0),
             }),
         }
-    }
-
-    /// Install the services clients are started with (once, at boot).
-    pub fn set_services(&self, s: Arc<Services>) {
-        let _ = self.inner.services.set(s);
     }
 
     /// Install the (re)started clients supervisor.
@@ -152,8 +156,9 @@ impl Router {
                 self.inner.max_slots
             )));
         }
-        let (Some(services), Some(sup), Some(router)) = (
-            self.inner.services.get().cloned(),
+        // Both are installed when router_sup starts, which is before web_sup starts any listener
+        // (supervisor-trees.md): a listener never sees them missing.
+        let (Some(sup), Some(router)) = (
             self.inner
                 .clients_sup
                 .read()
@@ -165,10 +170,12 @@ impl Router {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
         ) else {
+            m.errors.inc();
             return Err(HiveError::RouterError(
-                "Unable to spawn new client process: Hive Router is starting.".into(),
+                "Unable to spawn new client process: Hive Router is not running.".into(),
             ));
         };
+        let services = Arc::clone(&self.inner.services);
         let sid: Arc<str> = Arc::from(self.new_sid());
         let shortcut = Shortcut::new(self.inner.ws_ok.clone());
         let args = std::sync::Mutex::new(Some(ClientArgs {
@@ -274,27 +281,69 @@ impl Router {
         }
     }
 
-    /// Graceful termination of every session (HIVE.md 14): disable, `on_terminate` + terminate for
-    /// each, then kill whatever is still alive after `timeout`. The router stays disabled.
-    pub async fn terminate_all(&self, reason: String, timeout: Duration) {
+    /// Graceful termination of every session (HIVE.md 14): disable, then each session runs
+    /// `on_terminate` and ends (`on_disconnect`, state cleanup, `0:::`); wait until every session
+    /// has ended, or until `timeout`, and then kill the survivors without their hooks. Returns how
+    /// many were killed (also counted in `hive.router.killed_sessions` and logged on one line).
+    /// The router stays disabled.
+    ///
+    /// Until the timeout the pools' graceful-termination window is open
+    /// ([`crate::connectors::Connectors::drain_until`]): the hooks of thousands of sessions
+    /// ending at once wait their turn for a backend connection instead of failing after
+    /// `connectors.rent_timeout`.
+    pub async fn terminate_all(&self, reason: String, timeout: Duration) -> usize {
         self.disable();
-        for c in self.inner.registry.all() {
-            c.graceful(reason.clone());
+        let start = tokio::time::Instant::now();
+        let deadline = start + timeout;
+        let connectors = self.inner.services.connectors.get();
+        if let Some(c) = &connectors {
+            c.drain_until(Some(deadline.into_std()));
         }
-        let deadline = tokio::time::Instant::now() + timeout;
-        while self.count() > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        // Each session is told once. Sessions whose start was under way when the router was
+        // disabled register later: the registry is scanned again until none is left.
+        let mut told: HashSet<Arc<str>> = HashSet::new();
+        let mut scan_at = start;
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= scan_at {
+                for c in self.inner.registry.all() {
+                    if told.insert(c.sid_arc()) {
+                        c.graceful(reason.clone());
+                    }
+                }
+                scan_at = now + RESCAN;
+            }
+            let idle = self.count() == 0 && self.inner.spawning.load(Ordering::SeqCst) == 0;
+            if idle || now >= deadline {
+                break;
+            }
+            tokio::time::sleep_until((now + POLL).min(deadline)).await;
         }
         let survivors = self.inner.registry.all();
-        if !survivors.is_empty() {
+        let killed = survivors.len();
+        if killed > 0 {
+            self.inner.metrics.killed_sessions.add(killed as i64);
             tracing::warn!(
-                count = survivors.len(),
-                "killing sessions that outlived the graceful termination timeout"
+                "graceful termination: {killed} sessions still alive after {} ms were killed \
+                 without their hooks",
+                timeout.as_millis()
             );
-            for c in survivors {
+            for c in &survivors {
                 c.actor().get_cell().kill();
             }
+            let cells: Vec<ractor::ActorCell> =
+                survivors.iter().map(|c| c.actor().get_cell()).collect();
+            futures::future::join_all(cells.iter().map(|c| c.wait(Some(KILL_WAIT)))).await;
         }
+        if let Some(c) = &connectors {
+            c.drain_until(None);
+        }
+        tracing::info!(
+            "graceful termination of {} sessions took {} ms ({killed} killed)",
+            told.len(),
+            start.elapsed().as_millis()
+        );
+        killed
     }
 
     /// The router's counters.

@@ -1,17 +1,34 @@
 //! Logging set-up (HIVE.md 12): a `tracing-subscriber` registry with a console sink (stderr) and a
 //! `<log.dir>/hive.log` file sink, each with its own level; text or JSON lines.
 //!
+//! Lines are written for operators: no ANSI colour unless stderr is a terminal (the file never),
+//! and instead of ractor's nested `Actor{id="0.0"}:Actor{id="0.4"}:...` span chain, the one tree
+//! name of the actor the line comes from (`[client]`, `[router]`, `[worker:backend:0]`; JSON: an
+//! `actor` key). ractor opens an `Actor` span (field `id`) around each actor's start and message
+//! loop; `ActorSpans` keeps, per thread, the stack of those that are entered, and the name of
+//! the innermost one comes from the `otp` crate's table of tree names ([`otp::tree_name`], or
+//! [`otp::starting`] while the actor's `pre_start` runs).
+//!
 //! Hive's level names map onto tracing's: `notice` -> info, `warning` -> warn,
 //! `critical`/`alert`/`emergency` -> error, `none` -> off. `RUST_LOG`, when set, replaces the
 //! console filter (the file keeps `log.file_level`). Dependencies (hyper, fred, ...) log at most at
 //! `info` unless `RUST_LOG` says otherwise, so `debug` means Hive's own debug output.
 
+use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::{LevelFilter, filter_fn};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry, fmt};
 
@@ -52,31 +69,33 @@ pub fn init(log: &LogSection, format: LogFormat) -> Result<TelemetryGuard, HiveE
         }),
         _ => filter(console_level),
     };
-    let mut layers: Vec<BoxedLayer> = vec![match format {
-        LogFormat::Text => fmt::layer()
+    let json = format == LogFormat::Json;
+    let mut layers: Vec<BoxedLayer> = vec![
+        ActorSpans
+            .with_filter(filter_fn(|m| m.is_span() && m.name() == ACTOR_SPAN))
+            .boxed(),
+        fmt::layer()
+            .with_ansi(!json && std::io::stderr().is_terminal())
             .with_writer(std::io::stderr)
+            .event_format(Lines {
+                json,
+                detail: false,
+            })
             .with_filter(console_filter)
             .boxed(),
-        LogFormat::Json => fmt::layer()
-            .json()
-            .with_writer(std::io::stderr)
-            .with_filter(console_filter)
-            .boxed(),
-    }];
+    ];
     let mut guard = TelemetryGuard::default();
     if file_level != LevelFilter::OFF
         && let Some((path, file)) = open_log_file(&log.dir)
     {
-        let base = fmt::layer()
-            .with_ansi(false)
-            .with_writer(file)
-            .with_thread_ids(true)
-            .with_file(true)
-            .with_line_number(true);
-        layers.push(match format {
-            LogFormat::Text => base.with_filter(filter(file_level)).boxed(),
-            LogFormat::Json => base.json().with_filter(filter(file_level)).boxed(),
-        });
+        layers.push(
+            fmt::layer()
+                .with_ansi(false)
+                .with_writer(file)
+                .event_format(Lines { json, detail: true })
+                .with_filter(filter(file_level))
+                .boxed(),
+        );
         guard.log_file = Some(path);
     }
     // Err only when a global subscriber is already set (a second init in tests): keep the first.
@@ -88,6 +107,190 @@ pub fn init(log: &LogSection, format: LogFormat) -> Result<TelemetryGuard, HiveE
         guard.log_file = None;
     }
     Ok(guard)
+}
+
+/// The name of ractor's span around an actor's start and message loop (field `id`).
+const ACTOR_SPAN: &str = "Actor";
+
+thread_local! {
+    /// Pids of the `Actor` spans entered on this thread, innermost last.
+    static ENTERED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The pid of an `Actor` span, kept in its extensions.
+struct ActorPid(u64);
+
+/// Reads the `id` field (`"0.4"`: node 0, pid 4) of an `Actor` span.
+#[derive(Default)]
+struct PidVisitor(Option<u64>);
+
+impl Visit for PidVisitor {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "id" {
+            self.0 = value.rsplit('.').next().and_then(|p| p.parse().ok());
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "id" {
+            self.record_str(field, format!("{value:?}").trim_matches('"'));
+        }
+    }
+}
+
+/// Tracks which actor a line comes from: the innermost entered `Actor` span, per thread.
+struct ActorSpans;
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for ActorSpans {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut v = PidVisitor::default();
+        attrs.record(&mut v);
+        if let (Some(pid), Some(span)) = (v.0, ctx.span(id)) {
+            span.extensions_mut().insert(ActorPid(pid));
+        }
+    }
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if let Some(pid) = ctx
+            .span(id)
+            .and_then(|s| s.extensions().get::<ActorPid>().map(|p| p.0))
+        {
+            ENTERED.with(|e| e.borrow_mut().push(pid));
+        }
+    }
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if ctx
+            .span(id)
+            .is_some_and(|s| s.extensions().get::<ActorPid>().is_some())
+        {
+            ENTERED.with(|e| e.borrow_mut().pop());
+        }
+    }
+}
+
+/// The tree name of the actor this thread is running now, if any.
+fn current_actor() -> Option<Arc<str>> {
+    let pid = ENTERED.with(|e| e.borrow().last().copied())?;
+    let name = otp::tree_name(pid).or_else(otp::starting)?;
+    Some(display_name(name))
+}
+
+/// How a tree name shows in a line: a session is a `client`, a channel a `channel`.
+fn display_name(name: otp::TreeName) -> Arc<str> {
+    match name {
+        otp::TreeName::Child(id) => id,
+        otp::TreeName::DynamicChildOf(sup) => match &*sup {
+            "clients_sup" => Arc::from("client"),
+            "channels_sup" => Arc::from("channel"),
+            _ => sup,
+        },
+    }
+}
+
+/// Hive's line format, text or JSON: time, level, actor, target, message and fields. `detail`
+/// (the file sink) adds the thread and the source file and line.
+struct Lines {
+    json: bool,
+    detail: bool,
+}
+
+impl<S, N> FormatEvent<S, N> for Lines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let meta = event.metadata();
+        let actor = current_actor();
+        if self.json {
+            let mut time = String::new();
+            SystemTime.format_time(&mut Writer::new(&mut time))?;
+            let mut fields = JsonFields::default();
+            event.record(&mut fields);
+            let mut line = serde_json::Map::new();
+            line.insert("timestamp".into(), time.into());
+            line.insert("level".into(), meta.level().as_str().into());
+            if let Some(a) = actor {
+                line.insert("actor".into(), a.as_ref().into());
+            }
+            line.insert("target".into(), meta.target().into());
+            line.insert("fields".into(), fields.0.into());
+            if self.detail {
+                line.insert(
+                    "threadId".into(),
+                    format!("{:?}", std::thread::current().id()).into(),
+                );
+                if let Some(f) = meta.file() {
+                    line.insert("filename".into(), f.into());
+                }
+                if let Some(l) = meta.line() {
+                    line.insert("line_number".into(), l.into());
+                }
+            }
+            return writeln!(w, "{}", serde_json::Value::Object(line));
+        }
+        let ansi = w.has_ansi_escapes();
+        SystemTime.format_time(&mut w)?;
+        let level = meta.level();
+        if ansi {
+            write!(w, " {}{level:>5}\x1b[0m", level_colour(level))?;
+        } else {
+            write!(w, " {level:>5}")?;
+        }
+        if self.detail {
+            write!(w, " {:?}", std::thread::current().id())?;
+        }
+        if let Some(a) = actor {
+            write!(w, " [{a}]")?;
+        }
+        write!(w, " {}:", meta.target())?;
+        if self.detail
+            && let (Some(f), Some(l)) = (meta.file(), meta.line())
+        {
+            write!(w, " {f}:{l}:")?;
+        }
+        w.write_char(' ')?;
+        ctx.format_fields(w.by_ref(), event)?;
+        writeln!(w)
+    }
+}
+
+fn level_colour(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "\x1b[31m",
+        Level::WARN => "\x1b[33m",
+        Level::INFO => "\x1b[32m",
+        Level::DEBUG => "\x1b[34m",
+        Level::TRACE => "\x1b[35m",
+    }
+}
+
+/// An event's fields as a JSON object (`message` included).
+#[derive(Default)]
+struct JsonFields(serde_json::Map<String, serde_json::Value>);
+
+impl Visit for JsonFields {
+    fn record_str(&mut self, f: &Field, v: &str) {
+        self.0.insert(f.name().into(), v.into());
+    }
+    fn record_i64(&mut self, f: &Field, v: i64) {
+        self.0.insert(f.name().into(), v.into());
+    }
+    fn record_u64(&mut self, f: &Field, v: u64) {
+        self.0.insert(f.name().into(), v.into());
+    }
+    fn record_bool(&mut self, f: &Field, v: bool) {
+        self.0.insert(f.name().into(), v.into());
+    }
+    fn record_f64(&mut self, f: &Field, v: f64) {
+        self.0.insert(f.name().into(), v.into());
+    }
+    fn record_debug(&mut self, f: &Field, v: &dyn std::fmt::Debug) {
+        self.0.insert(f.name().into(), format!("{v:?}").into());
+    }
 }
 
 /// Map a Hive level name (HIVE.md 12) to a tracing level filter.

@@ -1,73 +1,39 @@
-//! The monitor listener: a hyper 1 HTTP/1.1 server on `monitor.port` answering through
-//! [`routes`](super::routes).
+//! The monitor listener: a hyper 1 HTTP/1.1 server on `monitor.port` (served by
+//! [`crate::http_edge`]) answering through [`routes`](super::routes).
 
-use std::convert::Infallible;
-use std::time::Duration;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::ctx::MonitorCtx;
 use super::routes::{self, Reply};
+use crate::http_edge::{self, Edge};
 
-/// How long in-flight requests may run after shutdown is requested.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Serve the monitor on `listener` until `shutdown` is cancelled, then finish in-flight requests
-/// (at most a few seconds) and return.
+/// Serve the monitor on `listener` until `shutdown` is cancelled, behind an HTTP edge of its own
+/// with the default `http` settings (a node's listener uses [`serve_with`] and the node's edge).
 pub async fn serve(listener: TcpListener, ctx: MonitorCtx, shutdown: CancellationToken) {
-    let mut conns = JoinSet::new();
-    loop {
-        while conns.try_join_next().is_some() {}
-        let accepted = tokio::select! {
-            () = shutdown.cancelled() => break,
-            a = listener.accept() => a,
-        };
-        let (stream, peer) = match accepted {
-            Ok(a) => a,
-            Err(e) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!(error = %e, "monitor accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    serve_with(listener, Edge::standalone(), ctx, shutdown).await;
+}
+
+/// Serve the monitor on `listener` through `edge` until `shutdown` is cancelled, then finish
+/// in-flight requests (at most `http.drain_timeout`) and return.
+pub async fn serve_with(
+    listener: TcpListener,
+    edge: Arc<Edge>,
+    ctx: MonitorCtx,
+    shutdown: CancellationToken,
+) {
+    http_edge::serve(listener, edge, "monitor", shutdown, move |req| {
         let ctx = ctx.clone();
-        let stop = shutdown.clone();
-        conns.spawn(async move {
-            let svc = service_fn(move |req| {
-                let ctx = ctx.clone();
-                async move { Ok::<_, Infallible>(answer(&ctx, req).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc);
-            let mut conn = std::pin::pin!(conn);
-            let res = tokio::select! {
-                r = conn.as_mut() => r,
-                () = stop.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = res {
-                tracing::debug!(%peer, error = %e, "monitor connection error");
-            }
-        });
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        while conns.join_next().await.is_some() {}
+        async move { answer(&ctx, req).await }
     })
     .await;
-    conns.abort_all();
 }
 
 async fn answer(ctx: &MonitorCtx, req: Request<Incoming>) -> Response<Full<Bytes>> {

@@ -1,16 +1,12 @@
 //! The API's hyper listener: authentication, body limit, counters and one log line per failure.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -18,9 +14,10 @@ use tokio_util::sync::CancellationToken;
 use super::ApiCtx;
 use super::routes::{Reply, Section, dispatch, parse_route};
 use crate::HiveError;
+use crate::http_edge::{self, Edge};
 use crate::metrics::{ApiMetrics, ApiSectionMetrics};
 
-/// Time allowed for a request's headers, and separately for its body.
+/// Time allowed for a request's body (its headers are timed by the HTTP edge).
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The `api.<section>.*` counters of a section.
@@ -39,50 +36,27 @@ struct Server {
     counters: ApiMetrics,
 }
 
-/// Serve the API on `listener` until `shutdown` is cancelled; open connections then finish their
-/// current request and close.
+/// Serve the API on `listener` until `shutdown` is cancelled, behind an HTTP edge of its own with
+/// the default `http` settings (a node's listener uses [`serve_with`] and the node's edge).
 pub async fn serve(listener: TcpListener, ctx: ApiCtx, shutdown: CancellationToken) {
+    serve_with(listener, Edge::standalone(), ctx, shutdown).await;
+}
+
+/// Serve the API on `listener` through `edge` until `shutdown` is cancelled; open connections
+/// then finish their current request and close.
+pub async fn serve_with(
+    listener: TcpListener,
+    edge: Arc<Edge>,
+    ctx: ApiCtx,
+    shutdown: CancellationToken,
+) {
     let counters = ctx.metrics.api().clone();
     let server = Arc::new(Server { ctx, counters });
-    loop {
-        let stream = tokio::select! {
-            () = shutdown.cancelled() => break,
-            r = listener.accept() => match r {
-                Ok((stream, _peer)) => stream,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "api accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    http_edge::serve(listener, edge, "api", shutdown, move |req| {
         let server = server.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req| {
-                let server = server.clone();
-                async move { Ok::<_, Infallible>(server.handle(req).await) }
-            });
-            let mut builder = http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(READ_TIMEOUT);
-            let conn = builder.serve_connection(TokioIo::new(stream), svc);
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        tracing::debug!(error = %e, "api connection error");
-                    }
-                }
-                () = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
-                }
-            }
-        });
-    }
+        async move { server.handle(req).await }
+    })
+    .await;
 }
 
 impl Server {

@@ -234,9 +234,13 @@ pub fn router_sup(p: &Parts) -> SupervisorSpec {
     }
 }
 
-/// `web_sup`: the monitor, API and Socket.IO listeners, each a worker owning its socket.
+/// `web_sup`: the monitor, API and Socket.IO listeners, each a worker owning its socket. A
+/// listener's stop drains it for up to `http.drain_timeout`, so its shutdown allows that plus a
+/// margin.
 pub fn web_sup(p: &Parts) -> SupervisorSpec {
     let names = ["monitor_listener", "api_listener", "socketio_listener"];
+    let drain = Duration::from_millis(p.config.http.drain_timeout);
+    let shutdown = Shutdown::Timeout(drain + Duration::from_secs(2));
     let children = p
         .listeners
         .iter()
@@ -246,7 +250,7 @@ pub fn web_sup(p: &Parts) -> SupervisorSpec {
             ChildSpec::worker(
                 name,
                 Restart::Permanent,
-                WORKER_SHUTDOWN,
+                shutdown,
                 start_actor(move || (ListenerActor, make())),
             )
         })

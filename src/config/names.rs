@@ -151,7 +151,7 @@ pub(crate) const LOG_LEVELS: &[&str] = &[
 /// Transport names of `socketio.transports`.
 pub(crate) const TRANSPORTS: &[&str] = &["xhr-polling", "websocket", "flashsocket"];
 
-/// The eight top-level sections, in the original's order.
+/// The top-level sections: the original's eight in its order, then the new `http`.
 pub(crate) const SECTIONS: &[&str] = &[
     "hive",
     "socketio",
@@ -161,4 +161,5 @@ pub(crate) const SECTIONS: &[&str] = &[
     "api",
     "monitor",
     "log",
+    "http",
 ];

@@ -1,4 +1,5 @@
-//! Typed structs for the eight sections of Hive's JSON configuration (HIVE.md 2.4-2.11).
+//! Typed structs for the sections of Hive's JSON configuration: the original's eight (HIVE.md
+//! 2.4-2.11) and the new `http`.
 //!
 //! Defaults are the original's *effective* defaults (HIVE.md 2.2), written out per field. Free-form
 //! values (hook and action args, initial state) stay `serde_json::Value`; they are checked when the
@@ -33,6 +34,9 @@ pub struct Config {
     /// Section `log`.
     #[serde(default)]
     pub log: LogSection,
+    /// Section `http` (new): the protections of the three HTTP listeners.
+    #[serde(default)]
+    pub http: HttpSection,
 }
 
 /// Section `hive` (HIVE.md 2.4).
@@ -249,6 +253,41 @@ pub struct LogSection {
     pub console_level: String,
 }
 
+/// Section `http` (new, see docs/compat.md): what every HTTP listener (Socket.IO, API, monitor)
+/// allows a connection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HttpSection {
+    /// From accept (or from the first byte after an idle keep-alive) to the end of the request
+    /// headers (ms).
+    #[serde(default = "d_header_read_timeout")]
+    pub header_read_timeout: u64,
+    /// Keep-alive idle time between two requests on one connection (ms).
+    #[serde(default = "d_idle_timeout")]
+    pub idle_timeout: u64,
+    /// Largest request head (start line and headers) in bytes.
+    #[serde(default = "d_max_header_size")]
+    pub max_header_size: usize,
+    /// Most TCP connections open on the three listeners together; `None`: 2 x
+    /// `hive.max_client_slots` + 1024. Always capped below the open-files limit.
+    #[serde(default)]
+    pub max_connections: Option<u64>,
+    /// On shutdown, how long in-flight requests may take to finish (ms).
+    #[serde(default = "d_drain_timeout")]
+    pub drain_timeout: u64,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: d_header_read_timeout(),
+            idle_timeout: d_idle_timeout(),
+            max_header_size: d_max_header_size(),
+            max_connections: None,
+            drain_timeout: d_drain_timeout(),
+        }
+    }
+}
+
 impl Default for SocketioSection {
     fn default() -> Self {
         Self {
@@ -371,4 +410,16 @@ fn d_level() -> String {
 }
 fn d_level_console() -> String {
     "info".into()
+}
+fn d_header_read_timeout() -> u64 {
+    10_000
+}
+fn d_idle_timeout() -> u64 {
+    60_000
+}
+fn d_max_header_size() -> usize {
+    16 * 1024
+}
+fn d_drain_timeout() -> u64 {
+    5_000
 }

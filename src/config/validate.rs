@@ -46,6 +46,9 @@ pub(crate) fn check(root: &Value) -> (Vec<ConfigError>, Vec<String>) {
             "monitor" => {
                 c.object("monitor", v, MONITOR);
             }
+            "http" => {
+                c.object("http", v, HTTP);
+            }
             _ => {
                 c.object("log", v, LOG);
             }
@@ -112,6 +115,14 @@ const MONITOR: &[Field] = &[
     opt("port", PORT),
     opt("hash", Ty::Str(8)),
     opt("initialize_counters", Ty::Bool),
+];
+
+const HTTP: &[Field] = &[
+    opt("header_read_timeout", Ty::Int(1, U64)),
+    opt("idle_timeout", Ty::Int(1, U64)),
+    opt("max_header_size", Ty::Int(1024, U32)),
+    opt("max_connections", Ty::Int(1, U32)),
+    opt("drain_timeout", Ty::Int(0, U64)),
 ];
 
 const LOG: &[Field] = &[

@@ -2,7 +2,8 @@
 //! [`HttpWorker`](super::http_worker::HttpWorker)s, each a supervised actor with its own thread.
 //!
 //! Concurrency is bounded by `max_connections` (default `size + overflow`): a request first takes
-//! one of that many permits (waiting up to `connectors.rent_timeout`), then an idle worker, or a
+//! one of that many permits (waiting up to `connectors.rent_timeout`, or to the end of a graceful
+//! termination, see [`super::Connectors::drain_until`]), then an idle worker, or a
 //! new overflow worker if none is idle. The `size` base workers `worker:<name>:0..size` are the
 //! supervisor's permanent children (restarted when they crash); overflow workers are temporary
 //! children added with `start_child` and retire by themselves after [`OVERFLOW_IDLE`] without
@@ -255,18 +256,14 @@ impl HttpPool {
 
     async fn rent_once(&self) -> Result<Rental, HiveError> {
         let s = &self.shared;
-        let permit = match tokio::time::timeout(
-            s.core.rent_timeout,
-            s.permits.clone().acquire_owned(),
-        )
-        .await
-        {
+        let wait = s.core.rent_wait();
+        let permit = match tokio::time::timeout(wait, s.permits.clone().acquire_owned()).await {
             Ok(Ok(p)) => p,
             _ => {
                 return Err(HiveError::HttpError(format!(
                     "Hive HTTP Hook request failed: no connection to {} became free within {} ms",
                     s.core.name,
-                    s.core.rent_timeout.as_millis()
+                    wait.as_millis()
                 )));
             }
         };

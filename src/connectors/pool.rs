@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ractor::ActorCell;
 
@@ -27,6 +27,27 @@ pub(crate) const POOL_INTENSITY: Intensity = Intensity {
 /// How a pool supervisor stops a worker: gracefully (after the request in hand), killed after 5 s.
 pub(crate) const WORKER_SHUTDOWN: Shutdown = Shutdown::Timeout(Duration::from_secs(5));
 
+/// The graceful-termination window of a node's pools (see [`super::Connectors::drain_until`]):
+/// until its deadline, a request waits for a connection until the deadline instead of
+/// `rent_timeout`, and a TCP pool's wait queue has no limit. One per [`super::Connectors`],
+/// shared by its pools.
+#[derive(Debug, Default)]
+pub(crate) struct Drain {
+    until: Mutex<Option<Instant>>,
+}
+
+impl Drain {
+    /// Open the window until `deadline` (`None` closes it).
+    pub(crate) fn set(&self, deadline: Option<Instant>) {
+        *lock(&self.until) = deadline;
+    }
+
+    /// The deadline, while the window is open.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        lock(&self.until).filter(|d| *d > Instant::now())
+    }
+}
+
 /// State shared by a pool's handle, its supervisor incarnations and its workers.
 #[derive(Debug)]
 pub(crate) struct PoolCore {
@@ -38,6 +59,8 @@ pub(crate) struct PoolCore {
     pub(crate) rent_timeout: Duration,
     /// Retry policy for renting.
     pub(crate) backoff: Backoff,
+    /// The node's graceful-termination window (shared by every pool of the node).
+    pub(crate) drain: Arc<Drain>,
     /// The registry, where the backend registers its own per-pool counters when built.
     pub(crate) metrics: Arc<Metrics>,
     /// `connectors.<kind>.<pool>.*` and the `connectors.*` totals the pool counts into.
@@ -60,6 +83,7 @@ impl PoolCore {
         kind: &str,
         rent_timeout: Duration,
         backoff: Backoff,
+        drain: Arc<Drain>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
@@ -67,6 +91,7 @@ impl PoolCore {
             connector,
             rent_timeout,
             backoff,
+            drain,
             counters: metrics.pool(kind, name),
             metrics,
             sup: Mutex::new(None),
@@ -74,6 +99,30 @@ impl PoolCore {
             next_worker: AtomicUsize::new(0),
             busy: AtomicUsize::new(0),
         }
+    }
+
+    /// How long a request waits for a connection: `rent_timeout`, or until the end of the
+    /// graceful-termination window when that is later. A session's last hooks then queue for the
+    /// pool instead of failing after `rent_timeout` when thousands of sessions end at once;
+    /// `graceful_termination_timeout` still bounds them.
+    pub(crate) fn rent_wait(&self) -> Duration {
+        let window = self
+            .drain
+            .deadline()
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or_default();
+        self.rent_timeout.max(window)
+    }
+
+    /// Whether the graceful-termination window is open.
+    pub(crate) fn draining(&self) -> bool {
+        self.drain.deadline().is_some()
+    }
+
+    /// Requests in hand: rented connections (an HTTP `hp.put` keeps its rental until the backend
+    /// answered).
+    pub(crate) fn busy(&self) -> usize {
+        self.busy.load(Ordering::Relaxed)
     }
 
     /// Worker numbers below `n` are reserved (base workers `0..n`).

@@ -5,8 +5,9 @@
 //! connection with `start_child`.
 //!
 //! Renting takes an idle connection (waiting up to `connectors.rent_timeout`, at most
-//! `size + overflow` waiters). A connection closed by the backend is retired and the request is
-//! retried on another one within the same deadline.
+//! `size + overflow` waiters; during a graceful termination up to its deadline, without a waiter
+//! limit, see [`super::Connectors::drain_until`]). A connection closed by the backend is retired
+//! and the request is retried on another one within the same deadline.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -220,7 +221,7 @@ impl TcpPool {
         body: Option<String>,
         read: bool,
     ) -> Result<String, HiveError> {
-        let deadline = Instant::now() + self.shared.core.rent_timeout;
+        let deadline = Instant::now() + self.shared.core.rent_wait();
         loop {
             let rental = self.rent(deadline).await?;
             let Some(w) = rental.worker.as_ref() else {
@@ -251,7 +252,10 @@ impl TcpPool {
                 Ok(p) => p,
                 Err(_) => {
                     let limit = s.args.queue_limit;
-                    if limit > 0 && s.waiting.load(Ordering::Relaxed) >= limit {
+                    // No limit while the node terminates gracefully: every session's last
+                    // hooks wait their turn, bounded by the graceful timeout.
+                    if limit > 0 && !s.core.draining() && s.waiting.load(Ordering::Relaxed) >= limit
+                    {
                         return Err(HiveError::TcpError(format!(
                             "{}'s request queue is full.",
                             s.core.name

@@ -1,6 +1,7 @@
 //! Node-wide gauges (`hive.*`, `hive.cluster.*`) and the router's counters (`hive.router.*`).
 
 use super::counter::Counter;
+use super::names::LazyCounter;
 
 metric_group! {
     /// `hive.*`: node uptime, process count and memory gauges. Set by the env refresher and by the
@@ -30,7 +31,8 @@ metric_group! {
 }
 
 metric_group! {
-    /// `hive.router.*`: held by the router.
+    /// `hive.router.*`: held by the router. `killed_sessions` is listed once a graceful termination
+    /// killed a session.
     RouterMetrics {
         uptime: Counter = "hive.router.uptime",
         spawned_clients: Counter = "hive.router.spawned_clients",
@@ -40,5 +42,6 @@ metric_group! {
         routed_events: Counter = "hive.router.routed_events",
         routed_msgs: Counter = "hive.router.routed_msgs",
         errors: Counter = "hive.router.errors",
+        killed_sessions: LazyCounter = "hive.router.killed_sessions",
     }
 }

@@ -75,6 +75,11 @@ impl LazyCounter {
         self.counter().inc();
     }
 
+    /// Add `n` (registering the name, whatever `n`).
+    pub fn add(&self, n: i64) {
+        self.counter().add(n);
+    }
+
     /// Read the value (0 while the name is not registered).
     pub fn get(&self) -> i64 {
         let l = &*self.0;

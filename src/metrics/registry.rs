@@ -317,6 +317,9 @@ mod tests {
         assert_eq!(m.get("clients.hooks.chat.calls"), 2);
         assert_eq!(m.get("connectors.uses"), 1);
         assert!(!listed("clients.hooks.chat.errors"));
+        assert!(!listed("hive.router.killed_sessions"));
+        m.router().killed_sessions.add(4);
+        assert_eq!(m.get("hive.router.killed_sessions"), 4);
         assert_eq!(m.hook_event("chat").calls.get(), 2, "same metric by name");
     }
 

@@ -1,51 +1,33 @@
-//! The Socket.IO HTTP listener (hyper 1, HTTP/1.1 with upgrades) and its route table (HIVE.md 3.2).
+//! The Socket.IO HTTP listener (hyper 1, HTTP/1.1 with upgrades, served by [`crate::http_edge`])
+//! and its route table (HIVE.md 3.2).
 
-use std::convert::Infallible;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::origin::{check, rejection_text, reply};
 use super::{TransportCtx, handshake, websocket, xhr_polling};
 use crate::error::HiveError;
+use crate::http_edge::{self, Edge};
 
-/// Accept connections until `shutdown` is cancelled.
-pub async fn serve(listener: TcpListener, ctx: TransportCtx, shutdown: CancellationToken) {
-    loop {
-        let (stream, _) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // EMFILE and friends: back off a little instead of spinning.
-                    tracing::warn!(error = %e, "socket.io listener accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.cancelled() => return,
-        };
-        let _ = stream.set_nodelay(true);
+/// Serve the Socket.IO routes on `listener` through the shared HTTP edge until `shutdown` is
+/// cancelled, then drain.
+pub async fn serve(
+    listener: TcpListener,
+    edge: Arc<Edge>,
+    ctx: TransportCtx,
+    shutdown: CancellationToken,
+) {
+    http_edge::serve(listener, edge, "socketio", shutdown, move |req| {
         let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req| {
-                let ctx = ctx.clone();
-                async move { Ok::<_, Infallible>(route(&ctx, req).await) }
-            });
-            let conn = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .with_upgrades();
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "socket.io connection ended with an error");
-            }
-        });
-    }
+        async move { route(&ctx, req).await }
+    })
+    .await;
 }
 
 /// A query string has a `disconnect` parameter (any value).

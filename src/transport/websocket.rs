@@ -16,7 +16,6 @@ use hyper::body::Incoming as Body;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::TransportCtx;
 use super::origin::reply;
@@ -25,6 +24,7 @@ use super::xhr_polling::error_frame;
 use crate::client::ws_queue::{self, WsReceiver};
 use crate::client::{ClientHandle, CloseReason, Sink, Transport, WsOut};
 use crate::error::HiveError;
+use crate::http_edge::EdgeStream;
 use codec::socketio::decode;
 use codec::ws::{Incoming, close_code, encode_close, encode_frame, frame_len, opcode};
 
@@ -69,14 +69,17 @@ pub async fn upgrade(
                 return;
             }
         };
-        // Our listener serves plain TCP streams: take the stream back (no boxed I/O in between),
-        // with whatever the client sent right after the upgrade request.
+        // Our listener serves TCP streams through the HTTP edge: take the stream back (no boxed
+        // I/O in between), with whatever the client sent right after the upgrade request, and
+        // keep its connection slot as long as the socket. No HTTP timeout applies from here on:
+        // the heartbeat governs the connection.
         // The reader is a local here and `run` borrows everything: arguments an async fn owns
         // are stored twice in its future, and this future lives as long as the connection.
         let max = ctx.config.socketio.max_frame_size;
-        match upgraded.downcast::<TokioIo<TcpStream>>() {
+        match upgraded.downcast::<TokioIo<EdgeStream>>() {
             Ok(parts) => {
-                let mut conn = FrameReader::new(parts.io.into_inner(), &parts.read_buf, max);
+                let (tcp, _slot) = parts.io.into_inner().into_parts();
+                let mut conn = FrameReader::new(tcp, &parts.read_buf, max);
                 drop(parts.read_buf);
                 run(&ctx, &mut conn, &sid, flash).await;
             }

@@ -60,9 +60,15 @@ impl TestHive {
 
     pub async fn start_mode(patch: Value, mode: hive::Mode) -> TestHive {
         let loaded = hive::config::from_value(test_config(patch)).expect("test config is valid");
-        let node = hive::app::start(loaded.config, hive::app::StartOptions { mode })
-            .await
-            .expect("hive starts");
+        let node = hive::app::start(
+            loaded.config,
+            hive::app::StartOptions {
+                mode,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("hive starts");
         TestHive {
             sio: node.socketio_addr,
             api: node.api_addr,

@@ -16,6 +16,7 @@ use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::task::JoinHandle;
 
 use super::msg::{SupRef, SupervisorMsg, send_report};
+use super::names::{self, TreeName};
 use super::report::{ChildReport, IntensityReport, SupervisorReport};
 use super::restart::{Exit, RestartWindow, exit_of, schedule_retry};
 use super::shutdown::SHUTDOWN_REASON;
@@ -106,13 +107,15 @@ fn ensure_linked(sup: &ActorCell, cell: &ActorCell) {
     }
 }
 
-/// Start one incarnation of `spec` under `sup`, linked to it.
+/// Start one incarnation of `spec` under `sup`, linked to it, known in the log lines as `name`.
 pub(crate) async fn start_one(
     sup: &ActorCell,
     spec: &ChildSpec,
+    name: TreeName,
 ) -> Result<ActorCell, SupervisionError> {
-    let cell = (spec.start)(sup.clone()).await?;
+    let cell = names::start_as(name.clone(), (spec.start)(sup.clone())).await?;
     ensure_linked(sup, &cell);
+    names::register(&cell.get_id(), name);
     Ok(cell)
 }
 
@@ -129,6 +132,9 @@ pub(crate) trait Kind: Sized + Send + 'static {
 
     /// The common core.
     fn core(&mut self) -> &mut Core;
+
+    /// The tree name of a child started from `spec` (see [`names`]).
+    fn child_name(&self, spec: &ChildSpec) -> TreeName;
 
     /// Ordered shutdown: set `stopping`, forget every incarnation and stop them (kind's order).
     fn shutdown_children(&mut self) -> impl Future<Output = ()> + Send;
@@ -214,7 +220,7 @@ async fn start_child<K: Kind>(
             reason: "a child with this id exists".into(),
         });
     }
-    let cell = start_one(&myself.get_cell(), &spec).await?;
+    let cell = start_one(&myself.get_cell(), &spec, state.child_name(&spec)).await?;
     state.insert(spec, cell.clone());
     Ok(cell)
 }
@@ -243,7 +249,10 @@ impl<K: Kind> Actor for SupervisorActor<K> {
         myself: ActorRef<Self::Msg>,
         args: K::Arguments,
     ) -> Result<K, ActorProcessingErr> {
-        K::init(&myself, args).await
+        let mut state = K::init(&myself, args).await?;
+        let name = TreeName::Child(state.core().id.as_str().into());
+        names::register(&myself.get_id(), name);
+        Ok(state)
     }
 
     async fn handle(
@@ -290,7 +299,11 @@ impl<K: Kind> Actor for SupervisorActor<K> {
         evt: SupervisionEvent,
         state: &mut K,
     ) -> Result<(), ActorProcessingErr> {
-        match exit_of(&evt) {
+        let exit = exit_of(&evt);
+        if let Some(exit) = &exit {
+            names::forget(&exit.id);
+        }
+        match exit {
             Some(exit) if !state.core().stopping => state.on_exit(&myself, exit).await,
             _ => Ok(()),
         }
@@ -298,11 +311,12 @@ impl<K: Kind> Actor for SupervisorActor<K> {
 
     async fn post_stop(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         state: &mut K,
     ) -> Result<(), ActorProcessingErr> {
         // A graceful stop from the parent: ordered shutdown (no-op after `Shutdown`).
         state.shutdown_children().await;
+        names::forget(&myself.get_id());
         Ok(())
     }
 }

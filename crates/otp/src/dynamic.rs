@@ -18,6 +18,7 @@ use ractor::{ActorCell, ActorId, ActorProcessingErr, ActorRef};
 
 use super::base::{Core, Kind, child_report, count_restart, start_one};
 use super::msg::SupervisorMsg;
+use super::names::TreeName;
 use super::report::SupervisorReport;
 use super::restart::Exit;
 use super::shutdown::{stop_child, stop_in_parallel};
@@ -81,6 +82,10 @@ impl Kind for DynState {
         })
     }
 
+    fn child_name(&self, _spec: &ChildSpec) -> TreeName {
+        TreeName::DynamicChildOf(self.core.id.as_str().into())
+    }
+
     fn core(&mut self) -> &mut Core {
         &mut self.core
     }
@@ -132,11 +137,12 @@ impl Kind for DynState {
             .filter(|(_, c)| c.cell.is_none())
             .map(|(seq, _)| *seq)
             .collect();
+        let name = TreeName::DynamicChildOf(self.core.id.as_str().into());
         for seq in pending {
             let Some(child) = self.children.get_mut(&seq) else {
                 continue;
             };
-            match start_one(&sup, &child.spec).await {
+            match start_one(&sup, &child.spec, name.clone()).await {
                 Ok(cell) => {
                     self.by_actor.insert(cell.get_id(), seq);
                     child.cell = Some(cell);

@@ -14,6 +14,7 @@
 //! * [`SupervisorHandle`]: a static supervisor with a [`Strategy`] and an [`Intensity`].
 //! * [`DynamicHandle`]: a dynamic (`simple_one_for_one`) supervisor with `max_children`.
 //! * [`report`]: serializable snapshots of the live tree ([`SupervisorReport`]).
+//! * [`names`]: the tree name of every live actor, for log lines ([`tree_name`], [`starting`]).
 //!
 //! # Semantics
 //!
@@ -65,6 +66,7 @@
 mod base;
 pub mod dynamic;
 pub mod msg;
+pub mod names;
 pub mod report;
 mod restart;
 pub mod shutdown;
@@ -73,6 +75,7 @@ pub mod supervisor;
 
 pub use dynamic::DynamicHandle;
 pub use msg::SupervisorMsg;
+pub use names::{TreeName, starting, tree_name};
 pub use report::{ChildReport, IntensityReport, SupervisorReport};
 pub use spec::{
     ChildKind, ChildSpec, DynamicSpec, Intensity, Restart, Shutdown, StartFn, StartFuture,

@@ -25,6 +25,12 @@ const KILL_GRACE: Duration = Duration::from_secs(5);
 /// * `Timeout(t)`: stop with reason `"shutdown"`; if it is still alive after `t`, kill.
 /// * `Infinity`: stop with reason `"shutdown"` and wait.
 pub async fn stop_child(cell: &ActorCell, shutdown: Shutdown) {
+    stop(cell, shutdown).await;
+    // Its exit event may never be handled (the supervisor may be stopping too).
+    super::names::forget(&cell.get_id());
+}
+
+async fn stop(cell: &ActorCell, shutdown: Shutdown) {
     if cell.get_status() == ActorStatus::Stopped {
         return;
     }

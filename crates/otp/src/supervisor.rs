@@ -19,6 +19,7 @@ use ractor::{ActorCell, ActorProcessingErr, ActorRef};
 
 use super::base::{Core, Kind, child_report, count_restart, start_one};
 use super::msg::SupervisorMsg;
+use super::names::TreeName;
 use super::report::SupervisorReport;
 use super::restart::Exit;
 use super::shutdown::{stop_child, stop_in_order};
@@ -111,7 +112,7 @@ impl Kind for SupState {
         };
         let sup = myself.get_cell();
         for child in spec.children {
-            match start_one(&sup, &child).await {
+            match start_one(&sup, &child, TreeName::Child(child.id.as_str().into())).await {
                 Ok(cell) => state.children.push(Child::running(child, cell)),
                 Err(e) => {
                     // The failure travels up as this supervisor's start error; whoever started the tree logs it once.
@@ -125,6 +126,10 @@ impl Kind for SupState {
             }
         }
         Ok(state)
+    }
+
+    fn child_name(&self, spec: &ChildSpec) -> TreeName {
+        TreeName::Child(spec.id.as_str().into())
     }
 
     fn core(&mut self) -> &mut Core {
@@ -203,7 +208,13 @@ impl Kind for SupState {
             if child.status != Status::Restarting {
                 continue;
             }
-            match start_one(&sup, &child.spec).await {
+            match start_one(
+                &sup,
+                &child.spec,
+                TreeName::Child(child.spec.id.as_str().into()),
+            )
+            .await
+            {
                 Ok(cell) => {
                     tracing::debug!(sup = %self.core.id, child = %child.spec.id, actor = %cell.get_id(), "child restarted");
                     child.cell = Some(cell);
@@ -279,7 +290,8 @@ impl Kind for SupState {
             }),
             Some(idx) => {
                 let child = &mut self.children[idx];
-                let started = start_one(&myself.get_cell(), &child.spec).await;
+                let name = TreeName::Child(child.spec.id.as_str().into());
+                let started = start_one(&myself.get_cell(), &child.spec, name).await;
                 if let Ok(cell) = &started {
                     child.cell = Some(cell.clone());
                     child.status = Status::Running;

@@ -119,6 +119,7 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, String> {
         loaded.config,
         hive::app::StartOptions {
             mode: hive::Mode::Dev,
+            ..Default::default()
         },
     )
     .await;
