@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hive::config::{ConnectorsSection, Ordered, PoolDescriptor};
 use hive::connectors::{Connectors, Pool};
-use hive::monitor::Metrics;
+use hive::metrics::Metrics;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

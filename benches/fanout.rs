@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use hive::config::{ChannelTemplate, Ordered, PubsubSection};
-use hive::monitor::Metrics;
+use hive::metrics::Metrics;
 use hive::pubsub::{Delivery, Privilege, PubSub};
 use recorder::Recorder;
 

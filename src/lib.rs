@@ -17,7 +17,6 @@
 //!   (a leaf: it imports nothing else of the crate).
 //! - [`admin`]: the admin (monitor) listener: its routes, the nested-JSON and Prometheus
 //!   renderings, derived gauges, health, the tree as text and as a page, and the `hive tree` client.
-//!   [`monitor`] re-exports it and the registry under the former path.
 //! - [`error`]: [`error::HiveError`] with Hive's stable error codes.
 //! - [`app`]: starting a node (listeners, the tree, wiring) and its graceful shutdown;
 //!   [`app::tree`] builds THE tree described in `supervisor-trees.md` from the `otp` crate's
@@ -39,7 +38,6 @@ pub mod hooks;
 pub mod http_edge;
 pub mod listener;
 pub mod metrics;
-pub mod monitor;
 pub mod pubsub;
 pub mod router;
 pub mod slot;

@@ -11,7 +11,7 @@ use codec::event::InternalEvent;
 use hive::HiveError;
 use hive::api::{ApiCtx, Control, serve};
 use hive::config::{ChannelTemplate, Ordered, PubsubSection};
-use hive::monitor::Metrics;
+use hive::metrics::Metrics;
 use hive::pubsub::{Delivery, Privilege, PubSub};
 use recorder::{Recorder, frames, next};
 use serde_json::{Value, json};

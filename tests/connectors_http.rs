@@ -12,7 +12,7 @@ use backend::{Backend, Shared};
 use hive::HiveError;
 use hive::config::{ConnectorsSection, Ordered, PoolDescriptor};
 use hive::connectors::{Connectors, Pool};
-use hive::monitor::Metrics;
+use hive::metrics::Metrics;
 use serde_json::json;
 
 fn http_pool(

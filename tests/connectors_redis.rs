@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use hive::HiveError;
 use hive::config::{ConnectorsSection, Ordered, PoolDescriptor};
 use hive::connectors::{Connectors, Pool, RedisPool};
-use hive::monitor::Metrics;
+use hive::metrics::Metrics;
 use redis::RedisServer;
 use serde_json::json;
 

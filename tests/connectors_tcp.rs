@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use hive::config::{ConnectorsSection, Ordered, PoolDescriptor};
 use hive::connectors::{Connectors, Pool};
-use hive::monitor::Metrics;
+use hive::metrics::Metrics;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -17,10 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hive::HiveError;
-use hive::monitor::{
-    BoxFut, Health, INIT_METRICS, Metrics, MonitorCtx, PoolHealth, TreeQuery, fetch_and_print_tree,
-    serve,
-};
+use hive::admin::{BoxFut, Health, MonitorCtx, PoolHealth, TreeQuery, fetch_and_print_tree, serve};
+use hive::metrics::{INIT_METRICS, Metrics};
 use otp::{ChildReport, IntensityReport, SupervisorReport};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

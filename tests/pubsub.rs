@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use codec::event::{InternalEvent, parse_internal_events};
 use hive::config::{ChannelTemplate, Ordered, PubsubSection};
-use hive::monitor::Metrics;
+use hive::metrics::Metrics;
 use hive::pubsub::{Delivery, Privilege, PubSub, Subscriber};
 use otp::{DynamicHandle, DynamicSpec, Intensity};
 use recorder::{Recorder, frames, next, wait_until};

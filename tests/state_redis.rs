@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use hive::config::{ConnectorsSection, Ordered, PoolDescriptor};
 use hive::connectors::{Connectors, Pool, RedisPool};
-use hive::monitor::Metrics;
+use hive::metrics::Metrics;
 use hive::state::redis::{RedisState, redis_state_args};
 use hive::state::{StateStore, initial_map};
 use redis::RedisServer;

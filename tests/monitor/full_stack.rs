@@ -169,7 +169,7 @@ async fn real_node_auth_tree_and_health() {
     ] {
         assert!(find_sup(&tree, id).is_some(), "{id} missing from {tree}");
     }
-    let text = hive::monitor::fetch_and_print_tree(&format!("http://{}", h.monitor), HASH, false)
+    let text = hive::admin::fetch_and_print_tree(&format!("http://{}", h.monitor), HASH, false)
         .await
         .unwrap();
     assert!(text.starts_with("root_sup ("), "{text}");

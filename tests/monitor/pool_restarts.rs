@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hive::HiveError;
+use hive::admin::{BoxFut, Health, MonitorCtx, serve};
 use hive::config::{ConnectorsSection, Ordered, PoolDescriptor};
 use hive::connectors::Connectors;
-use hive::monitor::{BoxFut, Health, Metrics, MonitorCtx, serve};
+use hive::metrics::Metrics;
 use otp::SupervisorReport;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
