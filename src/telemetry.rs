@@ -4,30 +4,29 @@
 //! Lines are written for operators: no ANSI colour unless stderr is a terminal (the file never),
 //! and instead of ractor's nested `Actor{id="0.0"}:Actor{id="0.4"}:...` span chain, the one tree
 //! name of the actor the line comes from (`[client]`, `[router]`, `[worker:backend:0]`; JSON: an
-//! `actor` key). ractor opens an `Actor` span (field `id`) around each actor's start and message
-//! loop; `ActorSpans` keeps, per thread, the stack of those that are entered, and the name of
-//! the innermost one comes from the `otp` crate's table of tree names ([`otp::tree_name`], or
-//! [`otp::starting`] while the actor's `pre_start` runs).
+//! `actor` key). The actor is the one whose message loop runs on the current task (a task-local
+//! of the vendored ractor, no tracing span per live actor), named from the `otp` crate's table of
+//! tree names ([`otp::tree_name`], or [`otp::starting`] while the actor's `pre_start` runs).
+//! ractor's own `Actor` spans stay off unless `RUST_LOG` asks for them: a span per live actor
+//! would cost a registry slot for the actor's whole life.
 //!
 //! Hive's level names map onto tracing's: `notice` -> info, `warning` -> warn,
 //! `critical`/`alert`/`emergency` -> error, `none` -> off. `RUST_LOG`, when set, replaces the
 //! console filter (the file keeps `log.file_level`). Dependencies (hyper, fred, ...) log at most at
 //! `info` unless `RUST_LOG` says otherwise, so `debug` means Hive's own debug output.
 
-use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id};
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::filter::{LevelFilter, filter_fn};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry, fmt};
@@ -71,9 +70,6 @@ pub fn init(log: &LogSection, format: LogFormat) -> Result<TelemetryGuard, HiveE
     };
     let json = format == LogFormat::Json;
     let mut layers: Vec<BoxedLayer> = vec![
-        ActorSpans
-            .with_filter(filter_fn(|m| m.is_span() && m.name() == ACTOR_SPAN))
-            .boxed(),
         fmt::layer()
             .with_ansi(!json && std::io::stderr().is_terminal())
             .with_writer(std::io::stderr)
@@ -109,67 +105,16 @@ pub fn init(log: &LogSection, format: LogFormat) -> Result<TelemetryGuard, HiveE
     Ok(guard)
 }
 
-/// The name of ractor's span around an actor's start and message loop (field `id`).
-const ACTOR_SPAN: &str = "Actor";
-
-thread_local! {
-    /// Pids of the `Actor` spans entered on this thread, innermost last.
-    static ENTERED: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
-}
-
-/// The pid of an `Actor` span, kept in its extensions.
-struct ActorPid(u64);
-
-/// Reads the `id` field (`"0.4"`: node 0, pid 4) of an `Actor` span.
-#[derive(Default)]
-struct PidVisitor(Option<u64>);
-
-impl Visit for PidVisitor {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "id" {
-            self.0 = value.rsplit('.').next().and_then(|p| p.parse().ok());
-        }
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "id" {
-            self.record_str(field, format!("{value:?}").trim_matches('"'));
-        }
-    }
-}
-
-/// Tracks which actor a line comes from: the innermost entered `Actor` span, per thread.
-struct ActorSpans;
-
-impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for ActorSpans {
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut v = PidVisitor::default();
-        attrs.record(&mut v);
-        if let (Some(pid), Some(span)) = (v.0, ctx.span(id)) {
-            span.extensions_mut().insert(ActorPid(pid));
-        }
-    }
-    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if let Some(pid) = ctx
-            .span(id)
-            .and_then(|s| s.extensions().get::<ActorPid>().map(|p| p.0))
-        {
-            ENTERED.with(|e| e.borrow_mut().push(pid));
-        }
-    }
-    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        if ctx
-            .span(id)
-            .is_some_and(|s| s.extensions().get::<ActorPid>().is_some())
-        {
-            ENTERED.with(|e| e.borrow_mut().pop());
-        }
-    }
-}
-
-/// The tree name of the actor this thread is running now, if any.
+/// The tree name of the actor whose message loop runs on this task, if any: the actor id comes
+/// from the task-local the vendored ractor sets around every processing loop
+/// ([`ractor::current_actor`]); while an actor's `pre_start` runs (on its supervisor's task), the
+/// name of the child being started ([`otp::starting`]).
 fn current_actor() -> Option<Arc<str>> {
-    let pid = ENTERED.with(|e| e.borrow().last().copied())?;
-    let name = otp::tree_name(pid).or_else(otp::starting)?;
+    let name = match ractor::current_actor() {
+        Some(id) if id.is_local() => otp::tree_name(id.pid()),
+        _ => None,
+    }
+    .or_else(otp::starting)?;
     Some(display_name(name))
 }
 
@@ -315,7 +260,7 @@ pub fn level(name: &str) -> Result<LevelFilter, HiveError> {
 /// Hive's own targets at `lvl`; everything else at most at `info`.
 fn filter(lvl: LevelFilter) -> EnvFilter {
     let deps = lvl.min(LevelFilter::INFO);
-    let directives = format!("{deps},hive={lvl},flood={lvl}").to_lowercase();
+    let directives = format!("{deps},hive={lvl},flood={lvl},ractor=warn").to_lowercase();
     EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new(deps.to_string()))
 }
 
@@ -352,7 +297,7 @@ mod tests {
         assert_eq!(level("trace").unwrap_err().code(), "invalid_config");
         assert_eq!(
             filter(LevelFilter::DEBUG).to_string(),
-            "flood=debug,hive=debug,info"
+            "ractor=warn,flood=debug,hive=debug,info"
         );
     }
 

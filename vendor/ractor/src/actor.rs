@@ -826,8 +826,12 @@ where
         // run the processing loop, backgrounding the work
         let handle = crate::concurrency::spawn_named(actor_ref.get_name().as_deref(), async move {
             let myself = actor_ref.clone();
-            let evt = match Self::processing_loop(ports, &mut state, &handler, actor_ref, id, name)
-                .await
+            // Hive patch: the loop runs with its actor id in a task-local (`crate::current_actor`).
+            let evt = match crate::current::run_as(
+                id,
+                Self::processing_loop(ports, &mut state, &handler, actor_ref, id, name),
+            )
+            .await
             {
                 Ok(exit_reason) => SupervisionEvent::ActorTerminated(
                     myself.get_cell(),

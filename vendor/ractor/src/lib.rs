@@ -176,6 +176,8 @@ pub(crate) mod common_test;
 #[cfg(test)]
 pub use common_test::*;
 pub mod concurrency;
+#[cfg(feature = "tokio_runtime")]
+mod current;
 pub mod errors;
 pub mod factory;
 pub mod macros;
@@ -201,6 +203,8 @@ pub use actor::actor_cell::ActorCell;
 pub use actor::actor_cell::ActorStatus;
 pub use actor::actor_cell::ACTIVE_STATES;
 pub use actor::actor_id::ActorId;
+#[cfg(feature = "tokio_runtime")]
+pub use current::current_actor;
 pub use actor::actor_ref::ActorRef;
 pub use actor::derived_actor::DerivedActorRef;
 pub use actor::messages::Signal;
