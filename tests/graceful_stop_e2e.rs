@@ -363,12 +363,12 @@ async fn sigterm_with_5000_sessions_delivers_every_hook_once() {
     .await;
 }
 
-/// `POST /api/<hash>/hive/stop` with 1,000 sessions (800 WebSocket + 200 XHR-polling).
+/// `POST /api/<hash>/hive/stop` with 5,000 sessions (4,000 WebSocket + 1,000 XHR-polling).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_stop_delivers_every_hook_once() {
     stop_loses_nothing(Load {
-        ws: 800,
-        xhr: 200,
+        ws: 4_000,
+        xhr: 1_000,
         how: Stop::Api,
         grace_ms: 12_000,
         latency: Duration::ZERO,
