@@ -27,9 +27,8 @@ mod raw;
 mod redis;
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use backend::Backend;
@@ -107,23 +106,7 @@ impl Daemon {
         common::merge(&mut cfg, &patch);
         let path = dir.path().join("hive.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
-        let mut child = Command::new(hive_bin())
-            .arg("--config")
-            .arg(&path)
-            .env_remove("RUST_LOG")
-            .env("NO_COLOR", "1")
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = child.stderr.take().unwrap();
-        let stderr = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            s
-        });
+        let (child, stderr) = common::spawn_hive_binary(hive_bin(), &path, dir.path());
         let mut d = Daemon {
             child,
             stderr: Some(stderr),

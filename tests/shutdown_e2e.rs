@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use common::{JsClient, TestHive, http};
@@ -177,23 +176,7 @@ fn spawn_hive(patch: Value) -> Daemon {
     );
     let path = dir.path().join("hive.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hive"))
-        .arg("--config")
-        .arg(&path)
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
+    let (child, stderr) = common::spawn_hive_binary(env!("CARGO_BIN_EXE_hive"), &path, dir.path());
     let port = |section: &str| cfg[section]["port"].as_u64().unwrap() as u16;
     Daemon {
         child,

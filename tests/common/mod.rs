@@ -319,3 +319,30 @@ pub async fn handshake(addr: SocketAddr) -> String {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// Start a Hive binary on `config` in `dir` (no `RUST_LOG`, no colour), its stderr read to the
+/// end on a thread: the child and that thread, which yields the whole stderr once the child exits.
+pub fn spawn_hive_binary(
+    bin: impl AsRef<std::ffi::OsStr>,
+    config: &Path,
+    dir: &Path,
+) -> (Child, std::thread::JoinHandle<String>) {
+    let mut child = Command::new(bin)
+        .arg("--config")
+        .arg(config)
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut s);
+        s
+    });
+    (child, stderr)
+}
