@@ -16,11 +16,12 @@ type Timer = JoinHandle<Result<(), ractor::MessagingErr<ClientMsg>>>;
 use super::handle::{
     ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Tick, Transport, XhrReply,
 };
-use super::outbox::{Outbox, ws_frames, xhr_body};
+use super::outbox::Outbox;
 use super::shortcut::Shortcut;
 use super::ws_queue::WsOut;
 use crate::config::StateManagerName;
 use crate::error::HiveError;
+use crate::events::{Event, In, Out};
 use crate::hooks::engine::{dispatch, run_chain};
 use crate::hooks::{Cx, Flow, HookTable, Reply, Services, Trigger};
 use crate::metrics::{ClientStateMetrics, Counter};
@@ -28,8 +29,9 @@ use crate::pubsub::{Delivery, Privilege, Subscriber};
 use crate::state::{
     StateStore, initial_map, local::LocalState, redis::RedisState, redis::redis_state_args,
 };
-use codec::event::{InternalEvent, parse_external_event};
-use codec::socketio::{Kind, Message, encode};
+use crate::wire::Wire;
+use codec::event::InternalEvent;
+use codec::socketio::Message;
 
 /// The client actor (stateless; everything lives in [`ClientState`]).
 #[derive(Debug)]
@@ -91,6 +93,8 @@ pub struct ClientState {
     me: Arc<dyn Subscriber>,
     phase: Phase,
     transport: Option<Transport>,
+    /// The wire of the attached transport (0.9 until one attaches).
+    wire: Wire,
     sink: Option<Sink>,
     outbox: Outbox,
     store: StateStore,
@@ -222,6 +226,7 @@ impl Actor for ClientActor {
             me: Arc::new(handle),
             phase: Phase::Generic,
             transport: None,
+            wire: Wire::default(),
             sink: None,
             outbox: Outbox::default(),
             store,
@@ -266,7 +271,7 @@ impl Actor for ClientActor {
                     return Ok(());
                 }
                 st.outbox
-                    .extend(frames.iter().map(|f| Reply::Frame(Arc::clone(f))));
+                    .extend(frames.iter().map(|f| Reply::Encoded(Arc::clone(f))));
                 after_work(&myself, st).await;
                 open_shortcut(st);
                 Ok(())
@@ -307,7 +312,11 @@ async fn handle_msg(
         return Ok(());
     }
     match msg {
-        ClientMsg::Attach { transport, sink } => attach(&myself, st, transport, sink).await,
+        ClientMsg::Attach {
+            transport,
+            wire,
+            sink,
+        } => attach(&myself, st, transport, wire, sink).await,
         ClientMsg::Messages(msgs) => {
             if st.phase == Phase::Generic {
                 return Ok(());
@@ -331,7 +340,7 @@ async fn handle_msg(
             match d {
                 Delivery::Frames(frames) => {
                     st.outbox
-                        .extend(frames.iter().map(|f| Reply::Frame(Arc::clone(f))));
+                        .extend(frames.iter().map(|f| Reply::Encoded(Arc::clone(f))));
                 }
                 Delivery::Events(events) => {
                     if run_events(st, &events).await {
@@ -446,30 +455,18 @@ async fn process_message(st: &mut ClientState, m: Message) -> Option<CloseReason
     let counters = services.metrics.events();
     counters.total.inc();
     counters.external.inc();
-    match m.kind {
-        Kind::Event => match parse_external_event(&m.data) {
-            Err(e) => {
-                counters.errors.inc();
-                counters.external_errors.inc();
-                st.push_error(&e.into());
-                None
-            }
-            Ok(ev) => {
-                let t = Trigger::event(ev.name, m, ev.raw);
-                let flow = chain(st, &t).await;
-                apply_flow(st, flow).then_some(CloseReason::Stopped)
-            }
-        },
+    match st.wire.incoming(m) {
+        In::Event(ev) => {
+            let t = Trigger::event(ev);
+            let flow = chain(st, &t).await;
+            apply_flow(st, flow).then_some(CloseReason::Stopped)
+        }
         // A client disconnect ends the session at once; a client heartbeat is activity.
-        Kind::Disconnect => Some(CloseReason::ClientGone),
-        Kind::Heartbeat => None,
-        _ => {
+        In::Disconnect => Some(CloseReason::ClientGone),
+        In::Heartbeat => None,
+        In::Invalid(e) => {
             counters.errors.inc();
             counters.external_errors.inc();
-            let e = HiveError::ClientError(format!(
-                "Unhandled Hive Hooks Client external event: {}",
-                encode(&m)
-            ));
             st.push_error(&e);
             None
         }
@@ -480,19 +477,21 @@ async fn attach(
     myself: &ActorRef<ClientMsg>,
     st: &mut ClientState,
     transport: Transport,
+    wire: Wire,
     sink: Sink,
 ) {
     match st.phase {
         Phase::Generic => {
-            // Upgrade: `1:::` on the transport, then on_connect, then the session timers.
+            // Upgrade: connect on the transport, then on_connect, then the session timers.
             for t in st.timers.drain(..) {
                 t.abort();
             }
             st.transport = Some(transport);
+            st.wire = wire;
             transport_gauge(&st.services, transport).inc();
             match sink {
                 Sink::Ws { id, tx } => {
-                    let _ = tx.try_send(WsOut::Frames(vec![Arc::from("1:::")]));
+                    let _ = tx.try_send(WsOut::Frames(vec![wire.encode(&Out::Connect)]));
                     if st.sockets().poll_timeout == 0 {
                         // Lent closed; opened once this actor is idle (see `open_shortcut`).
                         st.shortcut.lend(tx.clone());
@@ -501,7 +500,7 @@ async fn attach(
                     st.set_phase(Phase::Waiting);
                 }
                 Sink::Xhr { tx, .. } => {
-                    let _ = tx.send(XhrReply("1:::".into()));
+                    let _ = tx.send(XhrReply(wire.encode(&Out::Connect).to_string()));
                     st.set_phase(Phase::Transient);
                 }
             }
@@ -532,21 +531,20 @@ async fn attach(
         Phase::Waiting | Phase::Polling => match (st.sink.take(), sink) {
             // A second XHR GET replaces the first, which is answered with a noop (HIVE.md 16.2 #7).
             (Some(Sink::Xhr { tx: old, .. }), new @ Sink::Xhr { .. }) => {
-                let _ = old.send(XhrReply("8:::".into()));
+                let _ = old.send(XhrReply(wire.encode(&Out::Noop).to_string()));
                 st.sink = Some(new);
             }
             (current, Sink::Ws { tx, .. }) => {
                 let e = HiveError::ClientError(
                     "This session already has a transport connection.".into(),
                 );
-                let _ = tx.try_send(WsOut::Frames(vec![Arc::from(encode(&Message::event(
-                    e.to_client_event(st.services.mode),
-                )))]));
+                let error = Out::Event(Event::hive_error(&e, st.services.mode));
+                let _ = tx.try_send(WsOut::Frames(wire.frames(&[error])));
                 let _ = tx.try_send(WsOut::Close);
                 st.sink = current;
             }
             (current, Sink::Xhr { tx, .. }) => {
-                let _ = tx.send(XhrReply("8:::".into()));
+                let _ = tx.send(XhrReply(wire.encode(&Out::Noop).to_string()));
                 st.sink = current;
             }
         },
@@ -593,7 +591,7 @@ async fn flush(myself: &ActorRef<ClientMsg>, st: &mut ClientState) {
         Some(Sink::Ws { id, tx }) => {
             let batch = st.outbox.take();
             let n = batch.len();
-            match tx.try_send(WsOut::Frames(ws_frames(&batch))) {
+            match tx.try_send(WsOut::Frames(st.wire.frames(&batch))) {
                 Ok(()) => {
                     st.shortcut.count_ws(n);
                     st.sink = Some(Sink::Ws { id, tx });
@@ -614,7 +612,7 @@ async fn flush(myself: &ActorRef<ClientMsg>, st: &mut ClientState) {
         }
         Some(Sink::Xhr { tx, .. }) => {
             let batch = st.outbox.take();
-            if let Err(XhrReply(_)) = tx.send(XhrReply(xhr_body(&batch))) {
+            if let Err(XhrReply(_)) = tx.send(XhrReply(st.wire.poll_body(&batch))) {
                 // The poll went away under us: nothing is lost, the next poll gets it.
                 st.outbox.requeue(batch);
             } else {
@@ -666,7 +664,7 @@ async fn housekeeping(myself: &ActorRef<ClientMsg>, st: &mut ClientState, now: I
                     st.sink = Some(Sink::Ws { id, tx });
                 }
                 Some(Sink::Xhr { tx, .. }) => {
-                    let _ = tx.send(XhrReply("8:::".into()));
+                    let _ = tx.send(XhrReply(st.wire.encode(&Out::Noop).to_string()));
                     st.set_phase(Phase::Transient);
                 }
                 None => {
@@ -699,9 +697,9 @@ async fn terminate(myself: &ActorRef<ClientMsg>, st: &mut ClientState, reason: C
     if upgraded && !st.outbox.is_empty() && st.sink.is_some() {
         // An XHR poll answered with the last replies leaves no sink for `0:::`: the browser would
         // learn of the end only from its next poll, which may find the node gone (shutdown). End
-        // that body with the disconnect frame instead.
+        // that body with the disconnect instead.
         if matches!(st.sink, Some(Sink::Xhr { .. })) {
-            st.outbox.push(Reply::Frame(Arc::from("0:::")));
+            st.outbox.push(Reply::Disconnect);
         }
         Box::pin(flush(myself, st)).await;
     }
@@ -722,7 +720,7 @@ async fn terminate(myself: &ActorRef<ClientMsg>, st: &mut ClientState, reason: C
             let _ = tx.try_send(WsOut::Close);
         }
         Some(Sink::Xhr { tx, .. }) => {
-            let _ = tx.send(XhrReply("0:::".into()));
+            let _ = tx.send(XhrReply(st.wire.encode(&Out::Disconnect).to_string()));
         }
         None => {}
     }

@@ -7,6 +7,7 @@ use tokio::sync::oneshot;
 
 use crate::error::HiveError;
 use crate::pubsub::{DeliverOutcome, Delivery, Subscriber};
+use crate::wire::Wire;
 use codec::event::InternalEvent;
 use codec::socketio::Message;
 
@@ -101,6 +102,8 @@ pub enum ClientMsg {
     Attach {
         /// Which transport.
         transport: Transport,
+        /// The wire it speaks.
+        wire: Wire,
         /// Where to deliver.
         sink: Sink,
     },
@@ -191,8 +194,12 @@ impl ClientHandle {
     ///
     /// # Errors
     /// `bad_session_id` when the session has ended.
-    pub fn attach(&self, transport: Transport, sink: Sink) -> Result<(), HiveError> {
-        self.send(ClientMsg::Attach { transport, sink })
+    pub fn attach(&self, transport: Transport, wire: Wire, sink: Sink) -> Result<(), HiveError> {
+        self.send(ClientMsg::Attach {
+            transport,
+            wire,
+            sink,
+        })
     }
     /// Deliver browser messages.
     ///

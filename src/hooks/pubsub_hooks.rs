@@ -8,10 +8,11 @@ use super::actions::send_event_message;
 use super::context::{BuildEnv, Cx, Dispatcher, Flow, FlowFuture, Hook, Tables, Trigger};
 use crate::config::HookName;
 use crate::error::HiveError;
+use crate::events::Out;
 use crate::metrics::{Counter, EventHookMetrics, LazyCounter};
 use crate::pubsub::{Delivery, Privilege, expand_cid_spec, expand_resubscribe};
+use crate::wire::Wire;
 use codec::event::{InternalEvent, internal_event_from_value};
-use codec::socketio::{Message, encode};
 
 /// Which pub-sub operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,27 +121,23 @@ pub fn delivery_for(tables: &Tables, events: Vec<InternalEvent>) -> Delivery {
     Delivery::Events(events.into())
 }
 
-/// Encode `events` once, if every one of them dispatches to plain `action.send_event` and is valid.
+/// Encode `events` once for the 0.9 wire, if every one of them dispatches to plain
+/// `action.send_event` and is valid.
 pub fn pre_encode(tables: &Tables, events: &[InternalEvent]) -> Option<Vec<Arc<str>>> {
     let mut frames = Vec::with_capacity(events.len());
     for ev in events {
         if !tables.is_plain_send_event(&ev.action) {
             return None;
         }
-        let m = send_event_message(ev).ok()?;
-        frames.push(Arc::from(encode(&m)));
+        let e = send_event_message(ev).ok()?;
+        frames.push(Wire::Sio09.encode(&Out::Event(e)));
     }
     Some(frames)
 }
 
-/// A raw frame for `value`: an event object becomes `5:::<json>`, a string is taken as a frame,
-/// anything else is sent as a `4:::` JSON message (fix of HIVE.md 16.4 #6).
+/// A raw publish of `value`, encoded for the 0.9 wire (see [`crate::wire::sio09`]).
 fn raw_frame(value: &Value) -> Arc<str> {
-    match value {
-        Value::String(s) => Arc::from(s.as_str()),
-        v if v.get("name").is_some() => Arc::from(encode(&Message::event(v.to_string()))),
-        v => Arc::from(format!("4:::{v}")),
-    }
+    Wire::Sio09.encode(&Out::Raw(value.clone()))
 }
 
 fn one_arg(t: &Trigger) -> Result<&Value, HiveError> {

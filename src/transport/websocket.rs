@@ -25,6 +25,7 @@ use crate::client::ws_queue::{self, WsReceiver};
 use crate::client::{ClientHandle, CloseReason, Sink, Transport, WsOut};
 use crate::error::HiveError;
 use crate::http_edge::EdgeStream;
+use crate::wire::Wire;
 use codec::socketio::decode;
 use codec::ws::{Incoming, close_code, encode_close, encode_frame, frame_len, opcode};
 
@@ -123,7 +124,7 @@ where
         Transport::WebSocket
     };
     if client
-        .attach(transport, Sink::Ws { id, tx: out_tx })
+        .attach(transport, Wire::Sio09, Sink::Ws { id, tx: out_tx })
         .is_err()
     {
         return;
