@@ -12,6 +12,29 @@ use std::sync::Arc;
 use crate::events::{In, Out};
 use codec::socketio::Message;
 
+/// How many wires a shared encoding is kept for (see [`crate::pubsub::Published`]).
+pub const SLOTS: usize = 4;
+
+/// What a fan-out needs of a wire: a cache slot and the frames of a batch of items. [`Wire`] is
+/// the implementation; tests plug in doubles.
+pub trait Encoder: Send + Sync + std::fmt::Debug {
+    /// This wire's slot in a shared encoding cache, below [`SLOTS`] (another value is not cached).
+    fn slot(&self) -> usize;
+    /// `items` as the frames of this wire.
+    fn encode_all(&self, items: &[Out]) -> Vec<Arc<str>>;
+}
+
+impl Encoder for Wire {
+    fn slot(&self) -> usize {
+        match self {
+            Wire::Sio09 => 0,
+        }
+    }
+    fn encode_all(&self, items: &[Out]) -> Vec<Arc<str>> {
+        self.frames(items)
+    }
+}
+
 /// The wire a transport speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Wire {

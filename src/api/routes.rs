@@ -11,8 +11,7 @@ use serde_json::{Value, json};
 use super::ApiCtx;
 use crate::HiveError;
 use crate::events::{Event, Out};
-use crate::pubsub::{Delivery, Privilege};
-use crate::wire::Wire;
+use crate::pubsub::{Delivery, Payload, Privilege, Published};
 use codec::event::{parse_internal_events, validate_external_event};
 
 /// API section (the first path segment after the hash).
@@ -184,9 +183,12 @@ fn pubsub_action(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
         Ok(ev) => ev,
         Err(e) => return Reply::err(400, e),
     };
-    let delivery = match ctx.control.pre_encode(&events) {
-        Some(frames) => Delivery::Frames(Arc::from(frames)),
-        None => Delivery::Events(Arc::from(events)),
+    let delivery: Payload = if let Some(items) = ctx.control.plain_events(&events) {
+        Published::new(items).into()
+    } else if let Some(frames) = ctx.control.pre_encode(&events) {
+        Delivery::Frames(Arc::from(frames)).into()
+    } else {
+        Delivery::Events(Arc::from(events)).into()
     };
     ctx.pubsub
         .publish(Privilege::Max, &[cid.to_string()], delivery);
@@ -207,7 +209,7 @@ fn pubsub_publish(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
             ctx.pubsub.publish(
                 Privilege::Max,
                 &[cid.to_string()],
-                Delivery::frame(Wire::Sio09.encode(&Out::Event(event))),
+                Published::new(vec![Out::Event(event)]),
             );
             Reply::ok("")
         }

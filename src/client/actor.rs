@@ -488,6 +488,7 @@ async fn attach(
             }
             st.transport = Some(transport);
             st.wire = wire;
+            st.shortcut.set_wire(wire);
             transport_gauge(&st.services, transport).inc();
             match sink {
                 Sink::Ws { id, tx } => {

@@ -6,7 +6,7 @@ use ractor::{ActorCell, ActorRef, RpcReplyPort};
 use tokio::sync::oneshot;
 
 use crate::error::HiveError;
-use crate::pubsub::{DeliverOutcome, Delivery, Subscriber};
+use crate::pubsub::{DeliverOutcome, Delivery, Published, Subscriber};
 use crate::wire::Wire;
 use codec::event::InternalEvent;
 use codec::socketio::Message;
@@ -133,7 +133,7 @@ pub enum ClientMsg {
 }
 
 /// Timer ticks. Stale ticks are recognised by their generation and ignored.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tick {
     /// `init_timeout`.
     Init,
@@ -263,6 +263,10 @@ impl Subscriber for ClientHandle {
             Route::Dead => DeliverOutcome::Dead,
             Route::Full => DeliverOutcome::Overloaded,
         }
+    }
+
+    fn deliver_published(&self, p: &Arc<Published>) -> DeliverOutcome {
+        self.deliver(Delivery::Frames(p.encoded(&self.shortcut.wire())))
     }
 
     fn kill_slow(&self) {

@@ -10,7 +10,7 @@ use crate::config::HookName;
 use crate::error::HiveError;
 use crate::events::Out;
 use crate::metrics::{Counter, EventHookMetrics, LazyCounter};
-use crate::pubsub::{Delivery, Privilege, expand_cid_spec, expand_resubscribe};
+use crate::pubsub::{Delivery, Payload, Privilege, Published, expand_cid_spec, expand_resubscribe};
 use crate::wire::Wire;
 use codec::event::{InternalEvent, internal_event_from_value};
 
@@ -112,32 +112,32 @@ pub fn dispatcher(op: Op, args: &Value) -> Result<Arc<dyn Dispatcher>, HiveError
     Ok(Arc::new(simple(op, args)?))
 }
 
-/// What to hand to subscribers for `events`: frames encoded once when every event goes to plain
-/// `action.send_event` (the result does not depend on the client), the events otherwise.
-pub fn delivery_for(tables: &Tables, events: Vec<InternalEvent>) -> Delivery {
-    if let Some(frames) = pre_encode(tables, &events) {
-        return Delivery::Frames(frames.into());
+/// What to hand to subscribers for `events`: one neutral [`Published`] (encoded once per wire)
+/// when every event goes to plain `action.send_event` (the result does not depend on the
+/// client), the events otherwise.
+pub fn delivery_for(tables: &Tables, events: Vec<InternalEvent>) -> Payload {
+    if let Some(items) = plain_events(tables, &events) {
+        return Published::new(items).into();
     }
-    Delivery::Events(events.into())
+    Delivery::Events(events.into()).into()
 }
 
-/// Encode `events` once for the 0.9 wire, if every one of them dispatches to plain
-/// `action.send_event` and is valid.
-pub fn pre_encode(tables: &Tables, events: &[InternalEvent]) -> Option<Vec<Arc<str>>> {
-    let mut frames = Vec::with_capacity(events.len());
+/// The items of `events`, if every one of them dispatches to plain `action.send_event` and is
+/// valid.
+pub fn plain_events(tables: &Tables, events: &[InternalEvent]) -> Option<Vec<Out>> {
+    let mut items = Vec::with_capacity(events.len());
     for ev in events {
         if !tables.is_plain_send_event(&ev.action) {
             return None;
         }
-        let e = send_event_message(ev).ok()?;
-        frames.push(Wire::Sio09.encode(&Out::Event(e)));
+        items.push(Out::Event(send_event_message(ev).ok()?));
     }
-    Some(frames)
+    Some(items)
 }
 
-/// A raw publish of `value`, encoded for the 0.9 wire (see [`crate::wire::sio09`]).
-fn raw_frame(value: &Value) -> Arc<str> {
-    Wire::Sio09.encode(&Out::Raw(value.clone()))
+/// [`plain_events`] encoded for the 0.9 wire.
+pub fn pre_encode(tables: &Tables, events: &[InternalEvent]) -> Option<Vec<Arc<str>>> {
+    plain_events(tables, events).map(|items| Wire::Sio09.frames(&items))
 }
 
 fn one_arg(t: &Trigger) -> Result<&Value, HiveError> {
@@ -213,11 +213,7 @@ impl PubsubOp {
                 };
                 match cids {
                     Ok(cids) => {
-                        ps.publish(
-                            self.privilege,
-                            &cids,
-                            Delivery::Frames(vec![raw_frame(&ev)].into()),
-                        );
+                        ps.publish(self.privilege, &cids, Published::new(vec![Out::Raw(ev)]));
                         Ok(())
                     }
                     Err(e) => Err(e),
