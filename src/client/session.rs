@@ -6,6 +6,10 @@
 //! the sinks, the hooks and the state store and performs the commands in order. Time is an input
 //! (`now`), so every rule is unit-tested without a clock (`session/tests.rs`).
 //!
+//! The batching window (`poll_timeout`) of a polling transport is the session's (the poll timer);
+//! a WebSocket connection applies it to everything it writes (`transport::window`), so the
+//! session hands WebSocket replies over at once, like the pub-sub shortcut does.
+//!
 //! Sinks are named, not held: [`Target::Current`] is the session's sink, [`Target::New`] the
 //! one attaching in the call that returned the command. Writes to the current sink are assumed to
 //! succeed; the shell reports a failure with [`Session::write_failed`].
@@ -219,11 +223,10 @@ impl Session {
     pub fn is_terminated(&self) -> bool {
         self.phase == Phase::Terminated
     }
-    /// Channels may put ready frames straight on the WebSocket: no batching window, nothing
-    /// queued here, a WebSocket sink waiting.
+    /// Channels may put ready frames straight on the WebSocket: nothing queued here, a
+    /// WebSocket sink waiting (whose connection applies the batching window).
     pub fn shortcut_may_open(&self) -> bool {
-        self.timing.poll == 0
-            && self.outbox.is_empty()
+        self.outbox.is_empty()
             && self.phase == Phase::Waiting
             && matches!(
                 self.sink,
@@ -259,10 +262,8 @@ impl Session {
                     SinkKind::Ws => {
                         cmds.push(Cmd::Keep);
                         self.sink = Some(new);
-                        if self.timing.poll == 0 {
-                            // Lent closed; opened once the shell is idle (`shortcut_may_open`).
-                            cmds.push(Cmd::Lend);
-                        }
+                        // Lent closed; opened once the shell is idle (`shortcut_may_open`).
+                        cmds.push(Cmd::Lend);
                         self.set_phase(Phase::Waiting);
                     }
                     SinkKind::Xhr => self.set_phase(Phase::Transient),
@@ -357,8 +358,17 @@ impl Session {
         if self.outbox.is_empty() || self.sink.is_none() {
             return;
         }
-        if self.timing.poll == 0 {
-            // No batching window: hand the replies to the transport now.
+        let ws = matches!(
+            self.sink,
+            Some(SinkRef {
+                kind: SinkKind::Ws,
+                ..
+            })
+        );
+        if self.timing.poll == 0 || ws {
+            // No batching window here: hand the replies to the transport now. A WebSocket
+            // connection applies the window itself (`transport::window`), so that channels can
+            // hand it ready frames without a trip through the session at any `poll_timeout`.
             self.flush_into(now, cmds);
         } else if !self.poll_armed {
             self.poll_armed = true;

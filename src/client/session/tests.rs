@@ -222,8 +222,11 @@ fn a_vanished_poll_keeps_its_replies_for_the_next() {
 #[test]
 fn the_batching_window_collects_replies_into_one_write() {
     let t0 = Instant::now();
-    let mut s = upgraded(50, Transport::WebSocket, t0);
-    assert!(!s.shortcut_may_open(), "a window: no shortcut");
+    let mut s = upgraded(50, Transport::XhrPolling, t0);
+    assert!(
+        s.attach(Transport::XhrPolling, Wire::Sio09, 2, t0)
+            .contains(&Cmd::Keep)
+    );
     s.push(item(1));
     let cmds = s.after_work(t0);
     assert_eq!(cmds, [Cmd::Arm(Tick::Poll(2), 50 * MS)]);
@@ -237,19 +240,34 @@ fn the_batching_window_collects_replies_into_one_write() {
     assert!(s.tick(Tick::Poll(1), t0 + 30 * MS).is_empty());
     let cmds = s.tick(Tick::Poll(2), t0 + 50 * MS);
     assert_eq!(cmds, [Cmd::Write(vec![item(1), item(2), item(3)])]);
-    assert_eq!(s.phase(), Phase::Waiting);
-    // The next reply opens a new window.
+    assert_eq!(s.phase(), Phase::Transient, "the poll is answered");
+    // The next poll finds the next reply waiting and opens a new window.
     s.push(item(4));
-    assert_eq!(
-        s.after_work(t0 + 60 * MS),
-        [Cmd::Arm(Tick::Poll(3), 50 * MS)]
+    assert!(s.after_work(t0 + 60 * MS).is_empty());
+    let cmds = s.attach(Transport::XhrPolling, Wire::Sio09, 3, t0 + 70 * MS);
+    assert_eq!(cmds, [Cmd::Keep, Cmd::Arm(Tick::Poll(3), 50 * MS)]);
+    assert_eq!(s.phase(), Phase::Polling);
+}
+
+#[test]
+fn a_websocket_hands_replies_over_at_once_and_its_connection_batches() {
+    let t0 = Instant::now();
+    let mut s = upgraded(50, Transport::WebSocket, t0);
+    assert!(
+        s.shortcut_may_open(),
+        "the shortcut works at any poll_timeout"
     );
+    s.push(item(1));
+    assert!(!s.shortcut_may_open());
+    assert_eq!(s.after_work(t0), [Cmd::Write(vec![item(1)])]);
+    assert_eq!(s.phase(), Phase::Waiting);
+    assert!(s.shortcut_may_open());
 }
 
 #[test]
 fn a_full_queue_ends_a_slow_client() {
     let t0 = Instant::now();
-    let mut s = upgraded(50, Transport::WebSocket, t0);
+    let mut s = upgraded(50, Transport::XhrPolling, t0);
     s.extend((0..9).map(item));
     let cmds = s.after_work(t0);
     assert_eq!(cmds[0], Cmd::CountSlow);
@@ -331,7 +349,6 @@ fn close_flushes_queued_replies_first() {
     // WebSocket: the replies, then the hang-up.
     let mut s = upgraded(50, Transport::WebSocket, t0);
     s.push(item(1));
-    s.after_work(t0);
     let cmds = s.terminate(CloseReason::ClientGone, t0 + MS);
     assert_eq!(
         cmds,
