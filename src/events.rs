@@ -8,17 +8,19 @@
 //! - [`In`]: one item a client sent, decoded by its wire: an event, a disconnect, a heartbeat, or
 //!   input the session answers with an error.
 //!
-//! Nothing here knows how a wire spells any of it.
+//! Nothing here knows how a wire spells any of it. Events and outgoing items have a serde form
+//! (what a backplane carries between nodes, [`crate::pubsub::Envelope`]).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{HiveError, Mode};
 
 /// An acknowledgement id: the client asked for an ack (`with_data`), or the server names one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AckId {
     /// The number.
     pub id: u64,
@@ -52,19 +54,27 @@ impl AckId {
 }
 
 /// A named event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// The namespace; empty for the default one.
+    #[serde(default = "default_namespace", skip_serializing_if = "str::is_empty")]
     pub namespace: Arc<str>,
     /// The event object, `{"name": <string>, "args": ..}` (extra keys kept, in order).
     pub object: Value,
     /// The JSON text of `object` exactly as it arrived, when it arrived as text: a wire that sends
     /// the event on reuses it, so what a client or the API sent goes out byte for byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<Arc<str>>,
     /// The ack the event carries or asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ack: Option<AckId>,
     /// Binary attachments (the modern protocol's binary events); none on the 0.9 wire.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Bytes>,
+}
+
+fn default_namespace() -> Arc<str> {
+    Arc::from("")
 }
 
 impl Event {
@@ -114,7 +124,8 @@ impl Event {
 }
 
 /// One outgoing item of a session.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Out {
     /// The transport is connected to the session.
     Connect,
@@ -148,6 +159,7 @@ pub enum Out {
     /// A raw publish (`pubsub.publish` with `raw`): an event object, or any JSON value.
     Raw(Value),
     /// An item already encoded for the session's wire, shared by many sessions (a pub-sub frame).
+    /// It crosses a backplane as its text, for nodes whose subscribers speak that wire.
     Encoded(Arc<str>),
 }
 

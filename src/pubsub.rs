@@ -20,11 +20,14 @@
 //! its `publish` sends `(privilege, cids, payload)` to a Redis channel, and every node's
 //! subscriber task calls [`PubSub::publish_local`] with what it receives — exactly the original's
 //! "broadcast to the Pub-Sub manager of every node, privilege check on each node" (HIVE.md 8.3,
-//! 8.6). Join, leave and status stay local, as in the original. `Delivery::Frames` serialises as
-//! the frame strings; `Delivery::Events` as the internal-event JSON array.
+//! 8.6). Join, leave and status stay local, as in the original. What crosses between nodes is an
+//! [`Envelope`] (serde): the privilege, the cids and the payload, neutral items for a
+//! [`Published`] (each node encodes them for its own subscribers' wires), the internal-event
+//! array for [`Delivery::Events`], the frame strings for [`Delivery::Frames`].
 
 mod channel;
 mod cid;
+mod envelope;
 mod manager;
 mod metrics;
 mod msg;
@@ -41,6 +44,7 @@ use ractor::{ActorCell, ActorRef};
 
 pub use cid::{expand_cid_spec, expand_resubscribe, is_at_or_below, prefix_of};
 pub use codec::event::InternalEvent;
+pub use envelope::Envelope;
 pub use privilege::Privilege;
 pub use published::{Frames, Published};
 pub use subscriber::{DeliverOutcome, Delivery, Payload, Subscriber};
