@@ -26,7 +26,7 @@ use crate::client::ws_queue::{self, WsReceiver};
 use crate::client::{ClientHandle, CloseReason, Sink, Transport, WsOut};
 use crate::error::HiveError;
 use crate::http_edge::EdgeStream;
-use crate::wire::Wire;
+use crate::wire::{Wire, sio09};
 use codec::socketio::decode;
 use codec::ws::{Incoming, close_code, encode_close, encode_frame, frame_len, opcode};
 
@@ -200,7 +200,7 @@ where
                 }
                 Ok(Incoming::Binary(_)) => {
                     m.bad.inc();
-                    encode_frame(&mut buf, opcode::TEXT, b"7:::Unknown WebSocket frame type!");
+                    encode_frame(&mut buf, opcode::TEXT, sio09::UNKNOWN_WS_FRAME.as_bytes());
                 }
                 Ok(Incoming::Ping(p)) => encode_frame(&mut buf, opcode::PONG, &p),
                 Ok(Incoming::Pong(_)) => deadline = None,
@@ -341,7 +341,7 @@ fn queued(buf: &mut Vec<u8>, o: Option<WsOut>, code: u16) -> Step {
             Step::Go
         }
         Some(WsOut::KeepAlive) => {
-            encode_frame(buf, opcode::TEXT, b"8:::");
+            encode_frame(buf, opcode::TEXT, sio09::NOOP.as_bytes());
             encode_frame(buf, opcode::PING, b"");
             Step::Ping
         }
@@ -362,6 +362,6 @@ fn text_frames(buf: &mut Vec<u8>, frames: &[std::sync::Arc<str>]) {
 
 /// `0:::` then a close frame with `code`.
 fn last_frames(buf: &mut Vec<u8>, code: u16) {
-    encode_frame(buf, opcode::TEXT, b"0:::");
+    encode_frame(buf, opcode::TEXT, sio09::DISCONNECT.as_bytes());
     encode_close(buf, code, b"");
 }

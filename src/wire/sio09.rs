@@ -20,6 +20,13 @@ use codec::batch::{LengthUnit, frame_into};
 use codec::event::parse_external_event;
 use codec::socketio::{Kind, Message, MsgId, encode as encode_msg};
 
+/// `0:::`, the disconnect, as the transports answer a request for an unknown or ended session.
+pub const DISCONNECT: &str = "0:::";
+/// `8:::`, the noop (a poll that waited too long, a keep-alive).
+pub const NOOP: &str = "8:::";
+/// The error frame a WebSocket gets for a binary frame (0.9 has none).
+pub const UNKNOWN_WS_FRAME: &str = "7:::Unknown WebSocket frame type!";
+
 /// The 0.9 id of an ack.
 pub fn msg_id(ack: Option<AckId>) -> MsgId {
     match ack {
