@@ -3,7 +3,8 @@
 //! (handshake + upgrade, each waits for `1::`, then no traffic; `--join` also joins a channel, as
 //! in `fanout_e2e`), and prints (RSS after - RSS before) / N from `/proc/<pid>/status`.
 //!
-//! Run: `cargo bench --bench session_memory -- [--sessions 10000] [--join] [--rounds 1]`.
+//! Run: `cargo bench --bench session_memory -- [--sessions 10000] [--join] [--rounds 1]
+//! [--poll-timeout MS]`.
 //! A warm-up batch of sessions stays open across the measurement so that one-off costs (worker
 //! arenas, lazily grown tables) are not charged to the sessions.
 #![allow(
@@ -33,6 +34,8 @@ struct Opts {
     sessions: usize,
     join: bool,
     rounds: usize,
+    /// Hive's `socketio.poll_timeout` (ms).
+    poll_timeout: u64,
 }
 
 fn opts() -> Opts {
@@ -40,6 +43,7 @@ fn opts() -> Opts {
         sessions: 10_000,
         join: false,
         rounds: 1,
+        poll_timeout: 0,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -55,6 +59,10 @@ fn opts() -> Opts {
                 i += 1;
             }
             "--join" => o.join = true,
+            "--poll-timeout" => {
+                o.poll_timeout = v.parse().expect("--poll-timeout MS");
+                i += 1;
+            }
             _ => {}
         }
         i += 1;
@@ -169,7 +177,7 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let t = Target::start(Kind::Hive, (WARMUP + o.sessions) * o.rounds);
+        let t = Target::start(Kind::Hive, (WARMUP + o.sessions) * o.rounds, o.poll_timeout);
         let idle = settled_rss(&t).await;
         let mut held = open_many(&t, WARMUP, o.join, 0).await;
         let mut opened = WARMUP;

@@ -17,6 +17,7 @@ mod server;
 use std::sync::Arc;
 
 use crate::HiveError;
+use crate::events::Out;
 use crate::metrics::Metrics;
 use crate::pubsub::PubSub;
 use codec::event::InternalEvent;
@@ -52,6 +53,13 @@ pub trait Control: Send + Sync + 'static {
     /// `Some(frames)` when every event's alias dispatches to `action.send_event`, so the result
     /// does not depend on the client: the API then publishes the frames (encoded once).
     fn pre_encode(&self, events: &[InternalEvent]) -> Option<Vec<Arc<str>>>;
+    /// `Some(items)` in the same case, as neutral items: the API then publishes them once and
+    /// each subscriber's wire encodes them (once per wire). `None` (the default) falls back to
+    /// [`Control::pre_encode`].
+    fn plain_events(&self, events: &[InternalEvent]) -> Option<Vec<Out>> {
+        let _ = events;
+        None
+    }
 }
 
 /// Everything the API server needs.

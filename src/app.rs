@@ -396,4 +396,7 @@ impl Control for AppControl {
     fn pre_encode(&self, events: &[InternalEvent]) -> Option<Vec<Arc<str>>> {
         crate::hooks::pubsub_hooks::pre_encode(&self.tables, events)
     }
+    fn plain_events(&self, events: &[InternalEvent]) -> Option<Vec<crate::events::Out>> {
+        crate::hooks::pubsub_hooks::plain_events(&self.tables, events)
+    }
 }

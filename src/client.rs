@@ -3,15 +3,18 @@
 //! - [`handle`]: [`ClientHandle`], the typed handle transports, the router and pub-sub use, with
 //!   the actor's message enum [`ClientMsg`] and the transport sinks.
 //! - [`outbox`]: the pure outgoing buffer: ordering, bounds and encoding per transport.
+//! - [`session`]: the pure session state machine (phases, timers, batching, termination): inputs
+//!   in, commands out, unit-tested without a runtime.
 //! - [`shortcut`]: ready pub-sub frames straight into an idle WebSocket's queue.
 //! - [`ws_queue`]: the bounded queue to a WebSocket connection task and what it carries
 //!   ([`WsOut`]); it uses nothing else of the client, so the handle and the shortcut both build on it.
-//! - [`actor`]: the actor and its state machine (generic -> transient/waiting/polling ->
-//!   terminated) with the timers of HIVE.md 3.10.
+//! - [`actor`]: the actor, the thin shell that performs what the [`session`] decides (sinks,
+//!   timers, hooks, the state store).
 
 pub mod actor;
 pub mod handle;
 pub mod outbox;
+pub mod session;
 pub mod shortcut;
 pub mod ws_queue;
 

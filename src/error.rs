@@ -164,13 +164,18 @@ impl HiveError {
     /// The `hive_error` event payload (`{"name":"hive_error","args":[{...}]}`) as JSON text, masked in
     /// production mode (HIVE.md 11.2).
     pub fn to_client_event(&self, mode: Mode) -> String {
+        self.to_client_object(mode).to_string()
+    }
+
+    /// The `hive_error` event object of [`HiveError::to_client_event`].
+    pub fn to_client_object(&self, mode: Mode) -> Value {
         let body = match mode {
             Mode::Dev => self.to_reply(),
             Mode::Prod => {
                 json!({"error": "internal_error", "description": "Internal server error."})
             }
         };
-        json!({"name": "hive_error", "args": [body]}).to_string()
+        json!({"name": "hive_error", "args": [body]})
     }
 
     /// The HTTP status this error maps to when it ends an HTTP request.

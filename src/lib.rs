@@ -6,6 +6,8 @@
 //! - [`config`]: loading, merging and validating Hive's JSON configuration.
 //! - [`transport`]: the only code that touches client sockets (HTTP, WebSocket, XHR-polling).
 //! - [`http_edge`]: the accept loop and connection protections shared by the three listeners.
+//! - [`events`]: the protocol-neutral events sessions, hooks, pub-sub and the API work on;
+//!   [`wire`]: how a client's protocol (Socket.IO 0.9) encodes and decodes them, at the edge.
 //! - [`client`]: one actor per session: its state machine, timers and outgoing buffer.
 //! - [`router`]: sid -> client registry, slot limit, enable/disable, graceful terminate.
 //! - [`hooks`]: hook chains and action dispatchers, resolved by name at load time.
@@ -34,6 +36,7 @@ pub mod config;
 pub mod connectors;
 pub mod env;
 pub mod error;
+pub mod events;
 pub mod hooks;
 pub mod http_edge;
 pub mod listener;
@@ -45,5 +48,6 @@ pub mod state;
 pub mod sys;
 pub mod telemetry;
 pub mod transport;
+pub mod wire;
 
 pub use error::{HiveError, Mode};

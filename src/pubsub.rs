@@ -10,7 +10,9 @@
 //!   timeout (`0` = never).
 //! - The two actors' messages are in `msg.rs`, so neither actor's file imports the other's.
 //! - Publish, leave and status read the registry directly (`registry.rs`): publishing is a
-//!   synchronous, fire-and-forget hand-over of one `Arc`'d [`Delivery`] per matching channel.
+//!   synchronous, fire-and-forget hand-over of one `Arc`'d [`Payload`] per matching channel: a
+//!   [`Delivery`], or a neutral [`Published`] that each subscriber takes in its wire's encoding,
+//!   encoded once per wire ([`Published::encoded`]).
 //!
 //! # Backplane (multi-node seam)
 //! [`PubSub::publish`] goes through a [`Backplane`]. Today that is [`LocalBackplane`], which
@@ -18,15 +20,19 @@
 //! its `publish` sends `(privilege, cids, payload)` to a Redis channel, and every node's
 //! subscriber task calls [`PubSub::publish_local`] with what it receives — exactly the original's
 //! "broadcast to the Pub-Sub manager of every node, privilege check on each node" (HIVE.md 8.3,
-//! 8.6). Join, leave and status stay local, as in the original. `Delivery::Frames` serialises as
-//! the frame strings; `Delivery::Events` as the internal-event JSON array.
+//! 8.6). Join, leave and status stay local, as in the original. What crosses between nodes is an
+//! [`Envelope`] (serde): the privilege, the cids and the payload, neutral items for a
+//! [`Published`] (each node encodes them for its own subscribers' wires), the internal-event
+//! array for [`Delivery::Events`], the frame strings for [`Delivery::Frames`].
 
 mod channel;
 mod cid;
+mod envelope;
 mod manager;
 mod metrics;
 mod msg;
 mod privilege;
+mod published;
 mod registry;
 mod subscriber;
 
@@ -38,8 +44,10 @@ use ractor::{ActorCell, ActorRef};
 
 pub use cid::{expand_cid_spec, expand_resubscribe, is_at_or_below, prefix_of};
 pub use codec::event::InternalEvent;
+pub use envelope::Envelope;
 pub use privilege::Privilege;
-pub use subscriber::{DeliverOutcome, Delivery, Subscriber};
+pub use published::{Frames, Published};
+pub use subscriber::{DeliverOutcome, Delivery, Payload, Subscriber};
 
 use crate::HiveError;
 use crate::config::PubsubSection;
@@ -57,7 +65,7 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
 pub trait Backplane: Send + Sync + std::fmt::Debug + 'static {
     /// Deliver `payload` to the channels at or below each cid on every node. Fire-and-forget:
     /// must return at once; privilege failures are logged and dropped by each receiving node.
-    fn publish(&self, p: Privilege, cids: &[String], payload: Delivery);
+    fn publish(&self, p: Privilege, cids: &[String], payload: Payload);
 }
 
 /// The single-node backplane: publishes straight into this node's registry.
@@ -67,7 +75,7 @@ pub struct LocalBackplane {
 }
 
 impl Backplane for LocalBackplane {
-    fn publish(&self, p: Privilege, cids: &[String], payload: Delivery) {
+    fn publish(&self, p: Privilege, cids: &[String], payload: Payload) {
         publish_local(&self.registry, p, cids, payload);
     }
 }
@@ -217,13 +225,13 @@ impl PubSub {
 
     /// HIVE.md 8.3 publish through the backplane: returns at once; privilege failures are logged
     /// and dropped; unknown cids are ignored.
-    pub fn publish(&self, p: Privilege, cids: &[String], payload: Delivery) {
-        self.backplane.publish(p, cids, payload);
+    pub fn publish(&self, p: Privilege, cids: &[String], payload: impl Into<Payload>) {
+        self.backplane.publish(p, cids, payload.into());
     }
 
     /// Publish on this node only (what a cluster backplane's receiver calls).
-    pub fn publish_local(&self, p: Privilege, cids: &[String], payload: Delivery) {
-        publish_local(&self.registry, p, cids, payload);
+    pub fn publish_local(&self, p: Privilege, cids: &[String], payload: impl Into<Payload>) {
+        publish_local(&self.registry, p, cids, payload.into());
     }
 
     /// HIVE.md 8.3 status: subscriber count summed over every channel at or below `cid` (local).
@@ -295,7 +303,7 @@ impl PubSub {
     }
 }
 
-fn publish_local(registry: &Registry, p: Privilege, cids: &[String], payload: Delivery) {
+fn publish_local(registry: &Registry, p: Privilege, cids: &[String], payload: Payload) {
     let c = &registry.counters;
     let n = payload.len() as i64;
     c.node.requests.inc();

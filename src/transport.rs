@@ -15,6 +15,7 @@ pub mod handshake;
 pub mod http;
 pub mod origin;
 pub mod websocket;
+pub mod window;
 pub mod ws_reader;
 pub mod xhr_polling;
 

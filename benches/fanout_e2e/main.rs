@@ -6,7 +6,7 @@
 //! Last, the kernel's floor (`floor.rs`): the same deliveries as plain `write()`s with no server.
 //!
 //! Run: `cargo bench --bench fanout_e2e -- [--sessions 10000] [--rates 6,12,18] [--secs 10]
-//! [--only hive|node|floor]` (see benches/README.md).
+//! [--only hive|node|floor] [--poll-timeout MS]` (see benches/README.md).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -34,6 +34,8 @@ struct Opts {
     secs: u64,
     kinds: Vec<Kind>,
     floor: bool,
+    /// Hive's `socketio.poll_timeout` (ms).
+    poll_timeout: u64,
 }
 
 fn opts() -> Opts {
@@ -43,6 +45,7 @@ fn opts() -> Opts {
         secs: 10,
         kinds: vec![Kind::Hive, Kind::Node],
         floor: true,
+        poll_timeout: 0,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -57,6 +60,7 @@ fn opts() -> Opts {
                     .collect()
             }
             "--secs" => o.secs = v.parse().expect("--secs S"),
+            "--poll-timeout" => o.poll_timeout = v.parse().expect("--poll-timeout MS"),
             "--only" => {
                 o.floor = v == "floor";
                 o.kinds = match v.as_str() {
@@ -195,7 +199,7 @@ fn main() {
 }
 
 async fn run(kind: Kind, o: &Opts) -> Vec<Step> {
-    let t = Arc::new(Target::start(kind, o.sessions));
+    let t = Arc::new(Target::start(kind, o.sessions, o.poll_timeout));
     eprintln!(
         "[{}] pid {} listening on {}",
         kind.name(),

@@ -62,8 +62,9 @@ fn merge(base: &mut Value, patch: &Value) {
 }
 
 impl Target {
-    /// Start `kind` for `sessions` clients and wait until it accepts connections.
-    pub fn start(kind: Kind, sessions: usize) -> Target {
+    /// Start `kind` for `sessions` clients and wait until it accepts connections; Hive runs with
+    /// `socketio.poll_timeout` = `poll_timeout` ms (its batching window; Node has none).
+    pub fn start(kind: Kind, sessions: usize, poll_timeout: u64) -> Target {
         let dir = tempfile::tempdir().unwrap();
         let sio = free_port();
         let (child, ctl) = match kind {
@@ -77,7 +78,7 @@ impl Target {
                         "hive": {"port": sio, "max_client_slots": sessions + 1000,
                                  "websocket_ping_timeout": 60000, "graceful_termination_timeout": 2000},
                         "socketio": {"heartbeat_timeout": 60000, "reconnect_timeout": 60000,
-                                     "poll_timeout": 0, "init_timeout": 60000,
+                                     "poll_timeout": poll_timeout, "init_timeout": 60000,
                                      "session_timeout": 600000, "transports": ["websocket"]},
                         "clients": {
                             "actions": {"reply": [{"action": "action.send_event", "args": null}]},

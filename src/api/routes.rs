@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use super::ApiCtx;
 use crate::HiveError;
-use crate::pubsub::{Delivery, Privilege};
+use crate::events::{Event, Out};
+use crate::pubsub::{Delivery, Payload, Privilege, Published};
 use codec::event::{parse_internal_events, validate_external_event};
 
 /// API section (the first path segment after the hash).
@@ -182,30 +183,33 @@ fn pubsub_action(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
         Ok(ev) => ev,
         Err(e) => return Reply::err(400, e),
     };
-    let delivery = match ctx.control.pre_encode(&events) {
-        Some(frames) => Delivery::Frames(Arc::from(frames)),
-        None => Delivery::Events(Arc::from(events)),
+    let delivery: Payload = if let Some(items) = ctx.control.plain_events(&events) {
+        Published::new(items).into()
+    } else if let Some(frames) = ctx.control.pre_encode(&events) {
+        Delivery::Frames(Arc::from(frames)).into()
+    } else {
+        Delivery::Events(Arc::from(events)).into()
     };
     ctx.pubsub
         .publish(Privilege::Max, &[cid.to_string()], delivery);
     Reply::ok("")
 }
 
-/// `POST /pubsub/publish/<cid>`: the body must be an external event; subscribers get
-/// `5:::<body>` with the body bytes verbatim.
+/// `POST /pubsub/publish/<cid>`: the body must be an external event; subscribers get it as an
+/// event, with the body bytes verbatim (0.9: `5:::<body>`).
 fn pubsub_publish(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
     let parsed = utf8(body, "Bad external event").and_then(|text| {
         let v: Value = serde_json::from_str(text)
             .map_err(|_| HiveError::InvalidJson(format!("Bad external event: {text}.")))?;
         validate_external_event(&v)?;
-        Ok(text)
+        Ok(Event::with_text(v, text))
     });
     match parsed {
-        Ok(text) => {
+        Ok(event) => {
             ctx.pubsub.publish(
                 Privilege::Max,
                 &[cid.to_string()],
-                Delivery::frame(format!("5:::{text}")),
+                Published::new(vec![Out::Event(event)]),
             );
             Reply::ok("")
         }

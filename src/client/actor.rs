@@ -1,11 +1,14 @@
-//! The client actor: one per session, the state machine of HIVE.md 4.2 with the timers of 3.10.
+//! The client actor: one per session, the shell of the pure [`Session`] state machine.
 //!
-//! All hooks of a session run inside this actor, one message at a time, so a slow backend blocks only
-//! its own client. Replies go to the [`Outbox`] and are flushed to the current sink after
-//! `poll_timeout` (0 = at once; the WebSocket writer coalesces what queues up meanwhile).
+//! All hooks of a session run inside this actor, one message at a time, so a slow backend blocks
+//! only its own client. The session decides (phases, timers, batching, termination, see
+//! [`super::session`]); this actor performs what it decides: it owns the sinks, the timers, the
+//! hook table and the state store, runs the hook chains into the session's queue and encodes
+//! with the session's wire.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::sync::mpsc::error::TrySendError;
@@ -13,23 +16,22 @@ use tokio::task::JoinHandle;
 
 type Timer = JoinHandle<Result<(), ractor::MessagingErr<ClientMsg>>>;
 
-use super::handle::{
-    ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Tick, Transport, XhrReply,
-};
-use super::outbox::{Outbox, ws_frames, xhr_body};
+use super::handle::{ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, XhrReply};
+use super::session::{Cmd, Phase, Session, Target, Timing, WriteFailure};
 use super::shortcut::Shortcut;
 use super::ws_queue::WsOut;
 use crate::config::StateManagerName;
 use crate::error::HiveError;
+use crate::events::{In, Out};
 use crate::hooks::engine::{dispatch, run_chain};
-use crate::hooks::{Cx, Flow, HookTable, Reply, Services, Trigger};
+use crate::hooks::{Cx, Flow, HookTable, Services, Trigger};
 use crate::metrics::{ClientStateMetrics, Counter};
 use crate::pubsub::{Delivery, Privilege, Subscriber};
 use crate::state::{
     StateStore, initial_map, local::LocalState, redis::RedisState, redis::redis_state_args,
 };
-use codec::event::{InternalEvent, parse_external_event};
-use codec::socketio::{Kind, Message, encode};
+use codec::event::InternalEvent;
+use codec::socketio::Message;
 
 /// The client actor (stateless; everything lives in [`ClientState`]).
 #[derive(Debug)]
@@ -46,116 +48,70 @@ pub struct ClientArgs {
     pub shortcut: Arc<Shortcut>,
 }
 
-/// Session phases (HIVE.md 4.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Spawned, no transport yet.
-    Generic,
-    /// Upgraded, no usable sink (XHR between polls).
-    Transient,
-    /// Sink available, nothing queued.
-    Waiting,
-    /// Sink available, replies queued, poll timer running.
-    Polling,
-    /// Ending.
-    Terminated,
-}
-
-impl Phase {
-    /// The `clients.states.<phase>` gauge of a live phase.
-    fn gauge(self, m: &ClientStateMetrics) -> Option<&Counter> {
-        match self {
-            Phase::Generic => Some(&m.generic),
-            Phase::Transient => Some(&m.transient),
-            Phase::Waiting => Some(&m.waiting),
-            Phase::Polling => Some(&m.polling),
-            Phase::Terminated => None,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Phase::Generic => "generic",
-            Phase::Transient => "transient",
-            Phase::Waiting => "waiting",
-            Phase::Polling => "polling",
-            Phase::Terminated => "terminated",
-        }
+/// The `clients.states.<phase>` gauge of a live phase.
+fn gauge(p: Phase, m: &ClientStateMetrics) -> Option<&Counter> {
+    match p {
+        Phase::Generic => Some(&m.generic),
+        Phase::Transient => Some(&m.transient),
+        Phase::Waiting => Some(&m.waiting),
+        Phase::Polling => Some(&m.polling),
+        Phase::Terminated => None,
     }
 }
 
-/// Mutable state of one session.
+/// Mutable state of one session's shell.
 pub struct ClientState {
     sid: Arc<str>,
     services: Arc<Services>,
     me: Arc<dyn Subscriber>,
-    phase: Phase,
-    transport: Option<Transport>,
+    session: Session,
+    /// The phase the gauges show.
+    shown: Phase,
+    /// The session's sink.
     sink: Option<Sink>,
-    outbox: Outbox,
     store: StateStore,
     hooks: Arc<HookTable>,
     shortcut: Arc<Shortcut>,
-    last_activity: Instant,
-    last_flush: Instant,
-    generation: u64,
-    poll_armed: bool,
     timers: Vec<Timer>,
 }
 
 impl ClientState {
-    fn set_phase(&mut self, p: Phase) {
-        if p == self.phase {
-            return;
-        }
+    /// Bring the phase gauges and the transition counter up to the session's phase.
+    fn show_phase(&mut self) {
         let m = self.services.metrics.states();
-        if let Some(g) = self.phase.gauge(m) {
-            g.dec();
+        let n = self.session.take_transitions();
+        if n > 0 {
+            m.transitions.add(n as i64);
         }
-        if let Some(g) = p.gauge(m) {
-            g.inc();
+        let p = self.session.phase();
+        if p != self.shown {
+            if let Some(g) = gauge(self.shown, m) {
+                g.dec();
+            }
+            if let Some(g) = gauge(p, m) {
+                g.inc();
+            }
+            self.shown = p;
         }
-        m.transitions.inc();
-        self.phase = p;
     }
 
-    fn sockets(&self) -> &crate::config::SocketioSection {
-        &self.services.config.socketio
-    }
-
-    /// The hook context over this session: replies go to the outbox.
+    /// The hook context over this session: replies go to the session's queue.
     fn cx(&mut self) -> Cx<'_> {
         Cx {
             sid: &self.sid,
             services: &self.services,
             state: &mut self.store,
             hooks: &mut self.hooks,
-            replies: self.outbox.items_mut(),
+            replies: self.session.replies(),
             me: Arc::clone(&self.me),
         }
-    }
-
-    fn push_error(&mut self, e: &HiveError) {
-        self.outbox.push_error(e, self.services.mode);
     }
 }
 
 /// The `clients.websocket` or `clients.xhr_polling` gauge of a transport.
-fn transport_gauge(services: &Services, t: Transport) -> &Counter {
+fn transport_gauge(services: &Services, ws: bool) -> &Counter {
     let m = services.metrics.clients();
-    if t.is_ws() {
-        &m.websocket
-    } else {
-        &m.xhr_polling
-    }
-}
-
-fn after(
-    myself: &ActorRef<ClientMsg>,
-    ms: u64,
-    tick: Tick,
-) -> JoinHandle<Result<(), ractor::MessagingErr<ClientMsg>>> {
-    myself.send_after(Duration::from_millis(ms), move || ClientMsg::Tick(tick))
+    if ws { &m.websocket } else { &m.xhr_polling }
 }
 
 impl Actor for ClientActor {
@@ -211,27 +167,31 @@ impl Actor for ClientActor {
             Arc::clone(&args.shortcut),
             services.config.socketio.max_outgoing_queue,
         );
-        let init = after(&myself, services.config.socketio.init_timeout, Tick::Init);
+        let s = &services.config.socketio;
+        let timing = Timing {
+            init: s.init_timeout,
+            poll: s.poll_timeout,
+            heartbeat: s.heartbeat_timeout,
+            session: s.session_timeout,
+            max_queue: s.max_outgoing_queue,
+        };
+        let (session, cmds) = Session::new(timing, services.mode, Instant::now());
         services.metrics.states().generic.inc();
         services.metrics.clients().total.inc();
-        let now = Instant::now();
-        Ok(ClientState {
+        let mut st = ClientState {
             sid: args.sid,
             hooks: Arc::clone(&services.tables.hooks),
             services,
             me: Arc::new(handle),
-            phase: Phase::Generic,
-            transport: None,
+            session,
+            shown: Phase::Generic,
             sink: None,
-            outbox: Outbox::default(),
             store,
             shortcut: args.shortcut,
-            last_activity: now,
-            last_flush: now,
-            generation: 0,
-            poll_armed: false,
-            timers: vec![init],
-        })
+            timers: Vec::new(),
+        };
+        perform(&myself, &mut st, cmds, &mut None).await;
+        Ok(st)
     }
 
     async fn post_stop(
@@ -242,9 +202,15 @@ impl Actor for ClientActor {
         for t in st.timers.drain(..) {
             t.abort();
         }
-        st.set_phase(Phase::Terminated);
-        if let Some(t) = st.transport {
-            transport_gauge(&st.services, t).dec();
+        if let Some(g) = gauge(st.shown, st.services.metrics.states()) {
+            g.dec();
+        }
+        if st.shown != Phase::Terminated {
+            st.services.metrics.states().transitions.inc();
+        }
+        st.shown = Phase::Terminated;
+        if let Some(t) = st.session.transport() {
+            transport_gauge(&st.services, t.is_ws()).dec();
         }
         Ok(())
     }
@@ -260,14 +226,15 @@ impl Actor for ClientActor {
         // idle session that much. The hot path (ready frames from a channel) runs inline and stays
         // small; everything else runs in a box that lives only while its message is handled.
         match msg {
-            ClientMsg::Deliver(Delivery::Frames(frames)) if st.phase != Phase::Terminated => {
+            ClientMsg::Deliver(Delivery::Frames(frames)) if !st.session.is_terminated() => {
                 st.shortcut.release();
-                if st.phase == Phase::Generic {
+                if !st.session.is_live() {
                     return Ok(());
                 }
-                st.outbox
-                    .extend(frames.iter().map(|f| Reply::Frame(Arc::clone(f))));
-                after_work(&myself, st).await;
+                st.session
+                    .extend(frames.iter().map(|f| Out::Encoded(Arc::clone(f))));
+                let cmds = st.session.after_work(Instant::now());
+                Box::pin(perform(&myself, st, cmds, &mut None)).await;
                 open_shortcut(st);
                 Ok(())
             }
@@ -284,12 +251,9 @@ impl Actor for ClientActor {
 }
 
 /// Idle again: let channels put ready frames straight on the WebSocket (see [`Shortcut`]) when
-/// there is no batching window and everything this actor queued is already with the connection.
+/// the session allows it.
 fn open_shortcut(st: &ClientState) {
-    if st.sockets().poll_timeout != 0 || !st.outbox.is_empty() {
-        return;
-    }
-    if let (Phase::Waiting, Some(Sink::Ws { .. })) = (st.phase, &st.sink) {
+    if st.session.shortcut_may_open() {
         st.shortcut.open();
     }
 }
@@ -300,64 +264,65 @@ async fn handle_msg(
     msg: ClientMsg,
     st: &mut ClientState,
 ) -> Result<(), ActorProcessingErr> {
-    if st.phase == Phase::Terminated {
+    if st.session.is_terminated() {
         if let ClientMsg::Info(reply) = msg {
             let _ = reply.send(info(st));
         }
         return Ok(());
     }
-    match msg {
-        ClientMsg::Attach { transport, sink } => attach(&myself, st, transport, sink).await,
+    let now = Instant::now();
+    let cmds = match msg {
+        ClientMsg::Attach {
+            transport,
+            wire,
+            sink,
+        } => {
+            let first = st.session.phase() == Phase::Generic;
+            let cmds = st.session.attach(transport, wire, sink.id(), now);
+            if first {
+                transport_gauge(&st.services, transport.is_ws()).inc();
+                st.shortcut.set_wire(wire);
+            }
+            let mut new = Some(sink);
+            perform(&myself, st, cmds, &mut new).await;
+            Vec::new()
+        }
         ClientMsg::Messages(msgs) => {
-            if st.phase == Phase::Generic {
+            if !st.session.is_live() {
                 return Ok(());
             }
-            st.last_activity = Instant::now();
+            st.session.client_activity(now);
             for m in msgs {
                 if let Some(reason) = process_message(st, m).await {
-                    {
-                        terminate(&myself, st, reason).await;
-                        return Ok(());
-                    }
+                    let cmds = st.session.terminate(reason, Instant::now());
+                    perform(&myself, st, cmds, &mut None).await;
+                    return Ok(());
                 }
             }
-            after_work(&myself, st).await;
+            st.session.after_work(Instant::now())
         }
         ClientMsg::Deliver(d) => {
             st.shortcut.release();
-            if st.phase == Phase::Generic {
+            if !st.session.is_live() {
                 return Ok(());
             }
             match d {
                 Delivery::Frames(frames) => {
-                    st.outbox
-                        .extend(frames.iter().map(|f| Reply::Frame(Arc::clone(f))));
+                    st.session
+                        .extend(frames.iter().map(|f| Out::Encoded(Arc::clone(f))));
+                    st.session.after_work(now)
                 }
-                Delivery::Events(events) => {
-                    if run_events(st, &events).await {
-                        {
-                            terminate(&myself, st, CloseReason::Stopped).await;
-                            return Ok(());
-                        }
-                    }
-                }
+                Delivery::Events(events) => events_then_work(st, &events).await,
             }
-            after_work(&myself, st).await;
         }
         ClientMsg::Events(events) => {
-            if st.phase == Phase::Generic {
+            if !st.session.is_live() {
                 return Ok(());
             }
-            if run_events(st, &events).await {
-                {
-                    terminate(&myself, st, CloseReason::Stopped).await;
-                    return Ok(());
-                }
-            }
-            after_work(&myself, st).await;
+            events_then_work(st, &events).await
         }
         ClientMsg::Subscribe { cids, join } => {
-            if st.phase == Phase::Generic {
+            if !st.session.is_live() {
                 return Ok(());
             }
             let m = st.services.metrics.events();
@@ -370,59 +335,54 @@ async fn handle_msg(
             };
             if let Err(e) = r {
                 m.control_errors.inc();
-                st.push_error(&e);
+                st.session.push_error(&e);
             }
-            after_work(&myself, st).await;
+            st.session.after_work(Instant::now())
         }
-        ClientMsg::Terminate(reason) => terminate(&myself, st, reason).await,
+        ClientMsg::Terminate(reason) => st.session.terminate(reason, now),
         ClientMsg::Graceful(reason) => {
-            if st.phase != Phase::Generic {
+            if st.session.phase() != Phase::Generic {
                 st.services.metrics.events().control.inc();
                 let t = Trigger::terminate(&reason);
-                let flow = chain(st, &t).await;
+                let flow = run_chain(&mut st.cx(), &t).await;
                 apply_flow(st, flow);
             }
-            terminate(&myself, st, CloseReason::Terminated(reason)).await;
+            st.session
+                .terminate(CloseReason::Terminated(reason), Instant::now())
         }
         ClientMsg::SinkGone(id) => {
             if st.sink.as_ref().map(Sink::id) == Some(id) {
-                let was_ws = matches!(st.sink, Some(Sink::Ws { .. }));
                 st.shortcut.take_back();
                 st.sink = None;
-                if was_ws {
-                    {
-                        terminate(&myself, st, CloseReason::ClientGone).await;
-                        return Ok(());
-                    }
-                }
-                st.set_phase(Phase::Transient);
             }
+            st.session.sink_gone(id, now)
         }
-        ClientMsg::Tick(t) => tick(&myself, st, t).await,
+        ClientMsg::Tick(t) => st.session.tick(t, now),
         ClientMsg::Info(reply) => {
             let _ = reply.send(info(st));
+            Vec::new()
         }
-    }
+    };
+    perform(&myself, st, cmds, &mut None).await;
     Ok(())
 }
 
 fn info(st: &ClientState) -> ClientInfo {
     ClientInfo {
         sid: st.sid.to_string(),
-        state: st.phase.name(),
-        queued: st.outbox.len(),
+        state: st.session.phase().name(),
+        queued: st.session.queued(),
     }
 }
 
-/// Run a hook chain; its replies go straight to the outbox, in order.
-async fn chain(st: &mut ClientState, t: &Trigger) -> Flow {
-    run_chain(&mut st.cx(), t).await
-}
-
-/// Dispatch internal events; returns true when the session must stop.
-async fn run_events(st: &mut ClientState, events: &[InternalEvent]) -> bool {
+/// Dispatch internal events, then what the session makes of the replies.
+async fn events_then_work(st: &mut ClientState, events: &[InternalEvent]) -> Vec<Cmd> {
     let flow = dispatch(&mut st.cx(), events).await;
-    apply_flow(st, flow)
+    if apply_flow(st, flow) {
+        st.session.terminate(CloseReason::Stopped, Instant::now())
+    } else {
+        st.session.after_work(Instant::now())
+    }
 }
 
 /// Queue the error of a failed flow; true when the session must stop.
@@ -430,11 +390,11 @@ fn apply_flow(st: &mut ClientState, flow: Flow) -> bool {
     match flow {
         Flow::Continue => false,
         Flow::Error(e) => {
-            st.push_error(&e);
+            st.session.push_error(&e);
             false
         }
         Flow::Stop(e) => {
-            st.push_error(&e);
+            st.session.push_error(&e);
             true
         }
     }
@@ -446,268 +406,191 @@ async fn process_message(st: &mut ClientState, m: Message) -> Option<CloseReason
     let counters = services.metrics.events();
     counters.total.inc();
     counters.external.inc();
-    match m.kind {
-        Kind::Event => match parse_external_event(&m.data) {
-            Err(e) => {
-                counters.errors.inc();
-                counters.external_errors.inc();
-                st.push_error(&e.into());
-                None
-            }
-            Ok(ev) => {
-                let t = Trigger::event(ev.name, m, ev.raw);
-                let flow = chain(st, &t).await;
-                apply_flow(st, flow).then_some(CloseReason::Stopped)
-            }
-        },
+    match st.session.wire().incoming(m) {
+        In::Event(ev) => {
+            let t = Trigger::event(ev);
+            let flow = run_chain(&mut st.cx(), &t).await;
+            apply_flow(st, flow).then_some(CloseReason::Stopped)
+        }
         // A client disconnect ends the session at once; a client heartbeat is activity.
-        Kind::Disconnect => Some(CloseReason::ClientGone),
-        Kind::Heartbeat => None,
-        _ => {
+        In::Disconnect => Some(CloseReason::ClientGone),
+        In::Heartbeat => None,
+        In::Invalid(e) => {
             counters.errors.inc();
             counters.external_errors.inc();
-            let e = HiveError::ClientError(format!(
-                "Unhandled Hive Hooks Client external event: {}",
-                encode(&m)
-            ));
-            st.push_error(&e);
+            st.session.push_error(&e);
             None
         }
     }
 }
 
-async fn attach(
+/// Send one item on its own to a sink; an XHR sink is answered and gone.
+fn send_one(st: &ClientState, sink: &mut Option<Sink>, item: &Out) {
+    let wire = st.session.wire();
+    match sink {
+        Some(Sink::Ws { tx, .. }) => {
+            let _ = tx.try_send(WsOut::Frames(vec![wire.encode(item)]));
+        }
+        Some(Sink::Xhr { .. }) => {
+            if let Some(Sink::Xhr { tx, .. }) = sink.take() {
+                let _ = tx.send(XhrReply(wire.encode(item).to_string()));
+            }
+        }
+        None => {}
+    }
+}
+
+/// Perform the session's commands in order; what a command causes (a failed write, the connect
+/// hooks' replies) is performed before the rest. `new` is the sink attaching, if any.
+async fn perform(
     myself: &ActorRef<ClientMsg>,
     st: &mut ClientState,
-    transport: Transport,
-    sink: Sink,
+    cmds: Vec<Cmd>,
+    new: &mut Option<Sink>,
 ) {
-    match st.phase {
-        Phase::Generic => {
-            // Upgrade: `1:::` on the transport, then on_connect, then the session timers.
-            for t in st.timers.drain(..) {
-                t.abort();
+    let mut todo: VecDeque<Cmd> = cmds.into();
+    while let Some(cmd) = todo.pop_front() {
+        let more = match cmd {
+            Cmd::Send(Target::New, item) => {
+                send_one(st, new, &item);
+                Vec::new()
             }
-            st.transport = Some(transport);
-            transport_gauge(&st.services, transport).inc();
-            match sink {
-                Sink::Ws { id, tx } => {
-                    let _ = tx.try_send(WsOut::Frames(vec![Arc::from("1:::")]));
-                    if st.sockets().poll_timeout == 0 {
-                        // Lent closed; opened once this actor is idle (see `open_shortcut`).
-                        st.shortcut.lend(tx.clone());
-                    }
-                    st.sink = Some(Sink::Ws { id, tx });
-                    st.set_phase(Phase::Waiting);
+            Cmd::Send(Target::Current, item) => {
+                let mut sink = st.sink.take();
+                send_one(st, &mut sink, &item);
+                st.sink = sink;
+                Vec::new()
+            }
+            Cmd::Close(Target::New) => {
+                if let Some(Sink::Ws { tx, .. }) = new.take() {
+                    let _ = tx.try_send(WsOut::Close);
                 }
-                Sink::Xhr { tx, .. } => {
-                    let _ = tx.send(XhrReply("1:::".into()));
-                    st.set_phase(Phase::Transient);
+                Vec::new()
+            }
+            Cmd::Close(Target::Current) => {
+                if let Some(Sink::Ws { tx, .. }) = &st.sink {
+                    let _ = tx.try_send(WsOut::Close);
+                }
+                Vec::new()
+            }
+            Cmd::Keep => {
+                st.sink = new.take();
+                Vec::new()
+            }
+            Cmd::Lend => {
+                if let Some(Sink::Ws { tx, .. }) = &st.sink {
+                    // Lent closed; opened once this actor is idle (see `open_shortcut`).
+                    st.shortcut.lend(tx.clone());
+                }
+                Vec::new()
+            }
+            Cmd::Write(batch) => write(st, batch),
+            Cmd::KeepAlive => {
+                if let Some(Sink::Ws { tx, .. }) = &st.sink {
+                    let _ = tx.try_send(WsOut::KeepAlive);
+                }
+                Vec::new()
+            }
+            Cmd::CancelTimers => {
+                for t in st.timers.drain(..) {
+                    t.abort();
+                }
+                Vec::new()
+            }
+            Cmd::Arm(tick, after) => {
+                st.timers.retain(|h| !h.is_finished());
+                st.timers
+                    .push(myself.send_after(after, move || ClientMsg::Tick(tick)));
+                Vec::new()
+            }
+            Cmd::Connect => {
+                let flow = run_chain(&mut st.cx(), &Trigger::special("on_connect")).await;
+                if apply_flow(st, flow) {
+                    st.services.metrics.clients().errors.inc();
+                    st.session.terminate(CloseReason::Stopped, Instant::now())
+                } else {
+                    st.session.after_work(Instant::now())
                 }
             }
-            let now = Instant::now();
-            st.last_activity = now;
-            st.last_flush = now;
-            st.generation += 1;
-            // One timer task for both the heartbeat and the session timeout (see `housekeeping`).
-            let (hb, session) = (st.sockets().heartbeat_timeout, st.sockets().session_timeout);
-            st.timers.push(after(
-                myself,
-                hb.min(session),
-                Tick::Heartbeat(st.generation),
-            ));
-            let flow = chain(st, &Trigger::special("on_connect")).await;
-            if apply_flow(st, flow) {
+            Cmd::CountError => {
                 st.services.metrics.clients().errors.inc();
-                terminate(myself, st, CloseReason::Stopped).await;
-                return;
+                Vec::new()
             }
-            after_work(myself, st).await;
+            Cmd::CountSlow => {
+                st.services.metrics.clients().slow_dropped.inc();
+                tracing::warn!(sid = %st.sid, queued = st.session.queued(), "client is not reading; disconnecting");
+                Vec::new()
+            }
+            Cmd::Ending { reason, upgraded } => {
+                ending(st, reason, upgraded).await;
+                Vec::new()
+            }
+            Cmd::Hangup => {
+                let wire = st.session.wire();
+                match st.sink.take() {
+                    Some(Sink::Ws { tx, .. }) => {
+                        let _ = tx.try_send(WsOut::Close);
+                    }
+                    Some(Sink::Xhr { tx, .. }) => {
+                        let _ = tx.send(XhrReply(wire.encode(&Out::Disconnect).to_string()));
+                    }
+                    None => {}
+                }
+                Vec::new()
+            }
+            Cmd::Stop(reason) => {
+                myself.stop(Some(format!("{reason:?}")));
+                Vec::new()
+            }
+        };
+        for c in more.into_iter().rev() {
+            todo.push_front(c);
         }
-        Phase::Transient => {
-            st.sink = Some(sink);
-            st.set_phase(Phase::Waiting);
-            after_work(myself, st).await;
-        }
-        Phase::Waiting | Phase::Polling => match (st.sink.take(), sink) {
-            // A second XHR GET replaces the first, which is answered with a noop (HIVE.md 16.2 #7).
-            (Some(Sink::Xhr { tx: old, .. }), new @ Sink::Xhr { .. }) => {
-                let _ = old.send(XhrReply("8:::".into()));
-                st.sink = Some(new);
-            }
-            (current, Sink::Ws { tx, .. }) => {
-                let e = HiveError::ClientError(
-                    "This session already has a transport connection.".into(),
-                );
-                let _ = tx.try_send(WsOut::Frames(vec![Arc::from(encode(&Message::event(
-                    e.to_client_event(st.services.mode),
-                )))]));
-                let _ = tx.try_send(WsOut::Close);
-                st.sink = current;
-            }
-            (current, Sink::Xhr { tx, .. }) => {
-                let _ = tx.send(XhrReply("8:::".into()));
-                st.sink = current;
-            }
-        },
-        Phase::Terminated => {}
     }
+    st.show_phase();
 }
 
-/// Schedule a flush after work queued replies.
-async fn after_work(myself: &ActorRef<ClientMsg>, st: &mut ClientState) {
-    if st.outbox.len() > st.sockets().max_outgoing_queue {
-        tracing::warn!(sid = %st.sid, queued = st.outbox.len(), "client is not reading; disconnecting");
-        st.services.metrics.clients().slow_dropped.inc();
-        Box::pin(terminate(myself, st, CloseReason::SlowClient)).await;
-        return;
-    }
-    if st.outbox.is_empty() || st.sink.is_none() {
-        return;
-    }
-    let poll = st.sockets().poll_timeout;
-    if poll == 0 {
-        // No batching window: hand the replies to the transport now (its writer coalesces what
-        // queues up while it is busy into one socket write).
-        Box::pin(flush(myself, st)).await;
-    } else if !st.poll_armed {
-        st.poll_armed = true;
-        st.generation += 1;
-        let h = after(myself, poll, Tick::Poll(st.generation));
-        st.timers.push(h);
-        st.set_phase(Phase::Polling);
-    }
-}
-
-/// Flush the outbox into the sink (if any).
-async fn flush(myself: &ActorRef<ClientMsg>, st: &mut ClientState) {
-    st.poll_armed = false;
-    if st.outbox.is_empty() {
-        if st.phase == Phase::Polling {
-            st.set_phase(Phase::Waiting);
-        }
-        return;
-    }
+/// Flush a batch into the sink; what the session makes of a failure.
+fn write(st: &mut ClientState, batch: Vec<Out>) -> Vec<Cmd> {
+    let wire = st.session.wire();
     match st.sink.take() {
-        None => {}
+        None => st.session.write_failed(batch, WriteFailure::PollGone),
         Some(Sink::Ws { id, tx }) => {
-            let batch = st.outbox.take();
             let n = batch.len();
-            match tx.try_send(WsOut::Frames(ws_frames(&batch))) {
+            match tx.try_send(WsOut::Frames(wire.frames(&batch))) {
                 Ok(()) => {
                     st.shortcut.count_ws(n);
                     st.sink = Some(Sink::Ws { id, tx });
-                    st.last_flush = Instant::now();
-                    st.set_phase(Phase::Waiting);
+                    Vec::new()
                 }
                 Err(TrySendError::Full(_)) => {
-                    st.outbox.requeue(batch);
-                    st.services.metrics.clients().slow_dropped.inc();
                     tracing::warn!(sid = %st.sid, "websocket writer is full; disconnecting slow client");
-                    Box::pin(terminate(myself, st, CloseReason::SlowClient)).await;
+                    st.session.write_failed(batch, WriteFailure::Full)
                 }
                 Err(TrySendError::Closed(_)) => {
-                    st.outbox.requeue(batch);
-                    Box::pin(terminate(myself, st, CloseReason::ClientGone)).await;
+                    st.session.write_failed(batch, WriteFailure::Closed)
                 }
             }
         }
-        Some(Sink::Xhr { tx, .. }) => {
-            let batch = st.outbox.take();
-            if let Err(XhrReply(_)) = tx.send(XhrReply(xhr_body(&batch))) {
-                // The poll went away under us: nothing is lost, the next poll gets it.
-                st.outbox.requeue(batch);
-            } else {
-                st.last_flush = Instant::now();
-            }
-            st.set_phase(Phase::Transient);
-        }
+        Some(Sink::Xhr { tx, .. }) => match tx.send(XhrReply(wire.poll_body(&batch))) {
+            Ok(()) => Vec::new(),
+            // The poll went away under us: nothing is lost, the next poll gets it.
+            Err(_) => st.session.write_failed(batch, WriteFailure::PollGone),
+        },
     }
 }
 
-async fn tick(myself: &ActorRef<ClientMsg>, st: &mut ClientState, t: Tick) {
-    let now = Instant::now();
-    match t {
-        Tick::Init => {
-            if st.phase == Phase::Generic {
-                st.services.metrics.clients().errors.inc();
-                terminate(myself, st, CloseReason::InitTimeout).await;
-            }
-        }
-        Tick::Poll(g) => {
-            if st.poll_armed && g == st.generation {
-                flush(myself, st).await;
-            } else if st.poll_armed {
-                // An older poll tick: the current one is still armed.
-            }
-        }
-        Tick::Heartbeat(_) | Tick::Session(_) => housekeeping(myself, st, now).await,
-    }
-}
-
-/// The heartbeat (HIVE.md 3.10: a keep-alive, a flush or a noop once `heartbeat_timeout` passed
-/// since the last flush) and the session timeout (no client activity for `session_timeout`),
-/// checked by one timer, re-armed for whichever of the two is due first: one timer task per
-/// session instead of two.
-async fn housekeeping(myself: &ActorRef<ClientMsg>, st: &mut ClientState, now: Instant) {
-    let limit = Duration::from_millis(st.sockets().session_timeout);
-    if now.duration_since(st.last_activity) >= limit {
+/// The end of a session (HIVE.md 4.1) after its last flush: `on_disconnect` (its replies cannot
+/// be delivered, HIVE.md 4.6), then the state cleanup.
+async fn ending(st: &mut ClientState, reason: CloseReason, upgraded: bool) {
+    if reason == CloseReason::SessionTimeout {
         tracing::info!(sid = %st.sid, "Client session timed out, closing connection.");
-        return terminate(myself, st, CloseReason::SessionTimeout).await;
-    }
-    let hb = Duration::from_millis(st.sockets().heartbeat_timeout);
-    if now.duration_since(st.last_flush) >= hb {
-        if !st.outbox.is_empty() && st.sink.is_some() {
-            flush(myself, st).await;
-        } else {
-            match st.sink.take() {
-                Some(Sink::Ws { id, tx }) => {
-                    let _ = tx.try_send(WsOut::KeepAlive);
-                    st.sink = Some(Sink::Ws { id, tx });
-                }
-                Some(Sink::Xhr { tx, .. }) => {
-                    let _ = tx.send(XhrReply("8:::".into()));
-                    st.set_phase(Phase::Transient);
-                }
-                None => {
-                    // An XHR client that stopped polling is dropped at the heartbeat expiry.
-                    return terminate(myself, st, CloseReason::NoSink).await;
-                }
-            }
-        }
-        if st.phase == Phase::Terminated {
-            return;
-        }
-        st.last_flush = Instant::now();
-    }
-    let due = (st.last_flush + hb).min(st.last_activity + limit);
-    let rest = due.saturating_duration_since(Instant::now()).as_millis() as u64;
-    st.timers.retain(|h| !h.is_finished());
-    st.timers
-        .push(after(myself, rest.max(1), Tick::Heartbeat(0)));
-}
-
-/// The termination steps of HIVE.md 4.1: flush, on_disconnect, state cleanup, tell the sink, stop.
-async fn terminate(myself: &ActorRef<ClientMsg>, st: &mut ClientState, reason: CloseReason) {
-    if st.phase == Phase::Terminated {
-        return;
     }
     tracing::debug!(sid = %st.sid, ?reason, "session ends");
     // From here on channels deliver through this actor, which ignores them once terminated.
     st.shortcut.take_back();
-    let upgraded = st.phase != Phase::Generic;
-    if upgraded && !st.outbox.is_empty() && st.sink.is_some() {
-        // An XHR poll answered with the last replies leaves no sink for `0:::`: the browser would
-        // learn of the end only from its next poll, which may find the node gone (shutdown). End
-        // that body with the disconnect frame instead.
-        if matches!(st.sink, Some(Sink::Xhr { .. })) {
-            st.outbox.push(Reply::Frame(Arc::from("0:::")));
-        }
-        Box::pin(flush(myself, st)).await;
-    }
-    st.set_phase(Phase::Terminated);
+    st.show_phase();
     if upgraded {
-        // Replies of on_disconnect cannot be delivered (HIVE.md 4.6).
         let _ = run_chain(&mut st.cx(), &Trigger::special("on_disconnect")).await;
     }
     let services = Arc::clone(&st.services);
@@ -717,14 +600,4 @@ async fn terminate(myself: &ActorRef<ClientMsg>, st: &mut ClientState, reason: C
         m.errors.inc();
         tracing::warn!(sid = %st.sid, error = %e, "state cleanup failed");
     }
-    match st.sink.take() {
-        Some(Sink::Ws { tx, .. }) => {
-            let _ = tx.try_send(WsOut::Close);
-        }
-        Some(Sink::Xhr { tx, .. }) => {
-            let _ = tx.send(XhrReply("0:::".into()));
-        }
-        None => {}
-    }
-    myself.stop(Some(format!("{reason:?}")));
 }

@@ -6,7 +6,8 @@ use ractor::{ActorCell, ActorRef, RpcReplyPort};
 use tokio::sync::oneshot;
 
 use crate::error::HiveError;
-use crate::pubsub::{DeliverOutcome, Delivery, Subscriber};
+use crate::pubsub::{DeliverOutcome, Delivery, Published, Subscriber};
+use crate::wire::Wire;
 use codec::event::InternalEvent;
 use codec::socketio::Message;
 
@@ -101,6 +102,8 @@ pub enum ClientMsg {
     Attach {
         /// Which transport.
         transport: Transport,
+        /// The wire it speaks.
+        wire: Wire,
         /// Where to deliver.
         sink: Sink,
     },
@@ -130,7 +133,7 @@ pub enum ClientMsg {
 }
 
 /// Timer ticks. Stale ticks are recognised by their generation and ignored.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tick {
     /// `init_timeout`.
     Init,
@@ -191,8 +194,12 @@ impl ClientHandle {
     ///
     /// # Errors
     /// `bad_session_id` when the session has ended.
-    pub fn attach(&self, transport: Transport, sink: Sink) -> Result<(), HiveError> {
-        self.send(ClientMsg::Attach { transport, sink })
+    pub fn attach(&self, transport: Transport, wire: Wire, sink: Sink) -> Result<(), HiveError> {
+        self.send(ClientMsg::Attach {
+            transport,
+            wire,
+            sink,
+        })
     }
     /// Deliver browser messages.
     ///
@@ -256,6 +263,10 @@ impl Subscriber for ClientHandle {
             Route::Dead => DeliverOutcome::Dead,
             Route::Full => DeliverOutcome::Overloaded,
         }
+    }
+
+    fn deliver_published(&self, p: &Arc<Published>) -> DeliverOutcome {
+        self.deliver(Delivery::Frames(p.encoded(&self.shortcut.wire())))
     }
 
     fn kill_slow(&self) {

@@ -1,13 +1,9 @@
-//! The pure outgoing buffer of a session: chronological order (HIVE.md 16.3 #3 fixed), a bound on
-//! its length, and encoding per transport (one frame per message on WebSocket, one U+FFFD batch
-//! with UTF-16 lengths on XHR, HIVE.md 3.7).
-
-use std::sync::Arc;
+//! The pure outgoing buffer of a session: neutral items in chronological order (HIVE.md 16.3 #3
+//! fixed) and a bound on its length. The session's [`crate::wire::Wire`] encodes them when they
+//! are flushed.
 
 use crate::error::{HiveError, Mode};
-use crate::hooks::Reply;
-use codec::batch::{LengthUnit, frame_into};
-use codec::socketio::{Message, encode};
+use crate::events::{Event, Out as Reply};
 
 /// Outgoing messages waiting for a flush.
 #[derive(Debug, Default)]
@@ -38,8 +34,7 @@ impl Outbox {
     }
     /// Queue an error as the `hive_error` event (HIVE.md 11.2).
     pub fn push_error(&mut self, e: &HiveError, mode: Mode) {
-        self.items
-            .push(Reply::Msg(Message::event(e.to_client_event(mode))));
+        self.items.push(Reply::Event(Event::hive_error(e, mode)));
     }
     /// Take everything queued.
     pub fn take(&mut self) -> Vec<Reply> {
@@ -52,51 +47,20 @@ impl Outbox {
     }
 }
 
-/// One WebSocket text frame per message.
-pub fn ws_frames(batch: &[Reply]) -> Vec<Arc<str>> {
-    batch
-        .iter()
-        .map(|r| match r {
-            Reply::Msg(m) => Arc::from(encode(m)),
-            Reply::Frame(f) => Arc::clone(f),
-        })
-        .collect()
-}
-
-/// One XHR body: every flush with at least one message is framed, even a single one (HIVE.md 3.7),
-/// with lengths in UTF-16 code units as the 0.9 browser client counts them.
-pub fn xhr_body(batch: &[Reply]) -> String {
-    let mut out = String::new();
-    for r in batch {
-        match r {
-            Reply::Msg(m) => frame_into(&mut out, &encode(m), LengthUnit::Utf16),
-            Reply::Frame(f) => frame_into(&mut out, f, LengthUnit::Utf16),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn requeue_keeps_chronological_order() {
+        let a = Reply::Raw(json!("a"));
+        let b = Reply::Raw(json!("b"));
         let mut o = Outbox::default();
-        o.push(Reply::Frame(Arc::from("5:::a")));
+        o.push(a.clone());
         let batch = o.take();
-        o.push(Reply::Frame(Arc::from("5:::b")));
+        o.push(b.clone());
         o.requeue(batch);
-        assert_eq!(
-            ws_frames(&o.take()),
-            vec![Arc::from("5:::a"), Arc::from("5:::b")]
-        );
-    }
-
-    #[test]
-    fn xhr_lengths_are_utf16_units() {
-        let body = xhr_body(&[Reply::Frame(Arc::from("5:::😀"))]);
-        // "5:::" is 4 units, the emoji 2.
-        assert_eq!(body, "\u{FFFD}6\u{FFFD}5:::😀");
+        assert_eq!(o.take(), vec![a, b]);
     }
 }

@@ -18,12 +18,13 @@
 //!   takes to choose between the two ways), so a later delivery never overtakes an earlier one;
 //! - it closes it before it ends the session or drops the connection.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use tokio::sync::mpsc::error::TrySendError;
 
 use super::ws_queue::{WsOut, WsSender};
 use crate::metrics::Counter;
+use crate::wire::Wire;
 
 /// Per-session state shared by the client actor, its handle and the channels it joined.
 #[derive(Debug)]
@@ -31,6 +32,8 @@ pub struct Shortcut {
     inner: Mutex<Inner>,
     /// `clients.transports.websocket.ok`: frames handed to a WebSocket.
     ws_ok: Counter,
+    /// The session's wire, set when its first transport attaches (pub-sub encodes for it).
+    wire: OnceLock<Wire>,
 }
 
 #[derive(Debug, Default)]
@@ -62,6 +65,7 @@ impl Shortcut {
         Arc::new(Self {
             inner: Mutex::new(Inner::default()),
             ws_ok,
+            wire: OnceLock::new(),
         })
     }
 
@@ -142,6 +146,16 @@ impl Shortcut {
         if g.pending == 0 && g.ws.is_some() {
             g.open = true;
         }
+    }
+
+    /// Record the session's wire (its first transport's; later ones are ignored).
+    pub fn set_wire(&self, wire: Wire) {
+        let _ = self.wire.set(wire);
+    }
+
+    /// The session's wire (0.9 until a transport attached).
+    pub fn wire(&self) -> Wire {
+        self.wire.get().copied().unwrap_or_default()
     }
 
     /// Count frames the actor itself handed to the WebSocket.

@@ -141,6 +141,13 @@ impl WsReceiver {
         .await
     }
 
+    /// Stop being woken by senders until the next [`WsReceiver::recv`]: while a batching window
+    /// holds output back, what is queued meanwhile waits for the window's end without waking the
+    /// connection once per item.
+    pub fn park(&mut self) {
+        self.0.lock().waker = None;
+    }
+
     /// The next item if one is queued.
     pub fn try_recv(&mut self) -> Option<WsOut> {
         Self::pop(&mut self.0.lock())

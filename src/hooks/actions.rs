@@ -5,13 +5,13 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::context::{
-    BuildEnv, Cx, Dispatcher, Flow, FlowFuture, HookBuilder, Reply, Trigger, state_flow,
+    BuildEnv, Cx, Dispatcher, Flow, FlowFuture, HookBuilder, Trigger, state_flow,
 };
 use super::engine::run_chain;
 use crate::config::{HookDescriptor, PoolDescriptor};
 use crate::error::HiveError;
-use codec::event::{InternalEvent, id_from_trigger, validate_external_event};
-use codec::socketio::{Kind, Message, MsgId};
+use crate::events::{AckId, Event, Out};
+use codec::event::{InternalEvent, validate_external_event};
 
 /// The built-in dispatcher kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,21 +71,13 @@ impl Dispatcher for AddHooks {
     }
 }
 
-/// The message `action.send_event` produces for `args` (also used to pre-encode pub-sub frames).
+/// The event `action.send_event` produces for `args` (also used to pre-encode pub-sub frames).
 ///
 /// # Errors
 /// `bad_external_event` when `args` is not an event object.
-pub fn send_event_message(ev: &InternalEvent) -> Result<Message, HiveError> {
+pub fn send_event_message(ev: &InternalEvent) -> Result<Event, HiveError> {
     validate_external_event(&ev.args)?;
-    let mut m = Message::event(ev.args.to_string());
-    m.id = id_from_trigger(&ev.trigger_id);
-    Ok(m)
-}
-
-fn with_id(kind: Kind, ev: &InternalEvent) -> Message {
-    let mut m = Message::with_data(kind, ev.args.to_string());
-    m.id = id_from_trigger(&ev.trigger_id);
-    m
+    Ok(Event::new(ev.args.clone()).with_ack(AckId::parse(&ev.trigger_id)))
 }
 
 impl Dispatcher for Action {
@@ -99,30 +91,38 @@ impl Dispatcher for Action {
                 Action::Stop => Flow::Stop(HiveError::Stopped(ev.args.to_string())),
                 Action::Error => Flow::Error(HiveError::InternalError(ev.args.to_string())),
                 Action::SendEvent => match send_event_message(ev) {
-                    Ok(m) => {
-                        cx.reply(Reply::Msg(m));
+                    Ok(e) => {
+                        cx.reply(Out::Event(e));
                         Flow::Continue
                     }
                     Err(e) => Flow::Error(e),
                 },
                 Action::SendMessage => {
-                    cx.reply(Reply::Msg(with_id(Kind::Message, ev)));
+                    cx.reply(Out::Message {
+                        data: ev.args.clone(),
+                        ack: AckId::parse(&ev.trigger_id),
+                    });
                     Flow::Continue
                 }
                 Action::SendJson => {
-                    cx.reply(Reply::Msg(with_id(Kind::Json, ev)));
+                    cx.reply(Out::Json {
+                        data: ev.args.clone(),
+                        ack: AckId::parse(&ev.trigger_id),
+                    });
                     Flow::Continue
                 }
                 Action::SendAck => {
                     // Fix of HIVE.md 16.4 #4: an ACK needs a real message id.
-                    if id_from_trigger(&ev.trigger_id) == MsgId::None {
+                    let Some(id) = AckId::parse(&ev.trigger_id) else {
                         return Flow::Error(HiveError::BadInternalEvent(format!(
                             "Bad internal event {}: action.send_ack needs a trigger_id such as \"1+\".",
                             serde_json::to_string(ev).unwrap_or_default()
                         )));
-                    }
-                    let data = format!("{}{}", ev.trigger_id, ev.args);
-                    cx.reply(Reply::Msg(Message::with_data(Kind::Ack, data)));
+                    };
+                    cx.reply(Out::Ack {
+                        id,
+                        args: Some(ev.args.clone()),
+                    });
                     Flow::Continue
                 }
                 Action::UpdateState => match cx.state_set(ev.args.clone()).await {
@@ -133,13 +133,7 @@ impl Dispatcher for Action {
                     if let Err(e) = validate_external_event(&ev.args) {
                         return Flow::Error(e.into());
                     }
-                    let name = ev
-                        .args
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    let msg = Message::event(ev.args.to_string());
-                    let t = Trigger::event(name.to_string(), msg, ev.args.clone());
+                    let t = Trigger::event(Event::new(ev.args.clone()));
                     run_chain(cx, &t).await
                 }
                 Action::RemoveHooks => {

@@ -17,12 +17,12 @@ use serde_json::{Map, Value};
 use crate::config::{Config, HookDescriptor};
 use crate::connectors::Connectors;
 use crate::error::{HiveError, Mode};
+use crate::events::{Event, Out};
 use crate::metrics::{EventHookMetrics, Metrics};
 use crate::pubsub::{PubSub, Subscriber};
 use crate::slot::Slot;
 use crate::state::StateStore;
 use codec::event::InternalEvent;
-use codec::socketio::{Kind, Message, MsgId};
 
 /// A boxed future borrowing the context.
 pub type FlowFuture<'a> = Pin<Box<dyn Future<Output = Flow> + Send + 'a>>;
@@ -191,60 +191,57 @@ impl std::fmt::Debug for Services {
 pub struct Trigger {
     /// Event name (`authorize`, `on_connect`, ...).
     pub name: String,
-    /// The triggering message (kind, id, endpoint, raw data).
-    pub message: Message,
+    /// What triggered the chain, as the item `utils.echo` sends back: the client's event (with its
+    /// ack and namespace), a noop for on_connect/on_disconnect, a message for on_terminate.
+    pub origin: Out,
     /// The parsed data: the event object, `null` for on_connect/on_disconnect, the reason string for
     /// on_terminate.
     pub value: Value,
 }
 
 impl Trigger {
-    /// A client event.
-    pub fn event(name: String, message: Message, value: Value) -> Self {
+    /// A client event (or one dispatched by `action.dispatch`).
+    pub fn event(event: Event) -> Self {
         Self {
-            name,
-            message,
-            value,
+            name: event.name().to_string(),
+            value: event.object.clone(),
+            origin: Out::Event(event),
         }
     }
 
-    /// `on_connect` / `on_disconnect`: data `null`, type noop.
+    /// `on_connect` / `on_disconnect`: data `null`, a noop.
     pub fn special(name: &str) -> Self {
         Self {
             name: name.into(),
-            message: Message::noop(),
+            origin: Out::Noop,
             value: Value::Null,
         }
     }
 
-    /// `on_terminate`: a Socket.IO *message* whose data is the JSON-encoded reason.
+    /// `on_terminate`: a message whose data is the reason.
     pub fn terminate(reason: &str) -> Self {
         let value = Value::String(reason.to_string());
-        let message = Message::with_data(Kind::Message, value.to_string());
         Self {
             name: "on_terminate".into(),
-            message,
+            origin: Out::Message {
+                data: value.clone(),
+                ack: None,
+            },
             value,
         }
     }
 
     /// `trigger_id` as the backend sees it: `N`, `N+` or `""`.
     pub fn trigger_id(&self) -> String {
-        match self.message.id {
-            MsgId::None => String::new(),
-            id => id.render(),
+        match &self.origin {
+            Out::Event(Event { ack: Some(a), .. }) => a.trigger_id(),
+            _ => String::new(),
         }
     }
 }
 
-/// One outgoing item: a message, or a frame pre-encoded once and shared by many clients.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    /// A message to encode.
-    Msg(Message),
-    /// An already-encoded Socket.IO message.
-    Frame(Arc<str>),
-}
+/// One outgoing item of a hook: a neutral [`Out`], encoded by the session's wire.
+pub type Reply = Out;
 
 /// The result of one hook or dispatcher.
 #[derive(Debug, Clone, PartialEq)]

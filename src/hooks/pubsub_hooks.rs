@@ -8,10 +8,11 @@ use super::actions::send_event_message;
 use super::context::{BuildEnv, Cx, Dispatcher, Flow, FlowFuture, Hook, Tables, Trigger};
 use crate::config::HookName;
 use crate::error::HiveError;
+use crate::events::Out;
 use crate::metrics::{Counter, EventHookMetrics, LazyCounter};
-use crate::pubsub::{Delivery, Privilege, expand_cid_spec, expand_resubscribe};
+use crate::pubsub::{Delivery, Payload, Privilege, Published, expand_cid_spec, expand_resubscribe};
+use crate::wire::Wire;
 use codec::event::{InternalEvent, internal_event_from_value};
-use codec::socketio::{Message, encode};
 
 /// Which pub-sub operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,36 +112,32 @@ pub fn dispatcher(op: Op, args: &Value) -> Result<Arc<dyn Dispatcher>, HiveError
     Ok(Arc::new(simple(op, args)?))
 }
 
-/// What to hand to subscribers for `events`: frames encoded once when every event goes to plain
-/// `action.send_event` (the result does not depend on the client), the events otherwise.
-pub fn delivery_for(tables: &Tables, events: Vec<InternalEvent>) -> Delivery {
-    if let Some(frames) = pre_encode(tables, &events) {
-        return Delivery::Frames(frames.into());
+/// What to hand to subscribers for `events`: one neutral [`Published`] (encoded once per wire)
+/// when every event goes to plain `action.send_event` (the result does not depend on the
+/// client), the events otherwise.
+pub fn delivery_for(tables: &Tables, events: Vec<InternalEvent>) -> Payload {
+    if let Some(items) = plain_events(tables, &events) {
+        return Published::new(items).into();
     }
-    Delivery::Events(events.into())
+    Delivery::Events(events.into()).into()
 }
 
-/// Encode `events` once, if every one of them dispatches to plain `action.send_event` and is valid.
-pub fn pre_encode(tables: &Tables, events: &[InternalEvent]) -> Option<Vec<Arc<str>>> {
-    let mut frames = Vec::with_capacity(events.len());
+/// The items of `events`, if every one of them dispatches to plain `action.send_event` and is
+/// valid.
+pub fn plain_events(tables: &Tables, events: &[InternalEvent]) -> Option<Vec<Out>> {
+    let mut items = Vec::with_capacity(events.len());
     for ev in events {
         if !tables.is_plain_send_event(&ev.action) {
             return None;
         }
-        let m = send_event_message(ev).ok()?;
-        frames.push(Arc::from(encode(&m)));
+        items.push(Out::Event(send_event_message(ev).ok()?));
     }
-    Some(frames)
+    Some(items)
 }
 
-/// A raw frame for `value`: an event object becomes `5:::<json>`, a string is taken as a frame,
-/// anything else is sent as a `4:::` JSON message (fix of HIVE.md 16.4 #6).
-fn raw_frame(value: &Value) -> Arc<str> {
-    match value {
-        Value::String(s) => Arc::from(s.as_str()),
-        v if v.get("name").is_some() => Arc::from(encode(&Message::event(v.to_string()))),
-        v => Arc::from(format!("4:::{v}")),
-    }
+/// [`plain_events`] encoded for the 0.9 wire.
+pub fn pre_encode(tables: &Tables, events: &[InternalEvent]) -> Option<Vec<Arc<str>>> {
+    plain_events(tables, events).map(|items| Wire::Sio09.frames(&items))
 }
 
 fn one_arg(t: &Trigger) -> Result<&Value, HiveError> {
@@ -216,11 +213,7 @@ impl PubsubOp {
                 };
                 match cids {
                     Ok(cids) => {
-                        ps.publish(
-                            self.privilege,
-                            &cids,
-                            Delivery::Frames(vec![raw_frame(&ev)].into()),
-                        );
+                        ps.publish(self.privilege, &cids, Published::new(vec![Out::Raw(ev)]));
                         Ok(())
                     }
                     Err(e) => Err(e),

@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::context::{BuildEnv, Cx, Flow, FlowFuture, Hook, Reply, Trigger, state_flow};
+use super::context::{BuildEnv, Cx, Flow, FlowFuture, Hook, Trigger, state_flow};
 use super::engine::dispatch;
 use crate::config::HookName;
 use crate::error::HiveError;
+use crate::events::{Event, Out};
 use crate::metrics::EventHookMetrics;
 use codec::event::{internal_event_from_value, validate_external_event};
-use codec::socketio::{Kind, Message, MsgId};
 
 /// Constructor of `utils.echo`: `null`, or the event object to reply with.
 ///
@@ -59,8 +59,8 @@ fn label(a: &Value) -> String {
 /// `utils.echo`: reply with the trigger itself, or with a configured event.
 #[derive(Debug)]
 pub struct Echo {
-    /// Pre-encoded data of the configured event (None = echo the trigger).
-    fixed: Option<String>,
+    /// The configured event (None = echo the trigger).
+    fixed: Option<Event>,
 }
 
 impl Echo {
@@ -71,7 +71,7 @@ impl Echo {
                 validate_external_event(v)
                     .map_err(|e| HiveError::BadConnectorDescriptor(format!("utils.echo: {e}")))?;
                 Ok(Self {
-                    fixed: Some(v.to_string()),
+                    fixed: Some(Event::with_text(v.clone(), v.to_string())),
                 })
             }
             other => Err(HiveError::BadConnectorDescriptor(format!(
@@ -87,15 +87,15 @@ impl Hook for Echo {
     }
     fn run<'a>(&'a self, cx: &'a mut Cx<'_>, t: &'a Trigger) -> FlowFuture<'a> {
         Box::pin(async move {
-            if t.message.id != MsgId::None {
-                cx.reply(Reply::Msg(Message::with_data(
-                    Kind::Ack,
-                    t.message.id.render(),
-                )));
+            if let Out::Event(Event { ack: Some(id), .. }) = &t.origin {
+                cx.reply(Out::Ack {
+                    id: *id,
+                    args: None,
+                });
             }
             match &self.fixed {
-                None => cx.reply(Reply::Msg(t.message.clone())),
-                Some(data) => cx.reply(Reply::Msg(Message::event(data.clone()))),
+                None => cx.reply(t.origin.clone()),
+                Some(e) => cx.reply(Out::Event(e.clone())),
             }
             Flow::Continue
         })

@@ -16,7 +16,7 @@ use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, ActorStatus, Supervis
 
 use super::metrics::PubsubCounters;
 use super::msg::{ChannelMsg, PubSubMsg};
-use super::subscriber::{DeliverOutcome, Delivery, Subscriber};
+use super::subscriber::{DeliverOutcome, Payload, Subscriber};
 use crate::metrics::PubsubPrefixMetrics;
 
 /// Start-up arguments of a channel.
@@ -94,10 +94,14 @@ impl ChannelState {
         );
     }
 
-    fn publish(&mut self, myself: &ActorRef<ChannelMsg>, d: &Delivery) {
+    fn publish(&mut self, myself: &ActorRef<ChannelMsg>, d: &Payload) {
         let mut gone: Vec<(ActorId, bool)> = Vec::new();
         for (id, sub) in &self.subs {
-            match sub.deliver(d.clone()) {
+            let outcome = match d {
+                Payload::Delivery(d) => sub.deliver(d.clone()),
+                Payload::Published(p) => sub.deliver_published(p),
+            };
+            match outcome {
                 DeliverOutcome::Queued => {}
                 DeliverOutcome::Dead => gone.push((*id, false)),
                 DeliverOutcome::Overloaded => gone.push((*id, true)),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ractor::{ActorId, RpcReplyPort};
 
 use super::privilege::Privilege;
-use super::subscriber::{Delivery, Subscriber};
+use super::subscriber::{Payload, Subscriber};
 use crate::HiveError;
 
 /// Messages of the manager actor (`manager.rs`). Built only by [`super::PubSub`] and channels.
@@ -32,8 +32,8 @@ pub(crate) enum ChannelMsg {
     Subscribe(Arc<dyn Subscriber>),
     /// Remove the subscriber with this actor id.
     Unsubscribe(ActorId),
-    /// Hand a delivery to every subscriber.
-    Publish(Delivery),
+    /// Hand a payload to every subscriber.
+    Publish(Payload),
     /// Idle timer tick; stale generations are ignored.
     IdleTimeout(u64),
     /// From the manager after an idle report: stop (and answer true) only if still empty.

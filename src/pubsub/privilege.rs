@@ -8,7 +8,9 @@ use crate::HiveError;
 /// is what a hook or dispatcher without a `"privilege"` string gets (the original compares a
 /// missing string as greater than any number, and the ping example relies on it) and what the
 /// REST API uses; it skips the check entirely.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Privilege {
     /// `"public"` (level 0).
     Public,

@@ -14,6 +14,7 @@ use super::origin::{check, rejection_text, reply};
 use super::{TransportCtx, handshake, websocket, xhr_polling};
 use crate::error::HiveError;
 use crate::http_edge::{self, Edge};
+use crate::wire::sio09;
 
 /// Serve the Socket.IO routes on `listener` through the shared HTTP edge until `shutdown` is
 /// cancelled, then drain.
@@ -72,7 +73,7 @@ pub async fn route(ctx: &TransportCtx, req: Request<Incoming>) -> Response<Full<
             let sid = sid.to_string();
             if wants_disconnect(&req) {
                 ctx.router.kill(&sid);
-                return reply(m, req.headers(), StatusCode::BAD_REQUEST, "0:::");
+                return reply(m, req.headers(), StatusCode::BAD_REQUEST, sio09::DISCONNECT);
             }
             websocket::upgrade(ctx, req, sid, *t == "flashsocket").await
         }
@@ -80,14 +81,14 @@ pub async fn route(ctx: &TransportCtx, req: Request<Incoming>) -> Response<Full<
             let sid = sid.to_string();
             if wants_disconnect(&req) {
                 ctx.router.kill(&sid);
-                return reply(m, req.headers(), StatusCode::OK, "0:::");
+                return reply(m, req.headers(), StatusCode::OK, sio09::DISCONNECT);
             }
             xhr_polling::handle(ctx, req, sid).await
         }
         // The 0.9 client's disconnectSync URL `/socket.io/1//<sid>/?disconnect=1` (HIVE.md 16.2 #9).
         ["", sid] if wants_disconnect(&req) => {
             ctx.router.kill(sid);
-            reply(m, req.headers(), StatusCode::OK, "0:::")
+            reply(m, req.headers(), StatusCode::OK, sio09::DISCONNECT)
         }
         _ => not_found(ctx, &req),
     }

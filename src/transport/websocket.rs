@@ -19,12 +19,14 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::TransportCtx;
 use super::origin::reply;
+use super::window::WriteWindow;
 use super::ws_reader::{FrameReader, ReadError};
 use super::xhr_polling::error_frame;
 use crate::client::ws_queue::{self, WsReceiver};
 use crate::client::{ClientHandle, CloseReason, Sink, Transport, WsOut};
 use crate::error::HiveError;
 use crate::http_edge::EdgeStream;
+use crate::wire::{Wire, sio09};
 use codec::socketio::decode;
 use codec::ws::{Incoming, close_code, encode_close, encode_frame, frame_len, opcode};
 
@@ -123,27 +125,36 @@ where
         Transport::WebSocket
     };
     if client
-        .attach(transport, Sink::Ws { id, tx: out_tx })
+        .attach(transport, Wire::Sio09, Sink::Ws { id, tx: out_tx })
         .is_err()
     {
         return;
     }
-    let end = serve(ctx, conn, &mut out, &client, sid).await;
+    let mut held = Vec::new();
+    let end = serve(ctx, conn, &mut out, &client, sid, &mut held).await;
     ctx.websocket.hang_up.inc();
     client.sink_gone(id);
     if let End::Open(code) = end {
+        // What the batching window still held goes first.
+        if !held.is_empty() && conn.get_mut().write_all(&held).await.is_err() {
+            return;
+        }
         // Send what the client's termination produces (`0:::`), then close.
         let _ = tokio::time::timeout(LINGER, linger(conn, &mut out, code)).await;
     }
 }
 
-/// The connection loop: client frames in, queued output out, until either side ends.
+/// The connection loop: client frames in, queued output out, until either side ends. Output
+/// goes through the batching window (`socketio.poll_timeout`, [`WriteWindow`]): what is ready
+/// while a window is open waits in `held` (without waking this task per item) and is written in
+/// one go when it closes; keep-alives and the close are written at once, after what was held.
 async fn serve<S>(
     ctx: &TransportCtx,
     conn: &mut FrameReader<S>,
     out: &mut WsReceiver,
     client: &ClientHandle,
     sid: &str,
+    held: &mut Vec<u8>,
 ) -> End
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -151,8 +162,11 @@ where
     let m = &ctx.websocket;
     let direct = ctx.config.hive.direct_websocket;
     let ping_timeout = Duration::from_millis(ctx.config.hive.websocket_ping_timeout);
+    let mut window = WriteWindow::new(Duration::from_millis(ctx.config.socketio.poll_timeout));
     // The pong deadline, armed by a keep-alive ping (at most one, HIVE.md 16.2 #5).
     let mut deadline: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    // The end of the open batching window, while output is held for it.
+    let mut flush_at: Option<Pin<Box<tokio::time::Sleep>>> = None;
     loop {
         let mut buf = Vec::new();
         tokio::select! {
@@ -186,7 +200,7 @@ where
                 }
                 Ok(Incoming::Binary(_)) => {
                     m.bad.inc();
-                    encode_frame(&mut buf, opcode::TEXT, b"7:::Unknown WebSocket frame type!");
+                    encode_frame(&mut buf, opcode::TEXT, sio09::UNKNOWN_WS_FRAME.as_bytes());
                 }
                 Ok(Incoming::Ping(p)) => encode_frame(&mut buf, opcode::PONG, &p),
                 Ok(Incoming::Pong(_)) => deadline = None,
@@ -209,11 +223,42 @@ where
                     };
                 }
             },
-            o = out.recv() => {
+            o = out.recv(), if flush_at.is_none() => {
                 // Take what else is already queued too, so its frames share one socket write.
                 let mut next = o;
+                let mut urgent = false;
                 for _ in 0..MAX_BATCHES {
                     match queued(&mut buf, next, close_code::NORMAL) {
+                        Step::Go => {}
+                        Step::Ping => {
+                            urgent = true;
+                            deadline = Some(Box::pin(tokio::time::sleep(ping_timeout)));
+                        }
+                        Step::Stop => {
+                            held.append(&mut buf);
+                            let _ = conn.get_mut().write_all(held).await;
+                            held.clear();
+                            return End::Closed;
+                        }
+                    }
+                    match out.try_recv() {
+                        Some(o) => next = Some(o),
+                        None => break,
+                    }
+                }
+                if !urgent && let Some(until) = window.ready(tokio::time::Instant::now().into()) {
+                    held.append(&mut buf);
+                    out.park();
+                    flush_at = Some(Box::pin(tokio::time::sleep_until(until.into())));
+                }
+            }
+            () = expired(&mut flush_at) => {
+                // The window closes: what it held and what queued meanwhile, in one write.
+                flush_at = None;
+                std::mem::swap(&mut buf, held);
+                for _ in 0..MAX_BATCHES {
+                    let Some(o) = out.try_recv() else { break };
+                    match queued(&mut buf, Some(o), close_code::NORMAL) {
                         Step::Go => {}
                         Step::Ping => {
                             deadline = Some(Box::pin(tokio::time::sleep(ping_timeout)));
@@ -223,11 +268,8 @@ where
                             return End::Closed;
                         }
                     }
-                    match out.try_recv() {
-                        Some(o) => next = Some(o),
-                        None => break,
-                    }
                 }
+                window.wrote(tokio::time::Instant::now().into());
             }
             () = expired(&mut deadline) => {
                 m.hang_up.inc();
@@ -237,8 +279,18 @@ where
                 return End::Closed;
             }
         }
-        if !buf.is_empty() && conn.get_mut().write_all(&buf).await.is_err() {
-            return End::Closed;
+        if !buf.is_empty() {
+            if !held.is_empty() {
+                // Written out of the window (a pong, an error, a keep-alive): what the window
+                // held goes first.
+                held.append(&mut buf);
+                std::mem::swap(&mut buf, held);
+                flush_at = None;
+                window.wrote(tokio::time::Instant::now().into());
+            }
+            if conn.get_mut().write_all(&buf).await.is_err() {
+                return End::Closed;
+            }
         }
     }
 }
@@ -289,7 +341,7 @@ fn queued(buf: &mut Vec<u8>, o: Option<WsOut>, code: u16) -> Step {
             Step::Go
         }
         Some(WsOut::KeepAlive) => {
-            encode_frame(buf, opcode::TEXT, b"8:::");
+            encode_frame(buf, opcode::TEXT, sio09::NOOP.as_bytes());
             encode_frame(buf, opcode::PING, b"");
             Step::Ping
         }
@@ -310,6 +362,6 @@ fn text_frames(buf: &mut Vec<u8>, frames: &[std::sync::Arc<str>]) {
 
 /// `0:::` then a close frame with `code`.
 fn last_frames(buf: &mut Vec<u8>, code: u16) {
-    encode_frame(buf, opcode::TEXT, b"0:::");
+    encode_frame(buf, opcode::TEXT, sio09::DISCONNECT.as_bytes());
     encode_close(buf, code, b"");
 }

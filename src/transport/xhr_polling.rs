@@ -12,8 +12,9 @@ use super::TransportCtx;
 use super::origin::reply;
 use crate::client::{ClientHandle, Sink, Transport, XhrReply};
 use crate::error::HiveError;
+use crate::events::{Event, Out};
+use crate::wire::{Wire, sio09};
 use codec::batch::decode_payload;
-use codec::socketio::{Message, encode};
 
 /// Tells the client its poll went away if the request future is dropped unanswered.
 struct PollGuard {
@@ -42,15 +43,15 @@ pub async fn handle(
         Method::GET => {
             let Some(client) = ctx.router.lookup(&sid) else {
                 // Unknown or ended session: tell the browser at once (HIVE.md 16.2 #6).
-                return reply(m, &headers, StatusCode::OK, "0:::");
+                return reply(m, &headers, StatusCode::OK, sio09::DISCONNECT);
             };
             let (tx, rx) = oneshot::channel::<XhrReply>();
             let id = ctx.next_id();
             if client
-                .attach(Transport::XhrPolling, Sink::Xhr { id, tx })
+                .attach(Transport::XhrPolling, Wire::Sio09, Sink::Xhr { id, tx })
                 .is_err()
             {
-                return reply(m, &headers, StatusCode::OK, "0:::");
+                return reply(m, &headers, StatusCode::OK, sio09::DISCONNECT);
             }
             let mut guard = PollGuard {
                 client,
@@ -67,11 +68,11 @@ pub async fn handle(
                 // The session ended without answering.
                 Ok(Err(_)) => {
                     guard.armed = false;
-                    "0:::".to_string()
+                    sio09::DISCONNECT.to_string()
                 }
                 Err(_) => {
                     m.hang_up.inc();
-                    "8:::".to_string()
+                    sio09::NOOP.to_string()
                 }
             };
             reply(m, &headers, StatusCode::OK, body)
@@ -127,5 +128,7 @@ pub async fn handle(
 
 /// The encoded `hive_error` event for `e`.
 pub fn error_frame(ctx: &TransportCtx, e: &HiveError) -> String {
-    encode(&Message::event(e.to_client_event(ctx.mode)))
+    Wire::Sio09
+        .encode(&Out::Event(Event::hive_error(e, ctx.mode)))
+        .to_string()
 }
