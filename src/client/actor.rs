@@ -14,7 +14,8 @@ use tokio::task::JoinHandle;
 type Timer = JoinHandle<Result<(), ractor::MessagingErr<ClientMsg>>>;
 
 use super::handle::{
-    ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Tick, Transport, XhrReply,
+    ClientDetails, ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Tick, Transport,
+    XhrReply,
 };
 use super::outbox::{Outbox, ws_frames, xhr_body};
 use super::shortcut::Shortcut;
@@ -301,8 +302,14 @@ async fn handle_msg(
     st: &mut ClientState,
 ) -> Result<(), ActorProcessingErr> {
     if st.phase == Phase::Terminated {
-        if let ClientMsg::Info(reply) = msg {
-            let _ = reply.send(info(st));
+        match msg {
+            ClientMsg::Info(reply) => {
+                let _ = reply.send(info(st));
+            }
+            ClientMsg::Inspect(reply) => {
+                let _ = reply.send(inspect(st).await);
+            }
+            _ => {}
         }
         return Ok(());
     }
@@ -402,8 +409,27 @@ async fn handle_msg(
         ClientMsg::Info(reply) => {
             let _ = reply.send(info(st));
         }
+        ClientMsg::Inspect(reply) => {
+            let _ = reply.send(inspect(st).await);
+        }
     }
     Ok(())
+}
+
+/// The monitor's view of this session (reads the state manager's value).
+async fn inspect(st: &mut ClientState) -> ClientDetails {
+    ClientDetails {
+        state: st.phase.name(),
+        transport: st.transport,
+        queued: st.outbox.len(),
+        idle: st.last_activity.elapsed(),
+        value: st
+            .store
+            .get_all()
+            .await
+            .map(serde_json::Value::Object)
+            .map_err(|e| e.to_string()),
+    }
 }
 
 fn info(st: &ClientState) -> ClientInfo {
