@@ -264,6 +264,12 @@ impl PubSub {
         }
     }
 
+    /// Every live channel on this node at or below `scope` (all of them for `""`) with its
+    /// subscriber count, in id order (the monitor's `/channels`; no message to any channel).
+    pub fn channels(&self, scope: &str) -> Vec<(String, usize)> {
+        self.registry.list(scope)
+    }
+
     /// Number of live channels on this node.
     pub fn channel_count(&self) -> usize {
         self.registry.len()
