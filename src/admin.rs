@@ -9,6 +9,7 @@
 //! - `graft`: [`graft_subtree`], for tree nodes that describe themselves (connectors).
 //! - `health`: [`Health`] of the router and pools.
 //! - `observer`: per-actor figures, the top-N actor table and kills ([`Observer`]).
+//! - `sessions`: one session, disconnecting it, and the channels ([`SessionsView`]).
 //! - `tree_text`, `tree_html`, `client`: the supervision tree as text (`hive tree`) and as a page.
 
 mod client;
@@ -21,6 +22,7 @@ mod observer;
 mod prometheus;
 mod routes;
 mod server;
+mod sessions;
 mod tree_html;
 mod tree_text;
 
@@ -32,5 +34,6 @@ pub use nested::{metric_subtree, nest_metrics};
 pub use observer::{ActorFigures, Observer, SupervisorFigures};
 pub use prometheus::render_prometheus;
 pub use server::{serve, serve_with};
+pub use sessions::SessionsView;
 pub use tree_html::TREE_HTML;
 pub use tree_text::render_tree_text;

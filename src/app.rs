@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::admin::{Health, MonitorCtx, Observer, TreeQuery};
+use crate::admin::{Health, MonitorCtx, Observer, SessionsView, TreeQuery};
 use crate::api::{ApiCtx, Control};
 use crate::app::tree::{Parts, root_sup};
 use crate::config::Config;
@@ -154,6 +154,7 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
                 Some(root.cell())
             })
         }))
+        .with_sessions(SessionsView::new(router.clone(), pubsub_slot.clone()))
     };
     let monitor_ctx = {
         let (router, cslot) = (router.clone(), connectors_slot.clone());

@@ -6,7 +6,9 @@
 //!   `sort=mailbox`;
 //! * killing `worker:backend:0` shows `restarts 1` on `pool:backend`, and the pool serves again;
 //! * killing `root_sup` is refused (403), unknown ids are 404, bad parameters 400;
-//! * `actors`, `sessions`, `channels`, `dashboard` and `cluster` are never metric prefixes.
+//! * `actors`, `sessions`, `channels`, `dashboard` and `cluster` are never metric prefixes;
+//! * `/sessions/<sid>` describes a session (transport, state value); `DELETE` disconnects it and
+//!   its `on_disconnect` reaches the backend; `/channels?prefix=` counts subscribers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -80,8 +82,13 @@ async fn session(h: &TestHive) -> String {
 
 /// Post one Socket.IO event from session `sid` without waiting for the answer.
 fn emit(h: &TestHive, sid: &str, name: &str) -> tokio::task::JoinHandle<()> {
+    emit_args(h, sid, name, json!([{"n": 1}]))
+}
+
+/// Post one Socket.IO event with these `args` from session `sid`, without waiting.
+fn emit_args(h: &TestHive, sid: &str, name: &str, args: Value) -> tokio::task::JoinHandle<()> {
     let (addr, path) = (h.sio, format!("/socket.io/1/xhr-polling/{sid}"));
-    let msg = format!("5:::{}", json!({"name": name, "args": [{"n": 1}]}));
+    let msg = format!("5:::{}", json!({"name": name, "args": args}));
     tokio::spawn(async move {
         let _ = http(addr, "POST", &path, &[("Origin", "null")], msg.as_bytes()).await;
     })
@@ -338,10 +345,12 @@ async fn reserved_words_are_never_metric_prefixes() {
     let (s, body) = mon(h.monitor, "GET", "cluster", b"").await;
     let v = error_body(s, &body, 404);
     assert_eq!(v["description"], "No cluster configured.");
-    for word in ["sessions", "channels", "dashboard"] {
-        let (s, body) = mon(h.monitor, "GET", word, b"").await;
-        error_body(s, &body, 501);
-    }
+    let (s, body) = mon(h.monitor, "GET", "dashboard", b"").await;
+    error_body(s, &body, 501);
+    let (s, body) = mon(h.monitor, "GET", "sessions", b"").await;
+    error_body(s, &body, 404);
+    let (s, body) = mon(h.monitor, "GET", "channels", b"").await;
+    assert_eq!(s, 200, "{body}");
     let (s, body) = mon(h.monitor, "GET", "actors", b"").await;
     assert_eq!(s, 200, "{body}");
     assert!(body.contains("\"actors\":["), "{body}");
@@ -360,5 +369,94 @@ async fn reserved_words_are_never_metric_prefixes() {
     for word in ["actors", "sessions", "channels", "dashboard", "cluster"] {
         assert_eq!(h.metric(&format!("{word}.x")), 1, "{word}.x untouched");
     }
+    h.stop().await;
+}
+
+/// A node whose sessions join `rooms.*` channels and tell the backend when they leave.
+async fn rooms_node(b: &Backend) -> TestHive {
+    let pool = json!({"connector": "connector.http", "size": 2, "overflow": 0,
+        "args": {"base_url": format!("http://{}", b.addr), "max_connection_timeout": 5000}});
+    TestHive::start(json!({
+        "connectors": {"pools": {"backend": pool}},
+        "clients": {
+            "state": {"state_manager": "sm.local", "initial_value": {"nick": "bob", "rooms": []},
+                      "args": null},
+            "hooks": {
+                "join_rooms": [{"hook": "pubsub.subscribe", "args": "public"}],
+                "on_disconnect": [{"hook": "hp.put", "args": {"connector": "backend", "endpoint": "/leave"}}]
+            }
+        },
+        "pubsub": {"channels": {"rooms": {"privilege": "public", "timeout": 5000}}}
+    }))
+    .await
+}
+
+/// `/sessions/<sid>` describes a live session; `/channels` lists the rooms it joined with their
+/// subscriber counts; `DELETE /sessions/<sid>` ends it and its `on_disconnect` reaches the backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_and_channels() {
+    let b = Backend::start().await;
+    b.answer(200, "{}");
+    let h = rooms_node(&b).await;
+    let (alice, bob) = (session(&h).await, session(&h).await);
+    let _a = emit_args(
+        &h,
+        &alice,
+        "join_rooms",
+        json!([{"rooms": ["main", "games"]}]),
+    );
+    let _b = emit_args(&h, &bob, "join_rooms", json!([{"rooms": ["main"]}]));
+    let ch = until(h.monitor, "channels?prefix=rooms", "both joined", |v| {
+        v["subscribers"] == 3
+    })
+    .await;
+    assert_eq!(
+        ch["channels"],
+        json!([{"cid": "rooms.games", "subscribers": 1}, {"cid": "rooms.main", "subscribers": 2}]),
+        "{ch}"
+    );
+    let main = mon_json(h.monitor, "channels?prefix=rooms.main").await;
+    assert_eq!(main["count"], 1, "{main}");
+    let none = mon_json(h.monitor, "channels?prefix=nothing").await;
+    assert_eq!(none["count"], 0, "{none}");
+
+    let s = mon_json(h.monitor, &format!("sessions/{alice}")).await;
+    assert_eq!(s["sid"], alice.as_str());
+    assert_eq!(s["transport"], "xhr-polling", "{s}");
+    assert_eq!(s["protocol"], "socket.io/0.9");
+    assert_eq!(s["value"], json!({"nick": "bob", "rooms": []}), "{s}");
+    assert!(
+        s["age_ms"].as_u64().is_some() && s["idle_ms"].as_u64().is_some(),
+        "{s}"
+    );
+    for key in ["state", "queued", "mailbox", "handled", "actor_id"] {
+        assert!(s.get(key).is_some(), "{key} missing: {s}");
+    }
+
+    let (st, body) = mon(h.monitor, "GET", "sessions/nope", b"").await;
+    error_body(st, &body, 404);
+    let (st, body) = mon(h.monitor, "DELETE", "sessions/nope", b"").await;
+    error_body(st, &body, 404);
+
+    let (st, body) = mon(h.monitor, "DELETE", &format!("sessions/{alice}"), b"").await;
+    assert_eq!(st, 200, "{body}");
+    let got = b.wait_requests(1, Duration::from_secs(5)).await;
+    assert_eq!(got[0].path, "/leave", "{:?}", got[0]);
+    assert!(
+        got[0].body.contains(&alice),
+        "on_disconnect of {alice}: {}",
+        got[0].body
+    );
+    h.until("alice gone", Duration::from_secs(5), |h| h.sessions() == 1)
+        .await;
+    let (st, body) = mon(h.monitor, "GET", &format!("sessions/{alice}"), b"").await;
+    error_body(st, &body, 404);
+    until(
+        h.monitor,
+        "channels?prefix=rooms",
+        "alice left her rooms",
+        |v| v["subscribers"] == 1,
+    )
+    .await;
     h.stop().await;
 }

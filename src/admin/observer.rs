@@ -17,6 +17,7 @@ use ractor::{ActorCell, ActorId};
 use serde::Serialize;
 
 use super::ctx::BoxFut;
+use super::sessions::SessionsView;
 use otp::SupervisorReport;
 
 /// What the observer needs from the app: the root supervisor's cell (`None` until the tree runs),
@@ -24,6 +25,7 @@ use otp::SupervisorReport;
 #[derive(Clone)]
 pub struct Observer {
     root: Option<Arc<dyn Fn() -> BoxFut<Option<ActorCell>> + Send + Sync>>,
+    sessions: Option<SessionsView>,
     samples: Arc<Mutex<HashMap<ActorId, (Instant, u64)>>>,
 }
 
@@ -40,14 +42,27 @@ impl Observer {
     pub fn new(root: Arc<dyn Fn() -> BoxFut<Option<ActorCell>> + Send + Sync>) -> Self {
         Self {
             root: Some(root),
+            sessions: None,
             samples: Arc::default(),
         }
+    }
+
+    /// With the sessions and channels routes over `view`.
+    pub fn with_sessions(mut self, view: SessionsView) -> Self {
+        self.sessions = Some(view);
+        self
+    }
+
+    /// The sessions and channels view, if any.
+    pub(crate) fn sessions(&self) -> Option<&SessionsView> {
+        self.sessions.as_ref()
     }
 
     /// No actors to observe (a monitor over a hand-made tree): the actor routes answer 503.
     pub fn none() -> Self {
         Self {
             root: None,
+            sessions: None,
             samples: Arc::default(),
         }
     }

@@ -15,7 +15,10 @@
 //! | GET | `/actors` | 200, the top actors (`?sort=mailbox\|rate\|age&limit=N`) |
 //! | GET | `/actors/<id>` | 200, one actor and its supervisor path; 404 unknown |
 //! | POST | `/actors/<id>/kill` | 200, the actor killed (`reason` in the query or a JSON body); 403 for the root |
-//! | any | `/sessions...`, `/channels...`, `/dashboard` | 501 (reserved, not built yet) |
+//! | GET | `/sessions/<sid>` | 200, one session; 404 unknown |
+//! | DELETE | `/sessions/<sid>` | 200, the session disconnected (its disconnect hooks run); 404 unknown |
+//! | GET | `/channels` | 200, live channels with subscriber counts (`?prefix=<scope>`) |
+//! | any | `/dashboard` | 501 (reserved, not built yet) |
 //! | any | `/cluster...` | 404, no cluster configured |
 //!
 //! Wrong or missing hash: 401; other methods: 405; all errors are `{"error","description"}`.
@@ -204,7 +207,23 @@ async fn reserved(
         ("GET", ["actors", id]) => actor_one(ctx, id).await,
         ("POST", ["actors", id, "kill"]) => actor_kill(ctx, id, query, body).await,
         (_, ["cluster", ..]) => Reply::status(404, "No cluster configured.".into()),
-        (_, [word @ ("sessions" | "channels" | "dashboard"), ..]) => Reply::status(
+        ("GET", ["sessions", sid]) => match sessions(ctx) {
+            Ok(v) => from_view(v.session(sid).await),
+            Err(r) => r,
+        },
+        ("DELETE", ["sessions", sid]) => match sessions(ctx) {
+            Ok(v) => from_view(v.disconnect(sid)),
+            Err(r) => r,
+        },
+        ("GET", ["channels"]) => match sessions(ctx) {
+            Ok(v) => from_view(v.channels(&query_text(query, "prefix").unwrap_or_default())),
+            Err(r) => r,
+        },
+        ("GET" | "DELETE", ["sessions", ..] | ["channels", ..]) => Reply::status(
+            404,
+            format!("Unknown monitor route \"{}\".", segs.join("/")),
+        ),
+        (_, [word @ "dashboard", ..]) => Reply::status(
             501,
             format!("The monitor route \"{word}\" is reserved and not available yet."),
         ),
@@ -213,6 +232,20 @@ async fn reserved(
             format!("Unknown monitor route \"{}\".", segs.join("/")),
         ),
         (other, _) => Reply::bad_method(other),
+    }
+}
+
+/// The sessions view, or 503 when this monitor has none.
+fn sessions(ctx: &MonitorCtx) -> Result<&super::sessions::SessionsView, Reply> {
+    ctx.observer
+        .sessions()
+        .ok_or_else(|| Reply::status(503, "No sessions to observe on this monitor.".into()))
+}
+
+fn from_view(r: Result<serde_json::Value, super::sessions::Failure>) -> Reply {
+    match r {
+        Ok(v) => Reply::json(200, v.to_string()),
+        Err((status, description)) => Reply::status(status, description),
     }
 }
 
