@@ -155,6 +155,14 @@ impl Registry {
         out
     }
 
+    /// Every channel with its actor (the monitor asks each about one subscriber).
+    pub(crate) fn actors(&self) -> Vec<(String, ActorRef<ChannelMsg>)> {
+        self.read()
+            .iter()
+            .map(|(c, e)| (c.clone(), e.actor.clone()))
+            .collect()
+    }
+
     /// Unregister every channel (node shutdown), returning them.
     pub(crate) fn drain(&self) -> Vec<ChannelEntry> {
         std::mem::take(&mut *self.write()).into_values().collect()
