@@ -425,6 +425,9 @@ async fn sessions_and_channels() {
     assert_eq!(s["transport"], "xhr-polling", "{s}");
     assert_eq!(s["protocol"], "socket.io/0.9");
     assert_eq!(s["value"], json!({"nick": "bob", "rooms": []}), "{s}");
+    assert_eq!(s["channels"], json!(["rooms.games", "rooms.main"]), "{s}");
+    let s = mon_json(h.monitor, &format!("sessions/{bob}")).await;
+    assert_eq!(s["channels"], json!(["rooms.main"]), "{s}");
     assert!(
         s["age_ms"].as_u64().is_some() && s["idle_ms"].as_u64().is_some(),
         "{s}"

@@ -63,6 +63,10 @@ impl SessionsView {
             Transport::FlashSocket => "flashsocket",
             Transport::XhrPolling => "xhr-polling",
         });
+        let channels = match self.pubsub.get() {
+            Some(ps) => ps.channels_of(cell.get_id(), INSPECT_TIMEOUT).await,
+            None => Vec::new(),
+        };
         let (value, value_error) = match d.value {
             Ok(v) => (v, Value::Null),
             Err(e) => (Value::Null, Value::String(e)),
@@ -81,6 +85,7 @@ impl SessionsView {
             "actor_id": cell.get_id().to_string(),
             "value": value,
             "value_error": value_error,
+            "channels": channels,
         }))
     }
 
