@@ -10,15 +10,19 @@
 //! previous request's sample of the same actor when there is one, else over the actor's life.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ractor::{ActorCell, ActorId};
 use serde::Serialize;
 
-use super::ctx::BoxFut;
 use super::sessions::SessionsView;
 use otp::SupervisorReport;
+
+/// A boxed, sendable future (as `ctx::BoxFut`; not imported from there, which imports this).
+type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// What the observer needs from the app: the root supervisor's cell (`None` until the tree runs),
 /// and the rate samples of the previous request. Cheap to clone.
