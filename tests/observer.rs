@@ -463,3 +463,41 @@ async fn sessions_and_channels() {
     .await;
     h.stop().await;
 }
+
+/// The pool's HDR histogram counts exactly the `hp.post` round trips made, in `/latency` and as a
+/// Prometheus histogram in `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_latency_histogram_counts_every_round_trip() {
+    let b = Backend::start().await;
+    b.answer(200, "{}");
+    let h = node(&b, 2).await;
+    let sid = session(&h).await;
+    let empty = mon_json(h.monitor, "latency").await;
+    assert_eq!(empty["pools"]["backend"]["count"], 0, "{empty}");
+    const N: u64 = 7;
+    for _ in 0..N {
+        emit(&h, &sid, "slow").await.unwrap();
+    }
+    b.wait_requests(N as usize, Duration::from_secs(5)).await;
+    let lat = until(h.monitor, "latency", "N round trips", |v| {
+        v["pools"]["backend"]["count"] == N
+    })
+    .await;
+    let p = &lat["pools"]["backend"];
+    assert!(p["p50_us"].as_u64() > Some(0), "{lat}");
+    assert!(p["max_us"].as_u64() >= p["p99_us"].as_u64(), "{lat}");
+
+    let (s, text) = mon(h.monitor, "GET", "metrics", b"").await;
+    assert_eq!(s, 200);
+    assert!(
+        text.contains("# TYPE hive_pool_latency_seconds histogram"),
+        "{text}"
+    );
+    let line = format!("hive_pool_latency_seconds_count{{pool=\"backend\"}} {N}");
+    assert!(text.lines().any(|l| l == line), "{line} not in {text}");
+    let inf = format!("hive_pool_latency_seconds_bucket{{pool=\"backend\",le=\"+Inf\"}} {N}");
+    assert!(text.lines().any(|l| l == inf), "{inf} not in {text}");
+    let (s, _) = mon(h.monitor, "DELETE", "latency", b"").await;
+    assert_eq!(s, 405);
+    h.stop().await;
+}

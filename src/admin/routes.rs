@@ -17,13 +17,14 @@
 //! | POST | `/actors/<id>/kill` | 200, the actor killed (`reason` in the query or a JSON body); 403 for the root |
 //! | GET | `/sessions/<sid>` | 200, one session; 404 unknown |
 //! | DELETE | `/sessions/<sid>` | 200, the session disconnected (its disconnect hooks run); 404 unknown |
+//! | GET | `/latency` | 200, the HDR latency histograms (`{"pools":{"<pool>":{count,p50_us,...}}}`) |
 //! | GET | `/channels` | 200, live channels with subscriber counts (`?prefix=<scope>`) |
 //! | any | `/dashboard` | 501 (reserved, not built yet) |
 //! | any | `/cluster...` | 404, no cluster configured |
 //!
 //! Wrong or missing hash: 401; other methods: 405; all errors are `{"error","description"}`.
 //! The reserved words (`metrics`, `tree`, `tree.html`, `health`, `actors`, `sessions`,
-//! `channels`, `dashboard`, `cluster`) are never read as metric prefixes.
+//! `channels`, `dashboard`, `cluster`, `latency`) are never read as metric prefixes.
 
 use std::time::Duration;
 
@@ -144,6 +145,7 @@ pub(crate) const RESERVED: &[&str] = &[
     "channels",
     "dashboard",
     "cluster",
+    "latency",
 ];
 
 /// Answer one request (`body`: the request body, read only for `POST`).
@@ -400,7 +402,13 @@ async fn get(ctx: &MonitorCtx, sub: &str, query: &str) -> Reply {
             derived::refresh(ctx);
             let tree = tokio::time::timeout(CALL_TIMEOUT, (ctx.tree)(TreeQuery::default())).await;
             let tree = tree.ok().and_then(Result::ok);
-            let body = prometheus::render_prometheus(&ctx.metrics.snapshot(), nodes, tree.as_ref());
+            let mut body =
+                prometheus::render_prometheus(&ctx.metrics.snapshot(), nodes, tree.as_ref());
+            let lat = ctx
+                .metrics
+                .latencies()
+                .snapshot(prometheus::LATENCY_BOUNDS_US);
+            body.push_str(&prometheus::render_latencies(&lat));
             Reply {
                 status: 200,
                 content_type: Some("text/plain; version=0.0.4; charset=utf-8"),
@@ -423,6 +431,18 @@ async fn get(ctx: &MonitorCtx, sub: &str, query: &str) -> Reply {
                     Reply::error(500, &e)
                 }
             }
+        }
+        "latency" => {
+            let mut out = serde_json::Map::new();
+            for (family, label, summary) in ctx.metrics.latencies().snapshot(&[]) {
+                let fam = out
+                    .entry(format!("{family}s"))
+                    .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+                if let (Some(m), Ok(v)) = (fam.as_object_mut(), serde_json::to_value(&summary)) {
+                    m.insert(label, v);
+                }
+            }
+            Reply::json(200, serde_json::Value::Object(out).to_string())
         }
         "tree.html" => Reply {
             status: 200,

@@ -132,6 +132,7 @@ pub struct Metrics {
     connectors: ConnectorsMetrics,
     pubsub: PubsubMetrics,
     api: ApiMetrics,
+    latencies: super::latency::Latencies,
 }
 
 impl Metrics {
@@ -155,8 +156,19 @@ impl Metrics {
             connectors: ConnectorsMetrics::register(&names),
             pubsub: PubsubMetrics::register(&names),
             api: ApiMetrics::register(&names),
+            latencies: super::latency::Latencies::default(),
             names,
         })
+    }
+
+    /// The latency histogram `(family, label)` (e.g. `("pool", "backend")`), created on first use.
+    pub fn latency(&self, family: &str, label: &str) -> Arc<super::latency::Latency> {
+        self.latencies.get(family, label)
+    }
+
+    /// Every latency histogram.
+    pub fn latencies(&self) -> &super::latency::Latencies {
+        &self.latencies
     }
 
     /// `hive.*`
