@@ -1,7 +1,7 @@
 //! HDR latency histograms (microseconds, 3 significant figures, 1 µs .. 10 min), one per
-//! `(family, label)`: today `pool` per backend pool (an `hp.post` / `hp.get` round trip, rent
-//! wait included). Recording takes one uncontended lock of that histogram; the per-request cost
-//! sits next to a backend round trip, never on the fan-out path.
+//! `(family, label)`: `pool` per backend pool (an `hp.post` / `hp.get` round trip, rent wait
+//! included) and `event` per event name (its hook chain). Recording takes one uncontended lock
+//! of that histogram; never on the fan-out path.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};

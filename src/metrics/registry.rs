@@ -226,7 +226,7 @@ impl Metrics {
 
     /// Register the counters of hook event `event` (`clients.hooks.<event>.*`, listed once used).
     pub fn hook_event(&self, event: &str) -> EventHookMetrics {
-        EventHookMetrics::register(&self.names, event)
+        EventHookMetrics::register(&self.names, event, self.latencies.get("event", event))
     }
     /// Register the common counters of pool `pool` of type `kind` (`http`, `tcp`, `redis`).
     pub fn pool(&self, kind: &str, pool: &str) -> PoolMetrics {
