@@ -464,10 +464,10 @@ async fn sessions_and_channels() {
     h.stop().await;
 }
 
-/// The pool's HDR histogram counts exactly the `hp.post` round trips made, in `/latency` and as a
-/// Prometheus histogram in `/metrics`.
+/// The pool's and the event's HDR histograms count exactly the `hp.post` round trips made and the
+/// events sent, in `/latency` and as Prometheus histograms in `/metrics`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pool_latency_histogram_counts_every_round_trip() {
+async fn latency_histograms_count_every_round_trip_and_event() {
     let b = Backend::start().await;
     b.answer(200, "{}");
     let h = node(&b, 2).await;
@@ -479,11 +479,19 @@ async fn pool_latency_histogram_counts_every_round_trip() {
         emit(&h, &sid, "slow").await.unwrap();
     }
     b.wait_requests(N as usize, Duration::from_secs(5)).await;
-    let lat = until(h.monitor, "latency", "N round trips", |v| {
+    until(h.monitor, "latency", "N round trips", |v| {
         v["pools"]["backend"]["count"] == N
     })
     .await;
+    let lat = until(h.monitor, "latency", "N chains", |v| {
+        v["events"]["slow"]["count"] == N
+    })
+    .await;
     let p = &lat["pools"]["backend"];
+    assert!(
+        lat["events"]["slow"]["p50_us"].as_u64() >= p["p50_us"].as_u64(),
+        "{lat}"
+    );
     assert!(p["p50_us"].as_u64() > Some(0), "{lat}");
     assert!(p["max_us"].as_u64() >= p["p99_us"].as_u64(), "{lat}");
 
@@ -494,6 +502,8 @@ async fn pool_latency_histogram_counts_every_round_trip() {
         "{text}"
     );
     let line = format!("hive_pool_latency_seconds_count{{pool=\"backend\"}} {N}");
+    assert!(text.lines().any(|l| l == line), "{line} not in {text}");
+    let line = format!("hive_event_latency_seconds_count{{event=\"slow\"}} {N}");
     assert!(text.lines().any(|l| l == line), "{line} not in {text}");
     let inf = format!("hive_pool_latency_seconds_bucket{{pool=\"backend\",le=\"+Inf\"}} {N}");
     assert!(text.lines().any(|l| l == inf), "{inf} not in {text}");
