@@ -1,4 +1,4 @@
-//! HDR latency histograms (microseconds, 3 significant figures, 1 µs .. 10 min), one per
+//! HDR latency histograms (microseconds, 2 significant figures, 1 µs .. 10 min, ~23 KB each), one per
 //! `(family, label)`: `pool` per backend pool (an `hp.post` / `hp.get` round trip, rent wait
 //! included) and `event` per event name (its hook chain). Recording takes one uncontended lock
 //! of that histogram; never on the fan-out path.
@@ -19,7 +19,7 @@ pub struct Latency(Mutex<Option<Histogram<u64>>>);
 
 impl Latency {
     fn new() -> Self {
-        Self(Mutex::new(Histogram::new_with_bounds(1, MAX_US, 3).ok()))
+        Self(Mutex::new(Histogram::new_with_bounds(1, MAX_US, 2).ok()))
     }
 
     /// Record one duration.
