@@ -8,6 +8,8 @@
 //! - `derived`: gauges the monitor computes itself before answering (uptime, RSS, tasks).
 //! - `graft`: [`graft_subtree`], for tree nodes that describe themselves (connectors).
 //! - `health`: [`Health`] of the router and pools.
+//! - `observer`: per-actor figures, the top-N actor table and kills ([`Observer`]).
+//! - `sessions`: one session, disconnecting it, and the channels ([`SessionsView`]).
 //! - `tree_text`, `tree_html`, `client`: the supervision tree as text (`hive tree`) and as a page.
 
 mod client;
@@ -16,9 +18,11 @@ mod derived;
 mod graft;
 mod health;
 mod nested;
+mod observer;
 mod prometheus;
 mod routes;
 mod server;
+mod sessions;
 mod tree_html;
 mod tree_text;
 
@@ -27,7 +31,9 @@ pub use ctx::{BoxFut, MonitorCtx, TreeQuery};
 pub use graft::graft_subtree;
 pub use health::{Health, PoolHealth};
 pub use nested::{metric_subtree, nest_metrics};
+pub use observer::{ActorFigures, Observer, SupervisorFigures};
 pub use prometheus::render_prometheus;
 pub use server::{serve, serve_with};
+pub use sessions::SessionsView;
 pub use tree_html::TREE_HTML;
 pub use tree_text::render_tree_text;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::admin::{Health, MonitorCtx, TreeQuery};
+use crate::admin::{Health, MonitorCtx, Observer, SessionsView, TreeQuery};
 use crate::api::{ApiCtx, Control};
 use crate::app::tree::{Parts, root_sup};
 use crate::config::Config;
@@ -145,6 +145,17 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     // The tree's root handle exists only once the whole tree is up: a tree query that arrives
     // before waits for it instead of being refused.
     let (root_tx, root_rx) = tokio::sync::watch::channel(None::<SupervisorHandle>);
+    let observer = {
+        let root_rx = root_rx.clone();
+        Observer::new(Arc::new(move || {
+            let mut rx = root_rx.clone();
+            Box::pin(async move {
+                let root = rx.wait_for(Option::is_some).await.ok()?.clone()?;
+                Some(root.cell())
+            })
+        }))
+        .with_sessions(SessionsView::new(router.clone(), pubsub_slot.clone()))
+    };
     let monitor_ctx = {
         let (router, cslot) = (router.clone(), connectors_slot.clone());
         MonitorCtx {
@@ -177,6 +188,7 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
                 })
             }),
             refresh: Arc::clone(&refresh),
+            observer,
         }
     };
     let transport_ctx = TransportCtx::new(Arc::clone(&config), opts.mode, router.clone(), &metrics);

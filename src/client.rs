@@ -19,5 +19,7 @@ pub mod shortcut;
 pub mod ws_queue;
 
 pub use actor::{ClientActor, ClientArgs};
-pub use handle::{ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Transport, XhrReply};
+pub use handle::{
+    ClientDetails, ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Transport, XhrReply,
+};
 pub use ws_queue::WsOut;

@@ -87,11 +87,14 @@ impl Pool {
     /// # Errors
     /// `http_error` / `tcp_error` from the connector; `bad_connector_descriptor` for a Redis pool.
     pub async fn hp_post(&self, endpoint: &str, body: String) -> Result<String, HiveError> {
-        match self {
+        let t = std::time::Instant::now();
+        let r = match self {
             Pool::Http(p) => p.hp_post(endpoint, body).await,
             Pool::Tcp(p) => p.hp_post(endpoint, body).await,
-            Pool::Redis(_) => Err(self.not_hp()),
-        }
+            Pool::Redis(_) => return Err(self.not_hp()),
+        };
+        self.core().latency.record(t.elapsed());
+        r
     }
 
     /// Ask `endpoint` for a reply without sending anything.
@@ -99,11 +102,14 @@ impl Pool {
     /// # Errors
     /// As [`Pool::hp_post`].
     pub async fn hp_get(&self, endpoint: &str) -> Result<String, HiveError> {
-        match self {
+        let t = std::time::Instant::now();
+        let r = match self {
             Pool::Http(p) => p.hp_get(endpoint).await,
             Pool::Tcp(p) => p.hp_get(endpoint).await,
-            Pool::Redis(_) => Err(self.not_hp()),
-        }
+            Pool::Redis(_) => return Err(self.not_hp()),
+        };
+        self.core().latency.record(t.elapsed());
+        r
     }
 
     /// Send `body` to `endpoint` without waiting for a reply.

@@ -23,6 +23,7 @@
 //! - [`PubsubMetrics`] (`pubsub.*`), [`PubsubPrefixMetrics`] (`pubsub.channels.<prefix>.*`):
 //!   pub-sub, one prefix group per configured prefix.
 //! - [`ApiMetrics`], [`ApiSectionMetrics`] (`api.*`, `api.<section>.*`): the API listener.
+//! - [`Latencies`]: HDR latency histograms ([`Metrics::latency`]), each pool its own.
 //!
 //! The groups whose names are all in [`INIT_METRICS`] are built with the registry and handed out by
 //! reference ([`Metrics::router`], ...); groups with a run-time part in their names (a pool, a
@@ -72,6 +73,7 @@ mod clients;
 mod connectors;
 mod hive;
 mod hooks;
+mod latency;
 mod pubsub;
 mod registry;
 mod transports;
@@ -84,6 +86,7 @@ pub use connectors::{
 pub use counter::Counter;
 pub use hive::{ClusterMetrics, HiveMetrics, RouterMetrics};
 pub use hooks::{EventHookMetrics, HookMetrics};
+pub use latency::{Latencies, Latency, LatencySummary};
 pub use names::LazyCounter;
 pub use pubsub::{PubsubMetrics, PubsubPrefixMetrics};
 pub use registry::{INIT_METRICS, Metrics};

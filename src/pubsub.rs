@@ -272,6 +272,35 @@ impl PubSub {
         }
     }
 
+    /// Every live channel on this node at or below `scope` (all of them for `""`) with its
+    /// subscriber count, in id order (the monitor's `/channels`; no message to any channel).
+    pub fn channels(&self, scope: &str) -> Vec<(String, usize)> {
+        self.registry.list(scope)
+    }
+
+    /// The channels on this node that the actor `id` is subscribed to, in id order. Asks every
+    /// live channel (in parallel, each within `timeout`): for the monitor, not for hot paths.
+    pub async fn channels_of(
+        &self,
+        id: ractor::ActorId,
+        timeout: std::time::Duration,
+    ) -> Vec<String> {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let asks = self
+            .registry
+            .actors()
+            .into_iter()
+            .map(|(cid, actor)| async move {
+                let has = ractor::call_t!(actor, msg::ChannelMsg::HasSubscriber, ms, id);
+                has.unwrap_or(false).then_some(cid)
+            });
+        futures::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
     /// Number of live channels on this node.
     pub fn channel_count(&self) -> usize {
         self.registry.len()

@@ -157,6 +157,7 @@ async fn start() -> Mon {
             w3.refreshes.fetch_add(1, Ordering::SeqCst);
             m3.counter("hive.router.uptime").set(42);
         }),
+        observer: hive::admin::Observer::none(),
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hive::config::{ChannelTemplate, Ordered, PubsubSection};
 use hive::events::{Event, Out};
-use hive::monitor::Metrics;
+use hive::metrics::Metrics;
 use hive::pubsub::{DeliverOutcome, Delivery, Privilege, PubSub, Published, Subscriber};
 use hive::wire::Encoder;
 use ractor::ActorCell;

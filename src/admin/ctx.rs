@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::health::Health;
+use super::observer::Observer;
 use crate::error::HiveError;
 use crate::metrics::Metrics;
 use otp::SupervisorReport;
@@ -61,6 +62,8 @@ pub struct MonitorCtx {
     /// Called before answering: the app updates the derived gauges it owns (router uptime, queue
     /// length, pub-sub uptime...).
     pub refresh: Arc<dyn Fn() + Send + Sync>,
+    /// The live actors, for `/actors` ([`Observer::none`] when there are none to observe).
+    pub observer: Observer,
 }
 
 impl std::fmt::Debug for MonitorCtx {

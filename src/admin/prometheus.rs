@@ -246,6 +246,50 @@ pub fn render_prometheus(
     out
 }
 
+/// Bucket bounds of the latency histograms, in µs (Prometheus `le` in seconds).
+pub(crate) const LATENCY_BOUNDS_US: &[u64] = &[
+    500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+    2_500_000, 5_000_000, 10_000_000,
+];
+
+/// The latency histograms as Prometheus histograms: family `hive_<family>_latency_seconds`,
+/// label `<family>="<label>"` (e.g. `hive_pool_latency_seconds_bucket{pool="backend",le="0.005"}`).
+/// `_sum` is count × mean (HDR keeps no exact sum). `summaries` must have been taken with
+/// [`LATENCY_BOUNDS_US`].
+pub(crate) fn render_latencies(
+    summaries: &[(String, String, crate::metrics::LatencySummary)],
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mut last_family = "";
+    for (family, label, s) in summaries {
+        let name = format!("hive_{}_latency_seconds", sanitize(family));
+        if family != last_family {
+            let _ = writeln!(
+                out,
+                "# HELP {name} Latency of {family} requests (HDR histogram), seconds."
+            );
+            let _ = writeln!(out, "# TYPE {name} histogram");
+            last_family = family;
+        }
+        let key = sanitize(family);
+        let l = escape_label(label);
+        for (bound, n) in LATENCY_BOUNDS_US.iter().zip(&s.buckets) {
+            let le = *bound as f64 / 1e6;
+            let _ = writeln!(out, "{name}_bucket{{{key}=\"{l}\",le=\"{le}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{key}=\"{l}\",le=\"+Inf\"}} {}",
+            s.count
+        );
+        let sum = s.mean_us * s.count as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum{{{key}=\"{l}\"}} {sum}");
+        let _ = writeln!(out, "{name}_count{{{key}=\"{l}\"}} {}", s.count);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

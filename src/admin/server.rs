@@ -36,16 +36,34 @@ pub async fn serve_with(
     .await;
 }
 
+/// Largest request body read (a `POST /actors/<id>/kill` reason).
+const MAX_BODY: usize = 64 * 1024;
+
 async fn answer(ctx: &MonitorCtx, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let uri = req.uri();
+    let (parts, body) = req.into_parts();
+    let uri = &parts.uri;
+    let body = if parts.method == hyper::Method::POST {
+        match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, MAX_BODY)).await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                let e = crate::HiveError::BadMonitorRequest(format!(
+                    "Unreadable request body (at most {MAX_BODY} bytes): {e}."
+                ));
+                return to_response(Reply::error_reply(400, &e));
+            }
+        }
+    } else {
+        Bytes::new()
+    };
     let reply = routes::handle(
         ctx,
-        req.method().as_str(),
+        parts.method.as_str(),
         uri.path(),
         uri.query().unwrap_or(""),
+        &body,
     )
     .await;
-    tracing::debug!(method = %req.method(), path = uri.path(), status = reply.status, "monitor");
+    tracing::debug!(method = %parts.method, path = uri.path(), status = reply.status, "monitor");
     to_response(reply)
 }
 

@@ -16,7 +16,9 @@ use tokio::task::JoinHandle;
 
 type Timer = JoinHandle<Result<(), ractor::MessagingErr<ClientMsg>>>;
 
-use super::handle::{ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, XhrReply};
+use super::handle::{
+    ClientDetails, ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, XhrReply,
+};
 use super::session::{Cmd, Phase, Session, Target, Timing, WriteFailure};
 use super::shortcut::Shortcut;
 use super::ws_queue::WsOut;
@@ -265,8 +267,14 @@ async fn handle_msg(
     st: &mut ClientState,
 ) -> Result<(), ActorProcessingErr> {
     if st.session.is_terminated() {
-        if let ClientMsg::Info(reply) = msg {
-            let _ = reply.send(info(st));
+        match msg {
+            ClientMsg::Info(reply) => {
+                let _ = reply.send(info(st));
+            }
+            ClientMsg::Inspect(reply) => {
+                let _ = reply.send(inspect(st).await);
+            }
+            _ => {}
         }
         return Ok(());
     }
@@ -362,9 +370,29 @@ async fn handle_msg(
             let _ = reply.send(info(st));
             Vec::new()
         }
+        ClientMsg::Inspect(reply) => {
+            let _ = reply.send(inspect(st).await);
+            Vec::new()
+        }
     };
     perform(&myself, st, cmds, &mut None).await;
     Ok(())
+}
+
+/// The monitor's view of this session (reads the state manager's value).
+async fn inspect(st: &mut ClientState) -> ClientDetails {
+    ClientDetails {
+        state: st.session.phase().name(),
+        transport: st.session.transport(),
+        queued: st.session.queued(),
+        idle: st.session.last_activity().elapsed(),
+        value: st
+            .store
+            .get_all()
+            .await
+            .map(serde_json::Value::Object)
+            .map_err(|e| e.to_string()),
+    }
 }
 
 fn info(st: &ClientState) -> ClientInfo {

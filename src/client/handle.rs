@@ -130,6 +130,23 @@ pub enum ClientMsg {
     Tick(Tick),
     /// Describe yourself.
     Info(RpcReplyPort<ClientInfo>),
+    /// Describe yourself for the monitor, with the state manager's value.
+    Inspect(RpcReplyPort<ClientDetails>),
+}
+
+/// A session as the monitor's `GET /sessions/<sid>` shows it ([`ClientHandle::inspect`]).
+#[derive(Debug, Clone)]
+pub struct ClientDetails {
+    /// `generic`, `transient`, `waiting`, `polling` or `terminated`.
+    pub state: &'static str,
+    /// The transport it connected with, if any yet.
+    pub transport: Option<Transport>,
+    /// Queued outgoing messages.
+    pub queued: usize,
+    /// Time since the client last sent a message.
+    pub idle: std::time::Duration,
+    /// The state manager's value (`Err`: why it could not be read).
+    pub value: Result<serde_json::Value, String>,
 }
 
 /// Timer ticks. Stale ticks are recognised by their generation and ignored.
@@ -241,6 +258,27 @@ impl ClientHandle {
     pub async fn info(&self) -> Result<ClientInfo, HiveError> {
         ractor::call!(self.actor, ClientMsg::Info)
             .map_err(|_| HiveError::BadSessionId(format!("Session {} has ended.", self.sid)))
+    }
+}
+
+impl ClientHandle {
+    /// A snapshot for the monitor, waiting at most `timeout` (a session busy in a hook answers
+    /// once the hook is done).
+    ///
+    /// # Errors
+    /// `bad_session_id` when the session has ended or did not answer in time.
+    pub async fn inspect(&self, timeout: std::time::Duration) -> Result<ClientDetails, HiveError> {
+        match ractor::call_t!(self.actor, ClientMsg::Inspect, timeout.as_millis() as u64) {
+            Ok(d) => Ok(d),
+            Err(ractor::RactorErr::Timeout) => Err(HiveError::BadSessionId(format!(
+                "Session {} did not answer within {timeout:?} (busy).",
+                self.sid
+            ))),
+            Err(_) => Err(HiveError::BadSessionId(format!(
+                "Session {} has ended.",
+                self.sid
+            ))),
+        }
     }
 }
 

@@ -194,7 +194,12 @@ impl Session {
     pub fn wire(&self) -> Wire {
         self.wire
     }
-    /// Queued items.
+    /// When the client last showed activity (the session timeout counts from here).
+    pub fn last_activity(&self) -> Instant {
+        self.last_activity
+    }
+
+    /// Replies and deliveries waiting for a sink.
     pub fn queued(&self) -> usize {
         self.outbox.len()
     }

@@ -73,6 +73,8 @@ pub(crate) struct PoolCore {
     next_worker: AtomicUsize,
     /// Workers currently rented / running a request.
     pub(crate) busy: AtomicUsize,
+    /// `hp.post` / `hp.get` round trips through this pool, rent wait included.
+    pub(crate) latency: Arc<crate::metrics::Latency>,
 }
 
 impl PoolCore {
@@ -93,6 +95,7 @@ impl PoolCore {
             backoff,
             drain,
             counters: metrics.pool(kind, name),
+            latency: metrics.latency("pool", name),
             metrics,
             sup: Mutex::new(None),
             live: AtomicUsize::new(0),

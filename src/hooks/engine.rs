@@ -15,6 +15,7 @@ pub fn run_chain<'a>(cx: &'a mut Cx<'_>, trigger: &'a Trigger) -> FlowFuture<'a>
         };
         let totals = cx.services.metrics.hooks();
         let event = &chain.metrics;
+        let started = std::time::Instant::now(); // the chain's latency (monitor `/latency`)
         for hook in &chain.hooks {
             totals.calls.inc();
             event.calls.inc();
@@ -24,10 +25,12 @@ pub fn run_chain<'a>(cx: &'a mut Cx<'_>, trigger: &'a Trigger) -> FlowFuture<'a>
                 other => {
                     totals.errors.inc();
                     event.errors.inc();
+                    event.latency.record(started.elapsed());
                     return other;
                 }
             }
         }
+        event.latency.record(started.elapsed());
         Flow::Continue
     })
 }

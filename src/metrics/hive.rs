@@ -5,7 +5,8 @@ use super::names::LazyCounter;
 
 metric_group! {
     /// `hive.*`: node uptime, process count and memory gauges. Set by the env refresher and by the
-    /// admin listener before it answers; the `hive.memory.*` gauges other than `total` stay 0.
+    /// admin listener before it answers; the `hive.memory.*` gauges other than `total` stay 0. `killed_actors` (listed from the first)
+    /// counts actors killed through the monitor's `POST /actors/<id>/kill`.
     HiveMetrics {
         uptime: Counter = "hive.uptime",
         errors: Counter = "hive.errors",
@@ -17,6 +18,7 @@ metric_group! {
         memory_binary: Counter = "hive.memory.binary",
         memory_code: Counter = "hive.memory.code",
         memory_ets: Counter = "hive.memory.ets",
+        killed_actors: LazyCounter = "hive.killed_actors",
     }
 }
 

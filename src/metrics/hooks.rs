@@ -40,10 +40,17 @@ pub struct EventHookMetrics {
     pub pubsub_subscribe: LazyCounter,
     /// `clients.hooks.<event>.pubsub.unsubscribe`
     pub pubsub_unsubscribe: LazyCounter,
+    /// The event's hook chain, from its first hook to its end: the `("event", <event>)` HDR
+    /// histogram of [`super::Metrics::latency`].
+    pub latency: Arc<super::latency::Latency>,
 }
 
 impl EventHookMetrics {
-    pub(super) fn register(names: &Arc<Names>, event: &str) -> Self {
+    pub(super) fn register(
+        names: &Arc<Names>,
+        event: &str,
+        latency: Arc<super::latency::Latency>,
+    ) -> Self {
         let c = |leaf: &str| LazyCounter::new(names, format!("clients.hooks.{event}.{leaf}"));
         Self {
             calls: c("calls"),
@@ -54,6 +61,7 @@ impl EventHookMetrics {
             pubsub_publish: c("pubsub.publish"),
             pubsub_subscribe: c("pubsub.subscribe"),
             pubsub_unsubscribe: c("pubsub.unsubscribe"),
+            latency,
         }
     }
 }

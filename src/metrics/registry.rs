@@ -132,6 +132,7 @@ pub struct Metrics {
     connectors: ConnectorsMetrics,
     pubsub: PubsubMetrics,
     api: ApiMetrics,
+    latencies: super::latency::Latencies,
 }
 
 impl Metrics {
@@ -155,8 +156,19 @@ impl Metrics {
             connectors: ConnectorsMetrics::register(&names),
             pubsub: PubsubMetrics::register(&names),
             api: ApiMetrics::register(&names),
+            latencies: super::latency::Latencies::default(),
             names,
         })
+    }
+
+    /// The latency histogram `(family, label)` (e.g. `("pool", "backend")`), created on first use.
+    pub fn latency(&self, family: &str, label: &str) -> Arc<super::latency::Latency> {
+        self.latencies.get(family, label)
+    }
+
+    /// Every latency histogram.
+    pub fn latencies(&self) -> &super::latency::Latencies {
+        &self.latencies
     }
 
     /// `hive.*`
@@ -214,7 +226,7 @@ impl Metrics {
 
     /// Register the counters of hook event `event` (`clients.hooks.<event>.*`, listed once used).
     pub fn hook_event(&self, event: &str) -> EventHookMetrics {
-        EventHookMetrics::register(&self.names, event)
+        EventHookMetrics::register(&self.names, event, self.latencies.get("event", event))
     }
     /// Register the common counters of pool `pool` of type `kind` (`http`, `tcp`, `redis`).
     pub fn pool(&self, kind: &str, pool: &str) -> PoolMetrics {

@@ -203,6 +203,9 @@ impl Actor for ChannelActor {
                     }
                 }
             }
+            ChannelMsg::HasSubscriber(id, reply) => {
+                let _ = reply.send(st.subs.contains_key(&id));
+            }
             ChannelMsg::StopIfIdle(reply) => {
                 let idle = st.subs.is_empty();
                 let _ = reply.send(idle);

@@ -38,4 +38,6 @@ pub(crate) enum ChannelMsg {
     IdleTimeout(u64),
     /// From the manager after an idle report: stop (and answer true) only if still empty.
     StopIfIdle(RpcReplyPort<bool>),
+    /// Whether the actor with this id is subscribed (the monitor's `/sessions/<sid>`).
+    HasSubscriber(ActorId, RpcReplyPort<bool>),
 }

@@ -139,6 +139,30 @@ impl Registry {
         found.then_some(n)
     }
 
+    /// Every channel at or below `scope` (every channel for `""`) with its subscriber count, in id
+    /// order (the monitor's `/channels`).
+    pub(crate) fn list(&self, scope: &str) -> Vec<(String, usize)> {
+        let count = |e: &ChannelEntry| e.subscribers.load(Ordering::Relaxed);
+        if scope.is_empty() {
+            return self
+                .read()
+                .iter()
+                .map(|(c, e)| (c.clone(), count(e)))
+                .collect();
+        }
+        let mut out = Vec::new();
+        self.for_each_at_or_below(scope, |c, e| out.push((c.to_owned(), count(e))));
+        out
+    }
+
+    /// Every channel with its actor (the monitor asks each about one subscriber).
+    pub(crate) fn actors(&self) -> Vec<(String, ActorRef<ChannelMsg>)> {
+        self.read()
+            .iter()
+            .map(|(c, e)| (c.clone(), e.actor.clone()))
+            .collect()
+    }
+
     /// Unregister every channel (node shutdown), returning them.
     pub(crate) fn drain(&self) -> Vec<ChannelEntry> {
         std::mem::take(&mut *self.write()).into_values().collect()

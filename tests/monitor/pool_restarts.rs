@@ -122,6 +122,7 @@ impl PoolMonitor {
                 Box::pin(async move { Health::new(true, c.health().await) })
             }),
             refresh: Arc::new(|| {}),
+            observer: hive::admin::Observer::none(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

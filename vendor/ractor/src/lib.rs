@@ -178,6 +178,7 @@ pub use common_test::*;
 pub mod concurrency;
 #[cfg(feature = "tokio_runtime")]
 mod current;
+pub mod observe;
 pub mod errors;
 pub mod factory;
 pub mod macros;

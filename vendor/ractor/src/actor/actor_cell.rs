@@ -640,6 +640,25 @@ impl ActorCell {
         self.inner.tree.get_children()
     }
 
+    /// Hive patch: how many messages wait in this actor's message queue (not counting signals,
+    /// stop requests and supervision events). One uncontended lock; no message to the actor.
+    pub fn mailbox_len(&self) -> usize {
+        self.inner.message.len()
+    }
+
+    /// Hive patch: how many messages this actor's processing loop has taken up to handle since
+    /// it was created (the actor counts them itself).
+    pub fn messages_handled(&self) -> u64 {
+        self.inner
+            .handled
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Hive patch: how long ago this actor was created (millisecond resolution).
+    pub fn age(&self) -> std::time::Duration {
+        crate::observe::since(self.inner.created_ms)
+    }
+
     /// Retrieve the [TypeId] of this [ActorCell] which can be helpful
     /// for quick type-checking.
     ///

@@ -3,6 +3,7 @@
 // This source code is licensed under both the MIT license found in the
 // LICENSE-MIT file in the root directory of this source tree.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::AtomicU8;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering;
@@ -63,6 +64,10 @@ pub(crate) struct ActorProperties {
     pub(crate) message: InputPort<MuxedMessage>,
     pub(crate) message_admission: AtomicUsize,
     pub(crate) tree: SupervisionTree,
+    /// Hive patch: messages handled by the processing loop (incremented by the actor itself).
+    pub(crate) handled: AtomicU64,
+    /// Hive patch: when this actor was created, in ms since [`crate::observe::epoch`].
+    pub(crate) created_ms: u64,
     pub(crate) type_id: std::any::TypeId,
     #[cfg(feature = "cluster")]
     pub(crate) supports_remoting: bool,
@@ -125,6 +130,8 @@ impl ActorProperties {
                 message: tx_message,
                 message_admission: AtomicUsize::new(0),
                 tree: SupervisionTree::default(),
+                handled: AtomicU64::new(0),
+                created_ms: crate::observe::now_ms(),
                 type_id: std::any::TypeId::of::<TActor::Msg>(),
                 #[cfg(feature = "cluster")]
                 supports_remoting: TActor::Msg::serializable(),

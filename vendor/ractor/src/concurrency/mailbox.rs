@@ -75,6 +75,12 @@ impl<T> MailboxSender<T> {
         Ok(())
     }
 
+    /// How many items wait in the queue (Hive patch: the mailbox depth an observer reads; one
+    /// uncontended lock, no allocation).
+    pub(crate) fn len(&self) -> usize {
+        self.0.lock().items.len()
+    }
+
     /// True once the receiver is closed or gone.
     #[cfg(test)]
     pub(crate) fn is_closed(&self) -> bool {
@@ -185,6 +191,17 @@ mod tests {
         drop(tx2);
         assert_eq!(rx.recv().await, None);
         assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+    }
+
+    #[test]
+    fn len_counts_queued_items() {
+        let (tx, mut rx) = mailbox();
+        assert_eq!(tx.len(), 0);
+        tx.send(1).unwrap();
+        tx.send(2).unwrap();
+        assert_eq!(tx.len(), 2);
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert_eq!(tx.len(), 1);
     }
 
     #[tokio::test]

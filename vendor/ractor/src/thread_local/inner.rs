@@ -112,6 +112,9 @@ impl ActorProperties {
                 message: tx_message,
                 message_admission: AtomicUsize::new(0),
                 tree: Default::default(),
+                // Hive patch (observe.rs): thread-local actors do not count their messages.
+                handled: std::sync::atomic::AtomicU64::new(0),
+                created_ms: crate::observe::now_ms(),
                 type_id: std::any::TypeId::of::<TActor::Msg>(),
                 #[cfg(feature = "cluster")]
                 supports_remoting: TActor::Msg::serializable(),
