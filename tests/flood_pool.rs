@@ -20,8 +20,10 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_are_temporary_children_of_users_sup() {
     let hive = TestHive::start(json!({
-        "hive": {"allowed_origins": [null, "null", "ws://127.0.0.1"]},
-        "socketio": {"heartbeat_timeout": 5000, "session_timeout": 30000}
+        // Generous timers: on a loaded machine a user's upgrade can come later than test.json's
+        // 500 ms init timeout, which would reap its session before it connects.
+        "hive": {"allowed_origins": [null, "null", "ws://127.0.0.1"], "websocket_ping_timeout": 5000},
+        "socketio": {"heartbeat_timeout": 5000, "session_timeout": 30000, "init_timeout": 5000}
     }))
     .await;
     let sc = scenario::parse(
