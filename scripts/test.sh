@@ -11,6 +11,8 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 command -v python3 >/dev/null || need+=(python3)
+command -v haproxy >/dev/null || need+=(haproxy)
+command -v tmux >/dev/null || need+=(tmux)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -19,9 +21,23 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 echo "node $(node --version), npm $(npm --version), $(redis-server --version | cut -d' ' -f1-3)"
 
-# Real third-party peers: socket.io-client@0.9.16, socket.io@0.9.19, playwright-core.
-if [ ! -f node_modules/socket.io-client/package.json ] || [ ! -d node_modules/playwright-core ]; then
+# Real third-party peers from npm (package.json): socket.io-client@0.9.16, socket.io@0.9.19,
+# socket.io-client@4.8.1 and @2.5.0, socket.io@4.8.1 (aliased), playwright-core.
+if [ ! -f node_modules/socket.io-client/package.json ] || [ ! -d node_modules/playwright-core ] \
+  || [ ! -d node_modules/socket.io-client-4 ] || [ ! -d node_modules/socket.io-client-2 ] \
+  || [ ! -d node_modules/socket.io-4 ]; then
   npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+fi
+
+# Real third-party peers from PyPI, in a venv of the checkout's own (.venv): python-socketio 5
+# (the modern protocol's Python client) and kosoku (the Autobahn WebSocket test cases).
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import socketio, kosoku' 2>/dev/null; then
+  python3 -m venv .venv 2>/dev/null || {
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv
+    python3 -m venv .venv
+  }
+  .venv/bin/pip install -q --disable-pip-version-check 'python-socketio[client]==5.18.1' 'kosoku==0.1.0'
 fi
 
 # A Redis for the tests that use the default address (most start their own on a free port).
