@@ -708,3 +708,48 @@ async fn engineio_echo_path_is_a_diagnostic_off_by_default() {
     assert_eq!(get(a, &q(&sid)).await.0, 400);
     h.stop().await;
 }
+
+/// The seed configuration (`config/hive.json`), unchanged but for its ports: a 0.9 user and a
+/// socket.io-client 4 user from Node (no Origin header) join the channel `ping` through the seed's
+/// `subscribe` hook, and one publish (the seed's `ping`) from either reaches both exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_config_serves_09_and_v4_users_in_one_channel() {
+    let text = std::fs::read_to_string(root().join("config/hive.json")).unwrap();
+    let mut cfg: Value = serde_json::from_str(&text).unwrap();
+    common::merge(
+        &mut cfg,
+        &json!({"hive": {"port": 0}, "api": {"port": 0}, "monitor": {"port": 0}}),
+    );
+    let loaded = hive::config::from_value(cfg).expect("the seed config is valid");
+    let node = hive::app::start(loaded.config, hive::app::StartOptions::default())
+        .await
+        .expect("hive starts");
+    let h = TestHive {
+        sio: node.socketio_addr,
+        api: node.api_addr,
+        monitor: node.monitor_addr,
+        node: Some(node),
+    };
+    let mut old = JsClient::connect(&h.url(), "websocket");
+    old.wait_ev("connect");
+    let mut new = v4(&h.url(), "polling,websocket", json!({}));
+    new.wait_ev("connect");
+    old.emit("subscribe", json!(["ping"]));
+    new.emit("subscribe", json!(["ping"]));
+    h.until("both subscribed", Duration::from_secs(3), |h| {
+        h.metric("clients.hooks.subscribe.calls") >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The seed's `ping` publishes its argument, an internal event, to the channel `ping`.
+    let pong = |text: &str| json!([{"action": "pong", "args": {"name": "pong", "args": [text]}}]);
+    new.emit("ping", pong("zażółć 😀"));
+    assert_eq!(old.wait_event("pong")["args"], json!(["zażółć 😀"]));
+    assert_eq!(new.wait_event("pong")["args"], json!(["zażółć 😀"]));
+    old.emit("ping", pong("from 0.9"));
+    assert_eq!(new.wait_event("pong")["args"], json!(["from 0.9"]));
+    assert_eq!(old.wait_event("pong")["args"], json!(["from 0.9"]));
+    assert!(old.quiet_for(Duration::from_millis(400), |v| v["name"] == "pong"));
+    assert!(new.quiet_for(Duration::from_millis(100), |v| v["name"] == "pong"));
+    h.stop().await;
+}
