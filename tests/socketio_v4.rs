@@ -31,6 +31,8 @@ fn patch() -> Value {
                 "on_connect": [{"hook": "utils.echo", "args": {"rename": "auth"}}],
                 "message": [{"hook": "utils.echo", "args": {"rename": "message-back"}}],
                 "message-with-ack": [{"hook": "utils.ack", "args": null}],
+                "emit-with-ack": [{"hook": "utils.echo", "args": {"rename": "emit-with-ack", "ack": true}}],
+                "on_ack": [{"hook": "utils.echo", "args": {"rename": "emit-with-ack"}}],
                 "subscribe": [{"hook": "pubsub.subscribe", "args": "public"}]
             }
         }
@@ -647,6 +649,40 @@ async fn raw_websocket_vectors_and_upgrade() {
     );
     assert_eq!(ws.next().await.unwrap(), "bin:010203");
     assert_eq!(ws.next().await.unwrap(), "bin:040506");
+    // Server-requested acks (spec 6.4): ids from 1; the client's ACK runs `on_ack`; an unknown or
+    // repeated id is ignored.
+    ws.send(r#"42["emit-with-ack",1,"2",{"3":[true]}]"#).await;
+    assert_eq!(
+        ws.next().await.unwrap(),
+        r#"421["emit-with-ack",1,"2",{"3":[true]}]"#
+    );
+    ws.send(r#"431[1,"2",{"3":[true]}]"#).await;
+    assert_eq!(
+        ws.next().await.unwrap(),
+        r#"42["emit-with-ack",1,"2",{"3":[true]}]"#
+    );
+    ws.send(r#"431["again"]"#).await;
+    ws.send(r#"43999["x"]"#).await;
+    ws.send(r#"452-["emit-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},"test"]"#)
+        .await;
+    ws.send_bin(&[1, 2, 3]).await;
+    ws.send_bin(&[4, 5, 6]).await;
+    assert_eq!(
+        ws.next().await.unwrap(),
+        r#"452-2["emit-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},"test"]"#
+    );
+    assert_eq!(ws.next().await.unwrap(), "bin:010203");
+    assert_eq!(ws.next().await.unwrap(), "bin:040506");
+    ws.send(r#"462-2[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},"test"]"#)
+        .await;
+    ws.send_bin(&[1, 2, 3]).await;
+    ws.send_bin(&[4, 5, 6]).await;
+    assert_eq!(
+        ws.next().await.unwrap(),
+        r#"452-["emit-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},"test"]"#
+    );
+    assert_eq!(ws.next().await.unwrap(), "bin:010203");
+    assert_eq!(ws.next().await.unwrap(), "bin:040506");
     // Upgrade a polling session, then a second WebSocket for it is closed; the first still works.
     {
         let s = joined(a).await;
@@ -751,5 +787,66 @@ async fn seed_config_serves_09_and_v4_users_in_one_channel() {
     assert_eq!(old.wait_event("pong")["args"], json!(["from 0.9"]));
     assert!(old.quiet_for(Duration::from_millis(400), |v| v["name"] == "pong"));
     assert!(new.quiet_for(Duration::from_millis(100), |v| v["name"] == "pong"));
+    h.stop().await;
+}
+
+/// Engine.IO 3 / Socket.IO 4 extras (spec 6.4): the implicit `/` connect comes with the first poll
+/// and before a pong the client asked for earlier; during an upgrade every poll is a noop at once;
+/// a close with a held poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engineio_3_extras() {
+    let h = TestHive::start(patch()).await;
+    let a = h.sio;
+    let open3 = || async move {
+        let (s, b) = get(a, "/socket.io/?EIO=3&transport=polling&b64=1").await;
+        assert_eq!(s, 200);
+        let (n, rest) = b.split_once(':').unwrap();
+        assert_eq!(
+            n.parse::<usize>().unwrap(),
+            rest.chars().count(),
+            "only the open packet"
+        );
+        let v: Value = serde_json::from_str(&rest[1..]).unwrap();
+        v["sid"].as_str().unwrap().to_string()
+    };
+    let q3 = |sid: &str| format!("/socket.io/?EIO=3&transport=polling&b64=1&sid={sid}");
+    let sid = open3().await;
+    assert_eq!(
+        get(a, &q3(&sid)).await,
+        (200, r#"2:4013:42["auth",{}]"#.into())
+    );
+    let sid = open3().await;
+    assert_eq!(post(a, &q3(&sid), b"1:2").await.0, 200);
+    assert_eq!(
+        get(a, &q3(&sid)).await,
+        (200, r#"2:4013:42["auth",{}]1:3"#.into())
+    );
+    // Upgrade in progress: polls are answered at once with a noop, then the upgrade completes.
+    assert_eq!(post(a, &q3(&sid), b"1:2").await.0, 200);
+    let mut ws = RawWs::open(
+        a,
+        &format!("/socket.io/?EIO=3&transport=websocket&sid={sid}"),
+    )
+    .await
+    .unwrap();
+    for _ in 0..5 {
+        assert_eq!(get(a, &q3(&sid)).await, (200, "1:6".into()));
+    }
+    ws.send("2probe").await;
+    assert_eq!(ws.next().await.unwrap(), "3probe");
+    ws.send("5").await;
+    assert_eq!(ws.next().await.unwrap(), "3");
+    ws.send(r#"42["message","up"]"#).await;
+    assert_eq!(ws.next().await.unwrap(), r#"42["message-back","up"]"#);
+    // A close POSTed with a poll held: the poll gets what is queued, the next one 400.
+    let sid = open3().await;
+    let held = tokio::spawn({
+        let p = q3(&sid);
+        async move { get(a, &p).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(post(a, &q3(&sid), b"1:1").await.0, 200);
+    assert_eq!(held.await.unwrap(), (200, r#"2:4013:42["auth",{}]"#.into()));
+    assert_eq!(get(a, &q3(&sid)).await.0, 400);
     h.stop().await;
 }

@@ -519,12 +519,16 @@ impl State {
                 }
                 None => self.malformed("EVENT for a namespace not joined").await,
             },
-            // Hive requests no acks of its own yet: any client ACK is unknown, hence ignored.
-            Kind::Ack => {
-                if !self.namespaces.contains_key(&p.nsp) {
-                    self.malformed("ACK for a namespace not joined").await;
+            // An answer to a server-requested ack; unknown ids are ignored by the socket.
+            Kind::Ack => match (self.namespaces.get(&p.nsp), p.id) {
+                (Some(ns), Some(id)) => {
+                    let args =
+                        sio::to_markers(p.data.unwrap_or(Value::Array(Vec::new())), &p.attachments);
+                    let _ = ns.client.input(vec![crate::events::In::Ack { id, args }]);
                 }
-            }
+                (Some(_), None) => {}
+                (None, _) => self.malformed("ACK for a namespace not joined").await,
+            },
             Kind::ConnectError => self.malformed("CONNECT_ERROR from a client").await,
         }
     }
@@ -767,7 +771,10 @@ impl State {
         }
         if let Some(g) = self.get.take() {
             let mut packets: Vec<Packet> = self.queue.drain(..).collect();
-            packets.push(last);
+            // A client's close ends a held poll with what is queued, or a noop when nothing is.
+            if last != Packet::Noop || packets.is_empty() {
+                packets.push(last);
+            }
             let _ = g.send(self.body(&packets));
         }
         if let Some((ws, _)) = self.probe.take() {
