@@ -850,3 +850,62 @@ async fn engineio_3_extras() {
     assert_eq!(get(a, &q3(&sid)).await.0, 400);
     h.stop().await;
 }
+
+/// A WebSocket frame over `max_payload` closes the connection (1009) and the session; no
+/// CONNECT over a WebSocket within `connect_timeout` closes it; a CONNECT beyond
+/// `hive.max_client_slots` is refused with CONNECT_ERROR while the session stays; a CORS preflight
+/// is answered 204.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_limits_slots_and_preflight() {
+    let mut p = patch();
+    p["hive"] = json!({"max_client_slots": 1});
+    p["socketio"]["max_payload"] = json!(1000);
+    let h = TestHive::start(p).await;
+    let a = h.sio;
+    let ws_path = "/socket.io/?EIO=4&transport=websocket";
+    let mut big = RawWs::open(a, ws_path).await.unwrap();
+    assert!(big.next().await.unwrap().starts_with("0{"));
+    big.send(&format!("42[\"message\",\"{}\"]", "x".repeat(1000)))
+        .await;
+    assert_eq!(big.next().await, None, "oversized frame closes");
+    let mut lazy = RawWs::open(a, ws_path).await.unwrap();
+    assert!(lazy.next().await.unwrap().starts_with("0{"));
+    assert_eq!(lazy.next().await, None, "no CONNECT within connect_timeout");
+    let mut first = RawWs::open(a, ws_path).await.unwrap();
+    first.next().await.unwrap();
+    first.send("40").await;
+    assert!(first.next().await.unwrap().starts_with("40{"));
+    assert_eq!(first.next().await.unwrap(), r#"42["auth",{}]"#);
+    let mut second = RawWs::open(a, ws_path).await.unwrap();
+    second.next().await.unwrap();
+    second.send("40").await;
+    let refused = second.next().await.unwrap();
+    assert!(refused.starts_with(r#"44{"message":"#), "{refused}");
+    assert!(refused.contains("no_slots"), "{refused}");
+    second.send("40/custom").await;
+    assert!(second.next().await.unwrap().starts_with("44/custom,"));
+    first.send(r#"42["message","still"]"#).await;
+    assert_eq!(first.next().await.unwrap(), r#"42["message-back","still"]"#);
+    let (s, head, _) = http(
+        a,
+        "OPTIONS",
+        "/socket.io/?EIO=4&transport=polling",
+        &[
+            ("Origin", "http://localhost"),
+            ("Access-Control-Request-Headers", "x-token"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(s, 204);
+    let head = head.to_ascii_lowercase();
+    assert!(
+        head.contains("access-control-allow-headers: x-token"),
+        "{head}"
+    );
+    assert!(
+        head.contains("access-control-allow-origin: http://localhost"),
+        "{head}"
+    );
+    h.stop().await;
+}
