@@ -12,11 +12,12 @@
 //! | GET | `/tree` | 200, the supervision tree (`?children=all&offset=0&limit=100`) |
 //! | GET | `/tree.html` | 200, the tree as a page |
 //! | GET | `/health` | 200 when healthy, 503 otherwise |
-//! | GET | `/actors` | 200, the top actors (`?sort=mailbox\|rate\|age&limit=N`) |
+//! | GET | `/actors` | 200, the top actors (`?sort=mailbox\|rate\|queued\|age&limit=N`) |
 //! | GET | `/actors/<id>` | 200, one actor and its supervisor path; 404 unknown |
 //! | POST | `/actors/<id>/kill` | 200, the actor killed (`reason` in the query or a JSON body); 403 for the root |
 //! | GET | `/sessions/<sid>` | 200, one session; 404 unknown |
 //! | DELETE | `/sessions/<sid>` | 200, the session disconnected (its disconnect hooks run); 404 unknown |
+//! | POST | `/sessions/<sid>/events` | 200, the event `{"name","args"}` sent to the session; 400 bad body, 404 unknown |
 //! | GET | `/latency` | 200, the HDR latency histograms (`{"pools":{"<pool>":{count,p50_us,...}}}`) |
 //! | GET | `/channels` | 200, live channels with subscriber counts (`?prefix=<scope>`) |
 //! | any | `/dashboard` | 501 (reserved, not built yet) |
@@ -217,11 +218,15 @@ async fn reserved(
             Ok(v) => from_view(v.disconnect(sid)),
             Err(r) => r,
         },
+        ("POST", ["sessions", sid, "events"]) => match sessions(ctx) {
+            Ok(v) => from_view(v.send_event(sid, body)),
+            Err(r) => r,
+        },
         ("GET", ["channels"]) => match sessions(ctx) {
             Ok(v) => from_view(v.channels(&query_text(query, "prefix").unwrap_or_default())),
             Err(r) => r,
         },
-        ("GET" | "DELETE", ["sessions", ..] | ["channels", ..]) => Reply::status(
+        ("GET" | "DELETE" | "POST", ["sessions", ..]) | ("GET", ["channels", ..]) => Reply::status(
             404,
             format!("Unknown monitor route \"{}\".", segs.join("/")),
         ),
@@ -287,7 +292,7 @@ fn to_json<T: serde::Serialize>(v: &T) -> Reply {
     }
 }
 
-/// `GET /actors?sort=mailbox|rate|age&limit=N`.
+/// `GET /actors?sort=mailbox|rate|queued|age&limit=N`.
 async fn actors_top(ctx: &MonitorCtx, query: &str) -> Reply {
     let sort = match query_param(query, "sort") {
         None | Some("") => Sort::Mailbox,
@@ -296,7 +301,9 @@ async fn actors_top(ctx: &MonitorCtx, query: &str) -> Reply {
             None => {
                 return Reply::status(
                     400,
-                    format!("Invalid actors query parameter sort: {s} (mailbox, rate or age)."),
+                    format!(
+                        "Invalid actors query parameter sort: {s} (mailbox, rate, queued or age)."
+                    ),
                 );
             }
         },

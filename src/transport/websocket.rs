@@ -117,7 +117,7 @@ where
         let _ = conn.get_mut().write_all(&buf).await;
         return;
     };
-    let (out_tx, mut out) = ws_queue::channel(WS_QUEUE);
+    let (out_tx, mut out) = ws_queue::channel_counted(WS_QUEUE, client.queue_figures());
     let id = ctx.next_id();
     let transport = if flash {
         Transport::FlashSocket
