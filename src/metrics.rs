@@ -66,6 +66,7 @@ macro_rules! metric_group {
 }
 
 mod counter;
+mod delivery;
 mod names;
 
 mod api;
@@ -84,6 +85,7 @@ pub use connectors::{
     ConnectorsMetrics, HttpPoolMetrics, PoolMetrics, RedisPoolMetrics, TcpPoolMetrics,
 };
 pub use counter::Counter;
+pub use delivery::{DEFAULT_EVERY, DeliveryProbe};
 pub use hive::{ClusterMetrics, HiveMetrics, RouterMetrics};
 pub use hooks::{EventHookMetrics, HookMetrics};
 pub use latency::{Latencies, Latency, LatencySummary};

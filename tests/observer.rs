@@ -6,6 +6,8 @@
 //!   `sort=mailbox` (the acceptance item "a pool worker blocked on a slow backend shows its
 //!   mailbox growing", measured where the queue really grows: see that test);
 //! * a WebSocket session whose client stops reading rises to the top of `sort=queued`;
+//! * `/channels` counts each channel's publishes and rates; one publish in 64 is timed from
+//!   publish to socket write (`/latency` `deliveries`); pools time their rent waits;
 //! * `POST /sessions/<sid>/events` sends an event to a session (real WebSocket client), with
 //!   clear errors for bad bodies and unknown sids;
 //! * killing `worker:backend:0` shows `restarts 1` on `pool:backend`, and the pool serves again;
@@ -430,7 +432,8 @@ async fn sessions_and_channels() {
     .await;
     assert_eq!(
         ch["channels"],
-        json!([{"cid": "rooms.games", "subscribers": 1}, {"cid": "rooms.main", "subscribers": 2}]),
+        json!([{"cid": "rooms.games", "subscribers": 1, "published": 0, "rate": 0.0},
+               {"cid": "rooms.main", "subscribers": 2, "published": 0, "rate": 0.0}]),
         "{ch}"
     );
     let main = mon_json(h.monitor, "channels?prefix=rooms.main").await;
@@ -505,6 +508,10 @@ async fn latency_histograms_count_every_round_trip_and_event() {
         v["events"]["slow"]["count"] == N
     })
     .await;
+    assert_eq!(
+        lat["rent_waits"]["backend"]["count"], N,
+        "one rent each: {lat}"
+    );
     let p = &lat["pools"]["backend"];
     assert!(
         lat["events"]["slow"]["p50_us"].as_u64() >= p["p50_us"].as_u64(),
@@ -522,6 +529,8 @@ async fn latency_histograms_count_every_round_trip_and_event() {
     let line = format!("hive_pool_latency_seconds_count{{pool=\"backend\"}} {N}");
     assert!(text.lines().any(|l| l == line), "{line} not in {text}");
     let line = format!("hive_event_latency_seconds_count{{event=\"slow\"}} {N}");
+    assert!(text.lines().any(|l| l == line), "{line} not in {text}");
+    let line = format!("hive_rent_latency_seconds_count{{pool=\"backend\"}} {N}");
     assert!(text.lines().any(|l| l == line), "{line} not in {text}");
     let inf = format!("hive_pool_latency_seconds_bucket{{pool=\"backend\",le=\"+Inf\"}} {N}");
     assert!(text.lines().any(|l| l == inf), "{inf} not in {text}");
@@ -752,5 +761,50 @@ async fn an_event_sent_from_the_monitor_reaches_the_session() {
     error_body(s, &body, 404);
     let (s, body) = mon(h.monitor, "PUT", &route, b"").await;
     error_body(s, &body, 405);
+    h.stop().await;
+}
+
+/// `/channels` counts the publishes each channel fanned out, with a rate; the delivery histogram
+/// times exactly the sampled publishes (one in 64: publishes 0, 64 and 128 of 130) from publish
+/// to the WebSocket write, in `/latency` and `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_publish_rates_and_sampled_delivery_latency() {
+    let h = rooms_only_node().await;
+    let sid = common::handshake(h.sio).await;
+    let mut c = Ws::open(h.sio, &sid).await;
+    c.send(r#"5:::{"name":"join_rooms","args":[{"rooms":["x"]}]}"#)
+        .await;
+    until(h.monitor, "channels?prefix=rooms.x", "joined", |v| {
+        v["subscribers"] == 1
+    })
+    .await;
+    let before = mon_json(h.monitor, "latency").await;
+    assert_eq!(before["deliveries"]["websocket"]["count"], 0, "{before}");
+    const K: usize = 130;
+    for i in 0..K {
+        publish_x(&h, &format!(r#"{{"name":"n","args":[{i}]}}"#)).await;
+        let got = c.text().await;
+        assert!(got.contains(&format!("[{i}]")), "{got}");
+    }
+    let ch = mon_json(h.monitor, "channels?prefix=rooms").await;
+    let x = &ch["channels"][0];
+    assert_eq!(x["cid"], "rooms.x", "{ch}");
+    assert_eq!(x["published"], K, "{ch}");
+    assert!(x["rate"].as_f64() > Some(0.0), "{ch}");
+    let again = mon_json(h.monitor, "channels?prefix=rooms").await;
+    assert_eq!(
+        again["channels"][0]["rate"], 0.0,
+        "no publish since the last request: {again}"
+    );
+    let lat = until(h.monitor, "latency", "3 sampled deliveries", |v| {
+        v["deliveries"]["websocket"]["count"] == 3
+    })
+    .await;
+    let d = &lat["deliveries"]["websocket"];
+    assert!(d["p50_us"].as_u64() > Some(0), "{lat}");
+    let (s, text) = mon(h.monitor, "GET", "metrics", b"").await;
+    assert_eq!(s, 200);
+    let line = "hive_delivery_latency_seconds_count{transport=\"websocket\"} 3";
+    assert!(text.lines().any(|l| l == line), "{line} not in {text}");
     h.stop().await;
 }

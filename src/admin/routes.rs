@@ -443,7 +443,7 @@ async fn get(ctx: &MonitorCtx, sub: &str, query: &str) -> Reply {
             let mut out = serde_json::Map::new();
             for (family, label, summary) in ctx.metrics.latencies().snapshot(&[]) {
                 let fam = out
-                    .entry(format!("{family}s"))
+                    .entry(prometheus::latency_json_key(&family).to_owned())
                     .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
                 if let (Some(m), Ok(v)) = (fam.as_object_mut(), serde_json::to_value(&summary)) {
                     m.insert(label, v);

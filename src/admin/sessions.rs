@@ -6,7 +6,9 @@
 //! ([`ClientHandle::inspect`]); channels come from the pub-sub registry, without a message to any
 //! channel.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -24,6 +26,8 @@ const INSPECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct SessionsView {
     router: Router,
     pubsub: Slot<PubSub>,
+    /// Each channel's publish count at the previous `/channels` request, by actor id.
+    samples: Arc<Mutex<HashMap<String, (Instant, u64)>>>,
 }
 
 impl std::fmt::Debug for SessionsView {
@@ -38,7 +42,11 @@ pub(crate) type Failure = (u16, String);
 impl SessionsView {
     /// The view over this node's router and pub-sub.
     pub fn new(router: Router, pubsub: Slot<PubSub>) -> Self {
-        Self { router, pubsub }
+        Self {
+            router,
+            pubsub,
+            samples: Arc::default(),
+        }
     }
 
     /// The outgoing queue figures of the session `sid` if its actor is `actor` (read without a
@@ -137,12 +145,30 @@ impl SessionsView {
             .pubsub
             .get()
             .ok_or_else(|| (503, "Pub-sub is not running.".to_owned()))?;
-        let list = ps.channels(scope);
-        let total: usize = list.iter().map(|(_, n)| n).sum();
+        let list = ps.channel_stats(scope);
+        let total: usize = list.iter().map(|c| c.subscribers).sum();
+        let now = Instant::now();
+        let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
         let channels: Vec<Value> = list
             .into_iter()
-            .map(|(cid, n)| json!({"cid": cid, "subscribers": n}))
+            .map(|c| {
+                // Publishes per second since the previous request that saw this channel, else
+                // over its life.
+                let rate = match samples.get(&c.actor_id) {
+                    Some((t, n)) if now > *t && c.published >= *n => {
+                        (c.published - n) as f64 / now.duration_since(*t).as_secs_f64()
+                    }
+                    _ if c.age.as_secs_f64() > 0.0 => c.published as f64 / c.age.as_secs_f64(),
+                    _ => 0.0,
+                };
+                samples.insert(c.actor_id.clone(), (now, c.published));
+                json!({"cid": c.cid, "subscribers": c.subscribers, "published": c.published,
+                       "rate": (rate * 100.0).round() / 100.0})
+            })
             .collect();
+        // Samples of channels gone (or not listed) for 10 minutes are forgotten.
+        samples.retain(|_, (t, _)| now.duration_since(*t) < Duration::from_secs(600));
+        drop(samples);
         Ok(json!({
             "prefix": scope,
             "count": channels.len(),

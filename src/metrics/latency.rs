@@ -18,7 +18,7 @@ const MAX_US: u64 = 600_000_000;
 pub struct Latency(Mutex<Option<Histogram<u64>>>);
 
 impl Latency {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(Mutex::new(Histogram::new_with_bounds(1, MAX_US, 2).ok()))
     }
 

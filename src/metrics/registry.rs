@@ -133,6 +133,7 @@ pub struct Metrics {
     pubsub: PubsubMetrics,
     api: ApiMetrics,
     latencies: super::latency::Latencies,
+    delivery: Arc<super::delivery::DeliveryProbe>,
 }
 
 impl Metrics {
@@ -142,6 +143,7 @@ impl Metrics {
         for name in INIT_METRICS {
             names.entry(name);
         }
+        let latencies = super::latency::Latencies::default();
         Arc::new(Self {
             hive: HiveMetrics::register(&names),
             cluster: ClusterMetrics::register(&names),
@@ -156,7 +158,10 @@ impl Metrics {
             connectors: ConnectorsMetrics::register(&names),
             pubsub: PubsubMetrics::register(&names),
             api: ApiMetrics::register(&names),
-            latencies: super::latency::Latencies::default(),
+            delivery: Arc::new(super::delivery::DeliveryProbe::new(Arc::clone(
+                &latencies.get("delivery", "websocket"),
+            ))),
+            latencies,
             names,
         })
     }
@@ -164,6 +169,11 @@ impl Metrics {
     /// The latency histogram `(family, label)` (e.g. `("pool", "backend")`), created on first use.
     pub fn latency(&self, family: &str, label: &str) -> Arc<super::latency::Latency> {
         self.latencies.get(family, label)
+    }
+
+    /// The sampled publish-to-socket-write probe (the `("delivery", "websocket")` histogram).
+    pub fn delivery_probe(&self) -> &Arc<super::delivery::DeliveryProbe> {
+        &self.delivery
     }
 
     /// Every latency histogram.
