@@ -77,6 +77,7 @@ mod hooks;
 mod latency;
 mod pubsub;
 mod registry;
+mod series;
 mod transports;
 
 pub use api::{ApiMetrics, ApiSectionMetrics};
@@ -92,4 +93,5 @@ pub use latency::{Latencies, Latency, LatencySummary};
 pub use names::LazyCounter;
 pub use pubsub::{PubsubMetrics, PubsubPrefixMetrics};
 pub use registry::{INIT_METRICS, Metrics};
+pub use series::Series;
 pub use transports::{HttpTransportMetrics, WebsocketTransportMetrics};

@@ -20,7 +20,8 @@
 //! | POST | `/sessions/<sid>/events` | 200, the event `{"name","args"}` sent to the session; 400 bad body, 404 unknown |
 //! | GET | `/latency` | 200, the HDR latency histograms (`{"pools":{"<pool>":{count,p50_us,...}}}`) |
 //! | GET | `/channels` | 200, live channels with subscriber counts (`?prefix=<scope>`) |
-//! | any | `/dashboard` | 501 (reserved, not built yet) |
+//! | GET | `/dashboard` | 200, the dashboard page (self-contained HTML) |
+//! | GET | `/dashboard/series` | 200, the last 15 minutes, one sample a second, as JSON columns |
 //! | any | `/cluster...` | 404, no cluster configured |
 //!
 //! Wrong or missing hash: 401; other methods: 405; all errors are `{"error","description"}`.
@@ -33,7 +34,7 @@ use subtle::ConstantTimeEq;
 
 use super::ctx::{MonitorCtx, TreeQuery};
 use super::observer::{self, Sort};
-use super::{derived, nested, prometheus, tree_html};
+use super::{dashboard_html, derived, nested, prometheus, tree_html};
 use crate::error::HiveError;
 
 /// Longest wait for the tree snapshot or health check.
@@ -230,9 +231,17 @@ async fn reserved(
             404,
             format!("Unknown monitor route \"{}\".", segs.join("/")),
         ),
-        (_, [word @ "dashboard", ..]) => Reply::status(
-            501,
-            format!("The monitor route \"{word}\" is reserved and not available yet."),
+        ("GET", ["dashboard"]) => Reply {
+            status: 200,
+            content_type: Some("text/html; charset=utf-8"),
+            body: dashboard_html::DASHBOARD_HTML.to_string(),
+        },
+        ("GET", ["dashboard", "series"]) => {
+            Reply::json(200, ctx.metrics.series().to_json().to_string())
+        }
+        ("GET", ["dashboard", ..]) => Reply::status(
+            404,
+            format!("Unknown monitor route \"{}\".", segs.join("/")),
         ),
         ("GET" | "POST", ["actors", ..]) => Reply::status(
             404,

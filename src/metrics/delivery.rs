@@ -33,6 +33,7 @@ pub struct DeliveryProbe {
     held: Mutex<[Armed; SLOTS]>,
     next: AtomicUsize,
     hist: Arc<Latency>,
+    delivered: AtomicU64,
 }
 
 impl DeliveryProbe {
@@ -45,6 +46,7 @@ impl DeliveryProbe {
             held: Mutex::new(Default::default()),
             next: AtomicUsize::new(0),
             hist,
+            delivered: AtomicU64::new(0),
         }
     }
 
@@ -88,6 +90,16 @@ impl DeliveryProbe {
     /// The publish time of the first armed frame among `frames`.
     pub fn check_all(&self, frames: &[Arc<str>]) -> Option<Instant> {
         frames.iter().find_map(|f| self.check(f))
+    }
+
+    /// A channel handed one publish to `n` subscribers (one relaxed add per publish).
+    pub fn delivered_to(&self, n: usize) {
+        self.delivered.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Deliveries handed to subscribers since start (the dashboard's deliveries per second).
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
     }
 
     /// A timed frame was written now.

@@ -134,6 +134,7 @@ pub struct Metrics {
     api: ApiMetrics,
     latencies: super::latency::Latencies,
     delivery: Arc<super::delivery::DeliveryProbe>,
+    series: super::series::Series,
 }
 
 impl Metrics {
@@ -162,6 +163,7 @@ impl Metrics {
                 &latencies.get("delivery", "websocket"),
             ))),
             latencies,
+            series: super::series::Series::default(),
             names,
         })
     }
@@ -174,6 +176,11 @@ impl Metrics {
     /// The sampled publish-to-socket-write probe (the `("delivery", "websocket")` histogram).
     pub fn delivery_probe(&self) -> &Arc<super::delivery::DeliveryProbe> {
         &self.delivery
+    }
+
+    /// The last 15 minutes, one sample a second (the dashboard's charts).
+    pub fn series(&self) -> &super::series::Series {
+        &self.series
     }
 
     /// Every latency histogram.
