@@ -386,6 +386,14 @@ impl Connectors {
         self.inner.drain.set(deadline);
     }
 
+    /// Every pool's `(name, busy, workers)`, in start order (the dashboard's utilisation).
+    pub fn utilisation(&self) -> Vec<(String, usize, usize)> {
+        self.registry()
+            .iter()
+            .map(|(n, p)| (n.clone(), p.core().busy(), p.core().worker_count()))
+            .collect()
+    }
+
     /// Requests the pools have in hand (rented connections; an HTTP `hp.put` keeps its connection
     /// until the backend answered).
     pub fn in_flight(&self) -> usize {

@@ -43,6 +43,8 @@ pub struct TransportCtx {
     pub http: HttpTransportMetrics,
     /// `clients.transports.websocket.*`
     pub websocket: WebsocketTransportMetrics,
+    /// Times the WebSocket writes of sampled publishes.
+    pub delivery: Arc<crate::metrics::DeliveryProbe>,
     next_id: Arc<AtomicU64>,
     /// The modern protocol's Engine.IO sessions.
     pub eio: Arc<eio::Table>,
@@ -57,6 +59,7 @@ impl TransportCtx {
             router,
             http: metrics.http().clone(),
             websocket: metrics.websocket().clone(),
+            delivery: Arc::clone(metrics.delivery_probe()),
             next_id: Arc::new(AtomicU64::new(1)),
             eio: Arc::new(eio::Table::default()),
         }

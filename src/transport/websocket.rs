@@ -117,7 +117,7 @@ where
         let _ = conn.get_mut().write_all(&buf).await;
         return;
     };
-    let (out_tx, mut out) = ws_queue::channel(WS_QUEUE);
+    let (out_tx, mut out) = ws_queue::channel_counted(WS_QUEUE, client.queue_figures());
     let id = ctx.next_id();
     let transport = if flash {
         Transport::FlashSocket
@@ -167,6 +167,8 @@ where
     let mut deadline: Option<Pin<Box<tokio::time::Sleep>>> = None;
     // The end of the open batching window, while output is held for it.
     let mut flush_at: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    // The publish time of a sampled delivery in what waits to be written (delivery latency).
+    let mut timed: Option<std::time::Instant> = None;
     loop {
         let mut buf = Vec::new();
         tokio::select! {
@@ -229,6 +231,7 @@ where
                 let mut next = o;
                 let mut urgent = false;
                 for _ in 0..MAX_BATCHES {
+                    timed = timed.or_else(|| sampled(&ctx.delivery, next.as_ref()));
                     match queued(&mut buf, next, close_code::NORMAL) {
                         Step::Go => {}
                         Step::Ping => {
@@ -259,6 +262,7 @@ where
                 std::mem::swap(&mut buf, held);
                 for _ in 0..MAX_BATCHES {
                     let Some(o) = out.try_recv() else { break };
+                    timed = timed.or_else(|| sampled(&ctx.delivery, Some(&o)));
                     match queued(&mut buf, Some(o), close_code::NORMAL) {
                         Step::Go => {}
                         Step::Ping => {
@@ -292,7 +296,21 @@ where
             if conn.get_mut().write_all(&buf).await.is_err() {
                 return End::Closed;
             }
+            if held.is_empty()
+                && let Some(at) = timed.take()
+            {
+                ctx.delivery.record(at);
+            }
         }
+    }
+}
+
+/// The publish time of a sampled delivery among the frames of `o`, if any.
+fn sampled(probe: &crate::metrics::DeliveryProbe, o: Option<&WsOut>) -> Option<std::time::Instant> {
+    match o? {
+        WsOut::Frames(f) => probe.check_all(f),
+        WsOut::Shared(f) => probe.check_all(f),
+        WsOut::KeepAlive | WsOut::Close => None,
     }
 }
 
