@@ -6,6 +6,7 @@
 //! - [`xhr_polling`]: long-poll GET and batched POST.
 //! - [`websocket`]: the WebSocket/FlashSocket connection (fastwebsockets), one reader and one writer
 //!   task per connection.
+//! - [`ws_echo`]: a plain RFC 6455 echo endpoint for conformance runs (off by default).
 //!
 //! Transports translate bytes <-> `codec` messages <-> [`crate::client::ClientHandle`]
 //! calls. A second protocol (Socket.IO v4 / Engine.IO) plugs in as a sibling route table over the
@@ -16,6 +17,7 @@ pub mod http;
 pub mod origin;
 pub mod websocket;
 pub mod window;
+pub mod ws_echo;
 pub mod ws_reader;
 pub mod xhr_polling;
 

@@ -109,6 +109,10 @@ pub struct SocketioSection {
     /// Largest number of queued outgoing messages per session before the client is dropped (new).
     #[serde(default = "d_max_queue")]
     pub max_outgoing_queue: usize,
+    /// Path of a plain RFC 6455 echo endpoint on the Socket.IO listener, for WebSocket
+    /// conformance runs (new; `None`, the default: no such endpoint).
+    #[serde(default)]
+    pub websocket_echo_path: Option<String>,
 }
 
 /// Section `clients` (HIVE.md 2.6).
@@ -299,6 +303,7 @@ impl Default for SocketioSection {
             transports: d_transports(),
             max_frame_size: d_max_frame(),
             max_outgoing_queue: d_max_queue(),
+            websocket_echo_path: None,
         }
     }
 }

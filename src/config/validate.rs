@@ -101,6 +101,7 @@ const SOCKETIO: &[Field] = &[
     opt("transports", Ty::Custom(transports)),
     opt("max_frame_size", Ty::Int(1, U64)),
     opt("max_outgoing_queue", Ty::Int(1, U64)),
+    opt("websocket_echo_path", Ty::Custom(echo_path)),
 ];
 
 const API: &[Field] = &[
@@ -147,4 +148,16 @@ fn transports(c: &mut Checker<'_>, path: &str, v: &Value) {
     c.unique_array(path, v, true, |c, p, x| {
         c.value(p, x, Ty::OneOf(TRANSPORTS))
     });
+}
+
+/// `null`, or an absolute path outside `/socket.io/`.
+fn echo_path(c: &mut Checker<'_>, path: &str, v: &Value) {
+    match v {
+        Value::Null => {}
+        Value::String(s) if s.starts_with('/') && !s.starts_with("/socket.io/") => {}
+        _ => c.err(
+            path,
+            "expected null or a path starting with '/' outside /socket.io/",
+        ),
+    }
 }

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::origin::{check, rejection_text, reply};
-use super::{TransportCtx, handshake, websocket, xhr_polling};
+use super::{TransportCtx, handshake, websocket, ws_echo, xhr_polling};
 use crate::error::HiveError;
 use crate::http_edge::{self, Edge};
 use crate::wire::sio09;
@@ -47,6 +47,9 @@ pub async fn route(ctx: &TransportCtx, req: Request<Incoming>) -> Response<Full<
     let m = &ctx.http;
     m.requests.inc();
     let path = req.uri().path().to_string();
+    if ctx.config.socketio.websocket_echo_path.as_deref() == Some(path.as_str()) {
+        return ws_echo::upgrade(ctx, req).await;
+    }
     let Some(rest) = path.strip_prefix("/socket.io/1") else {
         return not_found(ctx, &req);
     };
