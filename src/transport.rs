@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::Config;
 use crate::error::Mode;
-use crate::metrics::{HttpTransportMetrics, Metrics, WebsocketTransportMetrics};
+use crate::metrics::{ClientMetrics, HttpTransportMetrics, Metrics, WebsocketTransportMetrics};
 use crate::router::Router;
 
 /// What the Socket.IO listener needs.
@@ -42,6 +42,8 @@ pub struct TransportCtx {
     pub http: HttpTransportMetrics,
     /// `clients.transports.websocket.*`
     pub websocket: WebsocketTransportMetrics,
+    /// `clients.*` (a WebSocket whose writes stall counts in `clients.slow_dropped`)
+    pub clients: ClientMetrics,
     next_id: Arc<AtomicU64>,
 }
 
@@ -54,6 +56,7 @@ impl TransportCtx {
             router,
             http: metrics.http().clone(),
             websocket: metrics.websocket().clone(),
+            clients: metrics.clients().clone(),
             next_id: Arc::new(AtomicU64::new(1)),
         }
     }
