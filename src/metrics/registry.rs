@@ -183,6 +183,20 @@ impl Metrics {
         &self.series
     }
 
+    /// Take one sample of the dashboard's series, with the pools' `(name, busy, workers)` and
+    /// the RSS in bytes (which the caller knows and the registry does not).
+    pub fn sample_series(&self, pools: &[(String, usize, usize)], rss: i64) {
+        self.series.sample(super::series::Reading {
+            sessions: self.router().current_clients.get(),
+            msgs_in: self.events().external.get(),
+            msgs_out: self.websocket().ok.get(),
+            deliveries: self.delivery_probe().delivered(),
+            hooks: self.latencies().family("event"),
+            pools,
+            rss,
+        });
+    }
+
     /// Every latency histogram.
     pub fn latencies(&self) -> &super::latency::Latencies {
         &self.latencies
