@@ -495,6 +495,7 @@ async fn heartbeat_reaps_a_silent_client_and_connect_timeout() {
     })
     .await;
     assert_eq!(get(a, &q(&silent)).await.0, 400);
+    assert_eq!(h.metric("clients.transports.eio.ping_timeouts"), 1);
     // No CONNECT within connect_timeout: closed (answering pings does not help).
     let lazy = open(a).await;
     let mut closed = false;
@@ -714,6 +715,8 @@ async fn raw_websocket_vectors_and_upgrade() {
         up.send(r#"42["message","again"]"#).await;
         assert_eq!(up.next().await.unwrap(), r#"42["message-back","again"]"#);
     }
+    assert_eq!(h.metric("clients.transports.eio.upgrades"), 1);
+    assert_eq!(h.metric("clients.transports.eio.v4"), 2);
     // Malformed input on the first WebSocket closes it (3.11 #14).
     ws.send("42{}").await;
     assert_eq!(ws.next().await, None);
@@ -910,4 +913,34 @@ async fn websocket_limits_slots_and_preflight() {
         "{head}"
     );
     h.stop().await;
+}
+
+/// The modern protocol's keys are validated like every other (`hive check-config`).
+#[test]
+fn modern_keys_are_validated() {
+    let mut cfg = common::test_config(json!({"socketio": {
+        "path": "/socket.io/1/", "protocols": ["v5"], "engineio_versions": [2],
+        "engineio_transports": ["xhr"], "ping_interval": 0, "cors": {"credentials": "yes"},
+        "namespaces": {"nope": {}, "/a,b": {}}, "engineio_echo_path": "/socket.io/1/x/"
+    }}));
+    let text = match hive::config::from_value(cfg.take()) {
+        Ok(_) => panic!("invalid keys accepted"),
+        Err(e) => e.to_string(),
+    };
+    for want in [
+        r#"socketio.protocols[0]: expected one of "0.9", "v4", got "v5""#,
+        "socketio.engineio_versions[0]: expected an integer between 3 and 4, got 2",
+        r#"socketio.path: must not collide with 0.9's /socket.io/1/, got "/socket.io/1/""#,
+        r#"socketio.engineio_transports[0]: expected one of "polling", "websocket", got "xhr""#,
+        "socketio.ping_interval: expected an integer >= 1, got 0",
+        r#"socketio.cors.credentials: expected true or false, got "yes""#,
+        "socketio.namespaces.nope: a namespace starts with '/' and contains no ',' or '?'",
+        "socketio.namespaces./a,b: a namespace starts with '/' and contains no ',' or '?'",
+        "socketio.engineio_echo_path: must not collide with 0.9's /socket.io/1/",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    let conformance = std::fs::read_to_string(root().join("config/conformance.json")).unwrap();
+    hive::config::from_value(serde_json::from_str(&conformance).unwrap())
+        .expect("config/conformance.json is valid");
 }

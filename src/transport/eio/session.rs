@@ -223,6 +223,11 @@ async fn run(args: Args) {
     };
     let _ = args.ws_first;
     let mut rx = args.rx;
+    let gauge = match st.rev {
+        Revision::V3 => st.ctx.eio_metrics.v3.clone(),
+        Revision::V4 => st.ctx.eio_metrics.v4.clone(),
+    };
+    gauge.inc();
     if let Some(p) = args.first {
         st.queue.push_back(p);
     }
@@ -264,6 +269,7 @@ async fn run(args: Args) {
     // Late requests of a closed session: answered as unknown by the HTTP side once the task and
     // its receiver are gone.
     drop(rx);
+    gauge.dec();
 }
 
 /// Client input held while protocol 4's implicit connect is pending.
@@ -286,6 +292,7 @@ impl State {
         }
         if self.heartbeat_deadline.is_some_and(|d| d <= now) {
             tracing::debug!(sid = %self.sid, "ping timeout");
+            self.ctx.eio_metrics.ping_timeouts.inc();
             return self.close(CloseReason::PingTimeout, Packet::Close).await;
         }
         if self.next_ping.is_some_and(|d| d <= now) {
@@ -422,6 +429,7 @@ impl State {
                     if let Some(e) = self.ctx.eio.get(&self.sid) {
                         e.on_ws.store(true, Ordering::Release);
                     }
+                    self.ctx.eio_metrics.upgrades.inc();
                     if let Some(g) = self.get.take() {
                         let _ = g.send(self.body(&[Packet::Noop]));
                     }
@@ -494,7 +502,7 @@ impl State {
 
     async fn malformed(&mut self, why: &str) {
         tracing::debug!(sid = %self.sid, why, "malformed packet; closing the session");
-        self.ctx.http.errors.inc();
+        self.ctx.eio_metrics.errors.inc();
         self.close(CloseReason::ClientGone, Packet::Close).await;
     }
 
@@ -605,6 +613,7 @@ impl State {
 
     /// CONNECT_ERROR for `nsp`.
     fn refuse(&mut self, nsp: &str, data: Value) {
+        self.ctx.eio_metrics.connect_errors.inc();
         let data = match self.rev {
             Revision::V4 => data,
             // Protocol 4: the data if any, else the message as a string (an unknown namespace
