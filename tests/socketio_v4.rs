@@ -959,3 +959,38 @@ fn modern_keys_are_validated() {
     hive::config::from_value(serde_json::from_str(&conformance).unwrap())
         .expect("config/conformance.json is valid");
 }
+
+/// A namespace with a hook table of its own (`socketio.namespaces.<nsp>.hooks`) runs it instead of
+/// `clients.hooks`; the other namespaces keep `clients.hooks`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_runs_its_own_hook_table() {
+    let mut p = patch();
+    p["socketio"]["namespaces"] = json!({
+        "/": {},
+        "/admin": {"hooks": {
+            "on_connect": [{"hook": "utils.echo", "args": {"rename": "welcome-admin"}}],
+            "shout": [{"hook": "utils.echo", "args": {"rename": "shouted"}}]
+        }}
+    });
+    let h = TestHive::start(p).await;
+    let mut ws = RawWs::open(h.sio, "/socket.io/?EIO=4&transport=websocket")
+        .await
+        .unwrap();
+    ws.next().await.unwrap();
+    ws.send(r#"40/admin,{"k":1}"#).await;
+    assert!(ws.next().await.unwrap().starts_with(r#"40/admin,{"sid":""#));
+    assert_eq!(
+        ws.next().await.unwrap(),
+        r#"42/admin,["welcome-admin",{"k":1}]"#
+    );
+    // `message` is not in /admin's table: ignored; `shout` is.
+    ws.send(r#"42/admin,["message","x"]"#).await;
+    ws.send(r#"42/admin,["shout","y"]"#).await;
+    assert_eq!(ws.next().await.unwrap(), r#"42/admin,["shouted","y"]"#);
+    ws.send("40").await;
+    assert!(ws.next().await.unwrap().starts_with(r#"40{"sid":""#));
+    assert_eq!(ws.next().await.unwrap(), r#"42["auth",{}]"#);
+    ws.send(r#"42["message","z"]"#).await;
+    assert_eq!(ws.next().await.unwrap(), r#"42["message-back","z"]"#);
+    h.stop().await;
+}
