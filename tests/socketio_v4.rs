@@ -994,3 +994,30 @@ async fn a_namespace_runs_its_own_hook_table() {
     assert_eq!(ws.next().await.unwrap(), r#"42["message-back","z"]"#);
     h.stop().await;
 }
+
+/// Graceful termination (`/router/terminate`): a modern client sees its Engine.IO connection close
+/// without DISCONNECT ("transport close", so it would reconnect), after `on_terminate`'s reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_termination_closes_without_disconnect() {
+    let mut p = patch();
+    p["clients"]["hooks"]["on_terminate"] =
+        json!([{"hook": "utils.echo", "args": {"rename": "bye"}}]);
+    let h = TestHive::start(p).await;
+    let mut c = v4(&h.url(), "websocket", json!({}));
+    c.wait_ev("connect");
+    c.wait_event("auth");
+    let (s, _, b) = http(
+        h.api,
+        "POST",
+        "/api/abcde12345/router/terminate",
+        &[],
+        b"maintenance",
+    )
+    .await;
+    assert_eq!((s, b.as_str()), (200, ""));
+    c.wait_event("bye");
+    assert_eq!(c.wait_ev("disconnect")["reason"], "transport close");
+    h.until("no sessions", Duration::from_secs(3), |h| h.sessions() == 0)
+        .await;
+    h.stop().await;
+}
