@@ -259,6 +259,8 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
         connectors: connectors_slot.clone(),
         pubsub: pubsub_slot.clone(),
         listeners,
+        cluster: crate::cluster::ClusterSpec::from_config(&config, socketio_addr.port())
+            .map(|spec| crate::cluster::Shared::new(spec, &metrics)),
     };
     let (root, root_join) = SupervisorHandle::start(root_sup(&parts), None)
         .await
@@ -404,9 +406,6 @@ impl Control for AppControl {
             HiveError::BadSessionId(format!("Tried routing events to an unknown sid: {sid}"))
         })?;
         c.subscribe(cids, join)
-    }
-    fn pre_encode(&self, events: &[InternalEvent]) -> Option<Vec<Arc<str>>> {
-        crate::hooks::pubsub_hooks::pre_encode(&self.tables, events)
     }
     fn plain_events(&self, events: &[InternalEvent]) -> Option<Vec<crate::events::Out>> {
         crate::hooks::pubsub_hooks::plain_events(&self.tables, events)

@@ -3,15 +3,13 @@
 //! Handlers return a [`Reply`]: a status and a body, plus the error when the request failed (the
 //! server logs and counts it once).
 
-use std::sync::Arc;
-
 use hyper::Method;
 use serde_json::{Value, json};
 
 use super::ApiCtx;
 use crate::HiveError;
 use crate::events::{Event, Out};
-use crate::pubsub::{Delivery, Payload, Privilege, Published};
+use crate::pubsub::{Payload, Privilege, Published};
 use codec::event::{parse_internal_events, validate_external_event};
 
 /// API section (the first path segment after the hash).
@@ -116,7 +114,15 @@ fn unknown_action(action: &str) -> Reply {
 }
 
 /// Run the endpoint `route` names. The hash has already been checked.
-pub(crate) async fn dispatch(ctx: &ApiCtx, m: &Method, route: &Route<'_>, body: &[u8]) -> Reply {
+///
+/// `key`: the request's `Idempotency-Key` header (publishes with the same key are delivered once).
+pub(crate) async fn dispatch(
+    ctx: &ApiCtx,
+    m: &Method,
+    route: &Route<'_>,
+    body: &[u8],
+    key: Option<String>,
+) -> Reply {
     let post = m == Method::POST;
     let c = &ctx.control;
     match (route.section, route.action) {
@@ -138,8 +144,8 @@ pub(crate) async fn dispatch(ctx: &ApiCtx, m: &Method, route: &Route<'_>, body: 
             Reply::ok("")
         }
         (Section::Clients, "action") if post => clients_action(ctx, route.arg, body),
-        (Section::Pubsub, "action") if post => pubsub_action(ctx, route.arg, body),
-        (Section::Pubsub, "publish") if post => pubsub_publish(ctx, route.arg, body),
+        (Section::Pubsub, "action") if post => pubsub_action(ctx, route.arg, body, key).await,
+        (Section::Pubsub, "publish") if post => pubsub_publish(ctx, route.arg, body, key).await,
         (Section::Pubsub, "subscribe") if m == Method::GET => {
             match ctx.pubsub.status(route.arg).await {
                 Ok(n) => Reply::ok(json!({"subscribed_clients": n}).to_string()),
@@ -176,8 +182,23 @@ fn clients_action(ctx: &ApiCtx, sid: &str, body: &[u8]) -> Reply {
     }
 }
 
+/// Publish through the backplane and answer once it accepted the publish: 503
+/// `backplane_unavailable` when it cannot (Redis unreachable: nothing was delivered).
+async fn publish(ctx: &ApiCtx, cid: &str, payload: Payload, key: Option<String>) -> Reply {
+    let cids = [cid.to_string()];
+    match ctx
+        .pubsub
+        .publish_acked(Privilege::Max, &cids, payload, key)
+        .await
+    {
+        Ok(()) => Reply::ok(""),
+        Err(e @ HiveError::BackplaneUnavailable(_)) => Reply::err(503, e),
+        Err(e) => Reply::err(500, e),
+    }
+}
+
 /// `POST /pubsub/action/<cid>`: publish internal events with the API's privilege (skips checks).
-fn pubsub_action(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
+async fn pubsub_action(ctx: &ApiCtx, cid: &str, body: &[u8], key: Option<String>) -> Reply {
     let events = match utf8(body, "Bad internal event").and_then(|b| Ok(parse_internal_events(b)?))
     {
         Ok(ev) => ev,
@@ -185,19 +206,15 @@ fn pubsub_action(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
     };
     let delivery: Payload = if let Some(items) = ctx.control.plain_events(&events) {
         Published::new(items).into()
-    } else if let Some(frames) = ctx.control.pre_encode(&events) {
-        Delivery::Frames(Arc::from(frames)).into()
     } else {
-        Delivery::Events(Arc::from(events)).into()
+        Payload::events(events)
     };
-    ctx.pubsub
-        .publish(Privilege::Max, &[cid.to_string()], delivery);
-    Reply::ok("")
+    publish(ctx, cid, delivery, key).await
 }
 
 /// `POST /pubsub/publish/<cid>`: the body must be an external event; subscribers get it as an
 /// event, with the body bytes verbatim (0.9: `5:::<body>`).
-fn pubsub_publish(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
+async fn pubsub_publish(ctx: &ApiCtx, cid: &str, body: &[u8], key: Option<String>) -> Reply {
     let parsed = utf8(body, "Bad external event").and_then(|text| {
         let v: Value = serde_json::from_str(text)
             .map_err(|_| HiveError::InvalidJson(format!("Bad external event: {text}.")))?;
@@ -206,12 +223,8 @@ fn pubsub_publish(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
     });
     match parsed {
         Ok(event) => {
-            ctx.pubsub.publish(
-                Privilege::Max,
-                &[cid.to_string()],
-                Published::new(vec![Out::Event(event)]),
-            );
-            Reply::ok("")
+            let payload = Published::new(vec![Out::Event(event)]).into();
+            publish(ctx, cid, payload, key).await
         }
         Err(e) => Reply::err(400, e),
     }

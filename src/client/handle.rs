@@ -6,12 +6,23 @@ use ractor::{ActorCell, ActorRef, RpcReplyPort};
 use tokio::sync::oneshot;
 
 use crate::error::HiveError;
-use crate::pubsub::{DeliverOutcome, Delivery, Published, Subscriber};
+use crate::pubsub::{DeliverOutcome, Frames, Payload, Subscriber};
 use crate::wire::Wire;
 use codec::event::InternalEvent;
 use codec::socketio::Message;
 
 use super::shortcut::{Route, Shortcut};
+
+/// A pub-sub publish as this session takes it: internal events to dispatch, or a neutral
+/// publish already encoded for this session's wire (frames shared with every subscriber on that
+/// wire).
+#[derive(Clone, Debug)]
+pub enum Delivery {
+    /// Internal events to dispatch in the session's context.
+    Events(Arc<[InternalEvent]>),
+    /// A [`crate::pubsub::Published`] in this session's wire encoding, queued as is.
+    Frames(Frames),
+}
 
 /// The transport a session was upgraded to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +120,7 @@ pub enum ClientMsg {
     },
     /// Socket.IO messages from the browser, in order.
     Messages(Vec<Message>),
-    /// Internal events or pre-encoded frames from pub-sub or the API.
+    /// A publish from pub-sub: internal events, or a neutral publish in this session's wire.
     Deliver(Delivery),
     /// Internal events routed to this sid by the API.
     Events(Vec<InternalEvent>),
@@ -287,10 +298,13 @@ impl Subscriber for ClientHandle {
         self.actor.get_cell()
     }
 
-    fn deliver(&self, d: Delivery) -> DeliverOutcome {
-        let frames = match &d {
-            Delivery::Frames(f) => Some(Arc::clone(f)),
-            Delivery::Events(_) => None,
+    fn deliver(&self, p: &Payload) -> DeliverOutcome {
+        let (d, frames) = match p {
+            Payload::Published(p) => {
+                let f = p.encoded(&self.shortcut.wire());
+                (Delivery::Frames(Arc::clone(&f)), Some(f))
+            }
+            Payload::Events(e) => (Delivery::Events(Arc::clone(e)), None),
         };
         let cast = || self.actor.cast(ClientMsg::Deliver(d)).is_ok();
         match self
@@ -301,10 +315,6 @@ impl Subscriber for ClientHandle {
             Route::Dead => DeliverOutcome::Dead,
             Route::Full => DeliverOutcome::Overloaded,
         }
-    }
-
-    fn deliver_published(&self, p: &Arc<Published>) -> DeliverOutcome {
-        self.deliver(Delivery::Frames(p.encoded(&self.shortcut.wire())))
     }
 
     fn kill_slow(&self) {

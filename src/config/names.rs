@@ -162,4 +162,5 @@ pub(crate) const SECTIONS: &[&str] = &[
     "monitor",
     "log",
     "http",
+    "cluster",
 ];

@@ -1,0 +1,260 @@
+//! The cluster over a real `redis-server` (started by the test on a free port) and three Hive
+//! nodes on loopback (in-process nodes, each with its own listeners, metrics and tree), with real
+//! npm `socket.io-client@0.9.16` subscribers (docs/cluster.md):
+//! - a publish through node A's API reaches the 0.9 subscribers on A, B and C exactly once each;
+//! - three publishers on three nodes, 1,000 publishes each to one channel: every subscriber on
+//!   every node sees the same order, and each publisher's publishes in the order it sent them;
+//! - Redis away: the API answers 503 `backplane_unavailable` and nothing is delivered anywhere;
+//!   the same `Idempotency-Key` twice is delivered once.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+#[path = "support/redis.rs"]
+mod redis;
+
+use std::time::{Duration, Instant};
+
+use common::{JsClient, TestHive, http};
+use redis::RedisServer;
+use serde_json::{Value, json};
+
+const HASH: &str = "abcde12345";
+
+fn node_patch(redis: &RedisServer, node: &str) -> Value {
+    json!({
+        "socketio": {"heartbeat_timeout": 5000, "reconnect_timeout": 10000, "session_timeout": 30000},
+        "clients": {
+            "actions": {"reply": [{"action": "action.send_event", "args": null}]},
+            "hooks": {
+                "join_rooms": [{"hook": "pubsub.subscribe", "args": "public"}]
+            }
+        },
+        "pubsub": {"channels": {"rooms": {"privilege": "public", "timeout": 0}}},
+        "cluster": {
+            "name": "test_cluster",
+            "redis": format!("redis://127.0.0.1:{}/0", redis.port),
+            "node": node,
+            "shards": 4
+        }
+    })
+}
+
+async fn post(h: &TestHive, path: &str, body: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let (s, _, b) = http(
+        h.api,
+        "POST",
+        &format!("/api/{HASH}{path}"),
+        headers,
+        body.as_bytes(),
+    )
+    .await;
+    (s, b)
+}
+
+async fn subscribed(h: &TestHive, cid: &str) -> Option<i64> {
+    let (s, _, b) = http(
+        h.api,
+        "GET",
+        &format!("/api/{HASH}/pubsub/subscribe/{cid}"),
+        &[],
+        b"",
+    )
+    .await;
+    (s == 200).then(|| serde_json::from_str::<Value>(&b).unwrap()["subscribed_clients"].as_i64())?
+}
+
+async fn wait_subscribed(h: &TestHive, cid: &str, n: i64) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while subscribed(h, cid).await != Some(n) {
+        assert!(Instant::now() < end, "{cid}: never reached {n} subscribers");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Three nodes of one cluster, and one websocket subscriber of `rooms.main` on each.
+async fn three_nodes(redis: &RedisServer) -> (Vec<TestHive>, Vec<JsClient>) {
+    let mut nodes = Vec::new();
+    for name in ["a", "b", "c"] {
+        nodes.push(TestHive::start(node_patch(redis, name)).await);
+    }
+    let mut clients = Vec::new();
+    for (i, h) in nodes.iter().enumerate() {
+        let transport = if i == 1 { "xhr-polling" } else { "websocket" };
+        let mut c = JsClient::connect(&h.url(), transport);
+        c.wait_ev("connect");
+        c.emit("join_rooms", json!([{"rooms": ["main"]}]));
+        wait_subscribed(h, "rooms.main", 1).await;
+        clients.push(c);
+    }
+    (nodes, clients)
+}
+
+fn is_event(name: &'static str) -> impl Fn(&Value) -> bool {
+    move |v| v["ev"] == "event" && v["name"] == name
+}
+
+/// Issue 16, acceptance 1: a publish on A reaches the subscribers on A, B and C exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_on_one_node_reaches_every_node_once() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (nodes, mut clients) = three_nodes(&redis).await;
+    let body = r#"{"name":"hello","args":[{"from":"a"}]}"#;
+    assert_eq!(
+        post(&nodes[0], "/pubsub/publish/rooms.main", body, &[]).await,
+        (200, String::new())
+    );
+    // A prefix publish (every shard) after it, as a marker: it comes once too, and after.
+    let marker = r#"[{"action":"reply","args":{"name":"marker","args":[]}}]"#;
+    assert_eq!(
+        post(&nodes[1], "/pubsub/action/rooms", marker, &[]).await,
+        (200, String::new())
+    );
+    for c in &mut clients {
+        let e = c.wait_for(Duration::from_secs(10), is_event("hello"));
+        assert_eq!(e["args"], json!([{"from": "a"}]));
+        c.wait_for(Duration::from_secs(10), is_event("marker"));
+        assert!(
+            c.quiet_for(Duration::from_millis(300), |v| v["ev"] == "event"),
+            "a second delivery: {:?}",
+            c.seen
+        );
+        let hellos = c.seen.iter().filter(|v| is_event("hello")(v)).count();
+        assert_eq!(hellos, 1, "exactly once: {:?}", c.seen);
+    }
+    // Redis saw one stream entry for the single-channel publish and one per shard for the prefix.
+    let total: i64 = (0..4)
+        .map(|s| {
+            redis
+                .cli(&["XLEN", &format!("test_cluster:{{test_cluster.{s}}}:stream")])
+                .parse::<i64>()
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(total, 1 + 4);
+    for n in nodes {
+        n.stop().await;
+    }
+}
+
+/// Issue 16, acceptance 2: three publishers on three nodes, 1,000 publishes each to one channel;
+/// every subscriber sees the same order, and each publisher's own order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_publishers_one_order_everywhere() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (nodes, mut clients) = three_nodes(&redis).await;
+    const N: usize = 1000;
+    let publishers = nodes.iter().enumerate().map(|(p, h)| {
+        let api = h.api;
+        async move {
+            for i in 0..N {
+                let body = format!(r#"{{"name":"seq","args":[{p},{i}]}}"#);
+                let (s, _, b) = http(
+                    api,
+                    "POST",
+                    &format!("/api/{HASH}/pubsub/publish/rooms.main"),
+                    &[],
+                    body.as_bytes(),
+                )
+                .await;
+                assert_eq!(s, 200, "{b}");
+            }
+        }
+    });
+    futures::future::join_all(publishers).await;
+    let mut orders: Vec<Vec<(i64, i64)>> = Vec::new();
+    for c in &mut clients {
+        let mut got = Vec::with_capacity(3 * N);
+        while got.len() < 3 * N {
+            let e = c.wait_for(Duration::from_secs(30), is_event("seq"));
+            got.push((
+                e["args"][0].as_i64().unwrap(),
+                e["args"][1].as_i64().unwrap(),
+            ));
+        }
+        c.seen.clear();
+        assert!(
+            c.quiet_for(Duration::from_millis(300), is_event("seq")),
+            "more than {} deliveries",
+            3 * N
+        );
+        for p in 0..3 {
+            let mine: Vec<i64> = got.iter().filter(|x| x.0 == p).map(|x| x.1).collect();
+            assert_eq!(
+                mine,
+                (0..N as i64).collect::<Vec<_>>(),
+                "publisher {p}'s order"
+            );
+        }
+        orders.push(got);
+    }
+    assert_eq!(orders[0], orders[1], "A and B saw different orders");
+    assert_eq!(orders[0], orders[2], "A and C saw different orders");
+    for n in nodes {
+        n.stop().await;
+    }
+}
+
+/// Redis away: 503 with Hive's error body and nothing delivered; back: publishes flow again, and
+/// one `Idempotency-Key` sent twice is delivered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_away_is_503_and_nothing_is_delivered() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (nodes, mut clients) = three_nodes(&redis).await;
+    redis.stop();
+    let body = r#"{"name":"lost","args":[]}"#;
+    let (status, text) = post(&nodes[0], "/pubsub/publish/rooms.main", body, &[]).await;
+    assert_eq!(status, 503, "{text}");
+    let err: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(err["error"], "backplane_unavailable", "{text}");
+    redis.restart();
+    let keyed = r#"{"name":"keyed","args":[]}"#;
+    let key = [("Idempotency-Key", "k-1")];
+    let end = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (s, _) = post(&nodes[1], "/pubsub/publish/rooms.main", keyed, &key).await;
+        if s == 200 {
+            break;
+        }
+        assert!(Instant::now() < end, "publishes never accepted again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        post(&nodes[2], "/pubsub/publish/rooms.main", keyed, &key).await,
+        (200, String::new()),
+        "a repeat is accepted"
+    );
+    let after = r#"{"name":"after","args":[]}"#;
+    assert_eq!(
+        post(&nodes[0], "/pubsub/publish/rooms.main", after, &[])
+            .await
+            .0,
+        200
+    );
+    for c in &mut clients {
+        c.wait_for(Duration::from_secs(15), is_event("after"));
+        let names: Vec<&Value> = c
+            .seen
+            .iter()
+            .filter(|v| v["ev"] == "event")
+            .map(|v| &v["name"])
+            .collect();
+        assert_eq!(names, [&json!("keyed"), &json!("after")], "{:?}", c.seen);
+    }
+    // Redis came back empty (no persistence): every node counted the loss.
+    for n in &nodes {
+        n.until("the data loss is counted", Duration::from_secs(10), |h| {
+            h.metric("cluster.redis_data_lost") >= 1
+        })
+        .await;
+    }
+    assert!(nodes[0].metric("cluster.publish_errors") >= 1);
+    for n in nodes {
+        n.stop().await;
+    }
+}
