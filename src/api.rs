@@ -70,6 +70,9 @@ pub struct ApiCtx {
     pub pubsub: PubSub,
     /// Node operations.
     pub control: Arc<dyn Control>,
+    /// The cluster this node belongs to: per-session calls about another node's sid are forwarded
+    /// to it (`None`: a single node).
+    pub cluster: Option<Arc<crate::cluster::Shared>>,
 }
 
 impl std::fmt::Debug for ApiCtx {

@@ -121,6 +121,12 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
         &metrics,
         services,
     );
+    let cluster =
+        crate::cluster::ClusterSpec::from_config(&config, socketio_addr.port(), api_addr.port())
+            .map(|spec| crate::cluster::Shared::new(spec, &metrics));
+    if let Some(c) = &cluster {
+        router.set_sid_tag(c.spec.tag.clone());
+    }
     let edge = Edge::new(&config);
 
     let refresh = {
@@ -205,6 +211,7 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
             pubsub_slot.clone(),
         );
         let control = Arc::clone(&control);
+        let cluster = cluster.clone();
         move || -> Option<ApiCtx> {
             Some(ApiCtx {
                 hash: config.api.hash.clone(),
@@ -212,6 +219,7 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
                 metrics: Arc::clone(&metrics),
                 pubsub: ps.get()?,
                 control: Arc::clone(&control),
+                cluster: cluster.clone(),
             })
         }
     };
@@ -259,8 +267,7 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
         connectors: connectors_slot.clone(),
         pubsub: pubsub_slot.clone(),
         listeners,
-        cluster: crate::cluster::ClusterSpec::from_config(&config, socketio_addr.port())
-            .map(|spec| crate::cluster::Shared::new(spec, &metrics)),
+        cluster: cluster.clone(),
     };
     let (root, root_join) = SupervisorHandle::start(root_sup(&parts), None)
         .await

@@ -9,11 +9,16 @@
 //!   what it reads into this node's pub-sub inbox; counts what it could not read (trimmed entries,
 //!   data Redis lost).
 //!
-//! Both own one Redis connection each and run under the `backplane` supervisor, the first child of
+//! - `membership.rs`: the `membership` actor (heartbeats, graceful leave) and the owner of a sid.
+//! - `forward.rs`: an API call about a session of another node, forwarded to that node.
+//!
+//! The three actors own one Redis connection each and run under the `backplane` supervisor, the first child of
 //! `pubsub_sup` (supervisor-trees.md). Their stream positions live in [`Shared`], outside the
 //! actors, so a restart of either resumes where the last incarnation stopped.
 
+mod forward;
 mod keys;
+mod membership;
 mod reader;
 mod writer;
 
@@ -23,7 +28,9 @@ use std::time::Duration;
 use fred::prelude::{Client, Config as FredConfig};
 use fred::types::config::{ReconnectPolicy, ServerConfig};
 
+pub use forward::forward_api;
 pub use keys::{Keys, is_bare_prefix, shard_of, split};
+pub use membership::{Membership, MembershipMsg, NodeRecord, Owner, owner};
 pub use reader::{StreamReader, StreamReaderArgs};
 pub use writer::{StreamWriter, StreamWriterArgs};
 
@@ -38,6 +45,10 @@ pub struct ClusterSpec {
     pub name: String,
     /// This node's name in the cluster.
     pub node: String,
+    /// This node's sid tag: 8 hex digits, new at every process start (the first 8 of every sid).
+    pub tag: String,
+    /// Where other nodes reach this node's API listener.
+    pub api: String,
     /// Where other nodes reach this node's Socket.IO listener.
     pub advertise: String,
     /// Number of publish streams.
@@ -51,24 +62,31 @@ pub struct ClusterSpec {
 }
 
 impl ClusterSpec {
-    /// The cluster of `cfg`, if it has a `cluster` section. `socketio_port`: the bound port of the
-    /// Socket.IO listener (the default advertise address).
-    pub fn from_config(cfg: &Config, socketio_port: u16) -> Option<ClusterSpec> {
+    /// The cluster of `cfg`, if it has a `cluster` section. `socketio_port`, `api_port`: the bound
+    /// ports of the Socket.IO and API listeners (the default advertise address is `hive.bind` and
+    /// the Socket.IO port; the API is reached on the advertised host).
+    pub fn from_config(cfg: &Config, socketio_port: u16, api_port: u16) -> Option<ClusterSpec> {
         let c = cfg.cluster.as_ref()?;
         let node = c.node.clone().unwrap_or_else(|| {
             let tag: u32 = rand::random();
             format!("{}-{tag:08x}", cfg.hive.name.replace(['@', ' '], "-"))
         });
+        let advertise = c
+            .advertise
+            .clone()
+            .unwrap_or_else(|| format!("{}:{socketio_port}", cfg.hive.bind));
+        let host = advertise
+            .rsplit_once(':')
+            .map_or(cfg.hive.bind.as_str(), |(h, _)| h);
         Some(ClusterSpec {
             name: c
                 .name
                 .clone()
                 .unwrap_or_else(|| cfg.hive.cluster_name.clone()),
             node,
-            advertise: c
-                .advertise
-                .clone()
-                .unwrap_or_else(|| format!("{}:{socketio_port}", cfg.hive.bind)),
+            tag: format!("{:08x}", rand::random::<u32>()),
+            api: format!("{host}:{api_port}"),
+            advertise,
             shards: c.shards.max(1),
             max_len: c.retention.max_len,
             gone_after: Duration::from_millis(c.gone_after_ms),
@@ -135,6 +153,8 @@ pub struct Shared {
     pub read_errors: Counter,
     /// `cluster.delivered`: stream entries delivered on this node.
     pub delivered: Counter,
+    /// The membership actor's connection, for lookups (owner of a sid).
+    lookup: crate::slot::Slot<Client>,
 }
 
 impl Shared {
@@ -150,7 +170,16 @@ impl Shared {
             publish_errors: metrics.counter("cluster.publish_errors"),
             read_errors: metrics.counter("cluster.redis_errors"),
             delivered: metrics.counter("cluster.delivered"),
+            lookup: crate::slot::Slot::new(),
         })
+    }
+
+    pub(crate) fn set_lookup(&self, c: Client) {
+        self.lookup.set(c);
+    }
+
+    pub(crate) fn lookup(&self) -> Option<Client> {
+        self.lookup.get()
     }
 
     pub(crate) fn positions(&self) -> std::sync::MutexGuard<'_, Option<Vec<String>>> {

@@ -123,6 +123,7 @@ async fn start_api(max_body: usize) -> Api {
         metrics: metrics.clone(),
         pubsub: pubsub.clone(),
         control: control.clone(),
+        cluster: None,
     };
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(serve(listener, ctx, shutdown.clone()));

@@ -258,3 +258,71 @@ async fn redis_away_is_503_and_nothing_is_delivered() {
         n.stop().await;
     }
 }
+
+fn sids(h: &TestHive) -> Vec<String> {
+    h.node()
+        .router()
+        .registry()
+        .all()
+        .iter()
+        .map(|c| c.sid().to_string())
+        .collect()
+}
+
+/// Issue 16, acceptance 3 (in-process nodes): sids carry their node's tag and stay 40 lowercase
+/// hex; `/clients/action/<sid>` and `/pubsub/subscribe/<sid>` through node C reach a session on
+/// A; once B has left, a B sid gets `bad_session_id` at once (no attempt to reach B: that would be
+/// a 503).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_session_calls_work_from_any_node() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (mut nodes, mut clients) = three_nodes(&redis).await;
+    let per_node: Vec<String> = nodes.iter().map(|h| sids(h).remove(0)).collect();
+    for sid in &per_node {
+        assert!(
+            sid.len() == 40
+                && sid
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "{sid}"
+        );
+    }
+    let tags: std::collections::HashSet<&str> = per_node.iter().map(|s| &s[..8]).collect();
+    assert_eq!(tags.len(), 3, "one tag per node: {per_node:?}");
+
+    let body = r#"[{"action":"reply","args":{"name":"direct","args":[7]}}]"#;
+    let path = format!("/clients/action/{}", per_node[0]);
+    assert_eq!(
+        post(&nodes[2], &path, body, &[]).await,
+        (200, String::new())
+    );
+    let e = clients[0].wait_for(Duration::from_secs(10), is_event("direct"));
+    assert_eq!(e["args"], json!([7]));
+
+    let path = format!("/pubsub/subscribe/{}", per_node[0]);
+    assert_eq!(
+        post(&nodes[2], &path, r#"["rooms.side"]"#, &[]).await,
+        (200, String::new())
+    );
+    wait_subscribed(&nodes[0], "rooms.side", 1).await;
+
+    // B leaves (a graceful stop deletes its record at once).
+    let b = nodes.remove(1);
+    drop(clients.remove(1));
+    b.stop().await;
+    let path = format!("/clients/action/{}", per_node[1]);
+    let (status, text) = post(&nodes[1], &path, body, &[]).await;
+    assert_eq!(status, 500, "{text}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["error"],
+        "bad_session_id"
+    );
+    // A sid of no node at all.
+    let path = format!("/clients/action/{}", "0".repeat(40));
+    assert_eq!(post(&nodes[0], &path, body, &[]).await.0, 500);
+    for n in nodes {
+        n.stop().await;
+    }
+}

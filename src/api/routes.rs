@@ -143,7 +143,7 @@ pub(crate) async fn dispatch(
             c.router_terminate(String::from_utf8_lossy(body).into_owned());
             Reply::ok("")
         }
-        (Section::Clients, "action") if post => clients_action(ctx, route.arg, body),
+        (Section::Clients, "action") if post => clients_action(ctx, route.arg, body).await,
         (Section::Pubsub, "action") if post => pubsub_action(ctx, route.arg, body, key).await,
         (Section::Pubsub, "publish") if post => pubsub_publish(ctx, route.arg, body, key).await,
         (Section::Pubsub, "subscribe") if m == Method::GET => {
@@ -153,7 +153,7 @@ pub(crate) async fn dispatch(
             }
         }
         (Section::Pubsub, "subscribe") if post || m == Method::DELETE => {
-            pubsub_subscribe(ctx, route.arg, body, post)
+            pubsub_subscribe(ctx, route.arg, body, post).await
         }
         (Section::Pubsub, "subscribe") => bad_method(m, true),
         (Section::Hive, "version" | "stop")
@@ -169,8 +169,40 @@ fn utf8<'a>(body: &'a [u8], what: &str) -> Result<&'a str, HiveError> {
         .map_err(|_| HiveError::InvalidJson(format!("{what}: {}.", String::from_utf8_lossy(body))))
 }
 
+/// A per-session call about a sid this node does not know (`e`: its `bad_session_id`). In a
+/// cluster, a sid of another node that is up is forwarded to that node's API and its answer
+/// relayed; a sid of a gone node keeps `bad_session_id` at once, without contacting it; Redis
+/// unreachable is 503 `backplane_unavailable`.
+async fn elsewhere(
+    ctx: &ApiCtx,
+    sid: &str,
+    e: HiveError,
+    method: &'static str,
+    path: &str,
+    body: &[u8],
+) -> Reply {
+    let (HiveError::BadSessionId(_), Some(cluster)) = (&e, &ctx.cluster) else {
+        return Reply::err(500, e);
+    };
+    match crate::cluster::owner(cluster, sid).await {
+        Ok(crate::cluster::Owner::Node(owner)) => {
+            let path = format!("/api/{}/{path}/{sid}", ctx.hash);
+            match crate::cluster::forward_api(&owner, method, path, body.to_vec()).await {
+                Ok((status, text)) => Reply {
+                    status,
+                    body: text,
+                    error: None,
+                },
+                Err(e) => Reply::err(503, e),
+            }
+        }
+        Ok(_) => Reply::err(500, e),
+        Err(e) => Reply::err(503, e),
+    }
+}
+
 /// `POST /clients/action/<sid>`: parse errors answer 500 like the original (HIVE.md 16.7 #3).
-fn clients_action(ctx: &ApiCtx, sid: &str, body: &[u8]) -> Reply {
+async fn clients_action(ctx: &ApiCtx, sid: &str, body: &[u8]) -> Reply {
     let events = match utf8(body, "Bad internal event").and_then(|b| Ok(parse_internal_events(b)?))
     {
         Ok(ev) => ev,
@@ -178,7 +210,7 @@ fn clients_action(ctx: &ApiCtx, sid: &str, body: &[u8]) -> Reply {
     };
     match ctx.control.route_events(sid, events) {
         Ok(()) => Reply::ok(""),
-        Err(e) => Reply::err(500, e),
+        Err(e) => elsewhere(ctx, sid, e, "POST", "clients/action", body).await,
     }
 }
 
@@ -231,7 +263,7 @@ async fn pubsub_publish(ctx: &ApiCtx, cid: &str, body: &[u8], key: Option<String
 }
 
 /// `POST`/`DELETE /pubsub/subscribe/<sid>`: a JSON array of cid strings, routed to the session.
-fn pubsub_subscribe(ctx: &ApiCtx, sid: &str, body: &[u8], join: bool) -> Reply {
+async fn pubsub_subscribe(ctx: &ApiCtx, sid: &str, body: &[u8], join: bool) -> Reply {
     let text = String::from_utf8_lossy(body);
     let invalid = || {
         Reply::err(
@@ -254,10 +286,21 @@ fn pubsub_subscribe(ctx: &ApiCtx, sid: &str, body: &[u8], join: bool) -> Reply {
         }
         _ => return invalid(),
     };
-    ctx.pubsub.count_api_subscription(&cids, join);
+    let counted = cids.clone();
     match ctx.control.subscribe(sid, cids, join) {
-        Ok(()) => Reply::ok(""),
-        Err(e) => Reply::err(500, e),
+        Ok(()) => {
+            ctx.pubsub.count_api_subscription(&counted, join);
+            Reply::ok("")
+        }
+        Err(e) => {
+            let method = if join { "POST" } else { "DELETE" };
+            let forwarded = elsewhere(ctx, sid, e, method, "pubsub/subscribe", body).await;
+            if forwarded.error.is_some() {
+                // Not forwarded: counted here, as a request this node answered.
+                ctx.pubsub.count_api_subscription(&counted, join);
+            }
+            forwarded
+        }
     }
 }
 

@@ -211,8 +211,8 @@ fn local_backplane(set: Slot<Plane>) -> ChildSpec {
     )
 }
 
-/// The cluster's `backplane` supervisor: the stream writer (what pub-sub publishes through) and
-/// the stream reader, each owning one Redis connection. one_for_one: they share nothing but the
+/// The cluster's `backplane` supervisor: the stream writer (what pub-sub publishes through), the
+/// stream reader and the membership heartbeat, each owning one Redis connection. one_for_one: they share nothing but the
 /// positions kept outside them; a restarted writer is found through the plane's late-bound
 /// slot, a restarted reader resumes from the last position.
 pub fn cluster_backplane(
@@ -225,7 +225,8 @@ pub fn cluster_backplane(
         inbox: Inbox::new(),
     };
     set.set(plane.clone());
-    let (w_shared, r_shared) = (Arc::clone(shared), Arc::clone(shared));
+    let (w_shared, r_shared, m_shared) =
+        (Arc::clone(shared), Arc::clone(shared), Arc::clone(shared));
     let (writer_slot, inbox) = (plane.actor.clone(), plane.inbox.clone());
     SupervisorSpec {
         id: "backplane".into(),
@@ -263,6 +264,12 @@ pub fn cluster_backplane(
                     };
                     (StreamReader, args)
                 }),
+            ),
+            ChildSpec::worker(
+                "membership",
+                Restart::Permanent,
+                WORKER_SHUTDOWN,
+                start_actor(move || (crate::cluster::Membership, Arc::clone(&m_shared))),
             ),
         ],
     }

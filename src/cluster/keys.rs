@@ -83,6 +83,16 @@ impl Keys {
         format!("{}:published:{id}", self.name)
     }
 
+    /// The membership record of the node tagged `tag` (expires when the node stops beating).
+    pub fn node(&self, tag: &str) -> String {
+        format!("{}:node:{tag}", self.name)
+    }
+
+    /// The set of every tag seen (the monitor's list; a tag without a record is gone).
+    pub fn tags(&self) -> String {
+        format!("{}:tags", self.name)
+    }
+
     /// The epoch key: a random value set once; a different or missing value means Redis lost data.
     pub fn epoch(&self) -> String {
         format!("{}:epoch", self.name)
