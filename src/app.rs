@@ -126,6 +126,10 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
             .map(|spec| crate::cluster::Shared::new(spec, &metrics));
     if let Some(c) = &cluster {
         router.set_sid_tag(c.spec.tag.clone());
+        let (r, ps) = (router.clone(), pubsub_slot.clone());
+        c.set_stats(Arc::new(move || {
+            (r.count(), ps.get().map_or(0, |p| p.channel_count()))
+        }));
     }
     let edge = Edge::new(&config);
 
@@ -164,6 +168,7 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     };
     let monitor_ctx = {
         let (router, cslot) = (router.clone(), connectors_slot.clone());
+        let health_cluster = cluster.clone();
         MonitorCtx {
             metrics: Arc::clone(&metrics),
             hash: config.monitor.hash.clone(),
@@ -185,16 +190,22 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
             }),
             health: Arc::new(move || {
                 let (router, c) = (router.clone(), cslot.get());
+                let link = health_cluster.as_ref().map(|c| c.health());
                 Box::pin(async move {
                     let pools = match c {
                         Some(c) => c.health().await,
                         None => Vec::new(),
                     };
-                    Health::new(router.is_enabled(), pools)
+                    let h = Health::new(router.is_enabled(), pools);
+                    match link {
+                        Some(l) => h.with_cluster(l),
+                        None => h,
+                    }
                 })
             }),
             refresh: Arc::clone(&refresh),
             observer,
+            cluster: cluster.clone(),
         }
     };
     let transport_ctx = TransportCtx::new(Arc::clone(&config), opts.mode, router.clone(), &metrics);

@@ -30,7 +30,7 @@ use fred::types::config::{ReconnectPolicy, ServerConfig};
 
 pub use forward::forward_api;
 pub use keys::{Keys, is_bare_prefix, shard_of, split};
-pub use membership::{Membership, MembershipMsg, NodeRecord, Owner, owner};
+pub use membership::{Membership, MembershipMsg, NodeRecord, Owner, nodes, owner, view};
 pub use reader::{StreamReader, StreamReaderArgs};
 pub use writer::{StreamWriter, StreamWriterArgs};
 
@@ -132,8 +132,19 @@ impl ClusterSpec {
     }
 }
 
+/// Health of this node's link to the cluster (docs/cluster.md).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClusterHealth {
+    /// This node's name in the cluster.
+    pub node: String,
+    /// The last read of the streams succeeded.
+    pub redis_reachable: bool,
+    /// Why not, when not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// What the cluster's actors share across their restarts.
-#[derive(Debug)]
 pub struct Shared {
     /// The resolved section.
     pub spec: ClusterSpec,
@@ -155,7 +166,22 @@ pub struct Shared {
     pub delivered: Counter,
     /// The membership actor's connection, for lookups (owner of a sid).
     lookup: crate::slot::Slot<Client>,
+    /// Why the last read of the streams failed; `None` while they are read.
+    redis_down: Mutex<Option<String>>,
+    /// This node's (sessions, channels), for its membership record.
+    stats: std::sync::OnceLock<Stats>,
 }
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Counts a node reports in its membership record: (sessions, channels).
+pub type Stats = Arc<dyn Fn() -> (usize, usize) + Send + Sync>;
 
 impl Shared {
     /// The shared state of a node in cluster `spec`.
@@ -171,7 +197,37 @@ impl Shared {
             read_errors: metrics.counter("cluster.redis_errors"),
             delivered: metrics.counter("cluster.delivered"),
             lookup: crate::slot::Slot::new(),
+            redis_down: Mutex::new(None),
+            stats: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Where the membership record takes its counts from (set once, by the application).
+    pub fn set_stats(&self, f: Stats) {
+        let _ = self.stats.set(f);
+    }
+
+    pub(crate) fn stats(&self) -> (usize, usize) {
+        self.stats.get().map_or((0, 0), |f| f())
+    }
+
+    /// Record whether the streams can be read (`None`: they can; `Some(reason)`: they cannot).
+    pub(crate) fn set_redis_down(&self, reason: Option<String>) {
+        *self.redis_down.lock().unwrap_or_else(|e| e.into_inner()) = reason;
+    }
+
+    /// This node's link to the cluster, for `/health` (503 while Redis cannot be read).
+    pub fn health(&self) -> ClusterHealth {
+        let reason = self
+            .redis_down
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        ClusterHealth {
+            node: self.spec.node.clone(),
+            redis_reachable: reason.is_none(),
+            reason,
+        }
     }
 
     pub(crate) fn set_lookup(&self, c: Client) {

@@ -19,10 +19,24 @@ use redis::RedisServer;
 use serde_json::{Value, json};
 
 const HASH: &str = "abcde12345";
+const MONITOR_HASH: &str = "12345abcde";
+
+async fn monitor(h: &TestHive, path: &str) -> (u16, Value) {
+    let (s, _, b) = http(
+        h.monitor,
+        "GET",
+        &format!("/monitor/{MONITOR_HASH}{path}"),
+        &[],
+        b"",
+    )
+    .await;
+    (s, serde_json::from_str(&b).unwrap_or(Value::Null))
+}
 
 fn node_patch(redis: &RedisServer, node: &str) -> Value {
     json!({
-        "socketio": {"heartbeat_timeout": 5000, "reconnect_timeout": 10000, "session_timeout": 30000},
+        "socketio": {"heartbeat_timeout": 5000, "reconnect_timeout": 10000, "session_timeout": 30000,
+                     "max_outgoing_queue": 100000},
         "clients": {
             "actions": {"reply": [{"action": "action.send_event", "args": null}]},
             "hooks": {
@@ -206,7 +220,24 @@ async fn redis_away_is_503_and_nothing_is_delivered() {
         return;
     };
     let (nodes, mut clients) = three_nodes(&redis).await;
+    let (status, health) = monitor(&nodes[0], "/health").await;
+    assert_eq!(status, 200, "{health}");
     redis.stop();
+    // The node keeps serving its sessions, and tells load balancers to send new ones elsewhere.
+    let end = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, health) = monitor(&nodes[0], "/health").await;
+        if status == 503 {
+            assert_eq!(
+                health["cluster"]["redis_reachable"],
+                json!(false),
+                "{health}"
+            );
+            break;
+        }
+        assert!(Instant::now() < end, "/health never 503: {health}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let body = r#"{"name":"lost","args":[]}"#;
     let (status, text) = post(&nodes[0], "/pubsub/publish/rooms.main", body, &[]).await;
     assert_eq!(status, 503, "{text}");
@@ -319,6 +350,29 @@ async fn per_session_calls_work_from_any_node() {
         serde_json::from_str::<Value>(&text).unwrap()["error"],
         "bad_session_id"
     );
+    // The monitor's cluster view, from either survivor: a and c up, b gone.
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, view) = monitor(&nodes[1], "/cluster").await;
+        assert_eq!(status, 200, "{view}");
+        let list: Vec<(String, String)> = view["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                let s = |k: &str| n[k].as_str().unwrap().to_string();
+                (s("name"), s("status"))
+            })
+            .collect();
+        let want = [("a", "up"), ("b", "gone"), ("c", "up")].map(|(a, b)| (a.into(), b.into()));
+        let c = &view["nodes"][2];
+        if list == want && c["sessions"] == json!(1) {
+            assert_eq!(c["self"], json!(true));
+            break;
+        }
+        assert!(Instant::now() < end, "cluster view: {view}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // A sid of no node at all.
     let path = format!("/clients/action/{}", "0".repeat(40));
     assert_eq!(post(&nodes[0], &path, body, &[]).await.0, 500);

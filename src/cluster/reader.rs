@@ -163,10 +163,14 @@ impl ReaderState {
             tracing::info!(node = %self.shared().spec.node, "cluster: Redis is back; resuming the streams");
         }
         let ids = self.shared().positions().clone().unwrap_or_default();
-        let resp: XReadResponse<String, String, String, String> = self
+        let raw: FredValue = self
             .client
-            .xread_map(Some(BATCH), Some(BLOCK_MS), self.streams.clone(), ids)
+            .xread(Some(BATCH), Some(BLOCK_MS), self.streams.clone(), ids)
             .await?;
+        if raw.is_null() {
+            return Ok(()); // the block timed out: nothing new
+        }
+        let resp: XReadResponse<String, String, String, String> = raw.into_xread_response()?;
         let shards = self.shared().spec.shards;
         for (key, entries) in resp {
             let Some(shard) = self.shared().keys.shard_of_stream(&key) else {
@@ -252,12 +256,17 @@ impl Actor for StreamReader {
     ) -> Result<(), ActorProcessingErr> {
         let ReaderMsg::Read = msg;
         match st.read().await {
-            Ok(()) => myself.cast(ReaderMsg::Read)?,
+            Ok(()) => {
+                st.shared().set_redis_down(None);
+                myself.cast(ReaderMsg::Read)?
+            }
             Err(e) => {
                 st.shared().read_errors.inc();
+                st.shared()
+                    .set_redis_down(Some(format!("cannot read the streams: {e}")));
                 if st.failing.is_none() {
                     st.failing = Some(Instant::now());
-                    tracing::warn!(node = %st.shared().spec.node, error = %e, "cluster: cannot read the streams (Redis away?); retrying");
+                    tracing::warn!(node = %st.shared().spec.node, error = %e, "cluster: cannot read the streams (Redis away?); /health answers 503 until it is back; retrying");
                 }
                 myself.send_after(RETRY, || ReaderMsg::Read);
             }
