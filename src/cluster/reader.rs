@@ -29,8 +29,10 @@ use crate::pubsub::{Envelope, Inbox};
 
 /// How long one `XREAD` blocks.
 const BLOCK_MS: u64 = 1000;
-/// Entries per `XREAD` and shard.
-const BATCH: u64 = 512;
+/// Entries per `XREAD` and shard. Each batch reaches a channel's subscribers as a burst: it stays
+/// well under a WebSocket session's connection queue (256 frames), so a burst alone never makes a
+/// healthy subscriber look slow.
+const BATCH: u64 = 128;
 /// Pause after a failed read.
 const RETRY: Duration = Duration::from_millis(200);
 /// How often the epoch is checked while reads succeed.
