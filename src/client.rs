@@ -23,4 +23,4 @@ pub use handle::{
     ClientDetails, ClientHandle, ClientInfo, ClientMsg, CloseReason, Delivery, Sink, Transport,
     XhrReply,
 };
-pub use ws_queue::WsOut;
+pub use ws_queue::{QueueFigures, WsOut};

@@ -49,6 +49,7 @@ pub use codec::event::InternalEvent;
 pub use envelope::Envelope;
 pub use privilege::Privilege;
 pub use published::{Frames, Published};
+pub use registry::ChannelStat;
 pub use subscriber::{DeliverOutcome, Payload, Subscriber};
 
 use crate::HiveError;
@@ -320,6 +321,12 @@ impl PubSub {
     /// subscriber count, in id order (the monitor's `/channels`; no message to any channel).
     pub fn channels(&self, scope: &str) -> Vec<(String, usize)> {
         self.registry.list(scope)
+    }
+
+    /// Live channels at or below `scope` with subscriber counts and publishes (the monitor's
+    /// `/channels`; from the registry, no message to any channel).
+    pub fn channel_stats(&self, scope: &str) -> Vec<ChannelStat> {
+        self.registry.stats(scope)
     }
 
     /// The channels on this node that the actor `id` is subscribed to, in id order. Asks every

@@ -10,7 +10,7 @@ use super::ApiCtx;
 use crate::HiveError;
 use crate::events::{Event, Out};
 use crate::pubsub::{Payload, Privilege, Published};
-use codec::event::{parse_internal_events, validate_external_event};
+use codec::event::{InternalEvent, parse_internal_events, validate_external_event};
 
 /// API section (the first path segment after the hash).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +169,40 @@ fn utf8<'a>(body: &'a [u8], what: &str) -> Result<&'a str, HiveError> {
         .map_err(|_| HiveError::InvalidJson(format!("{what}: {}.", String::from_utf8_lossy(body))))
 }
 
+/// The body of `/clients/action` and `/pubsub/action`: internal events.
+pub(crate) fn parse_internal(body: &[u8]) -> Result<Vec<InternalEvent>, HiveError> {
+    Ok(parse_internal_events(utf8(body, "Bad internal event")?)?)
+}
+
+/// The body of `/pubsub/publish`: one external event, kept with its text.
+pub(crate) fn parse_external(body: &[u8]) -> Result<Event, HiveError> {
+    let text = utf8(body, "Bad external event")?;
+    let v: Value = serde_json::from_str(text)
+        .map_err(|_| HiveError::InvalidJson(format!("Bad external event: {text}.")))?;
+    validate_external_event(&v)?;
+    Ok(Event::with_text(v, text))
+}
+
+/// The body of `/pubsub/subscribe`: a non-empty JSON array of cid strings. The original only
+/// checks the first element; all must be strings here (a non-string cid can never name a
+/// channel).
+pub(crate) fn parse_cids(body: &[u8]) -> Result<Vec<String>, HiveError> {
+    let invalid = || {
+        HiveError::BadRequest(format!(
+            "Hive API Server received invalid data: {}",
+            String::from_utf8_lossy(body)
+        ))
+    };
+    match serde_json::from_str::<Value>(&String::from_utf8_lossy(body)) {
+        Ok(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(invalid),
+        _ => Err(invalid()),
+    }
+}
+
 /// A per-session call about a sid this node does not know (`e`: its `bad_session_id`). In a
 /// cluster, a sid of another node that is up is forwarded to that node's API and its answer
 /// relayed; a sid of a gone node keeps `bad_session_id` at once, without contacting it; Redis
@@ -203,8 +237,7 @@ async fn elsewhere(
 
 /// `POST /clients/action/<sid>`: parse errors answer 500 like the original (HIVE.md 16.7 #3).
 async fn clients_action(ctx: &ApiCtx, sid: &str, body: &[u8]) -> Reply {
-    let events = match utf8(body, "Bad internal event").and_then(|b| Ok(parse_internal_events(b)?))
-    {
+    let events = match parse_internal(body) {
         Ok(ev) => ev,
         Err(e) => return Reply::err(500, e),
     };
@@ -231,29 +264,21 @@ async fn publish(ctx: &ApiCtx, cid: &str, payload: Payload, key: Option<String>)
 
 /// `POST /pubsub/action/<cid>`: publish internal events with the API's privilege (skips checks).
 async fn pubsub_action(ctx: &ApiCtx, cid: &str, body: &[u8], key: Option<String>) -> Reply {
-    let events = match utf8(body, "Bad internal event").and_then(|b| Ok(parse_internal_events(b)?))
-    {
+    let events = match parse_internal(body) {
         Ok(ev) => ev,
         Err(e) => return Reply::err(400, e),
     };
-    let delivery: Payload = if let Some(items) = ctx.control.plain_events(&events) {
-        Published::new(items).into()
-    } else {
-        Payload::events(events)
+    let payload: Payload = match ctx.control.plain_events(&events) {
+        Some(items) => Published::new(items).into(),
+        None => Payload::events(events),
     };
-    publish(ctx, cid, delivery, key).await
+    publish(ctx, cid, payload, key).await
 }
 
 /// `POST /pubsub/publish/<cid>`: the body must be an external event; subscribers get it as an
 /// event, with the body bytes verbatim (0.9: `5:::<body>`).
 async fn pubsub_publish(ctx: &ApiCtx, cid: &str, body: &[u8], key: Option<String>) -> Reply {
-    let parsed = utf8(body, "Bad external event").and_then(|text| {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|_| HiveError::InvalidJson(format!("Bad external event: {text}.")))?;
-        validate_external_event(&v)?;
-        Ok(Event::with_text(v, text))
-    });
-    match parsed {
+    match parse_external(body) {
         Ok(event) => {
             let payload = Published::new(vec![Out::Event(event)]).into();
             publish(ctx, cid, payload, key).await
@@ -262,29 +287,12 @@ async fn pubsub_publish(ctx: &ApiCtx, cid: &str, body: &[u8], key: Option<String
     }
 }
 
-/// `POST`/`DELETE /pubsub/subscribe/<sid>`: a JSON array of cid strings, routed to the session.
+/// `POST`/`DELETE /pubsub/subscribe/<sid>`: a JSON array of cid strings, routed to the session
+/// (in a cluster, to the node that holds it).
 async fn pubsub_subscribe(ctx: &ApiCtx, sid: &str, body: &[u8], join: bool) -> Reply {
-    let text = String::from_utf8_lossy(body);
-    let invalid = || {
-        Reply::err(
-            400,
-            HiveError::BadRequest(format!("Hive API Server received invalid data: {text}")),
-        )
-    };
-    let cids: Vec<String> = match serde_json::from_str::<Value>(&text) {
-        // The original only checks the first element; all must be strings here (a non-string
-        // cid can never name a channel).
-        Ok(Value::Array(items)) if !items.is_empty() => {
-            match items
-                .iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect()
-            {
-                Some(cids) => cids,
-                None => return invalid(),
-            }
-        }
-        _ => return invalid(),
+    let cids = match parse_cids(body) {
+        Ok(cids) => cids,
+        Err(e) => return Reply::err(400, e),
     };
     let counted = cids.clone();
     match ctx.control.subscribe(sid, cids, join) {
