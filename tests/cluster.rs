@@ -497,3 +497,119 @@ async fn redis_restart_with_persistence_loses_nothing() {
         n.stop().await;
     }
 }
+
+/// Issue 16, acceptance 4: `kill -9` of node B (a separate `hive` process) while A and C publish:
+/// B is listed as `gone` once `gone_after_ms` passed, and the subscribers on A and C lose and
+/// double nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_a_node_under_load() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let fast = |name: &str| {
+        let mut p = node_patch(&redis, name);
+        p["cluster"]["gone_after_ms"] = json!(1000);
+        p
+    };
+    // B: a real process on free ports.
+    let dir = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> = (0..3).map(|_| redis::free_port()).collect();
+    let mut cfg = common::test_config(fast("b"));
+    common::merge(
+        &mut cfg,
+        &json!({"hive": {"port": ports[0]}, "api": {"port": ports[1]}, "monitor": {"port": ports[2]},
+                "log": {"dir": dir.path().join("log").to_str().unwrap()}}),
+    );
+    let path = dir.path().join("hive.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+    let (mut b, _stderr) = common::spawn_hive_binary(env!("CARGO_BIN_EXE_hive"), &path, dir.path());
+    let a = TestHive::start(fast("a")).await;
+    let c = TestHive::start(fast("c")).await;
+    let end = Instant::now() + Duration::from_secs(30);
+    while !redis::port_open(ports[0]) {
+        assert!(Instant::now() < end, "node b did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut on_b = JsClient::connect(&format!("http://127.0.0.1:{}", ports[0]), "websocket");
+    on_b.wait_ev("connect");
+    on_b.emit("join_rooms", json!([{"rooms": ["main"]}]));
+    let mut clients = Vec::new();
+    for h in [&a, &c] {
+        let mut cl = JsClient::connect(&h.url(), "websocket");
+        cl.wait_ev("connect");
+        cl.emit("join_rooms", json!([{"rooms": ["main"]}]));
+        wait_subscribed(h, "rooms.main", 1).await;
+        clients.push(cl);
+    }
+    // The view sees three nodes up.
+    let end = Instant::now() + Duration::from_secs(10);
+    while monitor(&a, "/cluster").await.1["nodes"]
+        .as_array()
+        .map_or(0, |n| n.iter().filter(|x| x["status"] == "up").count())
+        < 3
+    {
+        assert!(Instant::now() < end, "three nodes never up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    const EACH: usize = 300;
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let publishers = [a.api, c.api].into_iter().enumerate().map(|(p, api)| {
+        let sent = sent.clone();
+        async move {
+            for i in 0..EACH {
+                let body = format!(r#"{{"name":"seq","args":[{p},{i}]}}"#);
+                let (s, _, t) = http(
+                    api,
+                    "POST",
+                    &format!("/api/{HASH}/pubsub/publish/rooms.main"),
+                    &[],
+                    body.as_bytes(),
+                )
+                .await;
+                assert_eq!(s, 200, "{t}");
+                sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
+    let killer = {
+        let sent = sent.clone();
+        async move {
+            while sent.load(std::sync::atomic::Ordering::Relaxed) < EACH / 2 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            b.kill().unwrap(); // SIGKILL
+            let _ = b.wait();
+        }
+    };
+    tokio::join!(futures::future::join_all(publishers), killer);
+    for cl in &mut clients {
+        let mut next = [0i64; 2];
+        for _ in 0..2 * EACH {
+            let e = cl.wait_for(Duration::from_secs(30), is_event("seq"));
+            let (p, i) = (
+                e["args"][0].as_i64().unwrap() as usize,
+                e["args"][1].as_i64().unwrap(),
+            );
+            assert_eq!(i, next[p], "publisher {p}: once each, in order");
+            next[p] += 1;
+            cl.seen.clear();
+        }
+        assert!(cl.quiet_for(Duration::from_millis(300), is_event("seq")));
+    }
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let view = monitor(&c, "/cluster").await.1;
+        let b_status = view["nodes"]
+            .as_array()
+            .and_then(|n| n.iter().find(|x| x["name"] == "b"))
+            .map(|x| x["status"].clone());
+        if b_status == Some(json!("gone")) {
+            break;
+        }
+        assert!(Instant::now() < end, "b never gone: {view}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(on_b);
+    a.stop().await;
+    c.stop().await;
+}
