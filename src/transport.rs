@@ -7,10 +7,13 @@
 //! - [`websocket`]: the WebSocket/FlashSocket connection (fastwebsockets), one reader and one writer
 //!   task per connection.
 //!
-//! Transports translate bytes <-> `codec` messages <-> [`crate::client::ClientHandle`]
-//! calls. A second protocol (Socket.IO v4 / Engine.IO) plugs in as a sibling route table over the
-//! same client actors.
+//! - [`eio`]: the modern protocol (Engine.IO 4/3, Socket.IO 5/4) at `socketio.path`, a sibling
+//!   route table over the same client actors (one per namespace socket).
+//!
+//! Transports translate bytes <-> `codec` messages <-> neutral items <->
+//! [`crate::client::ClientHandle`] calls.
 
+pub mod eio;
 pub mod handshake;
 pub mod http;
 pub mod origin;
@@ -41,6 +44,8 @@ pub struct TransportCtx {
     /// `clients.transports.websocket.*`
     pub websocket: WebsocketTransportMetrics,
     next_id: Arc<AtomicU64>,
+    /// The modern protocol's Engine.IO sessions.
+    pub eio: Arc<eio::Table>,
 }
 
 impl TransportCtx {
@@ -53,6 +58,7 @@ impl TransportCtx {
             http: metrics.http().clone(),
             websocket: metrics.websocket().clone(),
             next_id: Arc::new(AtomicU64::new(1)),
+            eio: Arc::new(eio::Table::default()),
         }
     }
 

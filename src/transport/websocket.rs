@@ -175,10 +175,11 @@ where
                     m.frames.inc();
                     match decode(&text) {
                         Ok(msg) => {
+                            let item = Wire::Sio09.incoming(msg);
                             let r = if direct {
-                                client.messages(vec![msg])
+                                client.input(vec![item])
                             } else {
-                                ctx.router.route_messages(sid, vec![msg])
+                                ctx.router.route_input(sid, vec![item])
                             };
                             if let Err(e) = r {
                                 m.bad.inc();
