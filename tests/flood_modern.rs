@@ -1,12 +1,17 @@
 //! Flood's modern protocols (session key `protocol`: `sio5` = Socket.IO 5 over Engine.IO 4, `sio4`
 //! = Socket.IO 4 over Engine.IO 3) against npm socket.io@4.8 (the `socket.io-4` alias, started
-//! from benches/load/modern_server.js on a free port): the same scenario actions as 0.9 (emit,
+//! from benches/load/modern_server.js on a free port) and against Hive (in-process, `utils.echo`
+//! hooks), with one scenario per check for both servers: the same actions as 0.9 (emit,
 //! `on_event` matching, acks, round trips) over WebSocket and polling, with heartbeats in both
 //! directions.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "support/flood.rs"]
 mod scenarios;
+
+use common::TestHive;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -87,12 +92,24 @@ fn four_kinds(port: u16, per: u64, base: Value, timeout_ms: u64, goal: Value) ->
     })
 }
 
+/// A Hive serving both Engine.IO revisions with Engine.IO heartbeats of `ping_ms` (interval and
+/// timeout), where `ping` and `echo` are echoed by `utils.echo` (an event with an ack id is
+/// acknowledged, then echoed without the id).
+async fn echo_hive(ping_ms: u64) -> TestHive {
+    TestHive::start(json!({
+        "hive": {"max_client_slots": 200, "allowed_origins": [null, "null"]},
+        "socketio": {"engineio_versions": [3, 4], "ping_interval": ping_ms,
+                     "ping_timeout": ping_ms, "poll_timeout": 0},
+        "clients": {"hooks": {"ping": [{"hook": "utils.echo", "args": null}],
+                              "echo": [{"hook": "utils.echo", "args": null}]}}
+    }))
+    .await
+}
+
 /// Every user connects, emits `ping` with its sid and non-ASCII text and waits for it back
-/// (`on_event` matching its own sid), then emits `echo` asking for an ack (timed through the
-/// ack), on all four protocol/transport pairs.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_and_acks_over_both_protocols_and_transports() {
-    let srv = node_server(25000, 20000);
+/// (`on_event` matching its own sid), then emits `echo` asking for an ack, on all four
+/// protocol/transport pairs; checks the result.
+async fn events_and_acks(port: u16) {
     let dir = tempfile::tempdir().unwrap();
     let base = json!({"do": [
         ["on_socketio", {"1": [["inc", "connects"],
@@ -103,13 +120,14 @@ async fn events_and_acks_over_both_protocols_and_transports() {
                        "on_match": [["case", "$sid", {"$server.sid": [
                            ["stop_timer", "ping"], ["inc", "own"],
                            ["case", "$text", {"żółw €😀": [["inc", "utf8"]]}],
-                           ["emit_event", {"name": "echo", "args": [{"n": 1}], "ack": true}]]}]]}]]}]
+                           ["emit_event", {"name": "echo", "args": [{"n": 1}], "ack": true}]]}]]}]]}],
+        ["on_socketio", {"6": [["inc", "acks"]]}]
     ]});
     let goal = json!({"type": "object", "properties": {"counters": {"type": "object", "properties": {
-        "own": {"type": "integer", "minimum": 40, "required": true}}}}});
-    let sc = four_kinds(srv.port, 10, base, 10000, goal);
+        "acks": {"type": "integer", "minimum": 40, "required": true}}}}});
+    let sc = four_kinds(port, 10, base, 15000, goal);
     let out = run(RunOptions {
-        duration: Some(Duration::from_secs(12)),
+        duration: Some(Duration::from_secs(17)),
         ..quiet(write(dir.path(), "modern.json", &sc))
     })
     .await
@@ -123,20 +141,18 @@ async fn events_and_acks_over_both_protocols_and_transports() {
     assert_eq!(c["connects"], 40, "{c}");
     assert_eq!(c["own"], 40, "{c}");
     assert_eq!(c["utf8"], 40, "non-ASCII text survives both ways: {c}");
+    assert_eq!(c["acks"], 40, "{c}");
     assert_eq!(r["timers"]["ping"]["n"], 40);
     assert_eq!(r["events"]["ping"]["n"], 40, "{:#}", r["events"]);
-    // Acks come back before the goal is judged only if they are fast; wait for the end of the
-    // run instead: the goal passes as soon as every `own` is counted.
+    assert_eq!(r["events"]["echo"]["n"], 40, "{:#}", r["events"]);
     assert_eq!(r["connection"]["connect"]["n"], 40);
     assert_eq!(r["errors"], json!({}), "{:#}", r["errors"]);
 }
 
-/// Heartbeats in both directions: with pingInterval 200 and pingTimeout 200 an idle user that
-/// did not answer (EIO4) or send (EIO3) pings would be dropped within 0.4 s; after 2.5 s every
-/// user is still connected and still answers an ack.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn heartbeats_hold_idle_sessions_and_acks_come_back() {
-    let srv = node_server(200, 200);
+/// Heartbeats in both directions: with a 200 ms ping interval and timeout an idle user that did
+/// not answer (EIO4) or send (EIO3) pings would be dropped within 0.4 s; after 2.5 s every user
+/// is still connected and still gets its ack.
+async fn heartbeats_hold_idle_sessions(port: u16) {
     let dir = tempfile::tempdir().unwrap();
     let base = json!({"do": [
         ["on_socketio", {"1": [["inc", "connects"], ["start_timer", "idle", 2500]]}],
@@ -146,9 +162,9 @@ async fn heartbeats_hold_idle_sessions_and_acks_come_back() {
     ]});
     let goal = json!({"type": "object", "properties": {"counters": {"type": "object", "properties": {
         "acks": {"type": "integer", "minimum": 20, "required": true}}}}});
-    let sc = four_kinds(srv.port, 5, base, 8000, goal);
+    let sc = four_kinds(port, 5, base, 10000, goal);
     let out = run(RunOptions {
-        duration: Some(Duration::from_secs(9)),
+        duration: Some(Duration::from_secs(11)),
         ..quiet(write(dir.path(), "idle.json", &sc))
     })
     .await
@@ -163,4 +179,28 @@ async fn heartbeats_hold_idle_sessions_and_acks_come_back() {
     assert!(c.get("dropped").is_none(), "{c}");
     assert_eq!(r["events"]["echo"]["n"], 20, "{:#}", r["events"]);
     assert_eq!(r["errors"], json!({}), "{:#}", r["errors"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_and_acks_against_socketio_4() {
+    let srv = node_server(25000, 20000);
+    events_and_acks(srv.port).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_and_acks_against_hive() {
+    let hive = echo_hive(25000).await;
+    events_and_acks(hive.sio.port()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_hold_idle_sessions_against_socketio_4() {
+    let srv = node_server(200, 200);
+    heartbeats_hold_idle_sessions(srv.port).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_hold_idle_sessions_against_hive() {
+    let hive = echo_hive(200).await;
+    heartbeats_hold_idle_sessions(hive.sio.port()).await;
 }
