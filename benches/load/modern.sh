@@ -12,7 +12,7 @@
 #
 # usage: benches/load/modern.sh [USERS=15000] [DURATION_S=40]
 #   env: SERVERS ("node sioxide hive"), MODES ("echo chat"), PROTOCOL (sio5; sio4 = EIO3),
-#        SPAWN_MS (2000), WARMUP_MS (6000), INTERVAL_MS (5000), NO_BUILD=1
+#        SPAWN_MS (2000), WARMUP_MS (8000), INTERVAL_MS (5000), NO_BUILD=1
 #
 # Figures per server (echo run unless noted):
 #   connect_all_ms            run clock when every user had its CONNECT answer (flood)
@@ -35,7 +35,7 @@ SERVERS=${SERVERS:-node sioxide hive}
 MODES=${MODES:-echo chat}
 PROTOCOL=${PROTOCOL:-sio5}
 SPAWN_MS=${SPAWN_MS:-2000}
-WARMUP_MS=${WARMUP_MS:-6000}
+WARMUP_MS=${WARMUP_MS:-8000}
 INTERVAL_MS=${INTERVAL_MS:-5000}
 ROOMS=$((USERS / 10))
 OUT=$(mktemp -d /tmp/flood-modern.XXXXXX)
