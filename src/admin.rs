@@ -10,10 +10,12 @@
 //! - `health`: [`Health`] of the router and pools.
 //! - `observer`: per-actor figures, the top-N actor table and kills ([`Observer`]).
 //! - `sessions`: one session, disconnecting it, and the channels ([`SessionsView`]).
+//! - `dashboard_html`: the dashboard page (`/dashboard`; its charts read `/dashboard/series`).
 //! - `tree_text`, `tree_html`, `client`: the supervision tree as text (`hive tree`) and as a page.
 
 mod client;
 mod ctx;
+mod dashboard_html;
 mod derived;
 mod graft;
 mod health;
@@ -28,6 +30,7 @@ mod tree_text;
 
 pub use client::fetch_and_print_tree;
 pub use ctx::{BoxFut, MonitorCtx, TreeQuery};
+pub use dashboard_html::DASHBOARD_HTML;
 pub use graft::graft_subtree;
 pub use health::{Health, PoolHealth};
 pub use nested::{metric_subtree, nest_metrics};

@@ -22,4 +22,4 @@ pub use actor::{ClientActor, ClientArgs};
 pub use handle::{
     ClientDetails, ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Transport, XhrReply,
 };
-pub use ws_queue::WsOut;
+pub use ws_queue::{QueueFigures, WsOut};

@@ -29,7 +29,7 @@ mod manager;
 mod pool;
 mod redis;
 mod tcp;
-mod tcp_frame;
+pub(crate) mod tcp_frame;
 mod tcp_worker;
 
 use std::collections::HashSet;
@@ -384,6 +384,14 @@ impl Connectors {
     /// after `rent_timeout`; the graceful timeout still bounds them (the router kills what is left).
     pub fn drain_until(&self, deadline: Option<Instant>) {
         self.inner.drain.set(deadline);
+    }
+
+    /// Every pool's `(name, busy, workers)`, in start order (the dashboard's utilisation).
+    pub fn utilisation(&self) -> Vec<(String, usize, usize)> {
+        self.registry()
+            .iter()
+            .map(|(n, p)| (n.clone(), p.core().busy(), p.core().worker_count()))
+            .collect()
     }
 
     /// Requests the pools have in hand (rented connections; an HTTP `hp.put` keeps its connection

@@ -1,5 +1,6 @@
 //! The `env_sup` worker (was `hive_env_sup`): the metrics refresher (`hive_monitor`), started
-//! before anything that serves traffic.
+//! before anything that serves traffic. On each tick it also samples the dashboard's series
+//! ([`crate::metrics::Series`]: the last 15 minutes, one sample a second).
 //!
 //! The original's configuration holder (`hive_config`) has no actor here: the validated
 //! configuration is an immutable `Arc<Config>` that every part is given when it is built (and
@@ -10,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
+use crate::connectors::Connectors;
 use crate::metrics::{HiveMetrics, Metrics};
+use crate::slot::Slot;
 
 /// Refreshes derived gauges once a second (was `hive_monitor`), so scrapes that do not go through
 /// the monitor's own refresh still see current values.
@@ -28,6 +31,8 @@ pub enum MetricsMsg {
 pub struct MetricsState {
     /// `hive.uptime`, `hive.memory.total`.
     hive: HiveMetrics,
+    metrics: Arc<Metrics>,
+    connectors: Slot<Connectors>,
     started: Instant,
     refresh: Arc<dyn Fn() + Send + Sync>,
     _timer: tokio::task::JoinHandle<()>,
@@ -41,6 +46,8 @@ pub struct MetricsArgs {
     pub started: Instant,
     /// App-level refresh (router and pub-sub gauges).
     pub refresh: Arc<dyn Fn() + Send + Sync>,
+    /// The current pools (their utilisation goes into the series).
+    pub connectors: Slot<Connectors>,
 }
 
 /// Resident set size in bytes, from /proc (0 where unavailable).
@@ -69,6 +76,8 @@ impl Actor for MetricsActor {
         let timer = me.send_interval(Duration::from_secs(1), || MetricsMsg::Tick);
         Ok(MetricsState {
             hive: a.metrics.hive().clone(),
+            metrics: a.metrics,
+            connectors: a.connectors,
             started: a.started,
             refresh: a.refresh,
             _timer: timer,
@@ -93,8 +102,15 @@ impl Actor for MetricsActor {
         match msg {
             MetricsMsg::Tick => {
                 st.hive.uptime.set(st.started.elapsed().as_millis() as i64);
-                st.hive.memory_total.set(rss_bytes());
+                let rss = rss_bytes();
+                st.hive.memory_total.set(rss);
                 (st.refresh)();
+                let pools = st
+                    .connectors
+                    .get()
+                    .map(|c| c.utilisation())
+                    .unwrap_or_default();
+                st.metrics.sample_series(&pools, rss);
             }
         }
         Ok(())

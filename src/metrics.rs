@@ -66,6 +66,7 @@ macro_rules! metric_group {
 }
 
 mod counter;
+mod delivery;
 mod names;
 
 mod api;
@@ -76,6 +77,7 @@ mod hooks;
 mod latency;
 mod pubsub;
 mod registry;
+mod series;
 mod transports;
 
 pub use api::{ApiMetrics, ApiSectionMetrics};
@@ -84,10 +86,12 @@ pub use connectors::{
     ConnectorsMetrics, HttpPoolMetrics, PoolMetrics, RedisPoolMetrics, TcpPoolMetrics,
 };
 pub use counter::Counter;
+pub use delivery::{DEFAULT_EVERY, DeliveryProbe};
 pub use hive::{ClusterMetrics, HiveMetrics, RouterMetrics};
 pub use hooks::{EventHookMetrics, HookMetrics};
 pub use latency::{Latencies, Latency, LatencySummary};
 pub use names::LazyCounter;
 pub use pubsub::{PubsubMetrics, PubsubPrefixMetrics};
 pub use registry::{INIT_METRICS, Metrics};
+pub use series::Series;
 pub use transports::{HttpTransportMetrics, WebsocketTransportMetrics};

@@ -47,6 +47,7 @@ pub use codec::event::InternalEvent;
 pub use envelope::Envelope;
 pub use privilege::Privilege;
 pub use published::{Frames, Published};
+pub use registry::ChannelStat;
 pub use subscriber::{DeliverOutcome, Delivery, Payload, Subscriber};
 
 use crate::HiveError;
@@ -278,6 +279,12 @@ impl PubSub {
         self.registry.list(scope)
     }
 
+    /// Live channels at or below `scope` with subscriber counts and publishes (the monitor's
+    /// `/channels`; from the registry, no message to any channel).
+    pub fn channel_stats(&self, scope: &str) -> Vec<ChannelStat> {
+        self.registry.stats(scope)
+    }
+
     /// The channels on this node that the actor `id` is subscribed to, in id order. Asks every
     /// live channel (in parallel, each within `timeout`): for the monitor, not for hot paths.
     pub async fn channels_of(
@@ -338,6 +345,11 @@ fn publish_local(registry: &Registry, p: Privilege, cids: &[String], payload: Pa
     c.node.requests.inc();
     c.node.publish.inc();
     c.node.published_events.add(n);
+    if let Payload::Published(pb) = &payload
+        && let Some(at) = c.probe.sample()
+    {
+        pb.stamp(at, Arc::clone(&c.probe));
+    }
     if let Err(e) = registry.check(p, cids) {
         c.error(cids.first().map(String::as_str).unwrap_or(""));
         tracing::warn!(error = %e, code = e.code(), "pubsub publish dropped");

@@ -6,6 +6,7 @@
 //! - [`xhr_polling`]: long-poll GET and batched POST.
 //! - [`websocket`]: the WebSocket/FlashSocket connection (fastwebsockets), one reader and one writer
 //!   task per connection.
+//! - [`ws_echo`]: a plain RFC 6455 echo endpoint for conformance runs (off by default).
 //!
 //! - [`eio`]: the modern protocol (Engine.IO 4/3, Socket.IO 5/4) at `socketio.path`, a sibling
 //!   route table over the same client actors (one per namespace socket).
@@ -19,6 +20,7 @@ pub mod http;
 pub mod origin;
 pub mod websocket;
 pub mod window;
+pub mod ws_echo;
 pub mod ws_reader;
 pub mod xhr_polling;
 
@@ -27,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::Config;
 use crate::error::Mode;
-use crate::metrics::{HttpTransportMetrics, Metrics, WebsocketTransportMetrics};
+use crate::metrics::{ClientMetrics, HttpTransportMetrics, Metrics, WebsocketTransportMetrics};
 use crate::router::Router;
 
 /// What the Socket.IO listener needs.
@@ -43,6 +45,10 @@ pub struct TransportCtx {
     pub http: HttpTransportMetrics,
     /// `clients.transports.websocket.*`
     pub websocket: WebsocketTransportMetrics,
+    /// Times the WebSocket writes of sampled publishes.
+    pub delivery: Arc<crate::metrics::DeliveryProbe>,
+    /// `clients.*` (a WebSocket whose writes stall counts in `clients.slow_dropped`)
+    pub clients: ClientMetrics,
     next_id: Arc<AtomicU64>,
     /// The modern protocol's Engine.IO sessions.
     pub eio: Arc<eio::Table>,
@@ -57,6 +63,8 @@ impl TransportCtx {
             router,
             http: metrics.http().clone(),
             websocket: metrics.websocket().clone(),
+            delivery: Arc::clone(metrics.delivery_probe()),
+            clients: metrics.clients().clone(),
             next_id: Arc::new(AtomicU64::new(1)),
             eio: Arc::new(eio::Table::default()),
         }

@@ -419,7 +419,10 @@ async fn prometheus_exposition() {
     for l in &lines {
         if let Some(rest) = l.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').unwrap();
-            assert!(kind == "counter" || kind == "gauge");
+            assert!(
+                kind == "counter" || kind == "gauge" || kind == "histogram",
+                "{kind}"
+            );
             assert!(typed.insert(name.to_string()), "family {name} typed twice");
             continue;
         }
@@ -431,7 +434,12 @@ async fn prometheus_exposition() {
             .parse::<i64>()
             .unwrap_or_else(|_| panic!("bad value in {l:?}"));
         let name = series.split('{').next().unwrap();
-        assert!(typed.contains(name), "sample before its TYPE: {l}");
+        // A histogram's samples are `<family>_bucket`, `_sum` and `_count`.
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s).filter(|f| typed.contains(*f)))
+            .unwrap_or(name);
+        assert!(typed.contains(family), "sample before its TYPE: {l}");
         assert!(
             name.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')

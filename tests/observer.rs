@@ -3,7 +3,13 @@
 //! and the reserved route words.
 //!
 //! * a session whose hook waits on a slow backend shows its mailbox growing, and tops
-//!   `sort=mailbox`;
+//!   `sort=mailbox` (the acceptance item "a pool worker blocked on a slow backend shows its
+//!   mailbox growing", measured where the queue really grows: see that test);
+//! * a WebSocket session whose client stops reading rises to the top of `sort=queued`;
+//! * `/channels` counts each channel's publishes and rates; one publish in 64 is timed from
+//!   publish to socket write (`/latency` `deliveries`); pools time their rent waits;
+//! * `POST /sessions/<sid>/events` sends an event to a session (real WebSocket client), with
+//!   clear errors for bad bodies and unknown sids;
 //! * killing `worker:backend:0` shows `restarts 1` on `pool:backend`, and the pool serves again;
 //! * killing `root_sup` is refused (403), unknown ids are 404, bad parameters 400;
 //! * `actors`, `sessions`, `channels`, `dashboard` and `cluster` are never metric prefixes;
@@ -20,6 +26,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 use backend::Backend;
 use common::{TestHive, http};
@@ -189,6 +197,13 @@ async fn actors_list_the_tree_with_figures() {
 
 /// A session whose hook waits on a slow backend (pool of one worker) queues what its client sends
 /// next: its mailbox grows, and it tops `sort=mailbox`.
+///
+/// Why the session and not the pool worker: a `connector.http` worker is rented by one request at
+/// a time and hands it to its own OS thread, so requests for a busy pool wait for a free worker
+/// (the rent), never in a worker's mailbox; a pool worker's mailbox cannot grow by design. What
+/// grows is the mailbox of the session whose hook waits (a session runs its hook chain inside
+/// its message handler), which is what an operator looking for "the actor that is the problem"
+/// finds. The test also checks the worker's own mailbox stays at most 1 meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_blocked_on_a_slow_backend_shows_its_mailbox_growing() {
     let b = Backend::start().await;
@@ -215,6 +230,11 @@ async fn a_session_blocked_on_a_slow_backend_shows_its_mailbox_growing() {
     let top = mon_json(h.monitor, "actors?sort=mailbox&limit=1").await;
     assert_eq!(top["actors"][0]["id"], sid.as_str(), "{top}");
     assert!(top["actors"][0]["mailbox"].as_u64() >= Some(5), "{top}");
+    let w = mon_json(h.monitor, "actors/worker:backend:0").await;
+    assert!(
+        w["mailbox"].as_u64() <= Some(1),
+        "the worker's mailbox: {w}"
+    );
     drop((first, posts));
     h.stop().await;
 }
@@ -346,7 +366,10 @@ async fn reserved_words_are_never_metric_prefixes() {
     let v = error_body(s, &body, 404);
     assert_eq!(v["description"], "No cluster configured.");
     let (s, body) = mon(h.monitor, "GET", "dashboard", b"").await;
-    error_body(s, &body, 501);
+    assert_eq!(s, 200);
+    assert!(body.starts_with("<!DOCTYPE html>"), "{body}");
+    let (s, body) = mon(h.monitor, "GET", "dashboard/nothing", b"").await;
+    error_body(s, &body, 404);
     let (s, body) = mon(h.monitor, "GET", "sessions", b"").await;
     error_body(s, &body, 404);
     let (s, body) = mon(h.monitor, "GET", "channels", b"").await;
@@ -412,7 +435,8 @@ async fn sessions_and_channels() {
     .await;
     assert_eq!(
         ch["channels"],
-        json!([{"cid": "rooms.games", "subscribers": 1}, {"cid": "rooms.main", "subscribers": 2}]),
+        json!([{"cid": "rooms.games", "subscribers": 1, "published": 0, "rate": 0.0},
+               {"cid": "rooms.main", "subscribers": 2, "published": 0, "rate": 0.0}]),
         "{ch}"
     );
     let main = mon_json(h.monitor, "channels?prefix=rooms.main").await;
@@ -487,6 +511,10 @@ async fn latency_histograms_count_every_round_trip_and_event() {
         v["events"]["slow"]["count"] == N
     })
     .await;
+    assert_eq!(
+        lat["rent_waits"]["backend"]["count"], N,
+        "one rent each: {lat}"
+    );
     let p = &lat["pools"]["backend"];
     assert!(
         lat["events"]["slow"]["p50_us"].as_u64() >= p["p50_us"].as_u64(),
@@ -505,9 +533,281 @@ async fn latency_histograms_count_every_round_trip_and_event() {
     assert!(text.lines().any(|l| l == line), "{line} not in {text}");
     let line = format!("hive_event_latency_seconds_count{{event=\"slow\"}} {N}");
     assert!(text.lines().any(|l| l == line), "{line} not in {text}");
+    let line = format!("hive_rent_latency_seconds_count{{pool=\"backend\"}} {N}");
+    assert!(text.lines().any(|l| l == line), "{line} not in {text}");
     let inf = format!("hive_pool_latency_seconds_bucket{{pool=\"backend\",le=\"+Inf\"}} {N}");
     assert!(text.lines().any(|l| l == inf), "{inf} not in {text}");
     let (s, _) = mon(h.monitor, "DELETE", "latency", b"").await;
     assert_eq!(s, 405);
+    h.stop().await;
+}
+
+/// A raw WebSocket client (RFC 6455 over TCP): upgraded, `1:::` read, then it reads only when
+/// asked to (a client that "stops reading" simply never calls [`Ws::text`] again).
+struct Ws {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Ws {
+    async fn open(addr: SocketAddr, sid: &str) -> Ws {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "GET /socket.io/1/websocket/{sid} HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://localhost\r\n\
+             Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut ws = Ws { s, buf: Vec::new() };
+        let end = loop {
+            if let Some(i) = ws.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            ws.more().await;
+        };
+        assert!(ws.buf.starts_with(b"HTTP/1.1 101"));
+        ws.buf.drain(..end);
+        assert_eq!(ws.text().await, "1:::");
+        ws
+    }
+
+    async fn more(&mut self) {
+        let mut chunk = [0u8; 16384];
+        let n = tokio::time::timeout(Duration::from_secs(10), self.s.read(&mut chunk))
+            .await
+            .expect("data from the server within 10 s")
+            .unwrap();
+        assert!(n > 0, "the server closed the connection");
+        self.buf.extend_from_slice(&chunk[..n]);
+    }
+
+    /// The next text frame's payload (server frames are unmasked, unfragmented).
+    async fn text(&mut self) -> String {
+        loop {
+            if let Some((op, at, len)) = Self::header(&self.buf)
+                && self.buf.len() >= at + len
+            {
+                let p = self.buf[at..at + len].to_vec();
+                self.buf.drain(..at + len);
+                if op == 1 {
+                    return String::from_utf8(p).unwrap();
+                }
+                continue;
+            }
+            self.more().await;
+        }
+    }
+
+    fn header(b: &[u8]) -> Option<(u8, usize, usize)> {
+        if b.len() < 2 {
+            return None;
+        }
+        let op = b[0] & 0x0f;
+        match b[1] & 0x7f {
+            126 if b.len() >= 4 => Some((op, 4, usize::from(u16::from_be_bytes([b[2], b[3]])))),
+            127 if b.len() >= 10 => {
+                let n = u64::from_be_bytes(b[2..10].try_into().unwrap());
+                Some((op, 10, usize::try_from(n).unwrap()))
+            }
+            126 | 127 => None,
+            n => Some((op, 2, usize::from(n))),
+        }
+    }
+
+    /// Send one masked text frame.
+    async fn send(&mut self, text: &str) {
+        let p = text.as_bytes();
+        let mask = [1u8, 2, 3, 4];
+        let mut f = vec![0x81u8];
+        if p.len() < 126 {
+            f.push(0x80 | u8::try_from(p.len()).unwrap());
+        } else {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&u16::try_from(p.len()).unwrap().to_be_bytes());
+        }
+        f.extend_from_slice(&mask);
+        f.extend(p.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.s.write_all(&f).await.unwrap();
+    }
+}
+
+/// A node whose sessions join `rooms.*` channels (the seed's `join_rooms`).
+async fn rooms_only_node() -> TestHive {
+    TestHive::start(json!({
+        "socketio": {"heartbeat_timeout": 60000, "session_timeout": 120000},
+        "clients": {"hooks": {"join_rooms": [{"hook": "pubsub.subscribe", "args": "public"}]}},
+        "pubsub": {"channels": {"rooms": {"privilege": "public", "timeout": 0}}}
+    }))
+    .await
+}
+
+/// Publish an external event to `rooms.x` through the API.
+async fn publish_x(h: &TestHive, body: &str) {
+    let path = "/api/abcde12345/pubsub/publish/rooms.x";
+    let (s, _, b) = http(h.api, "POST", path, &[], body.as_bytes()).await;
+    assert_eq!((s, b.as_str()), (200, ""), "publish");
+}
+
+/// A WebSocket session whose client stops reading fills its kernel buffers, then its outgoing
+/// queue: `queued` and `queued_bytes` rise (read without a message to the session), and it tops
+/// `sort=queued` above a session that reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_whose_client_stops_reading_tops_sort_queued() {
+    let h = rooms_only_node().await;
+    let stuck_sid = common::handshake(h.sio).await;
+    let mut stuck = Ws::open(h.sio, &stuck_sid).await;
+    let live_sid = common::handshake(h.sio).await;
+    let mut live = Ws::open(h.sio, &live_sid).await;
+    for c in [&mut stuck, &mut live] {
+        c.send(r#"5:::{"name":"join_rooms","args":[{"rooms":["x"]}]}"#)
+            .await;
+    }
+    until(h.monitor, "channels?prefix=rooms.x", "both joined", |v| {
+        v["subscribers"] == 2
+    })
+    .await;
+    let idle = mon_json(h.monitor, &format!("actors/{stuck_sid}")).await;
+    assert_eq!(idle["queued"], 0, "{idle}");
+
+    // From now on `stuck` never reads; `live` reads everything.
+    let big = "x".repeat(32 * 1024);
+    let body = format!(r#"{{"name":"big","args":["{big}"]}}"#);
+    let mut top = Value::Null;
+    for sent in 0.. {
+        assert!(sent < 3000, "the stuck session never queued: {top}");
+        publish_x(&h, &body).await;
+        let got = live.text().await;
+        assert!(got.len() > 32 * 1024, "{}", &got[..40]);
+        top = mon_json(h.monitor, "actors?sort=queued&limit=2").await;
+        let first = &top["actors"][0];
+        if first["id"] == stuck_sid.as_str()
+            && first["queued"].as_u64() >= Some(3)
+            && first["queued_bytes"].as_u64() >= Some(3 * 32 * 1024)
+        {
+            break;
+        }
+        assert_eq!(
+            h.metric("pubsub.dropped_deliveries"),
+            0,
+            "dropped before seen: {top}"
+        );
+    }
+    assert_eq!(top["actors"][1]["id"], live_sid.as_str(), "{top}");
+    assert_eq!(top["actors"][1]["queued"], 0, "{top}");
+    let s = mon_json(h.monitor, &format!("sessions/{stuck_sid}")).await;
+    assert!(s["queued"].as_u64() >= Some(3), "{s}");
+    assert!(s["queued_bytes"].as_u64() >= Some(3 * 32 * 1024), "{s}");
+    drop(stuck);
+    h.stop().await;
+}
+
+/// `POST /sessions/<sid>/events` puts `{"name","args"}` on the session's socket; bad bodies are
+/// 400 with a clear description, unknown sids 404, other methods 405.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_sent_from_the_monitor_reaches_the_session() {
+    let h = rooms_only_node().await;
+    let sid = common::handshake(h.sio).await;
+    let mut c = Ws::open(h.sio, &sid).await;
+    let route = format!("sessions/{sid}/events");
+    let (s, body) = mon(
+        h.monitor,
+        "POST",
+        &route,
+        br#"{"name":"notice","args":["from the operator",{"n":1}]}"#,
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v, json!({"sent": sid, "name": "notice"}));
+    let got = c.text().await;
+    let ev: Value = serde_json::from_str(got.strip_prefix("5:::").unwrap()).unwrap();
+    assert_eq!(
+        ev,
+        json!({"name": "notice", "args": ["from the operator", {"n": 1}]})
+    );
+    // `args` may be left out.
+    let (s, body) = mon(h.monitor, "POST", &route, br#"{"name":"ping"}"#).await;
+    assert_eq!(s, 200, "{body}");
+    let got = c.text().await;
+    let ev: Value = serde_json::from_str(got.strip_prefix("5:::").unwrap()).unwrap();
+    assert_eq!(ev, json!({"name": "ping", "args": []}));
+
+    for bad in [
+        &b"not json"[..],
+        b"",
+        br#"["notice"]"#,
+        br#"{"args":[]}"#,
+        br#"{"name":7}"#,
+        br#"{"name":"x","args":"y"}"#,
+        br#"{"name":"x","to":"everyone"}"#,
+    ] {
+        let (s, body) = mon(h.monitor, "POST", &route, bad).await;
+        let v = error_body(s, &body, 400);
+        assert!(
+            v["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("Invalid event body"),
+            "{v}"
+        );
+    }
+    let (s, body) = mon(
+        h.monitor,
+        "POST",
+        "sessions/nope/events",
+        br#"{"name":"x"}"#,
+    )
+    .await;
+    let v = error_body(s, &body, 404);
+    assert_eq!(v["description"], "No live session \"nope\".");
+    let (s, body) = mon(h.monitor, "GET", &route, b"").await;
+    error_body(s, &body, 404);
+    let (s, body) = mon(h.monitor, "PUT", &route, b"").await;
+    error_body(s, &body, 405);
+    h.stop().await;
+}
+
+/// `/channels` counts the publishes each channel fanned out, with a rate; the delivery histogram
+/// times exactly the sampled publishes (one in 64: publishes 0, 64 and 128 of 130) from publish
+/// to the WebSocket write, in `/latency` and `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_publish_rates_and_sampled_delivery_latency() {
+    let h = rooms_only_node().await;
+    let sid = common::handshake(h.sio).await;
+    let mut c = Ws::open(h.sio, &sid).await;
+    c.send(r#"5:::{"name":"join_rooms","args":[{"rooms":["x"]}]}"#)
+        .await;
+    until(h.monitor, "channels?prefix=rooms.x", "joined", |v| {
+        v["subscribers"] == 1
+    })
+    .await;
+    let before = mon_json(h.monitor, "latency").await;
+    assert_eq!(before["deliveries"]["websocket"]["count"], 0, "{before}");
+    const K: usize = 130;
+    for i in 0..K {
+        publish_x(&h, &format!(r#"{{"name":"n","args":[{i}]}}"#)).await;
+        let got = c.text().await;
+        assert!(got.contains(&format!("[{i}]")), "{got}");
+    }
+    let ch = mon_json(h.monitor, "channels?prefix=rooms").await;
+    let x = &ch["channels"][0];
+    assert_eq!(x["cid"], "rooms.x", "{ch}");
+    assert_eq!(x["published"], K, "{ch}");
+    assert!(x["rate"].as_f64() > Some(0.0), "{ch}");
+    let again = mon_json(h.monitor, "channels?prefix=rooms").await;
+    assert_eq!(
+        again["channels"][0]["rate"], 0.0,
+        "no publish since the last request: {again}"
+    );
+    let lat = until(h.monitor, "latency", "3 sampled deliveries", |v| {
+        v["deliveries"]["websocket"]["count"] == 3
+    })
+    .await;
+    let d = &lat["deliveries"]["websocket"];
+    assert!(d["p50_us"].as_u64() > Some(0), "{lat}");
+    let (s, text) = mon(h.monitor, "GET", "metrics", b"").await;
+    assert_eq!(s, 200);
+    let line = "hive_delivery_latency_seconds_count{transport=\"websocket\"} 3";
+    assert!(text.lines().any(|l| l == line), "{line} not in {text}");
     h.stop().await;
 }

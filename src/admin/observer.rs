@@ -103,6 +103,12 @@ pub struct ActorFigures {
     pub age_ms: u64,
     /// How often its supervisor restarted it.
     pub restarts: u32,
+    /// Sessions: outgoing messages waiting (outbox and connection queue).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued: Option<usize>,
+    /// Sessions: encoded bytes waiting in the connection queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued_bytes: Option<usize>,
     /// Supervisors: restarts it performed and its live children.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub supervisor: Option<SupervisorFigures>,
@@ -162,6 +168,10 @@ pub(crate) fn list(obs: &Observer, root: &ActorCell, report: &SupervisorReport) 
             _ => 0.0,
         };
         next.insert(cell.get_id(), (now, handled));
+        let queue = match (&obs.sessions, kind.as_str()) {
+            (Some(v), "worker") => v.queue_of(&name, cell.get_id()),
+            _ => None,
+        };
         out.push(Listed {
             figures: ActorFigures {
                 id: name,
@@ -174,6 +184,8 @@ pub(crate) fn list(obs: &Observer, root: &ActorCell, report: &SupervisorReport) 
                 rate: (rate * 100.0).round() / 100.0,
                 age_ms: u64::try_from(age.as_millis()).unwrap_or(u64::MAX),
                 restarts,
+                queued: queue.as_ref().map(|q| q.items()),
+                queued_bytes: queue.as_ref().map(|q| q.bytes()),
                 supervisor: sup,
             },
             cell,
@@ -287,6 +299,9 @@ pub(crate) enum Sort {
     Rate,
     /// Youngest first (recent restarts surface).
     Age,
+    /// Sessions with the longest outgoing queue first (then the most bytes; sessions before
+    /// other actors).
+    Queued,
 }
 
 impl Sort {
@@ -295,6 +310,7 @@ impl Sort {
             "mailbox" => Some(Self::Mailbox),
             "rate" => Some(Self::Rate),
             "age" => Some(Self::Age),
+            "queued" => Some(Self::Queued),
             _ => None,
         }
     }
@@ -306,6 +322,10 @@ pub(crate) fn top(mut rows: Vec<ActorFigures>, sort: Sort, limit: usize) -> Vec<
         Sort::Mailbox => rows.sort_by_key(|a| std::cmp::Reverse(a.mailbox)),
         Sort::Rate => rows.sort_by(|a, b| b.rate.total_cmp(&a.rate)),
         Sort::Age => rows.sort_by_key(|a| a.age_ms),
+        Sort::Queued => rows.sort_by_key(|a| {
+            let q = (a.queued.unwrap_or(0), a.queued_bytes.unwrap_or(0));
+            std::cmp::Reverse((q, a.queued.is_some()))
+        }),
     }
     rows.truncate(limit);
     rows
@@ -347,6 +367,7 @@ mod tests {
         assert_eq!(Sort::parse("mailbox"), Some(Sort::Mailbox));
         assert_eq!(Sort::parse("rate"), Some(Sort::Rate));
         assert_eq!(Sort::parse("age"), Some(Sort::Age));
-        assert_eq!(Sort::parse("queued"), None);
+        assert_eq!(Sort::parse("queued"), Some(Sort::Queued));
+        assert_eq!(Sort::parse("memory"), None);
     }
 }

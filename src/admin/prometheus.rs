@@ -252,6 +252,28 @@ pub(crate) const LATENCY_BOUNDS_US: &[u64] = &[
     2_500_000, 5_000_000, 10_000_000,
 ];
 
+/// The Prometheus label of a latency family's histograms: `pool` for `pool` and `rent` (a pool's
+/// rent wait), `transport` for `delivery`, the family itself otherwise (`event`).
+fn latency_label(family: &str) -> String {
+    match family {
+        "rent" => "pool".into(),
+        "delivery" => "transport".into(),
+        f => sanitize(f),
+    }
+}
+
+/// The key of a latency family in `/latency`'s JSON: `pools`, `events`, `rent_waits`,
+/// `deliveries`.
+pub(crate) fn latency_json_key(family: &str) -> &str {
+    match family {
+        "pool" => "pools",
+        "event" => "events",
+        "rent" => "rent_waits",
+        "delivery" => "deliveries",
+        f => f,
+    }
+}
+
 /// The latency histograms as Prometheus histograms: family `hive_<family>_latency_seconds`,
 /// label `<family>="<label>"` (e.g. `hive_pool_latency_seconds_bucket{pool="backend",le="0.005"}`).
 /// `_sum` is count × mean (HDR keeps no exact sum). `summaries` must have been taken with
@@ -272,7 +294,7 @@ pub(crate) fn render_latencies(
             let _ = writeln!(out, "# TYPE {name} histogram");
             last_family = family;
         }
-        let key = sanitize(family);
+        let key = latency_label(family);
         let l = escape_label(label);
         for (bound, n) in LATENCY_BOUNDS_US.iter().zip(&s.buckets) {
             let le = *bound as f64 / 1e6;

@@ -12,14 +12,16 @@
 //! | GET | `/tree` | 200, the supervision tree (`?children=all&offset=0&limit=100`) |
 //! | GET | `/tree.html` | 200, the tree as a page |
 //! | GET | `/health` | 200 when healthy, 503 otherwise |
-//! | GET | `/actors` | 200, the top actors (`?sort=mailbox\|rate\|age&limit=N`) |
+//! | GET | `/actors` | 200, the top actors (`?sort=mailbox\|rate\|queued\|age&limit=N`) |
 //! | GET | `/actors/<id>` | 200, one actor and its supervisor path; 404 unknown |
 //! | POST | `/actors/<id>/kill` | 200, the actor killed (`reason` in the query or a JSON body); 403 for the root |
 //! | GET | `/sessions/<sid>` | 200, one session; 404 unknown |
 //! | DELETE | `/sessions/<sid>` | 200, the session disconnected (its disconnect hooks run); 404 unknown |
+//! | POST | `/sessions/<sid>/events` | 200, the event `{"name","args"}` sent to the session; 400 bad body, 404 unknown |
 //! | GET | `/latency` | 200, the HDR latency histograms (`{"pools":{"<pool>":{count,p50_us,...}}}`) |
 //! | GET | `/channels` | 200, live channels with subscriber counts (`?prefix=<scope>`) |
-//! | any | `/dashboard` | 501 (reserved, not built yet) |
+//! | GET | `/dashboard` | 200, the dashboard page (self-contained HTML) |
+//! | GET | `/dashboard/series` | 200, the last 15 minutes, one sample a second, as JSON columns |
 //! | any | `/cluster...` | 404, no cluster configured |
 //!
 //! Wrong or missing hash: 401; other methods: 405; all errors are `{"error","description"}`.
@@ -32,7 +34,7 @@ use subtle::ConstantTimeEq;
 
 use super::ctx::{MonitorCtx, TreeQuery};
 use super::observer::{self, Sort};
-use super::{derived, nested, prometheus, tree_html};
+use super::{dashboard_html, derived, nested, prometheus, tree_html};
 use crate::error::HiveError;
 
 /// Longest wait for the tree snapshot or health check.
@@ -217,17 +219,29 @@ async fn reserved(
             Ok(v) => from_view(v.disconnect(sid)),
             Err(r) => r,
         },
+        ("POST", ["sessions", sid, "events"]) => match sessions(ctx) {
+            Ok(v) => from_view(v.send_event(sid, body)),
+            Err(r) => r,
+        },
         ("GET", ["channels"]) => match sessions(ctx) {
             Ok(v) => from_view(v.channels(&query_text(query, "prefix").unwrap_or_default())),
             Err(r) => r,
         },
-        ("GET" | "DELETE", ["sessions", ..] | ["channels", ..]) => Reply::status(
+        ("GET" | "DELETE" | "POST", ["sessions", ..]) | ("GET", ["channels", ..]) => Reply::status(
             404,
             format!("Unknown monitor route \"{}\".", segs.join("/")),
         ),
-        (_, [word @ "dashboard", ..]) => Reply::status(
-            501,
-            format!("The monitor route \"{word}\" is reserved and not available yet."),
+        ("GET", ["dashboard"]) => Reply {
+            status: 200,
+            content_type: Some("text/html; charset=utf-8"),
+            body: dashboard_html::DASHBOARD_HTML.to_string(),
+        },
+        ("GET", ["dashboard", "series"]) => {
+            Reply::json(200, ctx.metrics.series().to_json().to_string())
+        }
+        ("GET", ["dashboard", ..]) => Reply::status(
+            404,
+            format!("Unknown monitor route \"{}\".", segs.join("/")),
         ),
         ("GET" | "POST", ["actors", ..]) => Reply::status(
             404,
@@ -287,7 +301,7 @@ fn to_json<T: serde::Serialize>(v: &T) -> Reply {
     }
 }
 
-/// `GET /actors?sort=mailbox|rate|age&limit=N`.
+/// `GET /actors?sort=mailbox|rate|queued|age&limit=N`.
 async fn actors_top(ctx: &MonitorCtx, query: &str) -> Reply {
     let sort = match query_param(query, "sort") {
         None | Some("") => Sort::Mailbox,
@@ -296,7 +310,9 @@ async fn actors_top(ctx: &MonitorCtx, query: &str) -> Reply {
             None => {
                 return Reply::status(
                     400,
-                    format!("Invalid actors query parameter sort: {s} (mailbox, rate or age)."),
+                    format!(
+                        "Invalid actors query parameter sort: {s} (mailbox, rate, queued or age)."
+                    ),
                 );
             }
         },
@@ -436,7 +452,7 @@ async fn get(ctx: &MonitorCtx, sub: &str, query: &str) -> Reply {
             let mut out = serde_json::Map::new();
             for (family, label, summary) in ctx.metrics.latencies().snapshot(&[]) {
                 let fam = out
-                    .entry(format!("{family}s"))
+                    .entry(prometheus::latency_json_key(&family).to_owned())
                     .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
                 if let (Some(m), Ok(v)) = (fam.as_object_mut(), serde_json::to_value(&summary)) {
                     m.insert(label, v);

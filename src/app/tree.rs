@@ -79,6 +79,7 @@ fn spec_fn(
 /// `env_sup`: the metrics refresher (the configuration is an `Arc`, not an actor).
 pub fn env_sup(p: &Parts) -> SupervisorSpec {
     let (metrics, started, refresh) = (Arc::clone(&p.metrics), p.started, Arc::clone(&p.refresh));
+    let connectors = p.connectors.clone();
     SupervisorSpec {
         id: "env_sup".into(),
         strategy: Strategy::OneForOne,
@@ -92,6 +93,7 @@ pub fn env_sup(p: &Parts) -> SupervisorSpec {
                     metrics: Arc::clone(&metrics),
                     started,
                     refresh: Arc::clone(&refresh),
+                    connectors: connectors.clone(),
                 };
                 (MetricsActor, args)
             }),

@@ -382,6 +382,7 @@ async fn handle_msg(
         }
     };
     perform(&myself, st, cmds, &mut None).await;
+    st.shortcut.figures().set_outbox(st.session.queued());
     Ok(())
 }
 

@@ -201,6 +201,10 @@ impl ClientHandle {
     pub fn sid_arc(&self) -> Arc<str> {
         Arc::clone(&self.sid)
     }
+    /// The session's outgoing queue depth and bytes (read without a message).
+    pub fn queue_figures(&self) -> Arc<super::ws_queue::QueueFigures> {
+        Arc::clone(self.shortcut.figures())
+    }
     /// The actor.
     pub fn actor(&self) -> &ActorRef<ClientMsg> {
         &self.actor

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::ws_queue::{WsOut, WsSender};
+use super::ws_queue::{QueueFigures, WsOut, WsSender};
 use crate::metrics::Counter;
 use crate::wire::Wire;
 
@@ -34,6 +34,8 @@ pub struct Shortcut {
     ws_ok: Counter,
     /// The session's wire, set when its first transport attaches (pub-sub encodes for it).
     wire: OnceLock<Wire>,
+    /// The session's outgoing queue depth and bytes, for the monitor.
+    figures: Arc<QueueFigures>,
 }
 
 #[derive(Debug, Default)]
@@ -66,7 +68,13 @@ impl Shortcut {
             inner: Mutex::new(Inner::default()),
             ws_ok,
             wire: OnceLock::new(),
+            figures: Arc::default(),
         })
+    }
+
+    /// The session's outgoing queue figures (shared with its connection queues).
+    pub fn figures(&self) -> &Arc<QueueFigures> {
+        &self.figures
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -6,8 +6,13 @@
 //! `try_recv`) at a fraction of the memory per idle connection: tokio's channel allocates a
 //! cache-padded 512-byte state and a first block of 32 slots (800 bytes for [`WsOut`]) up front,
 //! while this is one small `Arc` and a `VecDeque` that grows only while messages wait.
+//!
+//! [`QueueFigures`]: the session's outgoing queue depth and bytes, kept up to date by the queue
+//! itself (under the lock it takes anyway) and by the client actor (its outbox), read by the
+//! monitor without a message.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 
@@ -29,6 +34,54 @@ pub enum WsOut {
 /// A queue that drained holds at most this many slots of memory.
 const KEEP: usize = 8;
 
+/// One session's outgoing queue, as the monitor reads it (`/actors?sort=queued`): messages in the
+/// client actor's outbox, and items and bytes waiting in its WebSocket connection's queue. Owned
+/// by the session (shared through its handle); relaxed atomics, never a message.
+#[derive(Debug, Default)]
+pub struct QueueFigures {
+    outbox: AtomicUsize,
+    ws_items: AtomicUsize,
+    ws_bytes: AtomicUsize,
+}
+
+impl QueueFigures {
+    /// Outgoing messages waiting: the actor's outbox plus the connection queue's items.
+    pub fn items(&self) -> usize {
+        self.outbox.load(Ordering::Relaxed) + self.ws_items.load(Ordering::Relaxed)
+    }
+
+    /// Encoded bytes waiting in the connection queue (the outbox is not encoded yet).
+    pub fn bytes(&self) -> usize {
+        self.ws_bytes.load(Ordering::Relaxed)
+    }
+
+    /// The actor's outbox now holds `n` messages.
+    pub fn set_outbox(&self, n: usize) {
+        self.outbox.store(n, Ordering::Relaxed);
+    }
+
+    fn add(&self, items: usize, bytes: usize) {
+        self.ws_items.fetch_add(items, Ordering::Relaxed);
+        self.ws_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn sub(&self, items: usize, bytes: usize) {
+        self.ws_items.fetch_sub(items, Ordering::Relaxed);
+        self.ws_bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+impl WsOut {
+    /// Bytes of text this item carries (frames' payloads; 0 for control items).
+    pub fn text_len(&self) -> usize {
+        match self {
+            WsOut::Frames(f) => f.iter().map(|s| s.len()).sum(),
+            WsOut::Shared(f) => f.iter().map(|s| s.len()).sum(),
+            WsOut::KeepAlive | WsOut::Close => 0,
+        }
+    }
+}
+
 struct State {
     items: VecDeque<WsOut>,
     /// The receiver waiting for an item.
@@ -41,6 +94,7 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     cap: usize,
+    figures: Arc<QueueFigures>,
 }
 
 impl Shared {
@@ -58,6 +112,11 @@ pub struct WsReceiver(Arc<Shared>);
 
 /// A queue of at most `cap` items.
 pub fn channel(cap: usize) -> (WsSender, WsReceiver) {
+    channel_counted(cap, Arc::default())
+}
+
+/// A queue of at most `cap` items whose depth and bytes are kept in `figures`.
+pub fn channel_counted(cap: usize, figures: Arc<QueueFigures>) -> (WsSender, WsReceiver) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             items: VecDeque::new(),
@@ -66,6 +125,7 @@ pub fn channel(cap: usize) -> (WsSender, WsReceiver) {
             receiver: true,
         }),
         cap,
+        figures,
     });
     (WsSender(Arc::clone(&shared)), WsReceiver(shared))
 }
@@ -81,6 +141,7 @@ impl WsSender {
             if st.items.len() >= self.0.cap {
                 return Err(TrySendError::Full(m));
             }
+            self.0.figures.add(1, m.text_len());
             st.items.push_back(m);
             st.waker.take()
         };
@@ -125,7 +186,7 @@ impl WsReceiver {
     pub async fn recv(&mut self) -> Option<WsOut> {
         std::future::poll_fn(|cx| {
             let mut st = self.0.lock();
-            if let Some(m) = Self::pop(&mut st) {
+            if let Some(m) = Self::pop(&self.0, &mut st) {
                 return Poll::Ready(Some(m));
             }
             if st.senders == 0 {
@@ -150,11 +211,14 @@ impl WsReceiver {
 
     /// The next item if one is queued.
     pub fn try_recv(&mut self) -> Option<WsOut> {
-        Self::pop(&mut self.0.lock())
+        Self::pop(&self.0, &mut self.0.lock())
     }
 
-    fn pop(st: &mut State) -> Option<WsOut> {
+    fn pop(shared: &Shared, st: &mut State) -> Option<WsOut> {
         let m = st.items.pop_front();
+        if let Some(m) = &m {
+            shared.figures.sub(1, m.text_len());
+        }
         if st.items.is_empty() && st.items.capacity() > KEEP {
             // A burst is over: give its memory back.
             st.items.shrink_to(KEEP);
@@ -167,6 +231,8 @@ impl Drop for WsReceiver {
     fn drop(&mut self) {
         let mut st = self.0.lock();
         st.receiver = false;
+        let bytes = st.items.iter().map(WsOut::text_len).sum();
+        self.0.figures.sub(st.items.len(), bytes);
         st.items.clear();
         st.waker = None;
     }

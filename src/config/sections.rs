@@ -151,6 +151,10 @@ pub struct SocketioSection {
     /// Path of the raw Engine.IO echo (a diagnostic; `null` = off).
     #[serde(default)]
     pub engineio_echo_path: Option<String>,
+    /// Path of a plain RFC 6455 echo endpoint on the Socket.IO listener, for WebSocket
+    /// conformance runs (new; `None`, the default: no such endpoint).
+    #[serde(default)]
+    pub websocket_echo_path: Option<String>,
 }
 
 /// `socketio.cors`.
@@ -380,6 +384,7 @@ impl Default for SocketioSection {
             cors: CorsOptions::default(),
             namespaces: d_namespaces(),
             engineio_echo_path: None,
+            websocket_echo_path: None,
         }
     }
 }

@@ -113,6 +113,7 @@ const SOCKETIO: &[Field] = &[
     opt("cors", Ty::Custom(cors)),
     opt("namespaces", Ty::Custom(namespaces)),
     opt("engineio_echo_path", Ty::Custom(echo_path)),
+    opt("websocket_echo_path", Ty::Custom(ws_echo_path)),
 ];
 
 const CORS: &[Field] = &[opt("credentials", Ty::Bool)];
@@ -252,4 +253,16 @@ fn transports(c: &mut Checker<'_>, path: &str, v: &Value) {
     c.unique_array(path, v, true, |c, p, x| {
         c.value(p, x, Ty::OneOf(TRANSPORTS))
     });
+}
+
+/// `null`, or an absolute path outside `/socket.io/`.
+fn ws_echo_path(c: &mut Checker<'_>, path: &str, v: &Value) {
+    match v {
+        Value::Null => {}
+        Value::String(s) if s.starts_with('/') && !s.starts_with("/socket.io/") => {}
+        _ => c.err(
+            path,
+            "expected null or a path starting with '/' outside /socket.io/",
+        ),
+    }
 }

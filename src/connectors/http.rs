@@ -251,7 +251,10 @@ impl HttpPool {
 
     async fn rent(&self) -> Result<Rental, HiveError> {
         let core = &self.shared.core;
-        core.backoff.run(|| self.rent_once()).await
+        let t = Instant::now();
+        let r = core.backoff.run(|| self.rent_once()).await;
+        core.rent_latency.record(t.elapsed());
+        r
     }
 
     async fn rent_once(&self) -> Result<Rental, HiveError> {

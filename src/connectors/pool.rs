@@ -75,6 +75,8 @@ pub(crate) struct PoolCore {
     pub(crate) busy: AtomicUsize,
     /// `hp.post` / `hp.get` round trips through this pool, rent wait included.
     pub(crate) latency: Arc<crate::metrics::Latency>,
+    /// Time spent waiting for a free worker or connection (`rent`), failures included.
+    pub(crate) rent_latency: Arc<crate::metrics::Latency>,
 }
 
 impl PoolCore {
@@ -96,6 +98,7 @@ impl PoolCore {
             drain,
             counters: metrics.pool(kind, name),
             latency: metrics.latency("pool", name),
+            rent_latency: metrics.latency("rent", name),
             metrics,
             sup: Mutex::new(None),
             live: AtomicUsize::new(0),

@@ -223,7 +223,10 @@ impl TcpPool {
     ) -> Result<String, HiveError> {
         let deadline = Instant::now() + self.shared.core.rent_wait();
         loop {
-            let rental = self.rent(deadline).await?;
+            let t = Instant::now();
+            let rental = self.rent(deadline).await;
+            self.shared.core.rent_latency.record(t.elapsed());
+            let rental = rental?;
             let Some(w) = rental.worker.as_ref() else {
                 return Err(HiveError::InternalError("rental without worker".into()));
             };

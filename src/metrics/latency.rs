@@ -18,7 +18,7 @@ const MAX_US: u64 = 600_000_000;
 pub struct Latency(Mutex<Option<Histogram<u64>>>);
 
 impl Latency {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(Mutex::new(Histogram::new_with_bounds(1, MAX_US, 2).ok()))
     }
 
@@ -30,6 +30,24 @@ impl Latency {
         if let Some(h) = self.0.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             h.saturating_record(us);
         }
+    }
+
+    /// The 99th percentile of what was recorded since `prev` (the histogram as it was then,
+    /// replaced by the current one); `None` when nothing was.
+    pub fn p99_since(&self, prev: &mut Option<Histogram<u64>>) -> Option<u64> {
+        let g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let h = g.as_ref()?;
+        if prev.as_ref().map(Histogram::len) == Some(h.len()) {
+            return None;
+        }
+        let mut d = h.clone();
+        drop(g);
+        let current = d.clone();
+        if let Some(p) = prev.as_ref() {
+            d.subtract(p).ok()?;
+        }
+        *prev = Some(current);
+        (!d.is_empty()).then(|| d.value_at_quantile(0.99))
     }
 
     /// Its summary, and the count at or below each of `bounds_us`.
@@ -96,6 +114,15 @@ impl Latencies {
         Arc::clone(w.entry(key).or_insert_with(|| Arc::new(Latency::new())))
     }
 
+    /// The histograms of `family`, by label.
+    pub fn family(&self, family: &str) -> Vec<(String, Arc<Latency>)> {
+        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+        map.iter()
+            .filter(|((f, _), _)| f == family)
+            .map(|((_, l), h)| (l.clone(), Arc::clone(h)))
+            .collect()
+    }
+
     /// Every histogram's summary, in `(family, label)` order.
     pub fn snapshot(&self, bounds_us: &[u64]) -> Vec<(String, String, LatencySummary)> {
         let map = self.0.read().unwrap_or_else(|e| e.into_inner());
@@ -123,5 +150,13 @@ mod tests {
         assert_eq!(s.buckets, vec![2, 4]);
         assert!(s.max_us >= 99_000 && s.p50_us <= 2_100, "{s:?}");
         assert!(Arc::ptr_eq(&h, &all.get("pool", "backend")));
+        let mut prev = None;
+        assert!(h.p99_since(&mut prev).is_some_and(|p| p >= 99_000));
+        assert_eq!(h.p99_since(&mut prev), None, "nothing new");
+        h.record(Duration::from_millis(5));
+        let p = h.p99_since(&mut prev);
+        assert!(p.is_some_and(|p| (4_900..=5_100).contains(&p)), "{p:?}");
+        assert_eq!(all.family("pool").len(), 1);
+        assert!(all.family("event").is_empty());
     }
 }

@@ -133,6 +133,8 @@ pub struct Metrics {
     pubsub: PubsubMetrics,
     api: ApiMetrics,
     latencies: super::latency::Latencies,
+    delivery: Arc<super::delivery::DeliveryProbe>,
+    series: super::series::Series,
 }
 
 impl Metrics {
@@ -142,6 +144,7 @@ impl Metrics {
         for name in INIT_METRICS {
             names.entry(name);
         }
+        let latencies = super::latency::Latencies::default();
         Arc::new(Self {
             hive: HiveMetrics::register(&names),
             cluster: ClusterMetrics::register(&names),
@@ -156,7 +159,11 @@ impl Metrics {
             connectors: ConnectorsMetrics::register(&names),
             pubsub: PubsubMetrics::register(&names),
             api: ApiMetrics::register(&names),
-            latencies: super::latency::Latencies::default(),
+            delivery: Arc::new(super::delivery::DeliveryProbe::new(Arc::clone(
+                &latencies.get("delivery", "websocket"),
+            ))),
+            latencies,
+            series: super::series::Series::default(),
             names,
         })
     }
@@ -164,6 +171,30 @@ impl Metrics {
     /// The latency histogram `(family, label)` (e.g. `("pool", "backend")`), created on first use.
     pub fn latency(&self, family: &str, label: &str) -> Arc<super::latency::Latency> {
         self.latencies.get(family, label)
+    }
+
+    /// The sampled publish-to-socket-write probe (the `("delivery", "websocket")` histogram).
+    pub fn delivery_probe(&self) -> &Arc<super::delivery::DeliveryProbe> {
+        &self.delivery
+    }
+
+    /// The last 15 minutes, one sample a second (the dashboard's charts).
+    pub fn series(&self) -> &super::series::Series {
+        &self.series
+    }
+
+    /// Take one sample of the dashboard's series, with the pools' `(name, busy, workers)` and
+    /// the RSS in bytes (which the caller knows and the registry does not).
+    pub fn sample_series(&self, pools: &[(String, usize, usize)], rss: i64) {
+        self.series.sample(super::series::Reading {
+            sessions: self.router().current_clients.get(),
+            msgs_in: self.events().external.get(),
+            msgs_out: self.websocket().ok.get(),
+            deliveries: self.delivery_probe().delivered(),
+            hooks: self.latencies().family("event"),
+            pools,
+            rss,
+        });
     }
 
     /// Every latency histogram.

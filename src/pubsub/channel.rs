@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ractor::concurrency::JoinHandle;
@@ -27,6 +27,8 @@ pub(crate) struct ChannelArgs {
     pub(crate) timeout: u64,
     pub(crate) manager: ActorRef<PubSubMsg>,
     pub(crate) count: Arc<AtomicUsize>,
+    /// Publishes fanned out (read by the monitor).
+    pub(crate) published: Arc<AtomicU64>,
     pub(crate) counters: PubsubCounters,
 }
 
@@ -95,6 +97,8 @@ impl ChannelState {
     }
 
     fn publish(&mut self, myself: &ActorRef<ChannelMsg>, d: &Payload) {
+        self.args.published.fetch_add(1, Ordering::Relaxed);
+        self.args.counters.probe.delivered_to(self.subs.len());
         let mut gone: Vec<(ActorId, bool)> = Vec::new();
         for (id, sub) in &self.subs {
             let outcome = match d {

@@ -67,11 +67,13 @@ impl ManagerState {
     ) -> Result<ChannelEntry, HiveError> {
         let template = self.registry.template(cid)?;
         let count = Arc::new(AtomicUsize::new(0));
+        let published = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let args = ChannelArgs {
             cid: cid.to_string(),
             timeout: template.timeout,
             manager: myself.clone(),
             count: count.clone(),
+            published: published.clone(),
             counters: self.registry.counters.clone(),
         };
         let spawn_error = |e: &dyn std::fmt::Display| {
@@ -108,6 +110,8 @@ impl ManagerState {
             privilege: template.privilege,
             actor,
             subscribers: count,
+            published,
+            created: std::time::Instant::now(),
         };
         self.registry.insert(cid.to_string(), entry.clone());
         let c = &self.registry.counters;

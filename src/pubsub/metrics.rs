@@ -14,6 +14,8 @@ use crate::metrics::{Metrics, PubsubMetrics, PubsubPrefixMetrics};
 pub(crate) struct PubsubCounters {
     /// `pubsub.*`
     pub(crate) node: PubsubMetrics,
+    /// Stamps one publish in N for the delivery latency histogram.
+    pub(crate) probe: Arc<crate::metrics::DeliveryProbe>,
     prefixes: Arc<HashMap<String, PubsubPrefixMetrics>>,
 }
 
@@ -21,6 +23,7 @@ impl PubsubCounters {
     pub(crate) fn new<'a>(m: &Metrics, prefixes: impl Iterator<Item = &'a str>) -> Self {
         Self {
             node: m.pubsub().clone(),
+            probe: Arc::clone(m.delivery_probe()),
             prefixes: Arc::new(
                 prefixes
                     .map(|p| (p.to_string(), m.pubsub_prefix(p)))

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::events::Out;
+use crate::metrics::DeliveryProbe;
 use crate::wire::{Encoder, SLOTS};
 
 /// The frames of one publish on one wire, shared by its subscribers.
@@ -21,6 +22,8 @@ pub struct Published {
     items: Vec<Out>,
     cache: [OnceLock<Frames>; SLOTS],
     encodes: AtomicUsize,
+    /// Sampled for the delivery latency: when it was published, and the probe to arm.
+    stamp: OnceLock<(std::time::Instant, Arc<DeliveryProbe>)>,
 }
 
 impl Published {
@@ -30,7 +33,14 @@ impl Published {
             items,
             cache: Default::default(),
             encodes: AtomicUsize::new(0),
+            stamp: OnceLock::new(),
         })
+    }
+
+    /// Time this publish's deliveries (published at `at`): the frames it is encoded to are armed
+    /// in `probe` (before any subscriber gets them: the channel encodes on its first delivery).
+    pub fn stamp(&self, at: std::time::Instant, probe: Arc<DeliveryProbe>) {
+        let _ = self.stamp.set((at, probe));
     }
 
     /// The neutral items.
@@ -52,7 +62,11 @@ impl Published {
     pub fn encoded(&self, wire: &dyn Encoder) -> Frames {
         let encode = || {
             self.encodes.fetch_add(1, Ordering::Relaxed);
-            Frames::from(wire.encode_all(&self.items))
+            let frames = Frames::from(wire.encode_all(&self.items));
+            if let (Some((at, probe)), Some(first)) = (self.stamp.get(), frames.first()) {
+                probe.arm(first, *at);
+            }
+            frames
         };
         match self.cache.get(wire.slot()) {
             Some(cell) => Arc::clone(cell.get_or_init(encode)),

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use ractor::{ActorId, ActorRef};
@@ -34,6 +34,25 @@ pub(crate) struct ChannelEntry {
     pub(crate) actor: ActorRef<ChannelMsg>,
     /// Subscriber count, maintained by the channel actor (read by `status`).
     pub(crate) subscribers: Arc<AtomicUsize>,
+    /// Publishes the channel fanned out, counted by the channel actor (the monitor's rates).
+    pub(crate) published: Arc<AtomicU64>,
+    /// When the channel started.
+    pub(crate) created: std::time::Instant,
+}
+
+/// One live channel as the monitor lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelStat {
+    /// Channel id.
+    pub cid: String,
+    /// Live subscribers.
+    pub subscribers: usize,
+    /// Publishes fanned out since it started.
+    pub published: u64,
+    /// Its actor id (a restarted or re-created channel has a new one).
+    pub actor_id: String,
+    /// Time since it started.
+    pub age: std::time::Duration,
 }
 
 /// Templates, live channels and counters of one node.
@@ -152,6 +171,23 @@ impl Registry {
         }
         let mut out = Vec::new();
         self.for_each_at_or_below(scope, |c, e| out.push((c.to_owned(), count(e))));
+        out
+    }
+
+    /// Every channel at or below `scope` (every channel for `""`) with its figures, in id order.
+    pub(crate) fn stats(&self, scope: &str) -> Vec<ChannelStat> {
+        let stat = |c: &str, e: &ChannelEntry| ChannelStat {
+            cid: c.to_owned(),
+            subscribers: e.subscribers.load(Ordering::Relaxed),
+            published: e.published.load(Ordering::Relaxed),
+            actor_id: e.actor.get_id().to_string(),
+            age: e.created.elapsed(),
+        };
+        if scope.is_empty() {
+            return self.read().iter().map(|(c, e)| stat(c, e)).collect();
+        }
+        let mut out = Vec::new();
+        self.for_each_at_or_below(scope, |c, e| out.push(stat(c, e)));
         out
     }
 

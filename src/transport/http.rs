@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::origin::{check, rejection_text, reply};
-use super::{TransportCtx, eio, handshake, websocket, xhr_polling};
+use super::{TransportCtx, eio, handshake, websocket, ws_echo, xhr_polling};
 use crate::error::HiveError;
 use crate::http_edge::{self, Edge};
 use crate::wire::sio09;
@@ -48,6 +48,9 @@ pub async fn route(ctx: &TransportCtx, req: Request<Incoming>) -> Response<Full<
     m.requests.inc();
     let path = req.uri().path().to_string();
     let s = &ctx.config.socketio;
+    if s.websocket_echo_path.as_deref() == Some(path.as_str()) {
+        return ws_echo::upgrade(ctx, req).await;
+    }
     if s.serves_v4() && same_path(&path, &s.path) {
         return eio::route(ctx, req, eio::Mode::SocketIo).await;
     }

@@ -271,6 +271,24 @@ mod tests {
     }
 
     #[test]
+    fn a_publish_is_encoded_once_per_wire() {
+        use crate::pubsub::Published;
+        use crate::wire::Wire;
+        let p = Published::new(vec![ev(json!({"name":"news","args":[1]}), None)]);
+        let (old, root, chat) = (
+            Wire::Sio09,
+            Wire::Modern(Nsp::root()),
+            Wire::Modern(Nsp::named("/chat")),
+        );
+        for _ in 0..3 {
+            assert_eq!(&*p.encoded(&old)[0], r#"5:::{"name":"news","args":[1]}"#);
+            assert_eq!(&*p.encoded(&root)[0], r#"42["news",1]"#);
+            assert_eq!(&*p.encoded(&chat)[0], r#"42/chat,["news",1]"#);
+        }
+        assert_eq!(p.encodes(), 3);
+    }
+
+    #[test]
     fn events_in() {
         let d = sio::decode(r#"2/custom,7["m",1]"#, 10).unwrap().packet;
         let In::Event(e) = incoming_event(d) else {
