@@ -12,7 +12,7 @@ use super::hive::{ClusterMetrics, HiveMetrics, RouterMetrics};
 use super::hooks::{EventHookMetrics, HookMetrics};
 use super::names::Names;
 use super::pubsub::{PubsubMetrics, PubsubPrefixMetrics};
-use super::transports::{HttpTransportMetrics, WebsocketTransportMetrics};
+use super::transports::{EioTransportMetrics, HttpTransportMetrics, WebsocketTransportMetrics};
 
 /// Metrics present (at 0) from start-up ("init" in HIVE.md 10.3).
 pub const INIT_METRICS: &[&str] = &[
@@ -128,6 +128,7 @@ pub struct Metrics {
     state_mgr: StateMgrMetrics,
     http: HttpTransportMetrics,
     websocket: WebsocketTransportMetrics,
+    eio: EioTransportMetrics,
     hooks: HookMetrics,
     connectors: ConnectorsMetrics,
     pubsub: PubsubMetrics,
@@ -155,6 +156,7 @@ impl Metrics {
             state_mgr: StateMgrMetrics::register(&names),
             http: HttpTransportMetrics::register(&names),
             websocket: WebsocketTransportMetrics::register(&names),
+            eio: EioTransportMetrics::register(&names),
             hooks: HookMetrics::register(&names),
             connectors: ConnectorsMetrics::register(&names),
             pubsub: PubsubMetrics::register(&names),
@@ -237,6 +239,10 @@ impl Metrics {
     /// `clients.transports.websocket.*`
     pub fn websocket(&self) -> &WebsocketTransportMetrics {
         &self.websocket
+    }
+    /// `clients.transports.eio.*`
+    pub fn eio(&self) -> &EioTransportMetrics {
+        &self.eio
     }
     /// `clients.hooks.*` totals.
     pub fn hooks(&self) -> &HookMetrics {
