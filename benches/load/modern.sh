@@ -6,13 +6,17 @@
 #             package outside the workspace with its own lockfile and target dir)
 #   hive      release hive with benches/load/hive_bench.json (checked with `hive check-config`)
 # Each server runs two flood runs on a fresh process: MODE echo (connect all, idle memory, then a
-# closed echo loop per user) and MODE chat (rooms of 10, every user publishes every INTERVAL_MS
-# through the server's room broadcast: the fan-out figures). Then the figures side by side and
+# closed echo loop per user) and MODE chat (rooms of 10, every user publishes every
+# CHAT_INTERVAL_MS through the server's room broadcast: the fan-out figures). The chat users spawn
+# over one interval, so the publishes are spread evenly: from then on the offered load is
+# USERS / interval * 10 deliveries/s (15,000 users, 30 s: 5,000/s), below every server's
+# saturation, so the fan-out p99 compares servers at equal load. Then the figures side by side and
 # the ratios hive/node and hive/sioxide.
 #
 # usage: benches/load/modern.sh [USERS=15000] [DURATION_S=40]
 #   env: SERVERS ("node sioxide hive"), MODES ("echo chat"), PROTOCOL (sio5; sio4 = EIO3),
-#        SPAWN_MS (2000), WARMUP_MS (8000), INTERVAL_MS (5000), NO_BUILD=1
+#        SPAWN_MS (2000, echo), WARMUP_MS (8000, echo), CHAT_INTERVAL_MS (30000),
+#        CHAT_DURATION_S (70), NO_BUILD=1
 #
 # Figures per server (echo run unless noted):
 #   connect_all_ms            run clock when every user had its CONNECT answer (flood)
@@ -21,7 +25,8 @@
 #   echo_rtrips_per_s         answered echoes / (duration - spawn - warmup)
 #   echo_p50_ms / echo_p99_ms flood's round trips of `echo`
 #   cpu_us_per_rtrip          server utime+stime over the whole echo run / round trips
-#   fanout_dlv_per_s          chat run: room messages received by all users / s
+#   fanout_dlv_per_s          chat run: room messages received by all users / s (after the first
+#                             interval)
 #   fanout_p99_ms             chat run: p99 of a user's own message through its room (timer rtt)
 #   fanout_cpu_us_per_dlv     chat run: server CPU / deliveries
 #   errors                    flood errors of both runs
@@ -36,7 +41,8 @@ MODES=${MODES:-echo chat}
 PROTOCOL=${PROTOCOL:-sio5}
 SPAWN_MS=${SPAWN_MS:-2000}
 WARMUP_MS=${WARMUP_MS:-8000}
-INTERVAL_MS=${INTERVAL_MS:-5000}
+CHAT_INTERVAL_MS=${CHAT_INTERVAL_MS:-30000}
+CHAT_DURATION=${CHAT_DURATION_S:-70}
 ROOMS=$((USERS / 10))
 OUT=$(mktemp -d /tmp/flood-modern.XXXXXX)
 ulimit -n "$(ulimit -Hn)" || true
@@ -84,25 +90,27 @@ PY
 # run NAME MODE: a fresh server, one flood run, $OUT/NAME.MODE.fig.json
 run() {
   local name=$1 mode=$2 port; port=$(free_port)
+  local spawn=$SPAWN_MS dur=$DURATION
+  if [ "$mode" = chat ]; then spawn=$CHAT_INTERVAL_MS; dur=$CHAT_DURATION; fi
   start "$name" "$port"
   local pid=$SPID
   wait_port "$port"
   local idle; idle=$(rss_kb "$pid")
   python3 benches/load/chat_scenario.py "$OUT/$name.$mode.json" --port "$port" --users "$USERS" \
-    --rooms "$ROOMS" --interval "$INTERVAL_MS" --spawn "$SPAWN_MS" --mode "$mode" \
+    --rooms "$ROOMS" --interval "$CHAT_INTERVAL_MS" --spawn "$spawn" --mode "$mode" \
     --warmup "$WARMUP_MS" --protocol "$PROTOCOL"
   local t0; t0=$(now_ms)
   ( while kill -0 "$pid" 2>/dev/null; do echo "$(( $(now_ms) - t0 )) $(rss_kb "$pid")"; sleep 0.5; done ) \
     > "$OUT/$name.$mode.rss" &
   local sampler=$!
   local cpu0; cpu0=$(cpu_ticks "$pid")
-  /usr/bin/time -v ./target/release/flood "$OUT/$name.$mode.json" --duration "$DURATION" --quiet \
+  /usr/bin/time -v ./target/release/flood "$OUT/$name.$mode.json" --duration "$dur" --quiet \
     > "$OUT/$name.$mode.flood.log" 2> "$OUT/$name.$mode.flood.err" || true
   local cpu1; cpu1=$(cpu_ticks "$pid")
   kill "$sampler" 2>/dev/null || true
   kill "$pid"; wait "$pid" 2>/dev/null || true
   python3 - "$OUT/$name.${mode}_flood_result.json" "$OUT/$name.$mode.rss" "$idle" "$USERS" \
-    "$DURATION" "$SPAWN_MS" "$WARMUP_MS" "$((cpu1 - cpu0))" "$(getconf CLK_TCK)" "$mode" <<'PY'
+    "$dur" "$spawn" "$WARMUP_MS" "$((cpu1 - cpu0))" "$(getconf CLK_TCK)" "$mode" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 samples = [tuple(int(x) for x in l.split()) for l in open(sys.argv[2]) if len(l.split()) == 2]
@@ -130,7 +138,8 @@ if mode == "echo":
 else:
     t = r["timers"].get("rtt", {})
     dlv = c.get("msgs", 0)
-    steady = max(dur - spawn / 1000.0 - 1, 1)
+    # No publish before one interval (= the spawn period); from then on the offered rate is even.
+    steady = max(dur - spawn / 1000.0, 1)
     fig = {
         "fanout_dlv_per_s": dlv / steady,
         "fanout_p99_ms": t.get("percentile", {}).get("99", nan),

@@ -56,6 +56,8 @@ io.on('connection', (socket) => {
   });
 });
 
-server.listen(port, '127.0.0.1', () => {
+// Listen backlog 1024, as tokio's TcpListener::bind gives hive and socketioxide (Node's default of
+// 511 overflows when thousands of users connect within a second, and those connections stall).
+server.listen(port, '127.0.0.1', 1024, () => {
   console.log('listening ' + server.address().port);
 });
