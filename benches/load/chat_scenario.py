@@ -31,6 +31,9 @@ p.add_argument("--spawn", type=int, default=2000)
 p.add_argument("--mode", choices=["chat", "echo"], default="chat")
 p.add_argument("--warmup", type=int, default=3000)
 p.add_argument("--protocol", choices=["0.9", "sio5", "sio4"], default="0.9")
+p.add_argument("--stagger", action="store_true",
+               help="offset each room's phase so users spawn evenly over --spawn (one every "
+                    "spawn/users ms) instead of one per room on each tick")
 a = p.parse_args()
 
 publish = {"action": "publish", "args": {"cids": "$channel", "event": {"action": "reply", "args": {
@@ -81,7 +84,8 @@ for r in range(a.rooms):
     if n == 0:
         continue
     phases[f"r{r}"] = {
-        "users": n, "user_sessions": ["chat"], "start_time": 0, "spawn_duration": a.spawn,
+        "users": n, "user_sessions": ["chat"],
+        "start_time": r * a.spawn // a.users if a.stagger else 0, "spawn_duration": a.spawn,
         "metadata": {"room": f"r{r}", "channel": f"rooms.r{r}", "interval": a.interval,
                      "rtt_timeout": a.interval - 500},
     }
