@@ -93,5 +93,5 @@ pub use latency::{Latencies, Latency, LatencySummary};
 pub use names::LazyCounter;
 pub use pubsub::{PubsubMetrics, PubsubPrefixMetrics};
 pub use registry::{INIT_METRICS, Metrics};
-pub use series::Series;
+pub use series::{SampleInput, Series};
 pub use transports::{HttpTransportMetrics, WebsocketTransportMetrics};

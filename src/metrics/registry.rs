@@ -178,6 +178,20 @@ impl Metrics {
         &self.delivery
     }
 
+    /// Add one sample to the [series](Self::series), with the pools' `(name, busy, workers)` and
+    /// the RSS in bytes (which the caller knows).
+    pub fn sample_series(&self, pools: Vec<(String, usize, usize)>, rss: i64) {
+        self.series.sample(super::series::SampleInput {
+            sessions: self.router.current_clients.get(),
+            msgs_in: self.events.external.get(),
+            msgs_out: self.websocket.ok.get(),
+            deliveries: self.delivery.delivered(),
+            rss,
+            pools,
+            hooks: self.latencies.family("event"),
+        });
+    }
+
     /// The last 15 minutes, one sample a second (the dashboard's charts).
     pub fn series(&self) -> &super::series::Series {
         &self.series

@@ -12,7 +12,27 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-use super::registry::Metrics;
+use super::latency::Latency;
+
+/// What one tick reads: totals since start (the ring turns them into rates), the gauges, and the
+/// events' hook-chain histograms.
+#[derive(Debug, Default)]
+pub struct SampleInput {
+    /// Live sessions.
+    pub sessions: i64,
+    /// Browser messages processed since start.
+    pub msgs_in: i64,
+    /// Messages written to WebSockets since start.
+    pub msgs_out: i64,
+    /// Deliveries handed to subscribers since start.
+    pub deliveries: u64,
+    /// Resident set size, bytes.
+    pub rss: i64,
+    /// Pools: `(name, busy, workers)`.
+    pub pools: Vec<(String, usize, usize)>,
+    /// Each event's hook-chain histogram.
+    pub hooks: Vec<(String, std::sync::Arc<Latency>)>,
+}
 
 /// Samples kept: 15 minutes at one a second.
 pub(crate) const CAPACITY: usize = 900;
@@ -57,13 +77,18 @@ impl std::fmt::Debug for Series {
 }
 
 impl Series {
-    /// Take one sample of `m`, with the pools' `(name, busy, workers)` and the RSS in bytes
-    /// (which the caller knows and this module does not).
-    pub fn sample(&self, m: &Metrics, pools: &[(String, usize, usize)], rss: i64) {
+    /// Take one sample.
+    pub fn sample(&self, input: SampleInput) {
         let now = Instant::now();
-        let msgs_in = m.events().external.get();
-        let msgs_out = m.websocket().ok.get();
-        let deliveries = m.delivery_probe().delivered();
+        let SampleInput {
+            sessions,
+            msgs_in,
+            msgs_out,
+            deliveries,
+            rss,
+            pools,
+            hooks,
+        } = input;
         let mut prev = self.prev.lock().unwrap_or_else(|e| e.into_inner());
         let secs = prev
             .at
@@ -74,7 +99,7 @@ impl Series {
             _ => 0.0,
         };
         let mut hook_p99 = Vec::new();
-        for (event, lat) in m.latencies().family("event") {
+        for (event, lat) in hooks {
             let before = prev.hooks.entry(event.clone()).or_default();
             if let Some(p) = lat.p99_since(before) {
                 hook_p99.push((event, p));
@@ -85,7 +110,7 @@ impl Series {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(0))
                 .unwrap_or(0),
-            sessions: m.router().current_clients.get(),
+            sessions,
             msgs_in: rate(msgs_in as f64, prev.msgs_in as f64),
             msgs_out: rate(msgs_out as f64, prev.msgs_out as f64),
             deliveries: rate(deliveries as f64, prev.deliveries as f64),
