@@ -11,7 +11,7 @@
 //! The node-level operations the API triggers (stop, router control, routing to sessions) are
 //! behind the [`Control`] trait, implemented by the application.
 
-mod routes;
+pub(crate) mod routes;
 mod server;
 
 use std::sync::Arc;

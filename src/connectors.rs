@@ -29,7 +29,7 @@ mod manager;
 mod pool;
 mod redis;
 mod tcp;
-mod tcp_frame;
+pub(crate) mod tcp_frame;
 mod tcp_worker;
 
 use std::collections::HashSet;

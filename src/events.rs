@@ -158,6 +158,9 @@ pub enum Out {
     },
     /// A raw publish (`pubsub.publish` with `raw`): an event object, or any JSON value.
     Raw(Value),
+    /// A refused namespace connection (the modern protocol's CONNECT_ERROR), `{message, data}`;
+    /// the 0.9 wire sends it as a `hive_error` event.
+    ConnectError(Value),
     /// An item already encoded for the session's wire, shared by many sessions (a pub-sub frame).
     /// It crosses a backplane as its text, for nodes whose subscribers speak that wire.
     Encoded(Arc<str>),

@@ -12,6 +12,10 @@
 //! - **Connection bound** (`http.max_connections`, shared by the three listeners, capped below the
 //!   open-files limit): the excess is closed at accept, with a warning at most once a second that
 //!   counts what was refused.
+//! - **Request-smuggling shapes refused**: a request head with more than one `Content-Length`, or
+//!   with both `Transfer-Encoding` and `Content-Length`, is answered 400 and the connection closed
+//!   before any handler sees it (hyper alone would merge equal lengths and let chunked win).
+//!   [`HeadScan`] spots them in the bytes of each request head as they are read.
 //! - **Graceful drain**: on shutdown the listener stops accepting, idle connections close, and
 //!   requests in flight get `http.drain_timeout` to finish before their connections are dropped.
 //!
@@ -170,6 +174,61 @@ enum Phase {
     Idle(Instant),
 }
 
+/// Counts the framing headers of one request head as its bytes are read, with a fixed state (no
+/// buffer): `Content-Length` and `Transfer-Encoding` lines, until the empty line that ends the
+/// head.
+#[derive(Debug, Default, Clone, Copy)]
+struct HeadScan {
+    /// The current line's first bytes, lowercased.
+    prefix: [u8; 18],
+    /// Bytes of the current line so far (CR not counted).
+    line: usize,
+    content_length: u32,
+    transfer_encoding: u32,
+    /// The head ended (its empty line was read): nothing more to scan until the next head.
+    done: bool,
+}
+
+impl HeadScan {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if self.done {
+                return;
+            }
+            match b {
+                b'\n' if self.line == 0 => self.done = true,
+                b'\n' => {
+                    let p = &self.prefix[..self.line.min(self.prefix.len())];
+                    if p.starts_with(b"content-length:") {
+                        self.content_length += 1;
+                    } else if p.starts_with(b"transfer-encoding:") {
+                        self.transfer_encoding += 1;
+                    }
+                    self.line = 0;
+                }
+                b'\r' => {}
+                _ => {
+                    if let Some(slot) = self.prefix.get_mut(self.line) {
+                        *slot = b.to_ascii_lowercase();
+                    }
+                    self.line += 1;
+                }
+            }
+        }
+    }
+
+    /// Why the head is refused, if it is a request-smuggling shape.
+    fn smuggling(&self) -> Option<&'static str> {
+        if self.content_length > 1 {
+            Some("more than one Content-Length header")
+        } else if self.content_length > 0 && self.transfer_encoding > 0 {
+            Some("both Transfer-Encoding and Content-Length headers")
+        } else {
+            None
+        }
+    }
+}
+
 /// The connection's timers. Updated from inside hyper's connection future (reads, service calls,
 /// response bodies), read by the driver right after each poll of it.
 #[derive(Debug)]
@@ -177,6 +236,8 @@ struct Timers {
     header: Duration,
     idle: Duration,
     phase: Mutex<Phase>,
+    /// The framing headers of the request head being read.
+    head: Mutex<HeadScan>,
 }
 
 impl Timers {
@@ -185,7 +246,26 @@ impl Timers {
             header: edge.header_read_timeout,
             idle: edge.idle_timeout,
             phase: Mutex::new(Phase::Head(Instant::now() + edge.header_read_timeout)),
+            head: Mutex::new(HeadScan::default()),
         }
+    }
+
+    fn scan<R>(&self, f: impl FnOnce(&mut HeadScan) -> R) -> R {
+        f(&mut self.head.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Bytes were read: scan them while they belong to a request head.
+    fn on_read(&self, bytes: &[u8]) {
+        let in_head = self.with(|p| matches!(*p, Phase::Head(_)));
+        if in_head {
+            self.scan(|h| h.feed(bytes));
+        }
+    }
+
+    /// A request reached the service: why its head is refused, if it is; the scan restarts for
+    /// the next head either way.
+    fn take_smuggling(&self) -> Option<&'static str> {
+        self.scan(|h| std::mem::take(h).smuggling())
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Phase) -> R) -> R {
@@ -210,11 +290,17 @@ impl Timers {
     /// Bytes arrived: on an idle connection they start the next request's head.
     fn on_bytes(&self) {
         let header = self.header;
-        self.with(|p| {
+        let started = self.with(|p| {
             if let Phase::Idle(_) = *p {
                 *p = Phase::Head(Instant::now() + header);
+                true
+            } else {
+                false
             }
         });
+        if started {
+            self.scan(|h| *h = HeadScan::default());
+        }
     }
 
     fn on_request(&self) {
@@ -308,6 +394,8 @@ impl AsyncRead for EdgeStream {
         let r = Pin::new(&mut this.tcp).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             this.timers.on_bytes();
+            this.timers
+                .on_read(buf.filled().get(before..).unwrap_or_default());
         }
         r
     }
@@ -460,11 +548,15 @@ async fn drive<H, F>(
         slot,
     });
     let t = Arc::clone(&timers);
-    let svc = service_fn(move |req| {
+    let svc = service_fn(move |req: Request<Incoming>| {
         let busy = Busy::start(&t);
-        let fut = handler(req);
+        let refused = t.take_smuggling();
+        let fut = refused.is_none().then(|| handler(req));
         async move {
-            let resp = fut.await;
+            let resp = match (fut, refused) {
+                (Some(fut), _) => fut.await,
+                (None, why) => smuggling_refused(name, why.unwrap_or_default()),
+            };
             Ok::<_, Infallible>(resp.map(|body| Tracked { body, _busy: busy }))
         }
     });
@@ -510,6 +602,21 @@ async fn drive<H, F>(
         }
         Err(what) => tracing::debug!(listener = name, "connection closed: {what}"),
     }
+}
+
+/// The answer to a request-smuggling shape: 400, and the connection closes after it (its body,
+/// whose length the two sides could disagree on, is never read).
+fn smuggling_refused(name: &'static str, why: &str) -> Response<Full<Bytes>> {
+    tracing::warn!(listener = name, "request refused: {why}");
+    let mut resp = Response::new(Full::new(Bytes::from(format!(
+        "Bad request: {why} (a request-smuggling shape).\n"
+    ))));
+    *resp.status_mut() = hyper::StatusCode::BAD_REQUEST;
+    resp.headers_mut().insert(
+        hyper::header::CONNECTION,
+        hyper::header::HeaderValue::from_static("close"),
+    );
+    resp
 }
 
 #[cfg(test)]
@@ -568,6 +675,42 @@ mod tests {
         assert_eq!(edge.open_connections(), 2);
         drop(a);
         assert!(edge.try_slot().is_some());
+    }
+
+    #[test]
+    fn the_head_scan_spots_smuggling_shapes_in_any_split() {
+        let cases: [(&str, Option<&str>); 6] = [
+            ("POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", None),
+            (
+                "POST / HTTP/1.1\r\ncontent-length: 3\r\nCONTENT-LENGTH: 3\r\n\r\n",
+                Some("more than one Content-Length header"),
+            ),
+            (
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+                Some("both Transfer-Encoding and Content-Length headers"),
+            ),
+            (
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                None,
+            ),
+            // Only the head counts: the same lines in the body do not.
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 40\r\n\r\nContent-Length: 1\r\nContent-Length: 2\r\n",
+                None,
+            ),
+            (
+                "GET / HTTP/1.1\nX-Content-Length: 1\nContent-Length: 0\n\n",
+                None,
+            ),
+        ];
+        for (head, want) in cases {
+            for split in 0..head.len() {
+                let mut h = HeadScan::default();
+                h.feed(&head.as_bytes()[..split]);
+                h.feed(&head.as_bytes()[split..]);
+                assert_eq!(h.smuggling(), want, "{head:?} split at {split}");
+            }
+        }
     }
 
     #[test]

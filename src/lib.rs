@@ -26,6 +26,7 @@
 //!   [`listener`]: the supervised listener workers; [`env`](mod@env): the env_sup worker;
 //!   [`slot`]: late-bound handles of restartable subsystems.
 //! - [`cli`], [`telemetry`], [`sys`]: the command line, logging set-up, the open-files limit.
+//! - [`fuzz`]: one entry point per parser of untrusted bytes, for the fuzz tests and bench.
 
 pub mod admin;
 pub mod api;
@@ -37,6 +38,7 @@ pub mod connectors;
 pub mod env;
 pub mod error;
 pub mod events;
+pub mod fuzz;
 pub mod hooks;
 pub mod http_edge;
 pub mod listener;

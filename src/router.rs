@@ -19,10 +19,10 @@ use rand::RngCore;
 use crate::client::shortcut::Shortcut;
 use crate::client::{ClientActor, ClientArgs, ClientHandle, CloseReason};
 use crate::error::HiveError;
+use crate::events::In;
 use crate::hooks::Services;
 use crate::metrics::{Counter, Metrics, RouterMetrics};
 use codec::event::InternalEvent;
-use codec::socketio::Message;
 use otp::{ChildSpec, DynamicHandle, Restart, Shutdown};
 
 pub use actor::{RouterActor, RouterMsg};
@@ -239,11 +239,12 @@ impl Router {
         self.inner.registry.get(sid)
     }
 
-    /// Route browser messages to `sid` (counts `hive.router.routed_msgs`).
+    /// Route what a client sent, decoded by its wire, to `sid` (counts
+    /// `hive.router.routed_msgs`). Only neutral items cross this boundary.
     ///
     /// # Errors
     /// `bad_session_id` for an unknown sid.
-    pub fn route_messages(&self, sid: &str, msgs: Vec<Message>) -> Result<(), HiveError> {
+    pub fn route_input(&self, sid: &str, msgs: Vec<In>) -> Result<(), HiveError> {
         let m = &self.inner.metrics;
         m.requests.add(2);
         let unknown =
@@ -253,7 +254,7 @@ impl Router {
             unknown()
         })?;
         m.routed_msgs.add(msgs.len() as i64);
-        c.messages(msgs).map_err(|_| unknown())
+        c.input(msgs).map_err(|_| unknown())
     }
 
     /// Route internal events to `sid` (API `/clients/action`).

@@ -6,16 +6,21 @@
 //! - [`xhr_polling`]: long-poll GET and batched POST.
 //! - [`websocket`]: the WebSocket/FlashSocket connection (fastwebsockets), one reader and one writer
 //!   task per connection.
+//! - [`ws_echo`]: a plain RFC 6455 echo endpoint for conformance runs (off by default).
 //!
-//! Transports translate bytes <-> `codec` messages <-> [`crate::client::ClientHandle`]
-//! calls. A second protocol (Socket.IO v4 / Engine.IO) plugs in as a sibling route table over the
-//! same client actors.
+//! - [`eio`]: the modern protocol (Engine.IO 4/3, Socket.IO 5/4) at `socketio.path`, a sibling
+//!   route table over the same client actors (one per namespace socket).
+//!
+//! Transports translate bytes <-> `codec` messages <-> neutral items <->
+//! [`crate::client::ClientHandle`] calls.
 
+pub mod eio;
 pub mod handshake;
 pub mod http;
 pub mod origin;
 pub mod websocket;
 pub mod window;
+pub mod ws_echo;
 pub mod ws_reader;
 pub mod xhr_polling;
 
@@ -24,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::Config;
 use crate::error::Mode;
-use crate::metrics::{HttpTransportMetrics, Metrics, WebsocketTransportMetrics};
+use crate::metrics::{ClientMetrics, HttpTransportMetrics, Metrics, WebsocketTransportMetrics};
 use crate::router::Router;
 
 /// What the Socket.IO listener needs.
@@ -42,7 +47,11 @@ pub struct TransportCtx {
     pub websocket: WebsocketTransportMetrics,
     /// Times the WebSocket writes of sampled publishes.
     pub delivery: Arc<crate::metrics::DeliveryProbe>,
+    /// `clients.*` (a WebSocket whose writes stall counts in `clients.slow_dropped`)
+    pub clients: ClientMetrics,
     next_id: Arc<AtomicU64>,
+    /// The modern protocol's Engine.IO sessions.
+    pub eio: Arc<eio::Table>,
 }
 
 impl TransportCtx {
@@ -55,7 +64,9 @@ impl TransportCtx {
             http: metrics.http().clone(),
             websocket: metrics.websocket().clone(),
             delivery: Arc::clone(metrics.delivery_probe()),
+            clients: metrics.clients().clone(),
             next_id: Arc::new(AtomicU64::new(1)),
+            eio: Arc::new(eio::Table::default()),
         }
     }
 

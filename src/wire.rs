@@ -2,9 +2,11 @@
 //!
 //! A [`Wire`] is chosen when a transport attaches to a session; it encodes and decodes at the
 //! edge and knows the wire's batching (one frame per item on a WebSocket, one framed body per
-//! poll), keep-alive and close rules. Socket.IO 0.9 ([`sio09`]) is the only wire for now. Nothing
+//! poll), keep-alive and close rules. Socket.IO 0.9 ([`sio09`]) and the modern Socket.IO 4/5
+//! wire of one namespace ([`modern`]). Nothing
 //! above this module and the codec crate writes a wire literal.
 
+pub mod modern;
 pub mod sio09;
 
 use std::sync::Arc;
@@ -13,7 +15,8 @@ use crate::events::{In, Out};
 use codec::socketio::Message;
 
 /// How many wires a shared encoding is kept for (see [`crate::pubsub::Published`]).
-pub const SLOTS: usize = 4;
+/// Slot 0 is 0.9; slot `1 + i` the modern wire of the `i`-th interned namespace.
+pub const SLOTS: usize = 16;
 
 /// What a fan-out needs of a wire: a cache slot and the frames of a batch of items. [`Wire`] is
 /// the implementation; tests plug in doubles.
@@ -28,6 +31,7 @@ impl Encoder for Wire {
     fn slot(&self) -> usize {
         match self {
             Wire::Sio09 => 0,
+            Wire::Modern(n) => 1 + n.index(),
         }
     }
     fn encode_all(&self, items: &[Out]) -> Vec<Arc<str>> {
@@ -41,6 +45,8 @@ pub enum Wire {
     /// Socket.IO 0.9 (HIVE.md 3).
     #[default]
     Sio09,
+    /// Socket.IO 5/4 over Engine.IO 4/3, one namespace socket ([`modern`]).
+    Modern(modern::Nsp),
 }
 
 impl Wire {
@@ -48,6 +54,7 @@ impl Wire {
     pub fn encode(self, item: &Out) -> Arc<str> {
         match self {
             Wire::Sio09 => sio09::encode(item),
+            Wire::Modern(n) => modern::encode(n, item),
         }
     }
 
@@ -60,13 +67,25 @@ impl Wire {
     pub fn poll_body(self, items: &[Out]) -> String {
         match self {
             Wire::Sio09 => sio09::poll_body(items),
+            // A namespace socket's sink is its Engine.IO session, never a poll of its own.
+            Wire::Modern(n) => items
+                .iter()
+                .map(|i| modern::encode(n, i).to_string())
+                .filter(|f| !f.is_empty())
+                .collect::<Vec<_>>()
+                .join("\x1e"),
         }
     }
 
-    /// What a 0.9 message means to the session.
+    /// What a 0.9 message means to the session (the transports of the 0.9 wire call it).
     pub fn incoming(self, m: Message) -> In {
-        match self {
-            Wire::Sio09 => sio09::incoming(m),
-        }
+        sio09::incoming(m)
+    }
+
+    /// Does the session announce the transport with [`Out::Connect`] as soon as it attaches?
+    /// 0.9 does (`1:::`); the modern wire answers a namespace CONNECT only once `on_connect`
+    /// has accepted it.
+    pub fn connects_on_attach(self) -> bool {
+        matches!(self, Wire::Sio09)
     }
 }

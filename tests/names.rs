@@ -34,7 +34,7 @@ fn hook_args(h: HookName) -> Value {
     match h {
         H::UtilsEcho => json!({"name": "hello", "args": ["world"]}),
         H::UtilsConsoleDump => json!("dump:"),
-        H::UtilsDispatch => Value::Null,
+        H::UtilsDispatch | H::UtilsAck => Value::Null,
         H::PubsubSubscribe | H::PubsubUnsubscribe | H::PubsubResubscribe => json!("public"),
         H::PubsubPublish => json!({"cids": {"rooms": "main"}, "privilege": "public"}),
         H::HpGet | H::HpPut | H::HpPost => json!({"connector": HTTP_POOL, "endpoint": "/x"}),

@@ -293,7 +293,10 @@ async fn two_thousand_sessions_register_and_clean_up() {
     for sid in &sids {
         h.node()
             .router()
-            .route_messages(sid, vec![codec::socketio::Message::noop()])
+            .route_input(
+                sid,
+                vec![hive::wire::Wire::Sio09.incoming(codec::socketio::Message::noop())],
+            )
             .unwrap();
     }
     let mut tasks = tokio::task::JoinSet::new();

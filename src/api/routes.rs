@@ -12,7 +12,7 @@ use super::ApiCtx;
 use crate::HiveError;
 use crate::events::{Event, Out};
 use crate::pubsub::{Delivery, Payload, Privilege, Published};
-use codec::event::{parse_internal_events, validate_external_event};
+use codec::event::{InternalEvent, parse_internal_events, validate_external_event};
 
 /// API section (the first path segment after the hash).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,10 +163,43 @@ fn utf8<'a>(body: &'a [u8], what: &str) -> Result<&'a str, HiveError> {
         .map_err(|_| HiveError::InvalidJson(format!("{what}: {}.", String::from_utf8_lossy(body))))
 }
 
+/// The body of `/clients/action` and `/pubsub/action`: internal events.
+pub(crate) fn parse_internal(body: &[u8]) -> Result<Vec<InternalEvent>, HiveError> {
+    Ok(parse_internal_events(utf8(body, "Bad internal event")?)?)
+}
+
+/// The body of `/pubsub/publish`: one external event, kept with its text.
+pub(crate) fn parse_external(body: &[u8]) -> Result<Event, HiveError> {
+    let text = utf8(body, "Bad external event")?;
+    let v: Value = serde_json::from_str(text)
+        .map_err(|_| HiveError::InvalidJson(format!("Bad external event: {text}.")))?;
+    validate_external_event(&v)?;
+    Ok(Event::with_text(v, text))
+}
+
+/// The body of `/pubsub/subscribe`: a non-empty JSON array of cid strings. The original only
+/// checks the first element; all must be strings here (a non-string cid can never name a
+/// channel).
+pub(crate) fn parse_cids(body: &[u8]) -> Result<Vec<String>, HiveError> {
+    let invalid = || {
+        HiveError::BadRequest(format!(
+            "Hive API Server received invalid data: {}",
+            String::from_utf8_lossy(body)
+        ))
+    };
+    match serde_json::from_str::<Value>(&String::from_utf8_lossy(body)) {
+        Ok(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(invalid),
+        _ => Err(invalid()),
+    }
+}
+
 /// `POST /clients/action/<sid>`: parse errors answer 500 like the original (HIVE.md 16.7 #3).
 fn clients_action(ctx: &ApiCtx, sid: &str, body: &[u8]) -> Reply {
-    let events = match utf8(body, "Bad internal event").and_then(|b| Ok(parse_internal_events(b)?))
-    {
+    let events = match parse_internal(body) {
         Ok(ev) => ev,
         Err(e) => return Reply::err(500, e),
     };
@@ -178,8 +211,7 @@ fn clients_action(ctx: &ApiCtx, sid: &str, body: &[u8]) -> Reply {
 
 /// `POST /pubsub/action/<cid>`: publish internal events with the API's privilege (skips checks).
 fn pubsub_action(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
-    let events = match utf8(body, "Bad internal event").and_then(|b| Ok(parse_internal_events(b)?))
-    {
+    let events = match parse_internal(body) {
         Ok(ev) => ev,
         Err(e) => return Reply::err(400, e),
     };
@@ -198,13 +230,7 @@ fn pubsub_action(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
 /// `POST /pubsub/publish/<cid>`: the body must be an external event; subscribers get it as an
 /// event, with the body bytes verbatim (0.9: `5:::<body>`).
 fn pubsub_publish(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
-    let parsed = utf8(body, "Bad external event").and_then(|text| {
-        let v: Value = serde_json::from_str(text)
-            .map_err(|_| HiveError::InvalidJson(format!("Bad external event: {text}.")))?;
-        validate_external_event(&v)?;
-        Ok(Event::with_text(v, text))
-    });
-    match parsed {
+    match parse_external(body) {
         Ok(event) => {
             ctx.pubsub.publish(
                 Privilege::Max,
@@ -219,27 +245,9 @@ fn pubsub_publish(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
 
 /// `POST`/`DELETE /pubsub/subscribe/<sid>`: a JSON array of cid strings, routed to the session.
 fn pubsub_subscribe(ctx: &ApiCtx, sid: &str, body: &[u8], join: bool) -> Reply {
-    let text = String::from_utf8_lossy(body);
-    let invalid = || {
-        Reply::err(
-            400,
-            HiveError::BadRequest(format!("Hive API Server received invalid data: {text}")),
-        )
-    };
-    let cids: Vec<String> = match serde_json::from_str::<Value>(&text) {
-        // The original only checks the first element; all must be strings here (a non-string
-        // cid can never name a channel).
-        Ok(Value::Array(items)) if !items.is_empty() => {
-            match items
-                .iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect()
-            {
-                Some(cids) => cids,
-                None => return invalid(),
-            }
-        }
-        _ => return invalid(),
+    let cids = match parse_cids(body) {
+        Ok(cids) => cids,
+        Err(e) => return Reply::err(400, e),
     };
     ctx.pubsub.count_api_subscription(&cids, join);
     match ctx.control.subscribe(sid, cids, join) {

@@ -33,7 +33,6 @@ use crate::state::{
     StateStore, initial_map, local::LocalState, redis::RedisState, redis::redis_state_args,
 };
 use codec::event::InternalEvent;
-use codec::socketio::Message;
 
 /// The client actor (stateless; everything lives in [`ClientState`]).
 #[derive(Debug)]
@@ -75,6 +74,8 @@ pub struct ClientState {
     hooks: Arc<HookTable>,
     shortcut: Arc<Shortcut>,
     timers: Vec<Timer>,
+    /// The modern wire's `on_connect` trigger data (auth, namespace, query).
+    hello: Option<serde_json::Value>,
 }
 
 impl ClientState {
@@ -191,6 +192,7 @@ impl Actor for ClientActor {
             store,
             shortcut: args.shortcut,
             timers: Vec::new(),
+            hello: None,
         };
         perform(&myself, &mut st, cmds, &mut None).await;
         Ok(st)
@@ -284,8 +286,12 @@ async fn handle_msg(
             transport,
             wire,
             sink,
+            hello,
         } => {
             let first = st.session.phase() == Phase::Generic;
+            if first {
+                st.hello = hello;
+            }
             let cmds = st.session.attach(transport, wire, sink.id(), now);
             if first {
                 transport_gauge(&st.services, transport.is_ws()).inc();
@@ -295,13 +301,13 @@ async fn handle_msg(
             perform(&myself, st, cmds, &mut new).await;
             Vec::new()
         }
-        ClientMsg::Messages(msgs) => {
+        ClientMsg::Input(items) => {
             if !st.session.is_live() {
                 return Ok(());
             }
             st.session.client_activity(now);
-            for m in msgs {
-                if let Some(reason) = process_message(st, m).await {
+            for m in items {
+                if let Some(reason) = process_input(st, m).await {
                     let cmds = st.session.terminate(reason, Instant::now());
                     perform(&myself, st, cmds, &mut None).await;
                     return Ok(());
@@ -429,13 +435,13 @@ fn apply_flow(st: &mut ClientState, flow: Flow) -> bool {
     }
 }
 
-/// Handle one browser message; `Some(reason)` ends the session.
-async fn process_message(st: &mut ClientState, m: Message) -> Option<CloseReason> {
+/// Handle one item the client sent; `Some(reason)` ends the session.
+async fn process_input(st: &mut ClientState, m: In) -> Option<CloseReason> {
     let services = Arc::clone(&st.services);
     let counters = services.metrics.events();
     counters.total.inc();
     counters.external.inc();
-    match st.session.wire().incoming(m) {
+    match m {
         In::Event(ev) => {
             let t = Trigger::event(ev);
             let flow = run_chain(&mut st.cx(), &t).await;
@@ -532,6 +538,7 @@ async fn perform(
                     .push(myself.send_after(after, move || ClientMsg::Tick(tick)));
                 Vec::new()
             }
+            Cmd::Connect if st.hello.is_some() => connect_modern(st).await,
             Cmd::Connect => {
                 let flow = run_chain(&mut st.cx(), &Trigger::special("on_connect")).await;
                 if apply_flow(st, flow) {
@@ -579,6 +586,38 @@ async fn perform(
     st.show_phase();
 }
 
+/// `on_connect` of a modern namespace socket (its trigger carries the CONNECT's auth as `args`):
+/// accepted, the CONNECT answer goes out first, then the chain's replies; refused (error or
+/// stop), a CONNECT_ERROR `{message, data}` (masked in production) and the socket ends without
+/// `on_disconnect`.
+async fn connect_modern(st: &mut ClientState) -> Vec<Cmd> {
+    let hello = st.hello.clone().unwrap_or(serde_json::Value::Null);
+    let t = Trigger::connect(hello);
+    let flow = run_chain(&mut st.cx(), &t).await;
+    match flow {
+        Flow::Continue => {
+            st.session.replies().insert(0, Out::Connect);
+            st.session.after_work(Instant::now())
+        }
+        Flow::Error(e) | Flow::Stop(e) => {
+            st.services.metrics.clients().errors.inc();
+            let obj = e.to_client_object(st.services.mode);
+            let args = obj.get("args").and_then(|a| a.get(0)).cloned();
+            let description = args
+                .as_ref()
+                .and_then(|a| a.get("description"))
+                .cloned()
+                .unwrap_or_else(|| serde_json::Value::String(e.to_string()));
+            st.session.replies().clear();
+            st.session.push(Out::ConnectError(serde_json::json!({
+                "message": description,
+                "data": args,
+            })));
+            st.session.terminate(CloseReason::Refused, Instant::now())
+        }
+    }
+}
+
 /// Flush a batch into the sink; what the session makes of a failure.
 fn write(st: &mut ClientState, batch: Vec<Out>) -> Vec<Cmd> {
     let wire = st.session.wire();
@@ -619,7 +658,7 @@ async fn ending(st: &mut ClientState, reason: CloseReason, upgraded: bool) {
     // From here on channels deliver through this actor, which ignores them once terminated.
     st.shortcut.take_back();
     st.show_phase();
-    if upgraded {
+    if upgraded && reason != CloseReason::Refused {
         let _ = run_chain(&mut st.cx(), &Trigger::special("on_disconnect")).await;
     }
     let services = Arc::clone(&st.services);

@@ -6,10 +6,10 @@ use ractor::{ActorCell, ActorRef, RpcReplyPort};
 use tokio::sync::oneshot;
 
 use crate::error::HiveError;
+use crate::events::In;
 use crate::pubsub::{DeliverOutcome, Delivery, Published, Subscriber};
 use crate::wire::Wire;
 use codec::event::InternalEvent;
-use codec::socketio::Message;
 
 use super::shortcut::{Route, Shortcut};
 
@@ -82,6 +82,8 @@ pub enum CloseReason {
     SlowClient,
     /// A hook or dispatcher returned stop.
     Stopped,
+    /// `on_connect` refused a modern namespace connection (CONNECT_ERROR; no `on_disconnect`).
+    Refused,
 }
 
 /// A snapshot of a client, for tests and the monitor.
@@ -106,9 +108,12 @@ pub enum ClientMsg {
         wire: Wire,
         /// Where to deliver.
         sink: Sink,
+        /// The modern wire's CONNECT payload (auth) and namespace details: `on_connect`'s
+        /// trigger (`None` on the 0.9 wire).
+        hello: Option<serde_json::Value>,
     },
-    /// Socket.IO messages from the browser, in order.
-    Messages(Vec<Message>),
+    /// What the client sent, decoded by its wire, in order.
+    Input(Vec<In>),
     /// Internal events or pre-encoded frames from pub-sub or the API.
     Deliver(Delivery),
     /// Internal events routed to this sid by the API.
@@ -220,14 +225,33 @@ impl ClientHandle {
             transport,
             wire,
             sink,
+            hello: None,
         })
     }
-    /// Deliver browser messages.
+    /// Register a modern namespace socket's sink (its Engine.IO session), with the `on_connect`
+    /// trigger built from its CONNECT.
     ///
     /// # Errors
     /// As [`ClientHandle::attach`].
-    pub fn messages(&self, msgs: Vec<Message>) -> Result<(), HiveError> {
-        self.send(ClientMsg::Messages(msgs))
+    pub fn attach_modern(
+        &self,
+        wire: Wire,
+        sink: Sink,
+        hello: serde_json::Value,
+    ) -> Result<(), HiveError> {
+        self.send(ClientMsg::Attach {
+            transport: Transport::WebSocket,
+            wire,
+            sink,
+            hello: Some(hello),
+        })
+    }
+    /// Deliver what the client sent, decoded by its wire.
+    ///
+    /// # Errors
+    /// As [`ClientHandle::attach`].
+    pub fn input(&self, items: Vec<In>) -> Result<(), HiveError> {
+        self.send(ClientMsg::Input(items))
     }
     /// Deliver internal events (API `/clients/action`).
     ///

@@ -262,7 +262,9 @@ impl Session {
                 cmds.push(Cmd::CancelTimers);
                 self.transport = Some(transport);
                 self.wire = wire;
-                cmds.push(Cmd::Send(Target::New, Out::Connect));
+                if wire.connects_on_attach() {
+                    cmds.push(Cmd::Send(Target::New, Out::Connect));
+                }
                 match kind {
                     SinkKind::Ws => {
                         cmds.push(Cmd::Keep);

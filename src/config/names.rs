@@ -55,6 +55,7 @@ registered! {
     /// recommendation).
     pub enum HookName {
         UtilsEcho = "utils.echo",
+        UtilsAck = "utils.ack",
         UtilsConsoleDump = "utils.console_dump",
         UtilsDispatch = "utils.dispatch",
         PubsubSubscribe = "pubsub.subscribe",

@@ -109,6 +109,77 @@ pub struct SocketioSection {
     /// Largest number of queued outgoing messages per session before the client is dropped (new).
     #[serde(default = "d_max_queue")]
     pub max_outgoing_queue: usize,
+    /// Stacks the listener serves: `"0.9"` and/or `"v4"` (the modern Socket.IO 4/5 protocol).
+    #[serde(default = "d_protocols")]
+    pub protocols: Vec<String>,
+    /// Engine.IO revisions accepted on the modern path (`3` serves socket.io-client 2.x).
+    #[serde(default = "d_eio_versions")]
+    pub engineio_versions: Vec<u8>,
+    /// The modern protocol's request path.
+    #[serde(default = "d_path")]
+    pub path: String,
+    /// The modern protocol's transports: `"polling"` and/or `"websocket"`.
+    #[serde(default = "d_eio_transports")]
+    pub engineio_transports: Vec<String>,
+    /// Polling -> WebSocket upgrades.
+    #[serde(default = "d_true")]
+    pub allow_upgrades: bool,
+    /// Engine.IO heartbeat period (ms).
+    #[serde(default = "d_ping_interval")]
+    pub ping_interval: u64,
+    /// Engine.IO heartbeat deadline (ms).
+    #[serde(default = "d_ping_timeout")]
+    pub ping_timeout: u64,
+    /// Time allowed to complete a polling -> WebSocket upgrade (ms).
+    #[serde(default = "d_upgrade_timeout")]
+    pub upgrade_timeout: u64,
+    /// A modern session that joined no namespace within this time is closed (ms).
+    #[serde(default = "d_connect_timeout")]
+    pub connect_timeout: u64,
+    /// Largest POST body / WebSocket frame of the modern protocol (bytes; advertised `maxPayload`).
+    #[serde(default = "d_max_payload")]
+    pub max_payload: usize,
+    /// Binary attachments allowed per Socket.IO packet.
+    #[serde(default = "d_max_attachments")]
+    pub max_attachments: usize,
+    /// CORS details of the modern protocol (origins come from `hive.allowed_origins`).
+    #[serde(default)]
+    pub cors: CorsOptions,
+    /// Allowed namespaces of the modern protocol: name -> options (`{}`).
+    #[serde(default = "d_namespaces")]
+    pub namespaces: Ordered<Value>,
+    /// Path of the raw Engine.IO echo (a diagnostic; `null` = off).
+    #[serde(default)]
+    pub engineio_echo_path: Option<String>,
+    /// Path of a plain RFC 6455 echo endpoint on the Socket.IO listener, for WebSocket
+    /// conformance runs (new; `None`, the default: no such endpoint).
+    #[serde(default)]
+    pub websocket_echo_path: Option<String>,
+}
+
+/// `socketio.cors`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CorsOptions {
+    /// Send `Access-Control-Allow-Credentials: true` (and never `*` as the allowed origin).
+    #[serde(default = "d_true")]
+    pub credentials: bool,
+}
+
+impl Default for CorsOptions {
+    fn default() -> Self {
+        Self { credentials: true }
+    }
+}
+
+impl SocketioSection {
+    /// Does the listener serve the modern protocol?
+    pub fn serves_v4(&self) -> bool {
+        self.protocols.iter().any(|p| p == "v4")
+    }
+    /// Does the listener serve Socket.IO 0.9?
+    pub fn serves_09(&self) -> bool {
+        self.protocols.iter().any(|p| p == "0.9")
+    }
 }
 
 /// Section `clients` (HIVE.md 2.6).
@@ -302,6 +373,21 @@ impl Default for SocketioSection {
             transports: d_transports(),
             max_frame_size: d_max_frame(),
             max_outgoing_queue: d_max_queue(),
+            protocols: d_protocols(),
+            engineio_versions: d_eio_versions(),
+            path: d_path(),
+            engineio_transports: d_eio_transports(),
+            allow_upgrades: true,
+            ping_interval: d_ping_interval(),
+            ping_timeout: d_ping_timeout(),
+            upgrade_timeout: d_upgrade_timeout(),
+            connect_timeout: d_connect_timeout(),
+            max_payload: d_max_payload(),
+            max_attachments: d_max_attachments(),
+            cors: CorsOptions::default(),
+            namespaces: d_namespaces(),
+            engineio_echo_path: None,
+            websocket_echo_path: None,
         }
     }
 }
@@ -390,6 +476,42 @@ fn d_max_frame() -> usize {
 }
 fn d_max_queue() -> usize {
     10_000
+}
+fn d_protocols() -> Vec<String> {
+    vec!["0.9".into(), "v4".into()]
+}
+fn d_eio_versions() -> Vec<u8> {
+    vec![3, 4]
+}
+fn d_path() -> String {
+    "/socket.io/".into()
+}
+fn d_eio_transports() -> Vec<String> {
+    vec!["polling".into(), "websocket".into()]
+}
+fn d_true() -> bool {
+    true
+}
+fn d_ping_interval() -> u64 {
+    25_000
+}
+fn d_ping_timeout() -> u64 {
+    20_000
+}
+fn d_upgrade_timeout() -> u64 {
+    10_000
+}
+fn d_connect_timeout() -> u64 {
+    45_000
+}
+fn d_max_payload() -> usize {
+    1_000_000
+}
+fn d_max_attachments() -> usize {
+    10
+}
+fn d_namespaces() -> Ordered<Value> {
+    serde_json::from_value(serde_json::json!({"/": {}})).unwrap_or_default()
 }
 fn d_rent() -> u64 {
     5_000

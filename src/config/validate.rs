@@ -37,9 +37,7 @@ pub(crate) fn check(root: &Value) -> (Vec<ConfigError>, Vec<String>) {
             "clients" => descriptors::clients(&mut c, v),
             "connectors" => descriptors::connectors(&mut c, v),
             "pubsub" => descriptors::pubsub(&mut c, v),
-            "socketio" => {
-                c.object("socketio", v, SOCKETIO);
-            }
+            "socketio" => socketio(&mut c, v),
             "api" => {
                 c.object("api", v, API);
             }
@@ -101,7 +99,115 @@ const SOCKETIO: &[Field] = &[
     opt("transports", Ty::Custom(transports)),
     opt("max_frame_size", Ty::Int(1, U64)),
     opt("max_outgoing_queue", Ty::Int(1, U64)),
+    opt("protocols", Ty::Custom(protocols)),
+    opt("engineio_versions", Ty::Custom(engineio_versions)),
+    opt("path", Ty::Custom(v4_path)),
+    opt("engineio_transports", Ty::Custom(engineio_transports)),
+    opt("allow_upgrades", Ty::Bool),
+    opt("ping_interval", Ty::Int(1, U64)),
+    opt("ping_timeout", Ty::Int(1, U64)),
+    opt("upgrade_timeout", Ty::Int(1, U64)),
+    opt("connect_timeout", Ty::Int(1, U64)),
+    opt("max_payload", Ty::Int(1, U64)),
+    opt("max_attachments", Ty::Int(1, U32)),
+    opt("cors", Ty::Custom(cors)),
+    opt("namespaces", Ty::Custom(namespaces)),
+    opt("engineio_echo_path", Ty::Custom(echo_path)),
+    opt("websocket_echo_path", Ty::Custom(ws_echo_path)),
 ];
+
+const CORS: &[Field] = &[opt("credentials", Ty::Bool)];
+
+fn socketio(c: &mut Checker<'_>, v: &Value) {
+    let Some(m) = c.object("socketio", v, SOCKETIO) else {
+        return;
+    };
+    let path = m
+        .get("path")
+        .and_then(Value::as_str)
+        .unwrap_or("/socket.io/");
+    if let Some(echo) = m.get("engineio_echo_path").and_then(Value::as_str)
+        && echo == path
+    {
+        c.err(
+            "socketio.engineio_echo_path",
+            format!("must differ from socketio.path ({path:?})"),
+        );
+    }
+}
+
+fn protocols(c: &mut Checker<'_>, path: &str, v: &Value) {
+    c.unique_array(path, v, true, |c, p, x| {
+        c.value(p, x, Ty::OneOf(&["0.9", "v4"]))
+    });
+}
+
+fn engineio_versions(c: &mut Checker<'_>, path: &str, v: &Value) {
+    c.unique_array(path, v, true, |c, p, x| c.value(p, x, Ty::Int(3, 4)));
+}
+
+fn engineio_transports(c: &mut Checker<'_>, path: &str, v: &Value) {
+    c.unique_array(path, v, true, |c, p, x| {
+        c.value(p, x, Ty::OneOf(&["polling", "websocket"]))
+    });
+}
+
+/// A path starting and ending with `/`, outside 0.9's `/socket.io/1/`.
+fn path_rule(c: &mut Checker<'_>, path: &str, v: &Value) {
+    match v.as_str() {
+        Some(s) if s.starts_with('/') && s.ends_with('/') && s.len() > 1 => {
+            if s.starts_with("/socket.io/1/") || s == "/socket.io/1/" {
+                c.err(
+                    path,
+                    format!("must not collide with 0.9's /socket.io/1/, got {s:?}"),
+                );
+            }
+        }
+        _ => c.err(
+            path,
+            format!(
+                "expected a path starting and ending with '/', got {}",
+                got(v)
+            ),
+        ),
+    }
+}
+
+fn v4_path(c: &mut Checker<'_>, path: &str, v: &Value) {
+    path_rule(c, path, v);
+}
+
+fn echo_path(c: &mut Checker<'_>, path: &str, v: &Value) {
+    if !v.is_null() {
+        path_rule(c, path, v);
+    }
+}
+
+fn cors(c: &mut Checker<'_>, path: &str, v: &Value) {
+    c.object(path, v, CORS);
+}
+
+/// `{"/": {}, "/custom": {}}`: names start with `/` and hold no `,` or `?`.
+fn namespaces(c: &mut Checker<'_>, path: &str, v: &Value) {
+    let Some(m) = v.as_object() else {
+        c.err(path, format!("expected an object, got {}", got(v)));
+        return;
+    };
+    if m.is_empty() {
+        c.err(path, "expected at least one namespace, got {}");
+    }
+    for (k, x) in m {
+        let p = format!("{path}.{k}");
+        if !k.starts_with('/') || k.contains(',') || k.contains('?') {
+            c.err(&p, "a namespace starts with '/' and contains no ',' or '?'");
+        }
+        if m.len() > 200 {
+            c.err(&p, "at most 200 namespaces");
+            break;
+        }
+        c.object(&p, x, &[]);
+    }
+}
 
 const API: &[Field] = &[
     opt("acceptors", Ty::Int(1, U32)),
@@ -148,4 +254,16 @@ fn transports(c: &mut Checker<'_>, path: &str, v: &Value) {
     c.unique_array(path, v, true, |c, p, x| {
         c.value(p, x, Ty::OneOf(TRANSPORTS))
     });
+}
+
+/// `null`, or an absolute path outside `/socket.io/`.
+fn ws_echo_path(c: &mut Checker<'_>, path: &str, v: &Value) {
+    match v {
+        Value::Null => {}
+        Value::String(s) if s.starts_with('/') && !s.starts_with("/socket.io/") => {}
+        _ => c.err(
+            path,
+            "expected null or a path starting with '/' outside /socket.io/",
+        ),
+    }
 }

@@ -218,6 +218,21 @@ impl Trigger {
         }
     }
 
+    /// `on_connect` of a modern namespace socket: data `{"name":"on_connect", "args":[<auth>],
+    /// "nsp": .., "query": {..}}` (`hello` holds every key but the name), a noop.
+    pub fn connect(hello: Value) -> Self {
+        let mut obj = serde_json::Map::new();
+        obj.insert("name".into(), Value::String("on_connect".into()));
+        if let Value::Object(m) = hello {
+            obj.extend(m);
+        }
+        Self {
+            name: "on_connect".into(),
+            origin: Out::Noop,
+            value: Value::Object(obj),
+        }
+    }
+
     /// `on_terminate`: a message whose data is the reason.
     pub fn terminate(reason: &str) -> Self {
         let value = Value::String(reason.to_string());

@@ -26,6 +26,7 @@ pub fn hook_ctor(name: HookName) -> HookCtor {
     use HookName as H;
     match name {
         H::UtilsEcho => utils::echo,
+        H::UtilsAck => utils::ack,
         H::UtilsConsoleDump => utils::console_dump,
         H::UtilsDispatch => utils::dispatch_hook,
         H::PubsubSubscribe => |a, e, m| pubsub_hooks::hook(Op::Subscribe, a, e, m),

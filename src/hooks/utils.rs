@@ -1,4 +1,5 @@
-//! Built-in hooks `utils.echo`, `utils.console_dump`, `utils.dispatch` (HIVE.md 5.2-5.4).
+//! Built-in hooks `utils.echo`, `utils.ack`, `utils.console_dump`, `utils.dispatch` (HIVE.md
+//! 5.2-5.4; `utils.ack` and echo's `rename` are new).
 
 use std::sync::Arc;
 
@@ -22,6 +23,42 @@ pub fn echo(
     _: &EventHookMetrics,
 ) -> Result<Arc<dyn Hook>, HiveError> {
     Ok(Arc::new(Echo::new(args)?))
+}
+
+/// Constructor of `utils.ack` (args ignored): acknowledge the trigger's ack id, if it has one,
+/// with the trigger's `args`.
+///
+/// # Errors
+/// None.
+pub fn ack(_: &Value, _: &BuildEnv<'_>, _: &EventHookMetrics) -> Result<Arc<dyn Hook>, HiveError> {
+    Ok(Arc::new(AckHook))
+}
+
+/// `utils.ack`: the trigger's args back as the acknowledgement of its ack id (nothing when the
+/// client asked for none).
+#[derive(Debug)]
+pub struct AckHook;
+
+impl Hook for AckHook {
+    fn name(&self) -> &'static str {
+        HookName::UtilsAck.name()
+    }
+    fn run<'a>(&'a self, cx: &'a mut Cx<'_>, t: &'a Trigger) -> FlowFuture<'a> {
+        Box::pin(async move {
+            if let Out::Event(Event { ack: Some(id), .. }) = &t.origin {
+                let args = t
+                    .value
+                    .get("args")
+                    .cloned()
+                    .unwrap_or(Value::Array(Vec::new()));
+                cx.reply(Out::Ack {
+                    id: *id,
+                    args: Some(args),
+                });
+            }
+            Flow::Continue
+        })
+    }
 }
 
 /// Constructor of `utils.console_dump`: args are the label (a string, or anything rendered).
@@ -61,17 +98,32 @@ fn label(a: &Value) -> String {
 pub struct Echo {
     /// The configured event (None = echo the trigger).
     fixed: Option<Event>,
+    /// `{"rename": <name>}`: echo the trigger's `args` as the event `<name>`.
+    rename: Option<String>,
 }
 
 impl Echo {
     fn new(args: &Value) -> Result<Self, HiveError> {
         match args {
-            Value::Null => Ok(Self { fixed: None }),
+            Value::Null => Ok(Self {
+                fixed: None,
+                rename: None,
+            }),
+            Value::Object(m) if m.len() == 1 && m.contains_key("rename") => match &m["rename"] {
+                Value::String(s) if !s.is_empty() => Ok(Self {
+                    fixed: None,
+                    rename: Some(s.clone()),
+                }),
+                other => Err(HiveError::BadConnectorDescriptor(format!(
+                    "utils.echo: rename takes a non-empty event name, got {other}"
+                ))),
+            },
             v @ Value::Object(_) => {
                 validate_external_event(v)
                     .map_err(|e| HiveError::BadConnectorDescriptor(format!("utils.echo: {e}")))?;
                 Ok(Self {
                     fixed: Some(Event::with_text(v.clone(), v.to_string())),
+                    rename: None,
                 })
             }
             other => Err(HiveError::BadConnectorDescriptor(format!(
@@ -93,9 +145,18 @@ impl Hook for Echo {
                     args: None,
                 });
             }
-            match &self.fixed {
-                None => cx.reply(t.origin.clone()),
-                Some(e) => cx.reply(Out::Event(e.clone())),
+            match (&self.fixed, &self.rename) {
+                (_, Some(name)) => {
+                    let args = t
+                        .value
+                        .get("args")
+                        .cloned()
+                        .unwrap_or(Value::Array(Vec::new()));
+                    let obj = serde_json::json!({"name": name, "args": args});
+                    cx.reply(Out::Event(Event::new(obj)));
+                }
+                (None, None) => cx.reply(t.origin.clone()),
+                (Some(e), None) => cx.reply(Out::Event(e.clone())),
             }
             Flow::Continue
         })

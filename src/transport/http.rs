@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::origin::{check, rejection_text, reply};
-use super::{TransportCtx, handshake, websocket, xhr_polling};
+use super::{TransportCtx, eio, handshake, websocket, ws_echo, xhr_polling};
 use crate::error::HiveError;
 use crate::http_edge::{self, Edge};
 use crate::wire::sio09;
@@ -47,6 +47,21 @@ pub async fn route(ctx: &TransportCtx, req: Request<Incoming>) -> Response<Full<
     let m = &ctx.http;
     m.requests.inc();
     let path = req.uri().path().to_string();
+    let s = &ctx.config.socketio;
+    if s.websocket_echo_path.as_deref() == Some(path.as_str()) {
+        return ws_echo::upgrade(ctx, req).await;
+    }
+    if s.serves_v4() && same_path(&path, &s.path) {
+        return eio::route(ctx, req, eio::Mode::SocketIo).await;
+    }
+    if let Some(echo) = &s.engineio_echo_path
+        && same_path(&path, echo)
+    {
+        return eio::route(ctx, req, eio::Mode::Echo).await;
+    }
+    if !s.serves_09() {
+        return not_found(ctx, &req);
+    }
     let Some(rest) = path.strip_prefix("/socket.io/1") else {
         return not_found(ctx, &req);
     };
@@ -92,6 +107,11 @@ pub async fn route(ctx: &TransportCtx, req: Request<Incoming>) -> Response<Full<
         }
         _ => not_found(ctx, &req),
     }
+}
+
+/// `path` is `want` (`/x/`), with or without its final slash.
+fn same_path(path: &str, want: &str) -> bool {
+    path == want || Some(path) == want.strip_suffix('/')
 }
 
 fn not_found(ctx: &TransportCtx, req: &Request<Incoming>) -> Response<Full<Bytes>> {

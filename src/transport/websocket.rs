@@ -39,6 +39,38 @@ const MAX_BATCHES: usize = 64;
 /// How long a closing connection waits for the client's last frames (`0:::`).
 const LINGER: Duration = Duration::from_secs(5);
 
+/// Why a write did not complete.
+enum WriteEnd {
+    /// The socket failed or closed.
+    Failed,
+    /// The client took no byte for the whole limit: it stopped reading.
+    Stalled,
+}
+
+/// Write all of `buf`, each write making progress within `limit`: a client that stops reading
+/// cannot hold the connection (its task, socket and connection slot) in a write forever.
+async fn write_within<S>(io: &mut S, mut buf: &[u8], limit: Duration) -> Result<(), WriteEnd>
+where
+    S: AsyncWrite + Unpin,
+{
+    while !buf.is_empty() {
+        match tokio::time::timeout(limit, io.write(buf)).await {
+            Err(_) => return Err(WriteEnd::Stalled),
+            Ok(Ok(0) | Err(_)) => return Err(WriteEnd::Failed),
+            Ok(Ok(n)) => buf = buf.get(n..).unwrap_or_default(),
+        }
+    }
+    Ok(())
+}
+
+/// How long a write may make no progress before the client counts as not reading: as long as a
+/// live client may take to answer a keep-alive (`heartbeat_timeout` + `websocket_ping_timeout`).
+fn stall_limit(ctx: &TransportCtx) -> Duration {
+    Duration::from_millis(
+        ctx.config.socketio.heartbeat_timeout + ctx.config.hive.websocket_ping_timeout,
+    )
+}
+
 /// Upgrade the request and run the connection in the background.
 pub async fn upgrade(
     ctx: &TransportCtx,
@@ -114,7 +146,7 @@ where
         let mut buf = Vec::new();
         encode_frame(&mut buf, opcode::TEXT, error_frame(ctx, &e).as_bytes());
         last_frames(&mut buf, close_code::NORMAL);
-        let _ = conn.get_mut().write_all(&buf).await;
+        let _ = write_within(conn.get_mut(), &buf, stall_limit(ctx)).await;
         return;
     };
     let (out_tx, mut out) = ws_queue::channel_counted(WS_QUEUE, client.queue_figures());
@@ -136,7 +168,11 @@ where
     client.sink_gone(id);
     if let End::Open(code) = end {
         // What the batching window still held goes first.
-        if !held.is_empty() && conn.get_mut().write_all(&held).await.is_err() {
+        if !held.is_empty()
+            && write_within(conn.get_mut(), &held, stall_limit(ctx))
+                .await
+                .is_err()
+        {
             return;
         }
         // Send what the client's termination produces (`0:::`), then close.
@@ -162,6 +198,7 @@ where
     let m = &ctx.websocket;
     let direct = ctx.config.hive.direct_websocket;
     let ping_timeout = Duration::from_millis(ctx.config.hive.websocket_ping_timeout);
+    let limit = stall_limit(ctx);
     let mut window = WriteWindow::new(Duration::from_millis(ctx.config.socketio.poll_timeout));
     // The pong deadline, armed by a keep-alive ping (at most one, HIVE.md 16.2 #5).
     let mut deadline: Option<Pin<Box<tokio::time::Sleep>>> = None;
@@ -177,16 +214,17 @@ where
                     m.frames.inc();
                     match decode(&text) {
                         Ok(msg) => {
+                            let item = Wire::Sio09.incoming(msg);
                             let r = if direct {
-                                client.messages(vec![msg])
+                                client.input(vec![item])
                             } else {
-                                ctx.router.route_messages(sid, vec![msg])
+                                ctx.router.route_input(sid, vec![item])
                             };
                             if let Err(e) = r {
                                 m.bad.inc();
                                 let t = error_frame(ctx, &e);
                                 encode_frame(&mut buf, opcode::TEXT, t.as_bytes());
-                                let _ = conn.get_mut().write_all(&buf).await;
+                                let _ = write_within(conn.get_mut(), &buf, limit).await;
                                 return End::Open(close_code::NORMAL);
                             }
                         }
@@ -212,7 +250,7 @@ where
                         Some(c) => encode_close(&mut buf, c, b""),
                         None => encode_frame(&mut buf, opcode::CLOSE, b""),
                     }
-                    let _ = conn.get_mut().write_all(&buf).await;
+                    let _ = write_within(conn.get_mut(), &buf, limit).await;
                     return End::Closed;
                 }
                 Err(ReadError::Eof) => return End::Open(close_code::NORMAL),
@@ -239,7 +277,7 @@ where
                         }
                         Step::Stop => {
                             held.append(&mut buf);
-                            let _ = conn.get_mut().write_all(held).await;
+                            let _ = write_within(conn.get_mut(), held, limit).await;
                             held.clear();
                             return End::Closed;
                         }
@@ -268,7 +306,7 @@ where
                             deadline = Some(Box::pin(tokio::time::sleep(ping_timeout)));
                         }
                         Step::Stop => {
-                            let _ = conn.get_mut().write_all(&buf).await;
+                            let _ = write_within(conn.get_mut(), &buf, limit).await;
                             return End::Closed;
                         }
                     }
@@ -279,7 +317,7 @@ where
                 m.hang_up.inc();
                 client.terminate(CloseReason::PingTimeout);
                 encode_close(&mut buf, close_code::NORMAL, b"ping timeout");
-                let _ = conn.get_mut().write_all(&buf).await;
+                let _ = write_within(conn.get_mut(), &buf, limit).await;
                 return End::Closed;
             }
         }
@@ -292,8 +330,16 @@ where
                 flush_at = None;
                 window.wrote(tokio::time::Instant::now().into());
             }
-            if conn.get_mut().write_all(&buf).await.is_err() {
-                return End::Closed;
+            match write_within(conn.get_mut(), &buf, limit).await {
+                Ok(()) => {}
+                Err(WriteEnd::Failed) => return End::Closed,
+                Err(WriteEnd::Stalled) => {
+                    // The client stopped reading: end its session as slow, drop the socket.
+                    ctx.clients.slow_dropped.inc();
+                    tracing::warn!(sid = %sid, "websocket client is not reading; disconnecting");
+                    client.terminate(CloseReason::SlowClient);
+                    return End::Closed;
+                }
             }
             if held.is_empty()
                 && let Some(at) = timed.take()
@@ -332,7 +378,7 @@ where
             Some(WsOut::KeepAlive) => Step::Go,
             o => queued(&mut buf, o, code),
         };
-        if conn.get_mut().write_all(&buf).await.is_err() || matches!(step, Step::Stop) {
+        if write_within(conn.get_mut(), &buf, LINGER).await.is_err() || matches!(step, Step::Stop) {
             return;
         }
     }

@@ -103,7 +103,8 @@ pub async fn handle(
                     return reply(m, &headers, StatusCode::BAD_REQUEST, error_frame(ctx, &e));
                 }
             };
-            match ctx.router.route_messages(&sid, msgs) {
+            let items = msgs.into_iter().map(|m| Wire::Sio09.incoming(m)).collect();
+            match ctx.router.route_input(&sid, items) {
                 Ok(()) => reply(m, &headers, StatusCode::OK, "1"),
                 Err(e) => reply(
                     m,

@@ -72,6 +72,9 @@ pub fn encode(item: &Out) -> Arc<str> {
         Out::Raw(Value::String(s)) => return Arc::from(s.as_str()),
         Out::Raw(v) if v.get("name").is_some() => Message::event(v.to_string()),
         Out::Raw(v) => Message::with_data(Kind::Json, v.to_string()),
+        Out::ConnectError(v) => {
+            Message::event(serde_json::json!({"name": "hive_error", "args": [v]}).to_string())
+        }
         Out::Connect => Message::connect(),
         Out::Disconnect => Message::disconnect(),
         Out::Noop => Message::noop(),

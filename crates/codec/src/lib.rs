@@ -15,14 +15,19 @@
 //!   is the streaming (need-more-bytes-is-a-value) reader for byte streams.
 //! - [`handshake`]: the `sid:heartbeat:close:transports` body.
 //! - [`event`]: the JSON carried inside frames: external events, internal events, ACK data.
+//! - [`eio`]: Engine.IO revisions 4 and 3 (the modern protocol's transport layer): packets,
+//!   `\x1e` and length-prefixed polling payloads, EIO3 binary payloads, WebSocket binary frames,
+//!   the open packet and the request error bodies.
+//! - [`sio`]: Socket.IO protocols 5 and 4 packets on top of [`eio`] messages: namespaces, ack
+//!   ids, CONNECT/CONNECT_ERROR, binary attachments ([`sio::Assembler`]) and Hive's
+//!   `{"_hive_binary":…}` JSON form of binaries.
 //! - [`ws`]: RFC 6455 WebSocket frames in both roles: header checks, masking, fragment
 //!   reassembly, close payloads and encoding; every error maps to a close code. Independent of
 //!   the layers above (a 0.9 frame is one text message).
 //!
 //! Everything wire-format specific lives in `socketio`, `batch` and `handshake`; `event` is
-//! wire-independent. A Socket.IO v4 / Engine.IO codec can therefore be added beside them later
-//! (e.g. `engineio.rs` for packets and `socketio4.rs` for v4 packets) and reuse [`event`]
-//! unchanged; the transports pick a codec per connection. Only 0.9 is implemented.
+//! wire-independent; [`eio`] and [`sio`] are the modern protocol's codecs beside them, and the
+//! transports pick a codec per connection.
 //!
 //! # Example
 //! ```
@@ -36,8 +41,10 @@
 //! ```
 
 pub mod batch;
+pub mod eio;
 pub mod event;
 pub mod handshake;
+pub mod sio;
 pub mod socketio;
 pub mod ws;
 

@@ -3,7 +3,8 @@
 //!
 //! It owns the rules between frames: a continuation needs a message, a new data message may not
 //! start inside a fragmented one, control frames may come between fragments, the reassembled
-//! message has a size limit, and text must be UTF-8. Payload bytes are moved out of the caller's
+//! message has a size limit, and text must be UTF-8, checked as the bytes come (a text message
+//! fails at the first invalid sequence, not at its end: RFC 6455 8.1 "fail fast"). Payload bytes are moved out of the caller's
 //! buffer as they come, so the caller's buffer only ever holds headers and small frames; a large
 //! payload can also be read straight into the message ([`StreamDecoder::direct_read`]).
 
@@ -33,6 +34,8 @@ pub struct StreamDecoder {
     /// Opcode of the data message being reassembled, if a fragment of it has come.
     message: Option<u8>,
     data: Vec<u8>,
+    /// Bytes of a text message's `data` already checked as UTF-8 (up to a char boundary).
+    checked: usize,
 }
 
 impl StreamDecoder {
@@ -44,6 +47,7 @@ impl StreamDecoder {
             current: None,
             message: None,
             data: Vec::new(),
+            checked: 0,
         }
     }
 
@@ -56,6 +60,8 @@ impl StreamDecoder {
     /// [`WsError::Protocol`], [`WsError::TooBig`] or [`WsError::BadUtf8`] when the frames break
     /// RFC 6455 or the size limit.
     pub fn decode(&mut self, buf: &[u8]) -> Result<(usize, Option<Incoming>), WsError> {
+        // Payload read straight into a text message since the last call is checked here.
+        self.check_text(false)?;
         let mut used = 0;
         loop {
             let rest = buf.get(used..).unwrap_or_default();
@@ -86,7 +92,10 @@ impl StreamDecoder {
                 unmask(dst.get_mut(from..).unwrap_or_default(), k, c.done);
             }
             c.done += take;
-            if c.remaining > 0 {
+            let done = c.remaining == 0;
+            let last = done && c.fin;
+            self.check_text(last)?;
+            if !done {
                 return Ok((used, None));
             }
             let Some(c) = self.current.take() else {
@@ -114,6 +123,30 @@ impl StreamDecoder {
             old,
             want,
         })
+    }
+
+    /// Is a text message's payload being read (a text frame, or a continuation of one)?
+    fn in_text(&self) -> bool {
+        match &self.current {
+            Some(c) if opcode::is_control(c.opcode) => false,
+            Some(c) if c.opcode == opcode::TEXT => true,
+            _ => self.message == Some(opcode::TEXT),
+        }
+    }
+
+    /// Check the text message's bytes that came since the last check: an invalid sequence fails
+    /// at once; an incomplete one at the end is fine unless the message is `complete`.
+    fn check_text(&mut self, complete: bool) -> Result<(), WsError> {
+        if !self.in_text() || self.checked >= self.data.len() {
+            return Ok(());
+        }
+        let new = self.data.get(self.checked..).unwrap_or_default();
+        match std::str::from_utf8(new) {
+            Ok(_) => self.checked = self.data.len(),
+            Err(e) if e.error_len().is_none() && !complete => self.checked += e.valid_up_to(),
+            Err(_) => return Err(WsError::BadUtf8),
+        }
+        Ok(())
     }
 
     /// Parse the next frame header if it is all in `b`, and check it against the message rules.
@@ -162,6 +195,7 @@ impl StreamDecoder {
                     return Ok(None);
                 }
                 self.message = None;
+                self.checked = 0;
                 let data = std::mem::take(&mut self.data);
                 if op == opcode::TEXT {
                     String::from_utf8(data)

@@ -325,3 +325,40 @@ fn the_decoder_keeps_partial_headers_only() {
     assert_eq!(d.buffered(), 0);
     assert_eq!(d.next_item(), Ok(None));
 }
+
+/// Invalid UTF-8 fails as soon as its bytes are in (Autobahn 6.4.*), not at the message's end: in
+/// a first fragment, and in part of one frame's payload; a code point split across fragments or
+/// reads is fine until the message ends.
+#[test]
+fn invalid_utf8_fails_fast() {
+    // A first fragment with an invalid sequence: no need to wait for the rest of the message.
+    let b = client(false, opcode::TEXT, &[b'a', 0xF4, 0x90, 0x80]);
+    let mut d = StreamDecoder::new(Role::Server, 1 << 20);
+    assert_eq!(d.decode(&b), Err(WsError::BadUtf8));
+    // Half a frame's payload with an invalid sequence: fails before the other half arrives.
+    let b = client(
+        true,
+        opcode::TEXT,
+        &[b'a', b'b', 0xCE, 0xBA, 0xED, 0xA0, 0x80, b'c', b'd'],
+    );
+    let mut d = StreamDecoder::new(Role::Server, 1 << 20);
+    assert_eq!(d.decode(&b[..b.len() - 2]), Err(WsError::BadUtf8));
+    // A code point split across fragments and reads is fine.
+    let s = "κόσμε".as_bytes();
+    let mut b = client(false, opcode::TEXT, &s[..3]);
+    b.extend(client(true, opcode::CONTINUATION, &s[3..]));
+    let mut d = StreamDecoder::new(Role::Server, 1 << 20);
+    let mut got = None;
+    let mut at = 0;
+    for end in 1..=b.len() {
+        let (used, m) = d.decode(&b[at..end]).unwrap();
+        at += used;
+        if m.is_some() {
+            got = m;
+        }
+    }
+    assert_eq!(got, Some(text("κόσμε")));
+    // An incomplete code point at the very end of the message is still an error.
+    let b = client(true, opcode::TEXT, &s[..3]);
+    assert_eq!(decode_all(Role::Server, &b, 100), Err(WsError::BadUtf8));
+}

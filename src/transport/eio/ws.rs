@@ -1,0 +1,157 @@
+//! One WebSocket connection of an Engine.IO session: fastwebsockets performs the upgrade, then
+//! one task reads client frames (text -> the session, binary -> the session without the
+//! revision's framing) and writes what the session sends ([`WsCmd`]); one Engine.IO packet per
+//! frame. Frames over `socketio.max_payload` close the connection with 1009. WebSocket control
+//! pings are answered (the Engine.IO heartbeat is the session's own).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use fastwebsockets::upgrade;
+use http_body_util::Full;
+use hyper::body::Incoming as Body;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::session::{EioIn, WsCmd};
+use super::{Entry, bad};
+use crate::http_edge::EdgeStream;
+use crate::transport::TransportCtx;
+use crate::transport::ws_reader::{FrameReader, ReadError};
+use codec::eio;
+use codec::ws::{Incoming, encode_close, encode_frame, opcode};
+
+/// Most queued commands gathered into one socket write.
+const MAX_BATCH: usize = 64;
+
+/// Upgrade the request and run the connection for `entry`'s session.
+pub async fn upgrade(
+    ctx: &TransportCtx,
+    mut req: Request<Body>,
+    entry: Arc<Entry>,
+    sid: Arc<str>,
+    first: bool,
+) -> Response<Full<Bytes>> {
+    ctx.websocket.requests.inc();
+    let headers = req.headers().clone();
+    let (resp, fut) = match upgrade::upgrade(&mut req) {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::debug!(error = %e, "bad websocket upgrade (modern protocol)");
+            if first {
+                let _ = entry.tx.send(EioIn::Close);
+            }
+            return bad(ctx, &headers, StatusCode::BAD_REQUEST);
+        }
+    };
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        let upgraded = match fut.await {
+            Ok(ws) => ws.into_inner().into_inner(),
+            Err(e) => {
+                tracing::debug!(error = %e, "websocket upgrade did not complete");
+                if first {
+                    let _ = entry.tx.send(EioIn::Close);
+                }
+                return;
+            }
+        };
+        let max = ctx.config.socketio.max_payload;
+        match upgraded.downcast::<TokioIo<EdgeStream>>() {
+            Ok(parts) => {
+                let (tcp, _slot) = parts.io.into_inner().into_parts();
+                let mut conn = FrameReader::new(tcp, &parts.read_buf, max);
+                drop(parts.read_buf);
+                run(&ctx, &mut conn, &entry, &sid).await;
+            }
+            Err(up) => {
+                let mut conn = FrameReader::new(TokioIo::new(up), &[], max);
+                run(&ctx, &mut conn, &entry, &sid).await;
+            }
+        }
+    });
+    let (parts, _) = resp.into_parts();
+    Response::from_parts(parts, Full::new(Bytes::new()))
+}
+
+async fn run<S>(ctx: &TransportCtx, conn: &mut FrameReader<S>, entry: &Entry, sid: &str)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let id = ctx.next_id();
+    let (tx, mut cmds) = mpsc::unbounded_channel();
+    if entry.tx.send(EioIn::WsOpen { id, tx }).is_err() {
+        let mut buf = Vec::new();
+        encode_frame(&mut buf, opcode::CLOSE, b"");
+        let _ = conn.get_mut().write_all(&buf).await;
+        return;
+    }
+    let rev = entry.rev;
+    loop {
+        let mut buf = Vec::new();
+        tokio::select! {
+            r = conn.next() => match r {
+                Ok(Incoming::Text(text)) => {
+                    ctx.websocket.frames.inc();
+                    let _ = entry.tx.send(EioIn::WsText { id, text: text.to_string() });
+                }
+                Ok(Incoming::Binary(data)) => {
+                    ctx.websocket.frames.inc();
+                    let m = match eio::decode_ws_binary(rev, &data) {
+                        Ok(data) => EioIn::WsBinary { id, data },
+                        Err(_) => EioIn::WsBad { id },
+                    };
+                    let _ = entry.tx.send(m);
+                }
+                Ok(Incoming::Ping(p)) => encode_frame(&mut buf, opcode::PONG, &p),
+                Ok(Incoming::Pong(_)) => {}
+                Ok(Incoming::Close(_)) => {
+                    encode_frame(&mut buf, opcode::CLOSE, b"");
+                    let _ = conn.get_mut().write_all(&buf).await;
+                    break;
+                }
+                Err(ReadError::Eof) => break,
+                Err(e) => {
+                    tracing::debug!(sid = %sid, error = %e, "websocket read failed (modern protocol)");
+                    ctx.websocket.errors.inc();
+                    if let Some(c) = e.close_code() {
+                        encode_close(&mut buf, c, b"");
+                        let _ = conn.get_mut().write_all(&buf).await;
+                    }
+                    break;
+                }
+            },
+            c = cmds.recv() => {
+                let mut next = c;
+                let mut stop = false;
+                for _ in 0..MAX_BATCH {
+                    match next {
+                        Some(WsCmd::Text(t)) => encode_frame(&mut buf, opcode::TEXT, t.as_bytes()),
+                        Some(WsCmd::Binary(b)) => encode_frame(&mut buf, opcode::BINARY, &b),
+                        Some(WsCmd::Close) | None => {
+                            encode_frame(&mut buf, opcode::CLOSE, b"");
+                            stop = true;
+                            break;
+                        }
+                    }
+                    match cmds.try_recv() {
+                        Ok(c) => next = Some(c),
+                        Err(_) => break,
+                    }
+                }
+                if conn.get_mut().write_all(&buf).await.is_err() || stop {
+                    let _ = conn.get_mut().shutdown().await;
+                    break;
+                }
+                continue;
+            }
+        }
+        if !buf.is_empty() && conn.get_mut().write_all(&buf).await.is_err() {
+            break;
+        }
+    }
+    ctx.websocket.hang_up.inc();
+    let _ = entry.tx.send(EioIn::WsGone { id });
+}

@@ -1,0 +1,373 @@
+//! Slow and hostile clients against a real node:
+//! - a WebSocket client that never reads its socket while its requests keep producing replies is
+//!   dropped at its bound (`clients.slow_dropped`), and another session's round trips all come
+//!   back meanwhile and after;
+//! - an XHR session that never polls again is dropped at `socketio.max_outgoing_queue`;
+//! - a handshake flood with no transport after it: sessions never exceed
+//!   `hive.max_client_slots` (the excess is refused 403 `no_slots`), every one is reaped by
+//!   `socketio.init_timeout`, and the node serves a real session afterwards;
+//! - request-smuggling shapes (two `Content-Length`s, equal or not; `Transfer-Encoding` with
+//!   `Content-Length`) on the API and on the XHR transport are refused 400, the connection is
+//!   closed, and nothing reaches a handler.
+//!
+//! No timed assertion: waits are bounded liveness checks (`TestHive::until`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use codec::ws::{Header, Role, encode_masked, opcode};
+use common::{TestHive, handshake, http};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const HASH: &str = "abcde12345";
+
+/// A raw WebSocket client after the upgrade.
+struct Ws {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Ws {
+    async fn open(addr: SocketAddr, sid: &str) -> Ws {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "GET /socket.io/1/websocket/{sid} HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://localhost\r\n\
+             Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut ws = Ws { s, buf: Vec::new() };
+        let end = loop {
+            if let Some(i) = ws.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            ws.more().await.expect("upgrade response");
+        };
+        assert!(ws.buf.starts_with(b"HTTP/1.1 101"));
+        ws.buf.drain(..end);
+        ws
+    }
+
+    async fn more(&mut self) -> Option<()> {
+        let mut chunk = [0u8; 65536];
+        let n = tokio::time::timeout(Duration::from_secs(30), self.s.read(&mut chunk))
+            .await
+            .expect("no data from the server within 30 s")
+            .ok()?;
+        (n > 0).then(|| self.buf.extend_from_slice(&chunk[..n]))
+    }
+
+    /// The next text message; `None` at the end of the stream or a close.
+    async fn text(&mut self) -> Option<String> {
+        loop {
+            if let Some((h, at)) = Header::parse(&self.buf, Role::Client).unwrap() {
+                let len = usize::try_from(h.len).unwrap();
+                if self.buf.len() >= at + len {
+                    let p = self.buf[at..at + len].to_vec();
+                    self.buf.drain(..at + len);
+                    match h.opcode {
+                        opcode::TEXT => return Some(String::from_utf8(p).unwrap()),
+                        opcode::CLOSE => return None,
+                        opcode::PING => {
+                            let mut b = Vec::new();
+                            encode_masked(&mut b, true, opcode::PONG, [1, 2, 3, 4], &p);
+                            self.s.write_all(&b).await.ok()?;
+                            continue;
+                        }
+                        _ => continue,
+                    }
+                }
+            }
+            self.more().await?;
+        }
+    }
+
+    async fn send(&mut self, msg: &str) -> std::io::Result<()> {
+        let mut b = Vec::new();
+        encode_masked(&mut b, true, opcode::TEXT, [9, 8, 7, 6], msg.as_bytes());
+        self.s.write_all(&b).await
+    }
+
+    /// The next text message that is not a heartbeat.
+    async fn event(&mut self) -> Option<String> {
+        loop {
+            let t = self.text().await?;
+            if t != "2::" && t != "8::" {
+                return Some(t);
+            }
+        }
+    }
+}
+
+fn echo(tag: &str, pad: &str) -> String {
+    format!(r#"5:::{{"name":"echo","args":["{tag}","{pad}"]}}"#)
+}
+
+/// A session that sends `echo` events without ever reading its socket fills its kernel buffers:
+/// the node's writes to it stall, and after `heartbeat_timeout` + `websocket_ping_timeout` with no
+/// progress it is dropped as slow (before the fix, the connection's task waited in its write
+/// forever, holding the socket and a connection slot). Another session's echoes all come back,
+/// during and after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_client_that_never_reads_is_dropped_and_nobody_else_waits() {
+    let h = TestHive::start(json!({
+        "socketio": {"poll_timeout": 0, "heartbeat_timeout": 1000, "session_timeout": 120000}
+    }))
+    .await;
+    let mut live = Ws::open(h.sio, &handshake(h.sio).await).await;
+    assert_eq!(live.text().await.unwrap(), "1:::");
+    let mut stuck = Ws::open(h.sio, &handshake(h.sio).await).await;
+    // The stuck client writes 16 KiB echoes forever and never reads; its writes stop when the
+    // node stops reading it, and fail once the node drops it.
+    let pad = "x".repeat(16 * 1024);
+    let writer = {
+        let pad = pad.clone();
+        tokio::spawn(async move {
+            let mut n = 0u64;
+            while stuck.send(&echo("s", &pad)).await.is_ok() {
+                n += 1;
+            }
+            n
+        })
+    };
+    // The live session does round trips, one at a time, until the stuck one is dropped, then 20
+    // more; every reply comes back, in order.
+    let mut trips = 0u64;
+    let mut after = 0;
+    while after < 20 {
+        if h.metric("clients.slow_dropped") > 0 {
+            after += 1;
+        }
+        let tag = format!("live-{trips}");
+        live.send(&echo(&tag, "")).await.unwrap();
+        let got = live
+            .event()
+            .await
+            .expect("the live session is still served");
+        assert!(got.contains(&tag), "{got}");
+        trips += 1;
+        assert!(
+            trips < 1_000_000,
+            "the stuck client was never dropped after {trips} round trips"
+        );
+    }
+    h.until("stuck session ended", Duration::from_secs(30), |h| {
+        h.sessions() == 1
+    })
+    .await;
+    let sent = tokio::time::timeout(Duration::from_secs(30), writer)
+        .await
+        .expect("the stuck client's writes fail once it is dropped")
+        .unwrap();
+    println!("live round trips: {trips}; the stuck client sent {sent} echoes before its drop");
+    assert_eq!(h.metric("clients.slow_dropped"), 1);
+    h.stop().await;
+}
+
+/// An XHR session that stops polling: its replies queue up to `max_outgoing_queue`, then it is
+/// dropped; a WebSocket session is served throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_xhr_session_that_never_polls_is_dropped_at_its_queue_bound() {
+    let h = TestHive::start(json!({
+        "socketio": {"poll_timeout": 0, "heartbeat_timeout": 60000, "session_timeout": 120000,
+                     "max_outgoing_queue": 50}
+    }))
+    .await;
+    let mut live = Ws::open(h.sio, &handshake(h.sio).await).await;
+    assert_eq!(live.text().await.unwrap(), "1:::");
+    let sid = handshake(h.sio).await;
+    let path = format!("/socket.io/1/xhr-polling/{sid}");
+    let origin = [("Origin", "http://localhost")];
+    // One poll connects the transport (it answers `1::`), then no poll ever again.
+    let (s, _, b) = http(h.sio, "GET", &path, &origin, b"").await;
+    assert_eq!((s, b.as_str()), (200, "1:::"));
+    let mut posted = 0;
+    while h.metric("clients.slow_dropped") == 0 {
+        let (s, _, _) = http(h.sio, "POST", &path, &origin, echo("x", "").as_bytes()).await;
+        if s != 200 {
+            break; // the session is gone
+        }
+        posted += 1;
+        assert!(
+            posted <= 1000,
+            "never dropped after {posted} unread replies"
+        );
+        live.send(&echo(&format!("w{posted}"), "")).await.unwrap();
+        let got = live.event().await.unwrap();
+        assert!(got.contains(&format!("w{posted}")), "{got}");
+    }
+    h.until("xhr session dropped", Duration::from_secs(30), |h| {
+        h.metric("clients.slow_dropped") == 1 && h.sessions() == 1
+    })
+    .await;
+    assert!(
+        posted >= 50,
+        "dropped after {posted} replies, before the bound"
+    );
+    live.send(&echo("after", "")).await.unwrap();
+    assert!(live.event().await.unwrap().contains("after"));
+    h.stop().await;
+}
+
+/// Handshakes with no transport after them: at most `max_client_slots` sessions exist, the rest
+/// are refused 403, all are reaped by `init_timeout`, and a real session works afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handshake_flood_is_bounded_and_reaped() {
+    // test.json: 100 slots, init_timeout 500 ms.
+    let h = TestHive::start(json!({})).await;
+    let mut ok = 0;
+    let mut refused = 0;
+    for round in 0..3 {
+        let mut tasks = Vec::new();
+        for _ in 0..150 {
+            let addr = h.sio;
+            tasks.push(tokio::spawn(async move {
+                http(addr, "GET", "/socket.io/1/?t=1", &[], b"").await
+            }));
+        }
+        for t in tasks {
+            let (s, _, body) = t.await.unwrap();
+            match s {
+                200 => ok += 1,
+                403 => {
+                    assert!(body.contains("no_slots"), "{body}");
+                    refused += 1;
+                }
+                other => panic!("handshake answered {other}: {body}"),
+            }
+            assert!(h.sessions() <= 100, "{} sessions", h.sessions());
+        }
+        assert!(
+            refused > 0 || round > 0,
+            "150 handshakes on 100 slots, none refused"
+        );
+        h.until("flood reaped", Duration::from_secs(60), |h| {
+            h.sessions() == 0
+        })
+        .await;
+    }
+    println!("handshakes: {ok} accepted, {refused} refused");
+    assert!(
+        ok >= 100 && refused >= 50,
+        "{ok} accepted, {refused} refused"
+    );
+    // The node serves a real session afterwards.
+    let mut ws = Ws::open(h.sio, &handshake(h.sio).await).await;
+    assert_eq!(ws.text().await.unwrap(), "1:::");
+    ws.send(&echo("after", "")).await.unwrap();
+    assert!(ws.event().await.unwrap().contains("after"));
+    h.stop().await;
+}
+
+/// Send raw bytes on a fresh connection; the whole answer (the server closes the connection).
+async fn raw(addr: SocketAddr, req: &str) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut out))
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The three smuggling shapes for a POST to `path` with `body`; each is a keep-alive request
+/// followed by a second one, which must never be answered.
+fn smuggling_requests(path: &str, body: &str) -> Vec<(&'static str, String)> {
+    let n = body.len();
+    let next = "GET /never HTTP/1.1\r\nHost: x\r\n\r\n";
+    let chunked = format!("{n:x}\r\n{body}\r\n0\r\n\r\n");
+    vec![
+        (
+            "two different Content-Lengths",
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nOrigin: http://localhost\r\nContent-Length: {n}\r\nContent-Length: {}\r\n\r\n{body}{next}",
+                n + 5
+            ),
+        ),
+        (
+            "two equal Content-Lengths",
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nOrigin: http://localhost\r\nContent-Length: {n}\r\nContent-Length: {n}\r\n\r\n{body}{next}"
+            ),
+        ),
+        (
+            "Transfer-Encoding then Content-Length",
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nOrigin: http://localhost\r\nTransfer-Encoding: chunked\r\nContent-Length: {n}\r\n\r\n{chunked}{next}"
+            ),
+        ),
+        (
+            "Content-Length then Transfer-Encoding",
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nOrigin: http://localhost\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n{chunked}{next}"
+            ),
+        ),
+    ]
+}
+
+/// Every shape is answered 400 once, and the connection closes (the pipelined request after it
+/// is never answered).
+fn assert_refused(what: &str, answer: &str) {
+    // hyper itself refuses two different lengths (an empty 400); the edge the other shapes.
+    assert!(answer.starts_with("HTTP/1.1 400"), "{what}: {answer}");
+    assert!(
+        answer.contains("request-smuggling") || what == "two different Content-Lengths",
+        "{what}: refused for another reason: {answer}"
+    );
+    assert_eq!(
+        answer.matches("HTTP/1.1 ").count(),
+        1,
+        "{what}: a second response: {answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_smuggling_shapes_are_refused_on_the_api() {
+    let h = TestHive::start(json!({})).await;
+    let path = format!("/api/{HASH}/pubsub/publish/ping.x");
+    let body = r#"{"name":"x","args":[]}"#;
+    let before = h.metric("api.requests");
+    for (what, req) in smuggling_requests(&path, body) {
+        assert_refused(what, &raw(h.api, &req).await);
+    }
+    assert_eq!(
+        h.metric("api.requests"),
+        before,
+        "a smuggling shape reached the API's handler"
+    );
+    // A plain request still works.
+    let (s, _, b) = http(h.api, "POST", &path, &[], body.as_bytes()).await;
+    assert_eq!((s, b.as_str()), (200, ""));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_smuggling_shapes_are_refused_on_the_xhr_transport() {
+    let h = TestHive::start(json!({"socketio": {"session_timeout": 60000}})).await;
+    let sid = handshake(h.sio).await;
+    let path = format!("/socket.io/1/xhr-polling/{sid}");
+    let origin = [("Origin", "http://localhost")];
+    let (s, _, b) = http(h.sio, "GET", &path, &origin, b"").await;
+    assert_eq!((s, b.as_str()), (200, "1:::"));
+    let before = h.metric("clients.transports.http.requests");
+    for (what, req) in smuggling_requests(&path, &echo("smuggled", "")) {
+        assert_refused(what, &raw(h.sio, &req).await);
+    }
+    assert_eq!(
+        h.metric("clients.transports.http.requests"),
+        before,
+        "a smuggling shape reached the transport"
+    );
+    // Nothing was routed to the session: a plain POST and poll give only its own reply.
+    let (s, _, _) = http(h.sio, "POST", &path, &origin, echo("plain", "").as_bytes()).await;
+    assert_eq!(s, 200);
+    let (_, _, b) = http(h.sio, "GET", &path, &origin, b"").await;
+    assert!(b.contains("plain") && !b.contains("smuggled"), "{b}");
+    h.stop().await;
+}

@@ -1,0 +1,21 @@
+const { io } = require("socket.io-client-4");
+const url = process.argv[2], transports = process.argv[3] ? process.argv[3].split(",") : undefined;
+const s = io(url, { auth: { token: "abc" }, transports, reconnection: false });
+const t0 = Date.now();
+const log = (...a) => console.log(Date.now() - t0, ...a);
+s.on("connect", () => log("connect", s.id, s.io.engine.transport.name));
+s.on("connect_error", (e) => log("connect_error", e.message, e.data));
+s.on("auth", (a) => log("auth", JSON.stringify(a)));
+s.on("message-back", (...a) => log("message-back", JSON.stringify(a)));
+s.on("disconnect", (r) => log("disconnect", r));
+s.io.engine.on("upgrade", () => log("upgraded"));
+s.on("connect", () => {
+  s.emit("message", 1, "2", { 3: [true] }, Buffer.from([1, 2, 3]), { nested: Buffer.from([4, 5, 6]) });
+  s.emit("message-with-ack", "x", Buffer.from([9]), (...r) => log("ack", JSON.stringify(r)));
+  s.emit("message", "é€😀".repeat(3) + "x".repeat(200000));
+  const c = io(url + "/custom", { auth: { c: 1 }, transports, reconnection: false });
+  c.on("auth", (a) => log("custom auth", JSON.stringify(a)));
+  const r = io(url + "/random", { transports, reconnection: false });
+  r.on("connect_error", (e) => log("random connect_error", e.message));
+  setTimeout(() => { log("idle ok", s.connected, s.io.engine.transport.name); process.exit(0); }, 1500);
+});
