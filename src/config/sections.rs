@@ -549,7 +549,3 @@ fn d_max_header_size() -> usize {
 fn d_drain_timeout() -> u64 {
     5_000
 }
-
-fn d_true() -> bool {
-    true
-}
