@@ -7,7 +7,8 @@
 //!    `utils.echo` hook) until `--echoes` round trips are done in total;
 //! 2. **deliveries**: `--publishes` events are published to `bench.room` through the API (plain
 //!    `action.send_event`, so pre-encoded frames on the shortcut) and every session receives every
-//!    one.
+//!    one (at most 32 publishes in flight, so that no session falls behind into a slow-consumer
+//!    drop).
 //!
 //! The server's CPU time of each phase is the sum of its threads' run time
 //! (`/proc/<pid>/task/*/schedstat`, ns) over the phase, divided by the round trips or deliveries.
@@ -42,6 +43,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const HASH: &str = "abcde12345";
 const ROOM: &str = "bench.room";
+/// Publishes in flight at most (see the delivery phase).
+const WINDOW: usize = 32;
 
 struct Opts {
     pairs: usize,
@@ -355,11 +358,18 @@ async fn run(o: &Opts, figures: bool) -> Run {
     let ppath = format!("/api/{HASH}/pubsub/action/{ROOM}");
     let want = (o.publishes * o.sessions) as u64;
     let c0 = h.cpu();
-    for _ in 0..o.publishes {
+    let end = Instant::now() + Duration::from_secs(120);
+    for k in 0..o.publishes {
+        // Flow control: at most WINDOW publishes not yet received by everyone, well under the
+        // connection queue's 256, so that no session is dropped as a slow consumer.
+        let floor = k.saturating_sub(WINDOW) * o.sessions;
+        while received.load(Ordering::Relaxed) < floor as u64 {
+            assert!(Instant::now() < end, "lost deliveries");
+            tokio::task::yield_now().await;
+        }
         let (s, _) = request(h.api, "POST", &ppath, body.as_bytes()).await;
         assert_eq!(s, 200);
     }
-    let end = Instant::now() + Duration::from_secs(120);
     while received.load(Ordering::Relaxed) < want {
         assert!(Instant::now() < end, "lost deliveries");
         tokio::time::sleep(Duration::from_millis(5)).await;
