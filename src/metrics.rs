@@ -95,5 +95,5 @@ pub use latency::{Latencies, Latency, LatencySummary};
 pub use names::LazyCounter;
 pub use pubsub::{PubsubMetrics, PubsubPrefixMetrics};
 pub use registry::{INIT_METRICS, Metrics};
-pub use series::{SampleInput, Series};
-pub use transports::{HttpTransportMetrics, WebsocketTransportMetrics};
+pub use series::Series;
+pub use transports::{EioTransportMetrics, HttpTransportMetrics, WebsocketTransportMetrics};

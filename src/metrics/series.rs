@@ -12,27 +12,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-use super::latency::Latency;
+use std::sync::Arc;
 
-/// What one tick reads: totals since start (the ring turns them into rates), the gauges, and the
-/// events' hook-chain histograms.
-#[derive(Debug, Default)]
-pub struct SampleInput {
-    /// Live sessions.
-    pub sessions: i64,
-    /// Browser messages processed since start.
-    pub msgs_in: i64,
-    /// Messages written to WebSockets since start.
-    pub msgs_out: i64,
-    /// Deliveries handed to subscribers since start.
-    pub deliveries: u64,
-    /// Resident set size, bytes.
-    pub rss: i64,
-    /// Pools: `(name, busy, workers)`.
-    pub pools: Vec<(String, usize, usize)>,
-    /// Each event's hook-chain histogram.
-    pub hooks: Vec<(String, std::sync::Arc<Latency>)>,
-}
+use super::latency::Latency;
 
 /// Samples kept: 15 minutes at one a second.
 pub(crate) const CAPACITY: usize = 900;
@@ -76,19 +58,37 @@ impl std::fmt::Debug for Series {
     }
 }
 
+/// The counters one sample reads (the registry gathers them: see `Metrics::sample_series`).
+pub struct Reading<'a> {
+    /// Live sessions.
+    pub sessions: i64,
+    /// Messages in, as a running total.
+    pub msgs_in: i64,
+    /// Messages out, as a running total.
+    pub msgs_out: i64,
+    /// Deliveries, as a running total.
+    pub deliveries: u64,
+    /// The per-event hook chain latencies.
+    pub hooks: Vec<(String, Arc<Latency>)>,
+    /// The pools' `(name, busy, workers)`.
+    pub pools: &'a [(String, usize, usize)],
+    /// The RSS in bytes.
+    pub rss: i64,
+}
+
 impl Series {
-    /// Take one sample.
-    pub fn sample(&self, input: SampleInput) {
+    /// Take one sample from `r`.
+    pub fn sample(&self, r: Reading<'_>) {
         let now = Instant::now();
-        let SampleInput {
+        let Reading {
             sessions,
             msgs_in,
             msgs_out,
             deliveries,
-            rss,
-            pools,
             hooks,
-        } = input;
+            pools,
+            rss,
+        } = r;
         let mut prev = self.prev.lock().unwrap_or_else(|e| e.into_inner());
         let secs = prev
             .at

@@ -5,6 +5,7 @@
 //! pings are answered (the Engine.IO heartbeat is the session's own).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use fastwebsockets::upgrade;
@@ -89,6 +90,10 @@ where
         return;
     }
     let rev = entry.rev;
+    // A write must make progress within a heartbeat: a client that stops reading cannot hold its
+    // connection task, socket and connection slot forever.
+    let s = &ctx.config.socketio;
+    let patience = Duration::from_millis(s.ping_interval + s.ping_timeout);
     loop {
         let mut buf = Vec::new();
         tokio::select! {
@@ -109,7 +114,7 @@ where
                 Ok(Incoming::Pong(_)) => {}
                 Ok(Incoming::Close(_)) => {
                     encode_frame(&mut buf, opcode::CLOSE, b"");
-                    let _ = conn.get_mut().write_all(&buf).await;
+                    let _ = written(conn, &buf, patience).await;
                     break;
                 }
                 Err(ReadError::Eof) => break,
@@ -118,7 +123,7 @@ where
                     ctx.websocket.errors.inc();
                     if let Some(c) = e.close_code() {
                         encode_close(&mut buf, c, b"");
-                        let _ = conn.get_mut().write_all(&buf).await;
+                        let _ = written(conn, &buf, patience).await;
                     }
                     break;
                 }
@@ -141,17 +146,28 @@ where
                         Err(_) => break,
                     }
                 }
-                if conn.get_mut().write_all(&buf).await.is_err() || stop {
-                    let _ = conn.get_mut().shutdown().await;
+                if !written(conn, &buf, patience).await || stop {
+                    let _ = tokio::time::timeout(patience, conn.get_mut().shutdown()).await;
                     break;
                 }
                 continue;
             }
         }
-        if !buf.is_empty() && conn.get_mut().write_all(&buf).await.is_err() {
+        if !buf.is_empty() && !written(conn, &buf, patience).await {
             break;
         }
     }
     ctx.websocket.hang_up.inc();
     let _ = entry.tx.send(EioIn::WsGone { id });
+}
+
+/// Write `buf` within `patience`; false when the socket failed or the client is not reading.
+async fn written<S>(conn: &mut FrameReader<S>, buf: &[u8], patience: Duration) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    matches!(
+        tokio::time::timeout(patience, conn.get_mut().write_all(buf)).await,
+        Ok(Ok(()))
+    )
 }
