@@ -18,7 +18,8 @@
 //! is shared.
 //!
 //! Run: `cargo bench --bench figures_overhead -- [--pairs 5] [--sessions 200] [--echoers 50]
-//! [--echoes 60000] [--publishes 1000]`
+//! [--echoes 60000] [--publishes 1000] [--pin]` (`--pin`: the server on CPU 0 through `taskset`;
+//! run the bench itself with `taskset -c 1 cargo bench ...`)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -52,6 +53,8 @@ struct Opts {
     echoers: usize,
     echoes: usize,
     publishes: usize,
+    /// Run the server on CPU 0 (`taskset -c 0`); run the bench itself under `taskset -c 1`.
+    pin: bool,
 }
 
 fn opts() -> Opts {
@@ -61,6 +64,7 @@ fn opts() -> Opts {
         echoers: 50,
         echoes: 60_000,
         publishes: 1_000,
+        pin: false,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -72,6 +76,11 @@ fn opts() -> Opts {
             "--echoers" => o.echoers = val().expect("--echoers N"),
             "--echoes" => o.echoes = val().expect("--echoes N"),
             "--publishes" => o.publishes = val().expect("--publishes N"),
+            "--pin" => {
+                o.pin = true;
+                i += 1;
+                continue;
+            }
             _ => {
                 i += 1;
                 continue;
@@ -111,7 +120,7 @@ struct Hive {
 }
 
 impl Hive {
-    fn start(figures: bool, sessions: usize) -> Hive {
+    fn start(figures: bool, sessions: usize, pin: bool) -> Hive {
         let dir = tempfile::tempdir().unwrap();
         let (sio, api, mon) = (free_port(), free_port(), free_port());
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -138,7 +147,14 @@ impl Hive {
         );
         let path = dir.path().join("hive.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_hive"))
+        let mut cmd = if pin {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "0", env!("CARGO_BIN_EXE_hive")]);
+            c
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_hive"))
+        };
+        let child = cmd
             .arg("--config")
             .arg(&path)
             .current_dir(dir.path())
@@ -304,7 +320,7 @@ fn loadavg() -> f64 {
 }
 
 async fn run(o: &Opts, figures: bool) -> Run {
-    let h = Hive::start(figures, o.sessions);
+    let h = Hive::start(figures, o.sessions, o.pin);
     let received = Arc::new(AtomicU64::new(0));
     let (ready_tx, mut ready) = tokio::sync::mpsc::channel(o.sessions);
     let mut cmds = Vec::new();
