@@ -11,6 +11,7 @@
 //! - `observer`: per-actor figures, the top-N actor table and kills ([`Observer`]).
 //! - `sessions`: one session, disconnecting it, and the channels ([`SessionsView`]).
 //! - `dashboard_html`: the dashboard page (`/dashboard`; its charts read `/dashboard/series`).
+//! - `top`: `hive top`, the live terminal view ([`run_top`]).
 //! - `tree_text`, `tree_html`, `client`: the supervision tree as text (`hive tree`) and as a page.
 
 mod client;
@@ -25,6 +26,7 @@ mod prometheus;
 mod routes;
 mod server;
 mod sessions;
+mod top;
 mod tree_html;
 mod tree_text;
 
@@ -38,5 +40,6 @@ pub use observer::{ActorFigures, Observer, SupervisorFigures};
 pub use prometheus::render_prometheus;
 pub use server::{serve, serve_with};
 pub use sessions::SessionsView;
+pub use top::{TopData, TopSort, fetch_top, render_top, run_top};
 pub use tree_html::TREE_HTML;
 pub use tree_text::render_tree_text;

@@ -93,6 +93,8 @@ fn bind(
 /// does not resolve, a backend pool that cannot start.
 pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, HiveError> {
     let config = Arc::new(config);
+    // Process-wide (ractor's per-message count is): a process runs one node.
+    crate::metrics::set_figures(config.monitor.figures);
     let metrics = Metrics::new();
     let started = Instant::now();
     let tables = Arc::new(Tables::build(&config, &metrics)?);

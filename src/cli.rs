@@ -1,5 +1,5 @@
 //! Command line of the `hive` binary (clap derive): `hive [--config FILE]... [--mode dev|prod]
-//! [--log-format text|json] [check-config FILE... | tree ...]` (HIVE.md 1.5, 2.12).
+//! [--log-format text|json] [check-config FILE... | tree ... | top ...]` (HIVE.md 1.5, 2.12).
 
 use std::path::PathBuf;
 
@@ -55,6 +55,16 @@ pub enum Command {
         /// Also list every child of dynamic supervisors (clients, channels).
         #[arg(long)]
         all: bool,
+    },
+    /// A live terminal view of a running node (top actors, rates, pools), read from its monitor
+    /// listener every second; `q` quits, `m` `r` `u` `a` sort by mailbox, rate, queued, age.
+    Top {
+        /// Base URL of the monitor listener.
+        #[arg(long, default_value = "http://127.0.0.1:1234")]
+        monitor: String,
+        /// Monitor hash.
+        #[arg(long, default_value = "12345abcde")]
+        hash: String,
     },
 }
 

@@ -37,6 +37,28 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Some(Command::Top { monitor, hash }) => {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("hive: cannot start a runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let r = rt.block_on(hive::admin::run_top(monitor, hash));
+            // The key reader thread may still block on stdin: do not wait for it.
+            rt.shutdown_background();
+            return match r {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("hive top: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
         None => {}
     }
     let loaded = match hive::config::load(&cli.config) {

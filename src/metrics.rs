@@ -67,6 +67,7 @@ macro_rules! metric_group {
 
 mod counter;
 mod delivery;
+mod figures;
 mod names;
 
 mod api;
@@ -87,6 +88,7 @@ pub use connectors::{
 };
 pub use counter::Counter;
 pub use delivery::{DEFAULT_EVERY, DeliveryProbe};
+pub use figures::{figures_on, set_figures};
 pub use hive::{ClusterMetrics, HiveMetrics, RouterMetrics};
 pub use hooks::{EventHookMetrics, HookMetrics};
 pub use latency::{Latencies, Latency, LatencySummary};

@@ -51,7 +51,7 @@ pub async fn fetch_and_print_tree(
 }
 
 /// Turn an error reply (`{"error","description"}`) back into a [`HiveError`].
-fn reply_error(status: u16, body: &[u8]) -> HiveError {
+pub(crate) fn reply_error(status: u16, body: &[u8]) -> HiveError {
     let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let desc = v
         .get("description")
@@ -65,7 +65,7 @@ fn reply_error(status: u16, body: &[u8]) -> HiveError {
 }
 
 /// Percent-encode everything but unreserved characters.
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -78,7 +78,7 @@ fn encode(s: &str) -> String {
 }
 
 /// One GET over a fresh connection: (status, body).
-async fn get(base_url: &str, path: &str) -> Result<(u16, Bytes), HiveError> {
+pub(crate) async fn get(base_url: &str, path: &str) -> Result<(u16, Bytes), HiveError> {
     let unreachable = |e: &dyn std::fmt::Display| {
         HiveError::InternalError(format!("Cannot reach the Hive Monitor at {base_url}: {e}"))
     };

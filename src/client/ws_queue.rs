@@ -57,7 +57,15 @@ impl QueueFigures {
 
     /// The actor's outbox now holds `n` messages.
     pub fn set_outbox(&self, n: usize) {
+        if !Self::on() {
+            return;
+        }
         self.outbox.store(n, Ordering::Relaxed);
+    }
+
+    /// Whether the queue keeps these figures (`monitor.figures`).
+    fn on() -> bool {
+        crate::metrics::figures_on()
     }
 
     fn add(&self, items: usize, bytes: usize) {
@@ -141,7 +149,9 @@ impl WsSender {
             if st.items.len() >= self.0.cap {
                 return Err(TrySendError::Full(m));
             }
-            self.0.figures.add(1, m.text_len());
+            if QueueFigures::on() {
+                self.0.figures.add(1, m.text_len());
+            }
             st.items.push_back(m);
             st.waker.take()
         };
@@ -216,7 +226,9 @@ impl WsReceiver {
 
     fn pop(shared: &Shared, st: &mut State) -> Option<WsOut> {
         let m = st.items.pop_front();
-        if let Some(m) = &m {
+        if let Some(m) = &m
+            && QueueFigures::on()
+        {
             shared.figures.sub(1, m.text_len());
         }
         if st.items.is_empty() && st.items.capacity() > KEEP {
@@ -231,8 +243,10 @@ impl Drop for WsReceiver {
     fn drop(&mut self) {
         let mut st = self.0.lock();
         st.receiver = false;
-        let bytes = st.items.iter().map(WsOut::text_len).sum();
-        self.0.figures.sub(st.items.len(), bytes);
+        if QueueFigures::on() {
+            let bytes = st.items.iter().map(WsOut::text_len).sum();
+            self.0.figures.sub(st.items.len(), bytes);
+        }
         st.items.clear();
         st.waker = None;
     }

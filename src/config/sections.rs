@@ -375,6 +375,9 @@ pub struct MonitorSection {
     /// Schema-only key of the original (accepted, never read).
     #[serde(default)]
     pub initialize_counters: bool,
+    /// Per-actor figures and latency histograms on (new key; process-wide).
+    #[serde(default = "d_true")]
+    pub figures: bool,
 }
 
 /// Section `log` (HIVE.md 2.10).
@@ -474,6 +477,7 @@ impl Default for MonitorSection {
             port: d_monitor_port(),
             hash: d_monitor_hash(),
             initialize_counters: false,
+            figures: true,
         }
     }
 }

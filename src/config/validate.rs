@@ -226,6 +226,7 @@ const MONITOR: &[Field] = &[
     opt("port", PORT),
     opt("hash", Ty::Str(8)),
     opt("initialize_counters", Ty::Bool),
+    opt("figures", Ty::Bool),
 ];
 
 const HTTP: &[Field] = &[

@@ -58,7 +58,7 @@ impl DeliveryProbe {
     /// Publish side: `Some(now)` for the publishes to time.
     pub fn sample(&self) -> Option<Instant> {
         let every = self.every.load(Ordering::Relaxed);
-        if every == 0 {
+        if every == 0 || !super::figures::figures_on() {
             return None;
         }
         let n = self.seen.fetch_add(1, Ordering::Relaxed);
@@ -89,11 +89,17 @@ impl DeliveryProbe {
 
     /// The publish time of the first armed frame among `frames`.
     pub fn check_all(&self, frames: &[Arc<str>]) -> Option<Instant> {
+        if !super::figures::figures_on() {
+            return None;
+        }
         frames.iter().find_map(|f| self.check(f))
     }
 
     /// A channel handed one publish to `n` subscribers (one relaxed add per publish).
     pub fn delivered_to(&self, n: usize) {
+        if !super::figures::figures_on() {
+            return;
+        }
         self.delivered.fetch_add(n as u64, Ordering::Relaxed);
     }
 

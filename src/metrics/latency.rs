@@ -24,6 +24,9 @@ impl Latency {
 
     /// Record one duration.
     pub fn record(&self, d: Duration) {
+        if !super::figures::figures_on() {
+            return;
+        }
         let us = u64::try_from(d.as_micros())
             .unwrap_or(MAX_US)
             .clamp(1, MAX_US);

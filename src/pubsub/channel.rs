@@ -97,8 +97,10 @@ impl ChannelState {
     }
 
     fn publish(&mut self, myself: &ActorRef<ChannelMsg>, d: &Payload) {
-        self.args.published.fetch_add(1, Ordering::Relaxed);
-        self.args.counters.probe.delivered_to(self.subs.len());
+        if crate::metrics::figures_on() {
+            self.args.published.fetch_add(1, Ordering::Relaxed);
+            self.args.counters.probe.delivered_to(self.subs.len());
+        }
         let mut gone: Vec<(ActorId, bool)> = Vec::new();
         for (id, sub) in &self.subs {
             match sub.deliver(d) {

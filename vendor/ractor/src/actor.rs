@@ -990,12 +990,15 @@ where
                     }
                 }
                 actor_cell::ActorPortMessage::Message(MuxedMessage::Message(msg)) => {
-                    // Hive patch: count it (the actor's own counter, one relaxed add).
-                    myself
-                        .inner
-                        .inner
-                        .handled
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    // Hive patch: count it (the actor's own counter, one relaxed add), unless
+                    // counting is off (`observe::set_counting`).
+                    if crate::observe::counting() {
+                        myself
+                            .inner
+                            .inner
+                            .handled
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     let future = Self::handle_message(myself.clone(), state, handler, msg);
                     match ports.run_with_signal(future).await {
                         Ok(Ok(())) => Ok(ActorLoopResult::ok()),

@@ -6,7 +6,23 @@
 //! [`crate::ActorCell::messages_handled`] and [`crate::ActorCell::age`].
 
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// Whether processing loops count their messages (on by default).
+static COUNTING: AtomicBool = AtomicBool::new(true);
+
+/// Turn the per-message count on or off for every actor of the process (`handled` stays where it
+/// is while off). One relaxed load per message replaces the relaxed add when off.
+pub fn set_counting(on: bool) {
+    COUNTING.store(on, Ordering::Relaxed);
+}
+
+/// Whether messages are counted.
+#[inline]
+pub fn counting() -> bool {
+    COUNTING.load(Ordering::Relaxed)
+}
 
 static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 
