@@ -6,6 +6,18 @@ use std::process::ExitCode;
 use clap::Parser;
 use hive::cli::{Cli, Command, check_config};
 
+/// The one-thread runtime of the client subcommands (`tree`, `top`), or the exit code when it
+/// cannot start.
+fn small_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("hive: cannot start a runtime: {e}");
+            ExitCode::from(1)
+        })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
@@ -16,15 +28,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
         Some(Command::Tree { monitor, hash, all }) => {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
+            let rt = match small_runtime() {
                 Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("hive: cannot start a runtime: {e}");
-                    return ExitCode::from(1);
-                }
+                Err(code) => return code,
             };
             return match rt.block_on(hive::admin::fetch_and_print_tree(monitor, hash, *all)) {
                 Ok(text) => {
@@ -38,15 +44,9 @@ fn main() -> ExitCode {
             };
         }
         Some(Command::Top { monitor, hash }) => {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
+            let rt = match small_runtime() {
                 Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("hive: cannot start a runtime: {e}");
-                    return ExitCode::from(1);
-                }
+                Err(code) => return code,
             };
             let r = rt.block_on(hive::admin::run_top(monitor, hash));
             // The key reader thread may still block on stdin: do not wait for it.
