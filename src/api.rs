@@ -20,6 +20,7 @@ use crate::HiveError;
 use crate::events::Out;
 use crate::metrics::Metrics;
 use crate::pubsub::PubSub;
+use crate::slot::Slot;
 use codec::event::InternalEvent;
 
 pub use server::{serve, serve_with};
@@ -71,8 +72,9 @@ pub struct ApiCtx {
     pub max_body: usize,
     /// The node's metrics (`api.*`).
     pub metrics: Arc<Metrics>,
-    /// The node's pub-sub service.
-    pub pubsub: PubSub,
+    /// The node's pub-sub service, read at the time of use: pubsub_sup restarts it (a crash of
+    /// its manager) without restarting the API listener.
+    pub pubsub: Slot<PubSub>,
     /// Node operations.
     pub control: Arc<dyn Control>,
 }

@@ -206,11 +206,14 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
         );
         let control = Arc::clone(&control);
         move || -> Option<ApiCtx> {
+            // Serve once pub-sub runs; read its current incarnation at each use (a crash of its
+            // manager restarts pubsub_sup alone, not this listener).
+            ps.get()?;
             Some(ApiCtx {
                 hash: config.api.hash.clone(),
                 max_body: config.api.max_body_size,
                 metrics: Arc::clone(&metrics),
-                pubsub: ps.get()?,
+                pubsub: ps.clone(),
                 control: Arc::clone(&control),
             })
         }

@@ -116,11 +116,13 @@ async fn start_api(max_body: usize) -> Api {
     let control = Arc::new(TestControl::default());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let slot = hive::slot::Slot::new();
+    slot.set(pubsub.clone());
     let ctx = ApiCtx {
         hash: HASH.into(),
         max_body,
         metrics: metrics.clone(),
-        pubsub: pubsub.clone(),
+        pubsub: slot,
         control: control.clone(),
     };
     let shutdown = CancellationToken::new();

@@ -141,7 +141,11 @@ pub(crate) async fn dispatch(ctx: &ApiCtx, m: &Method, route: &Route<'_>, body: 
         (Section::Pubsub, "action") if post => pubsub_action(ctx, route.arg, body),
         (Section::Pubsub, "publish") if post => pubsub_publish(ctx, route.arg, body),
         (Section::Pubsub, "subscribe") if m == Method::GET => {
-            match ctx.pubsub.status(route.arg).await {
+            let ps = match pubsub(ctx) {
+                Ok(ps) => ps,
+                Err(r) => return r,
+            };
+            match ps.status(route.arg).await {
                 Ok(n) => Reply::ok(json!({"subscribed_clients": n}).to_string()),
                 Err(e) => Reply::err(400, e),
             }
@@ -156,6 +160,16 @@ pub(crate) async fn dispatch(ctx: &ApiCtx, m: &Method, route: &Route<'_>, body: 
         | (Section::Pubsub, "action" | "publish") => bad_method(m, false),
         (_, action) => unknown_action(action),
     }
+}
+
+/// The pub-sub service's current incarnation (a 500 `pubsub_error` while pubsub_sup restarts it).
+fn pubsub(ctx: &ApiCtx) -> Result<crate::pubsub::PubSub, Reply> {
+    ctx.pubsub.get().ok_or_else(|| {
+        Reply::err(
+            500,
+            HiveError::PubsubError("The pub-sub service is restarting.".into()),
+        )
+    })
 }
 
 fn utf8<'a>(body: &'a [u8], what: &str) -> Result<&'a str, HiveError> {
@@ -222,8 +236,10 @@ fn pubsub_action(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
     } else {
         Delivery::Events(Arc::from(events)).into()
     };
-    ctx.pubsub
-        .publish(Privilege::Max, &[cid.to_string()], delivery);
+    match pubsub(ctx) {
+        Ok(ps) => ps.publish(Privilege::Max, &[cid.to_string()], delivery),
+        Err(r) => return r,
+    }
     Reply::ok("")
 }
 
@@ -231,14 +247,17 @@ fn pubsub_action(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
 /// event, with the body bytes verbatim (0.9: `5:::<body>`).
 fn pubsub_publish(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
     match parse_external(body) {
-        Ok(event) => {
-            ctx.pubsub.publish(
-                Privilege::Max,
-                &[cid.to_string()],
-                Published::new(vec![Out::Event(event)]),
-            );
-            Reply::ok("")
-        }
+        Ok(event) => match pubsub(ctx) {
+            Ok(ps) => {
+                ps.publish(
+                    Privilege::Max,
+                    &[cid.to_string()],
+                    Published::new(vec![Out::Event(event)]),
+                );
+                Reply::ok("")
+            }
+            Err(r) => r,
+        },
         Err(e) => Reply::err(400, e),
     }
 }
@@ -249,7 +268,9 @@ fn pubsub_subscribe(ctx: &ApiCtx, sid: &str, body: &[u8], join: bool) -> Reply {
         Ok(cids) => cids,
         Err(e) => return Reply::err(400, e),
     };
-    ctx.pubsub.count_api_subscription(&cids, join);
+    if let Ok(ps) = pubsub(ctx) {
+        ps.count_api_subscription(&cids, join);
+    }
     match ctx.control.subscribe(sid, cids, join) {
         Ok(()) => Reply::ok(""),
         Err(e) => Reply::err(500, e),
