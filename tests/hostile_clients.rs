@@ -445,3 +445,64 @@ async fn pubsub_works_for_new_sessions_after_the_manager_and_the_router_are_kill
     );
     h.stop().await;
 }
+
+/// The modern protocol's WebSocket (Engine.IO 4): a client that sends events without ever
+/// reading stalls the node's writes; after `ping_interval` + `ping_timeout` with no progress the
+/// connection is dropped (`clients.slow_dropped`) instead of waiting in its write forever, and a
+/// 0.9 session keeps its round trips meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_modern_websocket_client_that_never_reads_is_dropped() {
+    let h = TestHive::start(json!({
+        "socketio": {"ping_interval": 1000, "ping_timeout": 1000, "poll_timeout": 0,
+                     "heartbeat_timeout": 60000, "session_timeout": 120000},
+        "clients": {"hooks": {"message": [{"hook": "utils.echo", "args": {"rename": "message-back"}}]}}
+    }))
+    .await;
+    let mut live = Ws::open(h.sio, &handshake(h.sio).await).await;
+    assert_eq!(live.text().await.unwrap(), "1:::");
+    // A raw Engine.IO 4 WebSocket: the upgrade, the open packet, the namespace connect.
+    let mut s = TcpStream::connect(h.sio).await.unwrap();
+    let req = format!(
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {}\r\nOrigin: http://localhost\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        h.sio
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut stuck = Ws { s, buf: Vec::new() };
+    let end = loop {
+        if let Some(i) = stuck.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        stuck.more().await.expect("upgrade response");
+    };
+    assert!(stuck.buf.starts_with(b"HTTP/1.1 101"));
+    stuck.buf.drain(..end);
+    assert!(stuck.text().await.unwrap().starts_with("0{"));
+    stuck.send("40").await.unwrap();
+    assert!(stuck.text().await.unwrap().starts_with("40{"));
+    let pad = "x".repeat(16 * 1024);
+    let writer = tokio::spawn(async move {
+        let msg = format!(r#"42["message","{pad}"]"#);
+        let mut n = 0u64;
+        while stuck.send(&msg).await.is_ok() {
+            n += 1;
+        }
+        n
+    });
+    let mut trips = 0u64;
+    while h.metric("clients.slow_dropped") == 0 {
+        let tag = format!("live-{trips}");
+        live.send(&echo(&tag, "")).await.unwrap();
+        let got = live.event().await.expect("the 0.9 session is still served");
+        assert!(got.contains(&tag), "{got}");
+        trips += 1;
+        assert!(trips < 1_000_000, "the stuck client was never dropped");
+    }
+    let sent = tokio::time::timeout(Duration::from_secs(60), writer)
+        .await
+        .expect("the stuck client's writes fail once it is dropped")
+        .unwrap();
+    println!("live round trips: {trips}; the stuck modern client sent {sent} events");
+    h.stop().await;
+}

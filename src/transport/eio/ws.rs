@@ -20,6 +20,7 @@ use super::{Entry, bad};
 use crate::http_edge::EdgeStream;
 use crate::transport::TransportCtx;
 use crate::transport::ws_reader::{FrameReader, ReadError};
+use crate::transport::ws_write::{WriteEnd, write_within};
 use codec::eio;
 use codec::ws::{Incoming, encode_close, encode_frame, opcode};
 
@@ -85,10 +86,14 @@ where
     if entry.tx.send(EioIn::WsOpen { id, tx }).is_err() {
         let mut buf = Vec::new();
         encode_frame(&mut buf, opcode::CLOSE, b"");
-        let _ = conn.get_mut().write_all(&buf).await;
+        let _ = write_within(conn.get_mut(), &buf, std::time::Duration::from_secs(5)).await;
         return;
     }
     let rev = entry.rev;
+    // A write that makes no progress for a heartbeat (ping interval + ping timeout) means the
+    // client stopped reading: drop the connection (its Engine.IO session then ends).
+    let s = &ctx.config.socketio;
+    let limit = std::time::Duration::from_millis(s.ping_interval + s.ping_timeout);
     loop {
         let mut buf = Vec::new();
         tokio::select! {
@@ -109,7 +114,7 @@ where
                 Ok(Incoming::Pong(_)) => {}
                 Ok(Incoming::Close(_)) => {
                     encode_frame(&mut buf, opcode::CLOSE, b"");
-                    let _ = conn.get_mut().write_all(&buf).await;
+                    let _ = write_within(conn.get_mut(), &buf, limit).await;
                     break;
                 }
                 Err(ReadError::Eof) => break,
@@ -118,7 +123,7 @@ where
                     ctx.websocket.errors.inc();
                     if let Some(c) = e.close_code() {
                         encode_close(&mut buf, c, b"");
-                        let _ = conn.get_mut().write_all(&buf).await;
+                        let _ = write_within(conn.get_mut(), &buf, limit).await;
                     }
                     break;
                 }
@@ -141,14 +146,19 @@ where
                         Err(_) => break,
                     }
                 }
-                if conn.get_mut().write_all(&buf).await.is_err() || stop {
+                let w = write_within(conn.get_mut(), &buf, limit).await;
+                if matches!(w, Err(WriteEnd::Stalled)) {
+                    ctx.clients.slow_dropped.inc();
+                    tracing::warn!(sid = %sid, "websocket client is not reading (modern protocol); disconnecting");
+                }
+                if w.is_err() || stop {
                     let _ = conn.get_mut().shutdown().await;
                     break;
                 }
                 continue;
             }
         }
-        if !buf.is_empty() && conn.get_mut().write_all(&buf).await.is_err() {
+        if !buf.is_empty() && write_within(conn.get_mut(), &buf, limit).await.is_err() {
             break;
         }
     }
