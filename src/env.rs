@@ -110,7 +110,7 @@ impl Actor for MetricsActor {
                     .get()
                     .map(|c| c.utilisation())
                     .unwrap_or_default();
-                st.metrics.series().sample(&st.metrics, &pools, rss);
+                st.metrics.sample_series(&pools, rss);
             }
         }
         Ok(())

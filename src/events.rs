@@ -171,6 +171,14 @@ pub enum Out {
 pub enum In {
     /// An event: runs its hook chain.
     Event(Event),
+    /// The client acknowledged an event the server sent with an ack request (modern wire): the
+    /// ack id and the ack's arguments (an array, binaries as markers).
+    Ack {
+        /// The id the server allocated.
+        id: u64,
+        /// The acknowledgement's arguments.
+        args: Value,
+    },
     /// The client ends the session.
     Disconnect,
     /// A client heartbeat (activity only).

@@ -94,4 +94,4 @@ pub use names::LazyCounter;
 pub use pubsub::{PubsubMetrics, PubsubPrefixMetrics};
 pub use registry::{INIT_METRICS, Metrics};
 pub use series::Series;
-pub use transports::{HttpTransportMetrics, WebsocketTransportMetrics};
+pub use transports::{EioTransportMetrics, HttpTransportMetrics, WebsocketTransportMetrics};

@@ -30,7 +30,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::Config;
 use crate::error::Mode;
-use crate::metrics::{ClientMetrics, HttpTransportMetrics, Metrics, WebsocketTransportMetrics};
+use crate::metrics::{
+    ClientMetrics, EioTransportMetrics, HttpTransportMetrics, Metrics, WebsocketTransportMetrics,
+};
 use crate::router::Router;
 
 /// What the Socket.IO listener needs.
@@ -46,6 +48,8 @@ pub struct TransportCtx {
     pub http: HttpTransportMetrics,
     /// `clients.transports.websocket.*`
     pub websocket: WebsocketTransportMetrics,
+    /// `clients.transports.eio.*`
+    pub eio_metrics: EioTransportMetrics,
     /// Times the WebSocket writes of sampled publishes.
     pub delivery: Arc<crate::metrics::DeliveryProbe>,
     /// `clients.*` (a WebSocket whose writes stall counts in `clients.slow_dropped`)
@@ -64,6 +68,7 @@ impl TransportCtx {
             router,
             http: metrics.http().clone(),
             websocket: metrics.websocket().clone(),
+            eio_metrics: metrics.eio().clone(),
             delivery: Arc::clone(metrics.delivery_probe()),
             clients: metrics.clients().clone(),
             next_id: Arc::new(AtomicU64::new(1)),

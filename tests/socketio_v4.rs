@@ -21,7 +21,9 @@ use tokio::net::TcpStream;
 fn patch() -> Value {
     json!({
         "socketio": {
-            "ping_interval": 300, "ping_timeout": 200, "connect_timeout": 1000,
+            // A short period with a generous deadline: heartbeats are exercised within a test's
+            // time, and a loaded machine answering late does not end sessions.
+            "ping_interval": 300, "ping_timeout": 1500, "connect_timeout": 1000,
             "session_timeout": 60000, "poll_timeout": 0,
             "namespaces": {"/": {}, "/custom": {}}
         },
@@ -31,6 +33,8 @@ fn patch() -> Value {
                 "on_connect": [{"hook": "utils.echo", "args": {"rename": "auth"}}],
                 "message": [{"hook": "utils.echo", "args": {"rename": "message-back"}}],
                 "message-with-ack": [{"hook": "utils.ack", "args": null}],
+                "emit-with-ack": [{"hook": "utils.echo", "args": {"rename": "emit-with-ack", "ack": true}}],
+                "on_ack": [{"hook": "utils.echo", "args": {"rename": "emit-with-ack"}}],
                 "subscribe": [{"hook": "pubsub.subscribe", "args": "public"}]
             }
         }
@@ -339,7 +343,7 @@ async fn request_validation_answers() {
     let (s, b) = get(a, "/socket.io/?EIO=3&transport=polling").await;
     assert_eq!(s, 200);
     assert!(
-        b.contains(r#""pingInterval":300,"pingTimeout":200,"maxPayload":1000000"#),
+        b.contains(r#""pingInterval":300,"pingTimeout":1500,"maxPayload":1000000"#),
         "{b}"
     );
     let sid3: Value = serde_json::from_str(b.split_once(':').unwrap().1[1..].as_ref()).unwrap();
@@ -486,11 +490,12 @@ async fn heartbeat_reaps_a_silent_client_and_connect_timeout() {
     let silent = joined(a).await;
     assert_eq!(h.sessions(), 2);
     assert_eq!(get(a, &q(&silent)).await, (200, "2".into()));
-    h.until("silent session reaped", Duration::from_secs(3), |h| {
+    h.until("silent session reaped", Duration::from_secs(6), |h| {
         h.sessions() == 1
     })
     .await;
     assert_eq!(get(a, &q(&silent)).await.0, 400);
+    assert_eq!(h.metric("clients.transports.eio.ping_timeouts"), 1);
     // No CONNECT within connect_timeout: closed (answering pings does not help).
     let lazy = open(a).await;
     let mut closed = false;
@@ -647,6 +652,40 @@ async fn raw_websocket_vectors_and_upgrade() {
     );
     assert_eq!(ws.next().await.unwrap(), "bin:010203");
     assert_eq!(ws.next().await.unwrap(), "bin:040506");
+    // Server-requested acks (spec 6.4): ids from 1; the client's ACK runs `on_ack`; an unknown or
+    // repeated id is ignored.
+    ws.send(r#"42["emit-with-ack",1,"2",{"3":[true]}]"#).await;
+    assert_eq!(
+        ws.next().await.unwrap(),
+        r#"421["emit-with-ack",1,"2",{"3":[true]}]"#
+    );
+    ws.send(r#"431[1,"2",{"3":[true]}]"#).await;
+    assert_eq!(
+        ws.next().await.unwrap(),
+        r#"42["emit-with-ack",1,"2",{"3":[true]}]"#
+    );
+    ws.send(r#"431["again"]"#).await;
+    ws.send(r#"43999["x"]"#).await;
+    ws.send(r#"452-["emit-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},"test"]"#)
+        .await;
+    ws.send_bin(&[1, 2, 3]).await;
+    ws.send_bin(&[4, 5, 6]).await;
+    assert_eq!(
+        ws.next().await.unwrap(),
+        r#"452-2["emit-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},"test"]"#
+    );
+    assert_eq!(ws.next().await.unwrap(), "bin:010203");
+    assert_eq!(ws.next().await.unwrap(), "bin:040506");
+    ws.send(r#"462-2[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},"test"]"#)
+        .await;
+    ws.send_bin(&[1, 2, 3]).await;
+    ws.send_bin(&[4, 5, 6]).await;
+    assert_eq!(
+        ws.next().await.unwrap(),
+        r#"452-["emit-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},"test"]"#
+    );
+    assert_eq!(ws.next().await.unwrap(), "bin:010203");
+    assert_eq!(ws.next().await.unwrap(), "bin:040506");
     // Upgrade a polling session, then a second WebSocket for it is closed; the first still works.
     {
         let s = joined(a).await;
@@ -676,9 +715,26 @@ async fn raw_websocket_vectors_and_upgrade() {
         up.send(r#"42["message","again"]"#).await;
         assert_eq!(up.next().await.unwrap(), r#"42["message-back","again"]"#);
     }
-    // Malformed input on the first WebSocket closes it (3.11 #14).
-    ws.send("42{}").await;
-    assert_eq!(ws.next().await, None);
+    assert_eq!(h.metric("clients.transports.eio.upgrades"), 1);
+    // The upgraded session is live (the idle raw WebSocket above may have missed a ping by now).
+    assert!(h.metric("clients.transports.eio.v4") >= 1);
+    // Malformed input on a WebSocket closes it (3.11 #14).
+    drop(ws);
+    for bad in [
+        "42{}",
+        r#"42abc["message-with-ack",1,"2",{"3":[false]}]"#,
+        "4abc",
+    ] {
+        let mut ws = RawWs::open(a, "/socket.io/?EIO=4&transport=websocket")
+            .await
+            .unwrap();
+        ws.next().await.unwrap();
+        ws.send("40").await;
+        assert!(ws.next().await.unwrap().starts_with("40{"));
+        assert_eq!(ws.next().await.unwrap(), r#"42["auth",{}]"#);
+        ws.send(bad).await;
+        assert_eq!(ws.next().await, None, "{bad} closes the connection");
+    }
     h.stop().await;
 }
 
@@ -751,5 +807,217 @@ async fn seed_config_serves_09_and_v4_users_in_one_channel() {
     assert_eq!(old.wait_event("pong")["args"], json!(["from 0.9"]));
     assert!(old.quiet_for(Duration::from_millis(400), |v| v["name"] == "pong"));
     assert!(new.quiet_for(Duration::from_millis(100), |v| v["name"] == "pong"));
+    h.stop().await;
+}
+
+/// Engine.IO 3 / Socket.IO 4 extras (spec 6.4): the implicit `/` connect comes with the first poll
+/// and before a pong the client asked for earlier; during an upgrade every poll is a noop at once;
+/// a close with a held poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engineio_3_extras() {
+    let h = TestHive::start(patch()).await;
+    let a = h.sio;
+    let open3 = || async move {
+        let (s, b) = get(a, "/socket.io/?EIO=3&transport=polling&b64=1").await;
+        assert_eq!(s, 200);
+        let (n, rest) = b.split_once(':').unwrap();
+        assert_eq!(
+            n.parse::<usize>().unwrap(),
+            rest.chars().count(),
+            "only the open packet"
+        );
+        let v: Value = serde_json::from_str(&rest[1..]).unwrap();
+        v["sid"].as_str().unwrap().to_string()
+    };
+    let q3 = |sid: &str| format!("/socket.io/?EIO=3&transport=polling&b64=1&sid={sid}");
+    let sid = open3().await;
+    assert_eq!(
+        get(a, &q3(&sid)).await,
+        (200, r#"2:4013:42["auth",{}]"#.into())
+    );
+    let sid = open3().await;
+    assert_eq!(post(a, &q3(&sid), b"1:2").await.0, 200);
+    assert_eq!(
+        get(a, &q3(&sid)).await,
+        (200, r#"2:4013:42["auth",{}]1:3"#.into())
+    );
+    // Upgrade in progress: polls are answered at once with a noop, then the upgrade completes.
+    assert_eq!(post(a, &q3(&sid), b"1:2").await.0, 200);
+    let mut ws = RawWs::open(
+        a,
+        &format!("/socket.io/?EIO=3&transport=websocket&sid={sid}"),
+    )
+    .await
+    .unwrap();
+    for _ in 0..5 {
+        assert_eq!(get(a, &q3(&sid)).await, (200, "1:6".into()));
+    }
+    ws.send("2probe").await;
+    assert_eq!(ws.next().await.unwrap(), "3probe");
+    ws.send("5").await;
+    assert_eq!(ws.next().await.unwrap(), "3");
+    ws.send(r#"42["message","up"]"#).await;
+    assert_eq!(ws.next().await.unwrap(), r#"42["message-back","up"]"#);
+    // A close POSTed with a poll held: the poll gets what is queued, the next one 400.
+    let sid = open3().await;
+    let held = tokio::spawn({
+        let p = q3(&sid);
+        async move { get(a, &p).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(post(a, &q3(&sid), b"1:1").await.0, 200);
+    assert_eq!(held.await.unwrap(), (200, r#"2:4013:42["auth",{}]"#.into()));
+    assert_eq!(get(a, &q3(&sid)).await.0, 400);
+    h.stop().await;
+}
+
+/// A WebSocket frame over `max_payload` closes the connection (1009) and the session; no
+/// CONNECT over a WebSocket within `connect_timeout` closes it; a CONNECT beyond
+/// `hive.max_client_slots` is refused with CONNECT_ERROR while the session stays; a CORS preflight
+/// is answered 204.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_limits_slots_and_preflight() {
+    let mut p = patch();
+    p["hive"] = json!({"max_client_slots": 1});
+    p["socketio"]["max_payload"] = json!(1000);
+    let h = TestHive::start(p).await;
+    let a = h.sio;
+    let ws_path = "/socket.io/?EIO=4&transport=websocket";
+    let mut big = RawWs::open(a, ws_path).await.unwrap();
+    assert!(big.next().await.unwrap().starts_with("0{"));
+    big.send(&format!("42[\"message\",\"{}\"]", "x".repeat(1000)))
+        .await;
+    assert_eq!(big.next().await, None, "oversized frame closes");
+    let mut lazy = RawWs::open(a, ws_path).await.unwrap();
+    assert!(lazy.next().await.unwrap().starts_with("0{"));
+    assert_eq!(lazy.next().await, None, "no CONNECT within connect_timeout");
+    let mut first = RawWs::open(a, ws_path).await.unwrap();
+    first.next().await.unwrap();
+    first.send("40").await;
+    assert!(first.next().await.unwrap().starts_with("40{"));
+    assert_eq!(first.next().await.unwrap(), r#"42["auth",{}]"#);
+    let mut second = RawWs::open(a, ws_path).await.unwrap();
+    second.next().await.unwrap();
+    second.send("40").await;
+    let refused = second.next().await.unwrap();
+    assert!(refused.starts_with(r#"44{"message":"#), "{refused}");
+    assert!(refused.contains("no_slots"), "{refused}");
+    second.send("40/custom").await;
+    assert!(second.next().await.unwrap().starts_with("44/custom,"));
+    first.send(r#"42["message","still"]"#).await;
+    assert_eq!(first.next().await.unwrap(), r#"42["message-back","still"]"#);
+    let (s, head, _) = http(
+        a,
+        "OPTIONS",
+        "/socket.io/?EIO=4&transport=polling",
+        &[
+            ("Origin", "http://localhost"),
+            ("Access-Control-Request-Headers", "x-token"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(s, 204);
+    let head = head.to_ascii_lowercase();
+    assert!(
+        head.contains("access-control-allow-headers: x-token"),
+        "{head}"
+    );
+    assert!(
+        head.contains("access-control-allow-origin: http://localhost"),
+        "{head}"
+    );
+    h.stop().await;
+}
+
+/// The modern protocol's keys are validated like every other (`hive check-config`).
+#[test]
+fn modern_keys_are_validated() {
+    let mut cfg = common::test_config(json!({"socketio": {
+        "path": "/socket.io/1/", "protocols": ["v5"], "engineio_versions": [2],
+        "engineio_transports": ["xhr"], "ping_interval": 0, "cors": {"credentials": "yes"},
+        "namespaces": {"nope": {}, "/a,b": {}}, "engineio_echo_path": "/socket.io/1/x/"
+    }}));
+    let text = match hive::config::from_value(cfg.take()) {
+        Ok(_) => panic!("invalid keys accepted"),
+        Err(e) => e.to_string(),
+    };
+    for want in [
+        r#"socketio.protocols[0]: expected one of "0.9", "v4", got "v5""#,
+        "socketio.engineio_versions[0]: expected an integer between 3 and 4, got 2",
+        r#"socketio.path: must not collide with 0.9's /socket.io/1/, got "/socket.io/1/""#,
+        r#"socketio.engineio_transports[0]: expected one of "polling", "websocket", got "xhr""#,
+        "socketio.ping_interval: expected an integer >= 1, got 0",
+        r#"socketio.cors.credentials: expected true or false, got "yes""#,
+        "socketio.namespaces.nope: a namespace starts with '/' and contains no ',' or '?'",
+        "socketio.namespaces./a,b: a namespace starts with '/' and contains no ',' or '?'",
+        "socketio.engineio_echo_path: must not collide with 0.9's /socket.io/1/",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    let conformance = std::fs::read_to_string(root().join("config/conformance.json")).unwrap();
+    hive::config::from_value(serde_json::from_str(&conformance).unwrap())
+        .expect("config/conformance.json is valid");
+}
+
+/// A namespace with a hook table of its own (`socketio.namespaces.<nsp>.hooks`) runs it instead of
+/// `clients.hooks`; the other namespaces keep `clients.hooks`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_runs_its_own_hook_table() {
+    let mut p = patch();
+    p["socketio"]["namespaces"] = json!({
+        "/": {},
+        "/admin": {"hooks": {
+            "on_connect": [{"hook": "utils.echo", "args": {"rename": "welcome-admin"}}],
+            "shout": [{"hook": "utils.echo", "args": {"rename": "shouted"}}]
+        }}
+    });
+    let h = TestHive::start(p).await;
+    let mut ws = RawWs::open(h.sio, "/socket.io/?EIO=4&transport=websocket")
+        .await
+        .unwrap();
+    ws.next().await.unwrap();
+    ws.send(r#"40/admin,{"k":1}"#).await;
+    assert!(ws.next().await.unwrap().starts_with(r#"40/admin,{"sid":""#));
+    assert_eq!(
+        ws.next().await.unwrap(),
+        r#"42/admin,["welcome-admin",{"k":1}]"#
+    );
+    // `message` is not in /admin's table: ignored; `shout` is.
+    ws.send(r#"42/admin,["message","x"]"#).await;
+    ws.send(r#"42/admin,["shout","y"]"#).await;
+    assert_eq!(ws.next().await.unwrap(), r#"42/admin,["shouted","y"]"#);
+    ws.send("40").await;
+    assert!(ws.next().await.unwrap().starts_with(r#"40{"sid":""#));
+    assert_eq!(ws.next().await.unwrap(), r#"42["auth",{}]"#);
+    ws.send(r#"42["message","z"]"#).await;
+    assert_eq!(ws.next().await.unwrap(), r#"42["message-back","z"]"#);
+    h.stop().await;
+}
+
+/// Graceful termination (`/router/terminate`): a modern client sees its Engine.IO connection close
+/// without DISCONNECT ("transport close", so it would reconnect), after `on_terminate`'s reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_termination_closes_without_disconnect() {
+    let mut p = patch();
+    p["clients"]["hooks"]["on_terminate"] =
+        json!([{"hook": "utils.echo", "args": {"rename": "bye"}}]);
+    let h = TestHive::start(p).await;
+    let mut c = v4(&h.url(), "websocket", json!({}));
+    c.wait_ev("connect");
+    c.wait_event("auth");
+    let (s, _, b) = http(
+        h.api,
+        "POST",
+        "/api/abcde12345/router/terminate",
+        &[],
+        b"maintenance",
+    )
+    .await;
+    assert_eq!((s, b.as_str()), (200, ""));
+    c.wait_event("bye");
+    assert_eq!(c.wait_ev("disconnect")["reason"], "transport close");
+    h.until("no sessions", Duration::from_secs(3), |h| h.sessions() == 0)
+        .await;
     h.stop().await;
 }

@@ -76,6 +76,10 @@ pub struct ClientState {
     timers: Vec<Timer>,
     /// The modern wire's `on_connect` trigger data (auth, namespace, query).
     hello: Option<serde_json::Value>,
+    /// Server-requested acks (modern wire): the last id given, and the event name of each id
+    /// not yet acknowledged.
+    last_ack: u64,
+    acks: std::collections::HashMap<u64, String>,
 }
 
 impl ClientState {
@@ -193,6 +197,8 @@ impl Actor for ClientActor {
             shortcut: args.shortcut,
             timers: Vec::new(),
             hello: None,
+            last_ack: 0,
+            acks: std::collections::HashMap::new(),
         };
         perform(&myself, &mut st, cmds, &mut None).await;
         Ok(st)
@@ -290,6 +296,15 @@ async fn handle_msg(
         } => {
             let first = st.session.phase() == Phase::Generic;
             if first {
+                // A namespace with a hook table of its own runs it instead of `clients.hooks`.
+                let own = hello
+                    .as_ref()
+                    .and_then(|h| h.get("nsp"))
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|n| st.services.tables.namespaces.get(n));
+                if let Some(t) = own {
+                    st.hooks = Arc::clone(t);
+                }
                 st.hello = hello;
             }
             let cmds = st.session.attach(transport, wire, sink.id(), now);
@@ -444,6 +459,14 @@ async fn process_input(st: &mut ClientState, m: In) -> Option<CloseReason> {
     match m {
         In::Event(ev) => {
             let t = Trigger::event(ev);
+            let flow = run_chain(&mut st.cx(), &t).await;
+            apply_flow(st, flow).then_some(CloseReason::Stopped)
+        }
+        In::Ack { id, args } => {
+            // Unknown or repeated ids are ignored.
+            let event = st.acks.remove(&id)?;
+            let obj = serde_json::json!({"name": "on_ack", "args": args, "event": event});
+            let t = Trigger::event(crate::events::Event::new(obj));
             let flow = run_chain(&mut st.cx(), &t).await;
             apply_flow(st, flow).then_some(CloseReason::Stopped)
         }
@@ -618,9 +641,41 @@ async fn connect_modern(st: &mut ClientState) -> Vec<Cmd> {
     }
 }
 
+/// Most server-requested acks a socket waits for; beyond, the oldest ids are forgotten.
+const MAX_PENDING_ACKS: usize = 1024;
+
+/// On the modern wire, an event whose object says `"ack": true` asks the client for an ack: it
+/// gets the socket's next id (from 1), remembered with its event name for `on_ack`.
+fn request_acks(st: &mut ClientState, batch: &mut [Out]) {
+    for item in batch {
+        let Out::Event(e) = item else { continue };
+        if e.object.get("ack") != Some(&serde_json::Value::Bool(true)) {
+            continue;
+        }
+        if let Some(o) = e.object.as_object_mut() {
+            o.remove("ack");
+        }
+        e.text = None;
+        st.last_ack += 1;
+        if st.acks.len() >= MAX_PENDING_ACKS
+            && let Some(oldest) = st.acks.keys().min().copied()
+        {
+            st.acks.remove(&oldest);
+        }
+        st.acks.insert(st.last_ack, e.name().to_owned());
+        e.ack = Some(crate::events::AckId {
+            id: st.last_ack,
+            with_data: false,
+        });
+    }
+}
+
 /// Flush a batch into the sink; what the session makes of a failure.
-fn write(st: &mut ClientState, batch: Vec<Out>) -> Vec<Cmd> {
+fn write(st: &mut ClientState, mut batch: Vec<Out>) -> Vec<Cmd> {
     let wire = st.session.wire();
+    if matches!(wire, crate::wire::Wire::Modern(_)) {
+        request_acks(st, &mut batch);
+    }
     match st.sink.take() {
         None => st.session.write_failed(batch, WriteFailure::PollGone),
         Some(Sink::Ws { id, tx }) => {

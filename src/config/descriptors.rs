@@ -73,7 +73,8 @@ fn actions(c: &mut Checker<'_>, path: &str, v: &Value) {
     table(c, path, v, "action", ActionName::from_name, |_, _, _, _| {});
 }
 
-fn hooks(c: &mut Checker<'_>, path: &str, v: &Value) {
+/// A hook table (`clients.hooks`, `socketio.namespaces.<nsp>.hooks`).
+pub(crate) fn hooks(c: &mut Checker<'_>, path: &str, v: &Value) {
     table(
         c,
         path,

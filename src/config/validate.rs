@@ -205,9 +205,11 @@ fn namespaces(c: &mut Checker<'_>, path: &str, v: &Value) {
             c.err(&p, "at most 200 namespaces");
             break;
         }
-        c.object(&p, x, &[]);
+        c.object(&p, x, NAMESPACE);
     }
 }
+
+const NAMESPACE: &[Field] = &[opt("hooks", Ty::Custom(descriptors::hooks))];
 
 const API: &[Field] = &[
     opt("acceptors", Ty::Int(1, U32)),

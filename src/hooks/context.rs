@@ -129,6 +129,9 @@ pub struct Tables {
     pub hooks: Arc<HookTable>,
     /// alias -> dispatchers, all run in order (HIVE.md 16.4 #1: the original kept only the last).
     pub actions: HashMap<String, Vec<Arc<dyn Dispatcher>>>,
+    /// Modern-protocol namespaces with a hook table of their own
+    /// (`socketio.namespaces.<nsp>.hooks`), used instead of `hooks` by their sockets.
+    pub namespaces: HashMap<String, Arc<HookTable>>,
 }
 
 impl Tables {

@@ -139,6 +139,34 @@ impl Tables {
             }
             hooks.set(event, counters, v);
         }
+        let mut namespaces = HashMap::new();
+        for (nsp, opts) in config.socketio.namespaces.iter() {
+            let Some(table) = opts.get("hooks") else {
+                continue;
+            };
+            let descs: crate::config::Ordered<Vec<HookDescriptor>> =
+                match serde_json::from_value(table.clone()) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        errors.push(format!("socketio.namespaces.{nsp}.hooks: {e}"));
+                        continue;
+                    }
+                };
+            let mut t = HookTable::default();
+            for (event, descs) in descs.iter() {
+                let counters = Arc::new(metrics.hook_event(event));
+                let mut v = Vec::new();
+                for (i, d) in descs.iter().enumerate() {
+                    match build_hook(d, &env, &counters) {
+                        Ok(h) => v.push(h),
+                        Err(e) => errors
+                            .push(format!("socketio.namespaces.{nsp}.hooks.{event}[{i}]: {e}")),
+                    }
+                }
+                t.set(event, counters, v);
+            }
+            namespaces.insert(nsp.clone(), Arc::new(t));
+        }
         let mut actions = HashMap::new();
         for (alias, descs) in config.clients.actions.iter() {
             let mut v = Vec::new();
@@ -154,6 +182,7 @@ impl Tables {
             Ok(Tables {
                 hooks: Arc::new(hooks),
                 actions,
+                namespaces,
             })
         } else {
             Err(HiveError::InvalidConfig(errors.join("\n")))

@@ -100,6 +100,8 @@ pub struct Echo {
     fixed: Option<Event>,
     /// `{"rename": <name>}`: echo the trigger's `args` as the event `<name>`.
     rename: Option<String>,
+    /// `{"rename": .., "ack": true}`: the event asks the client for an ack (modern wire).
+    ask_ack: bool,
 }
 
 impl Echo {
@@ -108,22 +110,31 @@ impl Echo {
             Value::Null => Ok(Self {
                 fixed: None,
                 rename: None,
+                ask_ack: false,
             }),
-            Value::Object(m) if m.len() == 1 && m.contains_key("rename") => match &m["rename"] {
-                Value::String(s) if !s.is_empty() => Ok(Self {
-                    fixed: None,
-                    rename: Some(s.clone()),
-                }),
-                other => Err(HiveError::BadConnectorDescriptor(format!(
-                    "utils.echo: rename takes a non-empty event name, got {other}"
-                ))),
-            },
+            Value::Object(m)
+                if m.contains_key("rename")
+                    && m.keys().all(|k| k == "rename" || k == "ack")
+                    && m.get("ack").is_none_or(Value::is_boolean) =>
+            {
+                match &m["rename"] {
+                    Value::String(s) if !s.is_empty() => Ok(Self {
+                        fixed: None,
+                        rename: Some(s.clone()),
+                        ask_ack: m.get("ack") == Some(&Value::Bool(true)),
+                    }),
+                    other => Err(HiveError::BadConnectorDescriptor(format!(
+                        "utils.echo: rename takes a non-empty event name, got {other}"
+                    ))),
+                }
+            }
             v @ Value::Object(_) => {
                 validate_external_event(v)
                     .map_err(|e| HiveError::BadConnectorDescriptor(format!("utils.echo: {e}")))?;
                 Ok(Self {
                     fixed: Some(Event::with_text(v.clone(), v.to_string())),
                     rename: None,
+                    ask_ack: false,
                 })
             }
             other => Err(HiveError::BadConnectorDescriptor(format!(
@@ -152,7 +163,10 @@ impl Hook for Echo {
                         .get("args")
                         .cloned()
                         .unwrap_or(Value::Array(Vec::new()));
-                    let obj = serde_json::json!({"name": name, "args": args});
+                    let mut obj = serde_json::json!({"name": name, "args": args});
+                    if self.ask_ack {
+                        obj["ack"] = Value::Bool(true);
+                    }
                     cx.reply(Out::Event(Event::new(obj)));
                 }
                 (None, None) => cx.reply(t.origin.clone()),

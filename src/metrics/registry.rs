@@ -12,7 +12,7 @@ use super::hive::{ClusterMetrics, HiveMetrics, RouterMetrics};
 use super::hooks::{EventHookMetrics, HookMetrics};
 use super::names::Names;
 use super::pubsub::{PubsubMetrics, PubsubPrefixMetrics};
-use super::transports::{HttpTransportMetrics, WebsocketTransportMetrics};
+use super::transports::{EioTransportMetrics, HttpTransportMetrics, WebsocketTransportMetrics};
 
 /// Metrics present (at 0) from start-up ("init" in HIVE.md 10.3).
 pub const INIT_METRICS: &[&str] = &[
@@ -75,6 +75,13 @@ pub const INIT_METRICS: &[&str] = &[
     "clients.transports.websocket.ok",
     "clients.transports.websocket.bad",
     "clients.transports.websocket.hang_up",
+    "clients.transports.eio.handshakes",
+    "clients.transports.eio.v3",
+    "clients.transports.eio.v4",
+    "clients.transports.eio.upgrades",
+    "clients.transports.eio.ping_timeouts",
+    "clients.transports.eio.errors",
+    "clients.transports.eio.connect_errors",
     "clients.hooks.calls",
     "clients.hooks.errors",
     "clients.hooks.hp.get",
@@ -128,6 +135,7 @@ pub struct Metrics {
     state_mgr: StateMgrMetrics,
     http: HttpTransportMetrics,
     websocket: WebsocketTransportMetrics,
+    eio: EioTransportMetrics,
     hooks: HookMetrics,
     connectors: ConnectorsMetrics,
     pubsub: PubsubMetrics,
@@ -155,6 +163,7 @@ impl Metrics {
             state_mgr: StateMgrMetrics::register(&names),
             http: HttpTransportMetrics::register(&names),
             websocket: WebsocketTransportMetrics::register(&names),
+            eio: EioTransportMetrics::register(&names),
             hooks: HookMetrics::register(&names),
             connectors: ConnectorsMetrics::register(&names),
             pubsub: PubsubMetrics::register(&names),
@@ -181,6 +190,20 @@ impl Metrics {
     /// The last 15 minutes, one sample a second (the dashboard's charts).
     pub fn series(&self) -> &super::series::Series {
         &self.series
+    }
+
+    /// Take one sample of the dashboard's series, with the pools' `(name, busy, workers)` and
+    /// the RSS in bytes (which the caller knows and the registry does not).
+    pub fn sample_series(&self, pools: &[(String, usize, usize)], rss: i64) {
+        self.series.sample(super::series::Reading {
+            sessions: self.router().current_clients.get(),
+            msgs_in: self.events().external.get(),
+            msgs_out: self.websocket().ok.get(),
+            deliveries: self.delivery_probe().delivered(),
+            hooks: self.latencies().family("event"),
+            pools,
+            rss,
+        });
     }
 
     /// Every latency histogram.
@@ -223,6 +246,10 @@ impl Metrics {
     /// `clients.transports.websocket.*`
     pub fn websocket(&self) -> &WebsocketTransportMetrics {
         &self.websocket
+    }
+    /// `clients.transports.eio.*`
+    pub fn eio(&self) -> &EioTransportMetrics {
+        &self.eio
     }
     /// `clients.hooks.*` totals.
     pub fn hooks(&self) -> &HookMetrics {

@@ -12,7 +12,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
-use super::registry::Metrics;
+use std::sync::Arc;
+
+use super::latency::Latency;
 
 /// Samples kept: 15 minutes at one a second.
 pub(crate) const CAPACITY: usize = 900;
@@ -56,14 +58,37 @@ impl std::fmt::Debug for Series {
     }
 }
 
+/// The counters one sample reads (the registry gathers them: see `Metrics::sample_series`).
+pub struct Reading<'a> {
+    /// Live sessions.
+    pub sessions: i64,
+    /// Messages in, as a running total.
+    pub msgs_in: i64,
+    /// Messages out, as a running total.
+    pub msgs_out: i64,
+    /// Deliveries, as a running total.
+    pub deliveries: u64,
+    /// The per-event hook chain latencies.
+    pub hooks: Vec<(String, Arc<Latency>)>,
+    /// The pools' `(name, busy, workers)`.
+    pub pools: &'a [(String, usize, usize)],
+    /// The RSS in bytes.
+    pub rss: i64,
+}
+
 impl Series {
-    /// Take one sample of `m`, with the pools' `(name, busy, workers)` and the RSS in bytes
-    /// (which the caller knows and this module does not).
-    pub fn sample(&self, m: &Metrics, pools: &[(String, usize, usize)], rss: i64) {
+    /// Take one sample from `r`.
+    pub fn sample(&self, r: Reading<'_>) {
         let now = Instant::now();
-        let msgs_in = m.events().external.get();
-        let msgs_out = m.websocket().ok.get();
-        let deliveries = m.delivery_probe().delivered();
+        let Reading {
+            sessions,
+            msgs_in,
+            msgs_out,
+            deliveries,
+            hooks,
+            pools,
+            rss,
+        } = r;
         let mut prev = self.prev.lock().unwrap_or_else(|e| e.into_inner());
         let secs = prev
             .at
@@ -74,7 +99,7 @@ impl Series {
             _ => 0.0,
         };
         let mut hook_p99 = Vec::new();
-        for (event, lat) in m.latencies().family("event") {
+        for (event, lat) in hooks {
             let before = prev.hooks.entry(event.clone()).or_default();
             if let Some(p) = lat.p99_since(before) {
                 hook_p99.push((event, p));
@@ -85,7 +110,7 @@ impl Series {
                 .duration_since(UNIX_EPOCH)
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(0))
                 .unwrap_or(0),
-            sessions: m.router().current_clients.get(),
+            sessions,
             msgs_in: rate(msgs_in as f64, prev.msgs_in as f64),
             msgs_out: rate(msgs_out as f64, prev.msgs_out as f64),
             deliveries: rate(deliveries as f64, prev.deliveries as f64),

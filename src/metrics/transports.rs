@@ -1,4 +1,5 @@
-//! Socket.IO listener counters: `clients.transports.http.*` and `clients.transports.websocket.*`.
+//! Socket.IO listener counters: `clients.transports.http.*`, `clients.transports.websocket.*` and
+//! the modern protocol's `clients.transports.eio.*`.
 
 use super::counter::Counter;
 
@@ -37,5 +38,19 @@ metric_group! {
         ok: Counter = "clients.transports.websocket.ok",
         bad: Counter = "clients.transports.websocket.bad",
         hang_up: Counter = "clients.transports.websocket.hang_up",
+    }
+}
+
+metric_group! {
+    /// `clients.transports.eio.*`: the modern protocol's Engine.IO sessions (gauges per revision)
+    /// and what ends or refuses them.
+    EioTransportMetrics {
+        handshakes: Counter = "clients.transports.eio.handshakes",
+        v3: Counter = "clients.transports.eio.v3",
+        v4: Counter = "clients.transports.eio.v4",
+        upgrades: Counter = "clients.transports.eio.upgrades",
+        ping_timeouts: Counter = "clients.transports.eio.ping_timeouts",
+        errors: Counter = "clients.transports.eio.errors",
+        connect_errors: Counter = "clients.transports.eio.connect_errors",
     }
 }

@@ -306,6 +306,7 @@ pub async fn route(
                 mode,
             });
             ctx.eio.insert(Arc::clone(&sid), Arc::clone(&entry));
+            ctx.eio_metrics.handshakes.inc();
             let open_packet = eio::Packet::Open(open.to_json());
             session::spawn(session::Args {
                 ctx: ctx.clone(),

@@ -1,4 +1,4 @@
-//! Bounded socket writes for the WebSocket connections of both protocols: each write must make
+//! Bounded socket writes for the 0.9 WebSocket transport: each write must make
 //! progress within a limit, so a client that stops reading cannot hold a connection's task, socket
 //! and connection slot in a write forever.
 

@@ -223,6 +223,11 @@ async fn run(args: Args) {
     };
     let _ = args.ws_first;
     let mut rx = args.rx;
+    let gauge = match st.rev {
+        Revision::V3 => st.ctx.eio_metrics.v3.clone(),
+        Revision::V4 => st.ctx.eio_metrics.v4.clone(),
+    };
+    gauge.inc();
     if let Some(p) = args.first {
         st.queue.push_back(p);
     }
@@ -264,6 +269,7 @@ async fn run(args: Args) {
     // Late requests of a closed session: answered as unknown by the HTTP side once the task and
     // its receiver are gone.
     drop(rx);
+    gauge.dec();
 }
 
 /// Client input held while protocol 4's implicit connect is pending.
@@ -286,6 +292,7 @@ impl State {
         }
         if self.heartbeat_deadline.is_some_and(|d| d <= now) {
             tracing::debug!(sid = %self.sid, "ping timeout");
+            self.ctx.eio_metrics.ping_timeouts.inc();
             return self.close(CloseReason::PingTimeout, Packet::Close).await;
         }
         if self.next_ping.is_some_and(|d| d <= now) {
@@ -422,6 +429,7 @@ impl State {
                     if let Some(e) = self.ctx.eio.get(&self.sid) {
                         e.on_ws.store(true, Ordering::Release);
                     }
+                    self.ctx.eio_metrics.upgrades.inc();
                     if let Some(g) = self.get.take() {
                         let _ = g.send(self.body(&[Packet::Noop]));
                     }
@@ -494,7 +502,7 @@ impl State {
 
     async fn malformed(&mut self, why: &str) {
         tracing::debug!(sid = %self.sid, why, "malformed packet; closing the session");
-        self.ctx.http.errors.inc();
+        self.ctx.eio_metrics.errors.inc();
         self.close(CloseReason::ClientGone, Packet::Close).await;
     }
 
@@ -519,12 +527,16 @@ impl State {
                 }
                 None => self.malformed("EVENT for a namespace not joined").await,
             },
-            // Hive requests no acks of its own yet: any client ACK is unknown, hence ignored.
-            Kind::Ack => {
-                if !self.namespaces.contains_key(&p.nsp) {
-                    self.malformed("ACK for a namespace not joined").await;
+            // An answer to a server-requested ack; unknown ids are ignored by the socket.
+            Kind::Ack => match (self.namespaces.get(&p.nsp), p.id) {
+                (Some(ns), Some(id)) => {
+                    let args =
+                        sio::to_markers(p.data.unwrap_or(Value::Array(Vec::new())), &p.attachments);
+                    let _ = ns.client.input(vec![crate::events::In::Ack { id, args }]);
                 }
-            }
+                (Some(_), None) => {}
+                (None, _) => self.malformed("ACK for a namespace not joined").await,
+            },
             Kind::ConnectError => self.malformed("CONNECT_ERROR from a client").await,
         }
     }
@@ -601,6 +613,7 @@ impl State {
 
     /// CONNECT_ERROR for `nsp`.
     fn refuse(&mut self, nsp: &str, data: Value) {
+        self.ctx.eio_metrics.connect_errors.inc();
         let data = match self.rev {
             Revision::V4 => data,
             // Protocol 4: the data if any, else the message as a string (an unknown namespace
@@ -633,6 +646,14 @@ impl State {
             Some(WsOut::Shared(frames)) => self.frames(&nsp, &frames),
             Some(WsOut::KeepAlive) => {}
             Some(WsOut::Close) | None => {
+                if !self.ctx.router.is_enabled() {
+                    // The node is stopping: close the Engine.IO session without DISCONNECT packets,
+                    // so that clients reconnect (to another node) by themselves.
+                    self.namespaces.remove(&nsp);
+                    return self
+                        .close(CloseReason::Terminated("shutdown".into()), Packet::Close)
+                        .await;
+                }
                 // The socket ended on the server's side (a stop, the API, a refused connect).
                 if let Some(ns) = self.namespaces.remove(&nsp)
                     && ns.connected
@@ -767,7 +788,10 @@ impl State {
         }
         if let Some(g) = self.get.take() {
             let mut packets: Vec<Packet> = self.queue.drain(..).collect();
-            packets.push(last);
+            // A client's close ends a held poll with what is queued, or a noop when nothing is.
+            if last != Packet::Noop || packets.is_empty() {
+                packets.push(last);
+            }
             let _ = g.send(self.body(&packets));
         }
         if let Some((ws, _)) = self.probe.take() {

@@ -5,6 +5,7 @@
 //! pings are answered (the Engine.IO heartbeat is the session's own).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use fastwebsockets::upgrade;
@@ -20,7 +21,6 @@ use super::{Entry, bad};
 use crate::http_edge::EdgeStream;
 use crate::transport::TransportCtx;
 use crate::transport::ws_reader::{FrameReader, ReadError};
-use crate::transport::ws_write::{WriteEnd, write_within};
 use codec::eio;
 use codec::ws::{Incoming, encode_close, encode_frame, opcode};
 
@@ -86,14 +86,14 @@ where
     if entry.tx.send(EioIn::WsOpen { id, tx }).is_err() {
         let mut buf = Vec::new();
         encode_frame(&mut buf, opcode::CLOSE, b"");
-        let _ = write_within(conn.get_mut(), &buf, std::time::Duration::from_secs(5)).await;
+        let _ = conn.get_mut().write_all(&buf).await;
         return;
     }
     let rev = entry.rev;
-    // A write that makes no progress for a heartbeat (ping interval + ping timeout) means the
-    // client stopped reading: drop the connection (its Engine.IO session then ends).
+    // A write must make progress within a heartbeat: a client that stops reading cannot hold its
+    // connection task, socket and connection slot forever.
     let s = &ctx.config.socketio;
-    let limit = std::time::Duration::from_millis(s.ping_interval + s.ping_timeout);
+    let patience = Duration::from_millis(s.ping_interval + s.ping_timeout);
     loop {
         let mut buf = Vec::new();
         tokio::select! {
@@ -114,7 +114,7 @@ where
                 Ok(Incoming::Pong(_)) => {}
                 Ok(Incoming::Close(_)) => {
                     encode_frame(&mut buf, opcode::CLOSE, b"");
-                    let _ = write_within(conn.get_mut(), &buf, limit).await;
+                    let _ = written(conn, &buf, patience).await;
                     break;
                 }
                 Err(ReadError::Eof) => break,
@@ -123,7 +123,7 @@ where
                     ctx.websocket.errors.inc();
                     if let Some(c) = e.close_code() {
                         encode_close(&mut buf, c, b"");
-                        let _ = write_within(conn.get_mut(), &buf, limit).await;
+                        let _ = written(conn, &buf, patience).await;
                     }
                     break;
                 }
@@ -146,22 +146,28 @@ where
                         Err(_) => break,
                     }
                 }
-                let w = write_within(conn.get_mut(), &buf, limit).await;
-                if matches!(w, Err(WriteEnd::Stalled)) {
-                    ctx.clients.slow_dropped.inc();
-                    tracing::warn!(sid = %sid, "websocket client is not reading (modern protocol); disconnecting");
-                }
-                if w.is_err() || stop {
-                    let _ = conn.get_mut().shutdown().await;
+                if !written(conn, &buf, patience).await || stop {
+                    let _ = tokio::time::timeout(patience, conn.get_mut().shutdown()).await;
                     break;
                 }
                 continue;
             }
         }
-        if !buf.is_empty() && write_within(conn.get_mut(), &buf, limit).await.is_err() {
+        if !buf.is_empty() && !written(conn, &buf, patience).await {
             break;
         }
     }
     ctx.websocket.hang_up.inc();
     let _ = entry.tx.send(EioIn::WsGone { id });
+}
+
+/// Write `buf` within `patience`; false when the socket failed or the client is not reading.
+async fn written<S>(conn: &mut FrameReader<S>, buf: &[u8], patience: Duration) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    matches!(
+        tokio::time::timeout(patience, conn.get_mut().write_all(buf)).await,
+        Ok(Ok(()))
+    )
 }
