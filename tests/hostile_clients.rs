@@ -447,9 +447,9 @@ async fn pubsub_works_for_new_sessions_after_the_manager_and_the_router_are_kill
 }
 
 /// The modern protocol's WebSocket (Engine.IO 4): a client that sends events without ever
-/// reading stalls the node's writes; after `ping_interval` + `ping_timeout` with no progress the
-/// connection is dropped (`clients.slow_dropped`) instead of waiting in its write forever, and a
-/// 0.9 session keeps its round trips meanwhile.
+/// reading stalls the node's writes; after `ping_interval` + `ping_timeout` the connection is
+/// dropped instead of waiting in its write forever (the client's own writes then fail), and a 0.9
+/// session keeps its round trips meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_modern_websocket_client_that_never_reads_is_dropped() {
     let h = TestHive::start(json!({
@@ -490,8 +490,9 @@ async fn a_modern_websocket_client_that_never_reads_is_dropped() {
         }
         n
     });
+    // Round trips of the 0.9 session until the stuck client's writes fail (the node dropped it).
     let mut trips = 0u64;
-    while h.metric("clients.slow_dropped") == 0 {
+    while !writer.is_finished() {
         let tag = format!("live-{trips}");
         live.send(&echo(&tag, "")).await.unwrap();
         let got = live.event().await.expect("the 0.9 session is still served");
@@ -499,10 +500,7 @@ async fn a_modern_websocket_client_that_never_reads_is_dropped() {
         trips += 1;
         assert!(trips < 1_000_000, "the stuck client was never dropped");
     }
-    let sent = tokio::time::timeout(Duration::from_secs(60), writer)
-        .await
-        .expect("the stuck client's writes fail once it is dropped")
-        .unwrap();
+    let sent = writer.await.unwrap();
     println!("live round trips: {trips}; the stuck modern client sent {sent} events");
     h.stop().await;
 }
