@@ -10,18 +10,20 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const WAYS: [&str; 5] = [
+const WAYS: [&str; 7] = [
     "websocket, clean close",
     "websocket, dropped TCP",
     "xhr-polling, clean disconnect",
     "xhr-polling, abandoned poll",
     "handshake, no transport",
+    "modern websocket (EIO 4), clean close",
+    "modern polling (EIO 4), abandoned",
 ];
 
 #[derive(Default)]
 pub struct Stats {
-    done: [AtomicU64; 5],
-    failed: [AtomicU64; 5],
+    done: [AtomicU64; 7],
+    failed: [AtomicU64; 7],
 }
 
 impl Stats {
@@ -187,14 +189,83 @@ async fn xhr(sio: SocketAddr, n: u64, clean: bool) -> Option<()> {
     Some(())
 }
 
-/// Client `n`: its way of leaving is `n % 5`.
+/// The modern protocol over a WebSocket: open, connect to `/`, an echo, then a clean close.
+async fn modern_ws(sio: SocketAddr, n: u64) -> Option<()> {
+    let mut s = TcpStream::connect(sio).await.ok()?;
+    let req = "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+               Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    s.write_all(req.as_bytes()).await.ok()?;
+    let mut buf = Vec::new();
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let mut chunk = [0u8; 1024];
+        let k = s.read(&mut chunk).await.ok()?;
+        if k == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..k]);
+    };
+    if !buf.starts_with(b"HTTP/1.1 101") {
+        return None;
+    }
+    buf.drain(..end);
+    if !until(&mut s, &mut buf, |t| t.starts_with("0{")).await {
+        return None;
+    }
+    s.write_all(&frame(opcode::TEXT, b"40")).await.ok()?;
+    if !until(&mut s, &mut buf, |t| t.starts_with("40")).await {
+        return None;
+    }
+    let m = format!(r#"42["echo","m{n}"]"#);
+    s.write_all(&frame(opcode::TEXT, m.as_bytes())).await.ok()?;
+    let tag = format!("m{n}");
+    if !until(&mut s, &mut buf, |t| t.contains(&tag)).await {
+        return None;
+    }
+    let mut close = Vec::new();
+    close.extend_from_slice(&1000u16.to_be_bytes());
+    s.write_all(&frame(opcode::CLOSE, &close)).await.ok()?;
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+    Some(())
+}
+
+/// The modern protocol over polling: open, connect to `/`, an echo, then no poll ever again.
+async fn modern_polling(sio: SocketAddr, n: u64) -> Option<()> {
+    let (st, body) = request(sio, "GET", "/socket.io/?EIO=4&transport=polling", "").await?;
+    if st != 200 {
+        return None;
+    }
+    let open: Value = serde_json::from_str(body.strip_prefix('0')?).ok()?;
+    let sid = open["sid"].as_str()?.to_string();
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    if request(sio, "POST", &path, "40").await?.0 != 200 {
+        return None;
+    }
+    let (_, b) = request(sio, "GET", &path, "").await?;
+    if !b.contains("40") {
+        return None;
+    }
+    let m = format!(r#"42["echo","m{n}"]"#);
+    if request(sio, "POST", &path, &m).await?.0 != 200 {
+        return None;
+    }
+    let (_, b) = request(sio, "GET", &path, "").await?;
+    b.contains(&format!("m{n}")).then_some(())
+}
+
+/// Client `n`: its way of leaving is `n % 7`.
 pub async fn one(sio: SocketAddr, n: u64, stats: &Stats) {
-    let way = (n % 5) as usize;
+    let way = (n % 7) as usize;
     let ok = match way {
         0 => ws(sio, n, true).await,
         1 => ws(sio, n, false).await,
         2 => xhr(sio, n, true).await,
         3 => xhr(sio, n, false).await,
+        5 => modern_ws(sio, n).await,
+        6 => modern_polling(sio, n).await,
         _ => request(sio, "GET", "/socket.io/1/", "")
             .await
             .filter(|(s, _)| *s == 200)
