@@ -12,8 +12,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use hive::config::{ChannelTemplate, Ordered, PubsubSection};
+use hive::events::Out;
 use hive::metrics::Metrics;
-use hive::pubsub::{Delivery, Privilege, PubSub};
+use hive::pubsub::{Privilege, PubSub, Published};
 use recorder::Recorder;
 
 fn env(name: &str, default: usize) -> usize {
@@ -60,7 +61,7 @@ async fn run(n_subs: usize, publishes: usize) {
     }
     println!("fanout: {n_subs} subscribers joined in {:?}", t0.elapsed());
 
-    let frame: Arc<str> = Arc::from(r#"5:::{"name":"tick","args":[{"n":1,"text":"hello world"}]}"#);
+    let frame = serde_json::json!({"name": "tick", "args": [{"n": 1, "text": "hello world"}]});
     let want = n_subs * publishes;
     let received = |subs: &[Arc<Recorder>]| -> usize {
         subs.iter()
@@ -72,7 +73,7 @@ async fn run(n_subs: usize, publishes: usize) {
         ps.publish(
             Privilege::Public,
             &cid,
-            Delivery::Frames(Arc::from(vec![frame.clone()])),
+            Published::new(vec![Out::Raw(frame.clone())]),
         );
     }
     let published = t.elapsed();

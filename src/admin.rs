@@ -32,7 +32,7 @@ pub use client::fetch_and_print_tree;
 pub use ctx::{BoxFut, MonitorCtx, TreeQuery};
 pub use dashboard_html::DASHBOARD_HTML;
 pub use graft::graft_subtree;
-pub use health::{Health, PoolHealth};
+pub use health::{ClusterHealth, Health, PoolHealth};
 pub use nested::{metric_subtree, nest_metrics};
 pub use observer::{ActorFigures, Observer, SupervisorFigures};
 pub use prometheus::render_prometheus;

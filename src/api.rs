@@ -20,7 +20,6 @@ use crate::HiveError;
 use crate::events::Out;
 use crate::metrics::Metrics;
 use crate::pubsub::PubSub;
-use crate::slot::Slot;
 use codec::event::InternalEvent;
 
 pub use server::{serve, serve_with};
@@ -51,16 +50,11 @@ pub trait Control: Send + Sync + 'static {
     /// # Errors
     /// `bad_session_id` when the session is unknown.
     fn subscribe(&self, sid: &str, cids: Vec<String>, join: bool) -> Result<(), HiveError>;
-    /// `Some(frames)` when every event's alias dispatches to `action.send_event`, so the result
-    /// does not depend on the client: the API then publishes the frames (encoded once).
-    fn pre_encode(&self, events: &[InternalEvent]) -> Option<Vec<Arc<str>>>;
-    /// `Some(items)` in the same case, as neutral items: the API then publishes them once and
-    /// each subscriber's wire encodes them (once per wire). `None` (the default) falls back to
-    /// [`Control::pre_encode`].
-    fn plain_events(&self, events: &[InternalEvent]) -> Option<Vec<Out>> {
-        let _ = events;
-        None
-    }
+    /// `Some(items)` when every event's alias dispatches to `action.send_event`, so the result
+    /// does not depend on the client: the API then publishes them once as neutral items, and each
+    /// subscriber's wire encodes them (once per wire). `None`: the events are published as they
+    /// are, and each subscriber dispatches them.
+    fn plain_events(&self, events: &[InternalEvent]) -> Option<Vec<Out>>;
 }
 
 /// Everything the API server needs.
@@ -72,11 +66,13 @@ pub struct ApiCtx {
     pub max_body: usize,
     /// The node's metrics (`api.*`).
     pub metrics: Arc<Metrics>,
-    /// The node's pub-sub service, read at the time of use: pubsub_sup restarts it (a crash of
-    /// its manager) without restarting the API listener.
-    pub pubsub: Slot<PubSub>,
+    /// The node's pub-sub service.
+    pub pubsub: PubSub,
     /// Node operations.
     pub control: Arc<dyn Control>,
+    /// The cluster this node belongs to: per-session calls about another node's sid are forwarded
+    /// to it (`None`: a single node).
+    pub cluster: Option<Arc<crate::cluster::Shared>>,
 }
 
 impl std::fmt::Debug for ApiCtx {

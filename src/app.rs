@@ -121,6 +121,16 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
         &metrics,
         services,
     );
+    let cluster =
+        crate::cluster::ClusterSpec::from_config(&config, socketio_addr.port(), api_addr.port())
+            .map(|spec| crate::cluster::Shared::new(spec, &metrics));
+    if let Some(c) = &cluster {
+        router.set_sid_tag(c.spec.tag.clone());
+        let (r, ps) = (router.clone(), pubsub_slot.clone());
+        c.set_stats(Arc::new(move || {
+            (r.count(), ps.get().map_or(0, |p| p.channel_count()))
+        }));
+    }
     let edge = Edge::new(&config);
 
     let refresh = {
@@ -158,6 +168,7 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     };
     let monitor_ctx = {
         let (router, cslot) = (router.clone(), connectors_slot.clone());
+        let health_cluster = cluster.clone();
         MonitorCtx {
             metrics: Arc::clone(&metrics),
             hash: config.monitor.hash.clone(),
@@ -179,16 +190,22 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
             }),
             health: Arc::new(move || {
                 let (router, c) = (router.clone(), cslot.get());
+                let link = health_cluster.as_ref().map(|c| c.health());
                 Box::pin(async move {
                     let pools = match c {
                         Some(c) => c.health().await,
                         None => Vec::new(),
                     };
-                    Health::new(router.is_enabled(), pools)
+                    let h = Health::new(router.is_enabled(), pools);
+                    match link {
+                        Some(l) => h.with_cluster(l),
+                        None => h,
+                    }
                 })
             }),
             refresh: Arc::clone(&refresh),
             observer,
+            cluster: cluster.clone(),
         }
     };
     let transport_ctx = TransportCtx::new(Arc::clone(&config), opts.mode, router.clone(), &metrics);
@@ -205,16 +222,15 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
             pubsub_slot.clone(),
         );
         let control = Arc::clone(&control);
+        let cluster = cluster.clone();
         move || -> Option<ApiCtx> {
-            // Serve once pub-sub runs; read its current incarnation at each use (a crash of its
-            // manager restarts pubsub_sup alone, not this listener).
-            ps.get()?;
             Some(ApiCtx {
                 hash: config.api.hash.clone(),
                 max_body: config.api.max_body_size,
                 metrics: Arc::clone(&metrics),
-                pubsub: ps.clone(),
+                pubsub: ps.get()?,
                 control: Arc::clone(&control),
+                cluster: cluster.clone(),
             })
         }
     };
@@ -262,6 +278,7 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
         connectors: connectors_slot.clone(),
         pubsub: pubsub_slot.clone(),
         listeners,
+        cluster: cluster.clone(),
     };
     let (root, root_join) = SupervisorHandle::start(root_sup(&parts), None)
         .await
@@ -407,9 +424,6 @@ impl Control for AppControl {
             HiveError::BadSessionId(format!("Tried routing events to an unknown sid: {sid}"))
         })?;
         c.subscribe(cids, join)
-    }
-    fn pre_encode(&self, events: &[InternalEvent]) -> Option<Vec<Arc<str>>> {
-        crate::hooks::pubsub_hooks::pre_encode(&self.tables, events)
     }
     fn plain_events(&self, events: &[InternalEvent]) -> Option<Vec<crate::events::Out>> {
         crate::hooks::pubsub_hooks::plain_events(&self.tables, events)

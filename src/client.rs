@@ -20,6 +20,7 @@ pub mod ws_queue;
 
 pub use actor::{ClientActor, ClientArgs};
 pub use handle::{
-    ClientDetails, ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, Transport, XhrReply,
+    ClientDetails, ClientHandle, ClientInfo, ClientMsg, CloseReason, Delivery, Sink, Transport,
+    XhrReply,
 };
 pub use ws_queue::{QueueFigures, WsOut};

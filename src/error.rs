@@ -108,6 +108,9 @@ pub enum HiveError {
     /// Session slot limit reached (new code; the original answered 403 with an empty body).
     #[error("{0}")]
     NoSlots(String),
+    /// The cluster's backplane (Redis) cannot take a publish: nothing was delivered (new code).
+    #[error("{0}")]
+    BackplaneUnavailable(String),
 }
 
 impl HiveError {
@@ -138,6 +141,7 @@ impl HiveError {
             HttpError(_) => "http_error",
             TcpError(_) => "tcp_error",
             RedisError(_) => "redis_error",
+            BackplaneUnavailable(_) => "backplane_unavailable",
             NoConnection(_) => "no_connection",
             InvalidConfig(_) => "invalid_config",
             Startup(_) => "hive_error",

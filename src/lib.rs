@@ -33,6 +33,7 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod connectors;
 pub mod env;

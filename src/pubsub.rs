@@ -9,22 +9,23 @@
 //!   deliveries out without ever blocking on a subscriber, and expires after its template's idle
 //!   timeout (`0` = never).
 //! - The two actors' messages are in `msg.rs`, so neither actor's file imports the other's.
-//! - Publish, leave and status read the registry directly (`registry.rs`): publishing is a
-//!   synchronous, fire-and-forget hand-over of one `Arc`'d [`Payload`] per matching channel: a
-//!   [`Delivery`], or a neutral [`Published`] that each subscriber takes in its wire's encoding,
-//!   encoded once per wire ([`Published::encoded`]).
+//! - Leave and status read the registry directly (`registry.rs`).
+//! - Every publish goes through the **backplane** (`backplane.rs`), a supervised actor started
+//!   before the manager: [`PubSub::publish`] hands it an [`Envelope`] (the privilege, the cids and
+//!   a neutral [`Payload`]); it delivers into this node's [`Inbox`], which hands one `Arc`'d
+//!   payload to every matching channel without waiting for any. A neutral [`Published`] is taken
+//!   by each subscriber in its wire's encoding, encoded once per wire ([`Published::encoded`]);
+//!   internal events ([`Payload::Events`]) are dispatched by each subscriber.
 //!
-//! # Backplane (multi-node seam)
-//! [`PubSub::publish`] goes through a [`Backplane`]. Today that is [`LocalBackplane`], which
-//! delivers on this node only. A cluster backplane (e.g. Redis pub/sub) implements the same trait:
-//! its `publish` sends `(privilege, cids, payload)` to a Redis channel, and every node's
-//! subscriber task calls [`PubSub::publish_local`] with what it receives — exactly the original's
-//! "broadcast to the Pub-Sub manager of every node, privilege check on each node" (HIVE.md 8.3,
-//! 8.6). Join, leave and status stay local, as in the original. What crosses between nodes is an
-//! [`Envelope`] (serde): the privilege, the cids and the payload, neutral items for a
-//! [`Published`] (each node encodes them for its own subscribers' wires), the internal-event
-//! array for [`Delivery::Events`], the frame strings for [`Delivery::Frames`].
+//! # Backplane (multi-node)
+//! Without a `cluster` section the backplane is [`LocalBackplane`]: it delivers each publish on
+//! this node, in the order it received them. The cluster backplane (`crate::cluster`) takes the
+//! same messages, appends each envelope to Redis Streams, and every node's reader delivers what
+//! it reads into its own inbox — the original's "broadcast to the Pub-Sub manager of every node,
+//! privilege check on each node" (HIVE.md 8.3, 8.6), in one order for everyone. Join, leave and
+//! status stay local, as in the original.
 
+mod backplane;
 mod channel;
 mod cid;
 mod envelope;
@@ -36,23 +37,25 @@ mod published;
 mod registry;
 mod subscriber;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ractor::{ActorCell, ActorRef};
 
+pub use backplane::{BackplaneMsg, Inbox, LocalBackplane, Plane};
 pub use cid::{expand_cid_spec, expand_resubscribe, is_at_or_below, prefix_of};
 pub use codec::event::InternalEvent;
 pub use envelope::Envelope;
 pub use privilege::Privilege;
 pub use published::{Frames, Published};
 pub use registry::ChannelStat;
-pub use subscriber::{DeliverOutcome, Delivery, Payload, Subscriber};
+pub use subscriber::{DeliverOutcome, Payload, Subscriber};
 
 use crate::HiveError;
 use crate::config::PubsubSection;
 use crate::metrics::Metrics;
+use crate::slot::Slot;
 use manager::{ChannelParent, ManagerActor, ManagerState};
 use metrics::PubsubCounters;
 use msg::{ChannelMsg, PubSubMsg};
@@ -62,36 +65,23 @@ use registry::{Registry, Template};
 /// How long a join waits for the manager.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Cluster fan-out seam for publishing (see the module docs).
-pub trait Backplane: Send + Sync + std::fmt::Debug + 'static {
-    /// Deliver `payload` to the channels at or below each cid on every node. Fire-and-forget:
-    /// must return at once; privilege failures are logged and dropped by each receiving node.
-    fn publish(&self, p: Privilege, cids: &[String], payload: Payload);
-}
-
-/// The single-node backplane: publishes straight into this node's registry.
-#[derive(Debug, Clone)]
-pub struct LocalBackplane {
-    registry: Arc<Registry>,
-}
-
-impl Backplane for LocalBackplane {
-    fn publish(&self, p: Privilege, cids: &[String], payload: Payload) {
-        publish_local(&self.registry, p, cids, payload);
-    }
-}
+/// How long an acknowledged publish waits for the backplane.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Handle to the node's pub-sub service.
 #[derive(Clone, Debug)]
 pub struct PubSub {
     registry: Arc<Registry>,
     manager: ActorRef<PubSubMsg>,
-    backplane: Arc<dyn Backplane>,
+    backplane: Slot<ActorRef<BackplaneMsg>>,
+    /// The backplane was started by [`PubSub::start`] for this handle alone (stopped with it).
+    own_backplane: bool,
     started: Instant,
 }
 
 impl PubSub {
-    /// Start the manager actor with the templates of `cfg`.
+    /// Start the manager actor with the templates of `cfg`, and a [`LocalBackplane`] of its own
+    /// (unlinked; stopped by [`PubSub::stop`]).
     ///
     /// `channels_sup`: the dynamic supervisor (`channels_sup`) channel actors are started under,
     /// as temporary children; `None` starts them unlinked (tests, tools).
@@ -104,11 +94,15 @@ impl PubSub {
         metrics: Arc<Metrics>,
         channels_sup: Option<DynamicHandle>,
     ) -> Result<PubSub, HiveError> {
-        Self::start_linked(cfg, metrics, channels_sup, None).await
+        let plane = LocalBackplane::start(Inbox::new(), None).await?;
+        let mut ps = Self::start_linked(cfg, metrics, channels_sup, None, plane).await?;
+        ps.own_backplane = true;
+        Ok(ps)
     }
 
     /// Like [`PubSub::start`], with the manager actor linked to `parent` (its supervisor in the
-    /// tree: `pubsub_sup`).
+    /// tree: `pubsub_sup`) and publishing through `plane` (the backplane started before it, whose
+    /// inbox now points at this incarnation's registry).
     ///
     /// # Errors
     /// As [`PubSub::start`].
@@ -117,6 +111,7 @@ impl PubSub {
         metrics: Arc<Metrics>,
         channels_sup: Option<DynamicHandle>,
         parent: Option<ractor::ActorCell>,
+        plane: Plane,
     ) -> Result<PubSub, HiveError> {
         let mut templates = HashMap::new();
         for (prefix, t) in cfg.channels.iter() {
@@ -140,22 +135,14 @@ impl PubSub {
         let (manager, _join) = spawned.map_err(|e| {
             HiveError::PubsubError(format!("Cannot start Hive Pub-Sub manager: {e}"))
         })?;
-        let backplane = Arc::new(LocalBackplane {
-            registry: registry.clone(),
-        });
+        plane.inbox.set(registry.clone());
         Ok(PubSub {
             registry,
             manager,
-            backplane,
+            backplane: plane.actor,
+            own_backplane: false,
             started: Instant::now(),
         })
-    }
-
-    /// Replace the backplane (cluster mode). The local node keeps receiving through
-    /// [`PubSub::publish_local`], called by the backplane's receiver.
-    pub fn with_backplane(mut self, backplane: Arc<dyn Backplane>) -> PubSub {
-        self.backplane = backplane;
-        self
     }
 
     /// HIVE.md 8.3 join: privilege-check every cid (nothing joined on failure), then subscribe
@@ -225,14 +212,71 @@ impl PubSub {
     }
 
     /// HIVE.md 8.3 publish through the backplane: returns at once; privilege failures are logged
-    /// and dropped; unknown cids are ignored.
+    /// and dropped (by each receiving node); unknown cids are ignored.
     pub fn publish(&self, p: Privilege, cids: &[String], payload: impl Into<Payload>) {
-        self.backplane.publish(p, cids, payload.into());
+        let msg = BackplaneMsg::Publish {
+            envelope: Envelope {
+                privilege: p,
+                cids: cids.to_vec(),
+                payload: payload.into(),
+            },
+            key: None,
+            ack: None,
+        };
+        if self.backplane.get().is_none_or(|b| b.cast(msg).is_err()) {
+            self.backplane_down(cids);
+        }
     }
 
-    /// Publish on this node only (what a cluster backplane's receiver calls).
-    pub fn publish_local(&self, p: Privilege, cids: &[String], payload: impl Into<Payload>) {
-        publish_local(&self.registry, p, cids, payload.into());
+    /// Publish through the backplane and wait until it accepted the publish (the API's publish:
+    /// with a cluster backplane, until Redis acknowledged it). `key`: the caller's idempotency
+    /// key, so that its retries are not delivered twice.
+    ///
+    /// # Errors
+    /// `backplane_unavailable` when the backplane cannot take the publish (Redis unreachable):
+    /// nothing was delivered anywhere; `pubsub_error` when the backplane did not answer.
+    pub async fn publish_acked(
+        &self,
+        p: Privilege,
+        cids: &[String],
+        payload: impl Into<Payload>,
+        key: Option<String>,
+    ) -> Result<(), HiveError> {
+        let envelope = Envelope {
+            privilege: p,
+            cids: cids.to_vec(),
+            payload: payload.into(),
+        };
+        let msg = |ack| BackplaneMsg::Publish {
+            envelope,
+            key,
+            ack: Some(ack),
+        };
+        let Some(backplane) = self.backplane.get() else {
+            self.backplane_down(cids);
+            return Err(HiveError::PubsubError(
+                "Hive Pub-Sub backplane is not running.".into(),
+            ));
+        };
+        match backplane.call(msg, Some(PUBLISH_TIMEOUT)).await {
+            Ok(ractor::rpc::CallResult::Success(r)) => r,
+            Ok(_) | Err(_) => {
+                self.backplane_down(cids);
+                Err(HiveError::PubsubError(
+                    "Hive Pub-Sub backplane did not answer a publish.".into(),
+                ))
+            }
+        }
+    }
+
+    fn backplane_down(&self, cids: &[String]) {
+        self.registry
+            .counters
+            .error(cids.first().map(String::as_str).unwrap_or(""));
+        tracing::warn!(
+            code = "pubsub_error",
+            "pubsub publish dropped: the backplane is not running"
+        );
     }
 
     /// HIVE.md 8.3 status: subscriber count summed over every channel at or below `cid` (local).
@@ -327,6 +371,11 @@ impl PubSub {
     /// their supervisor).
     pub fn stop(&self) {
         self.manager.stop(Some("shutdown".into()));
+        if self.own_backplane
+            && let Some(b) = self.backplane.get()
+        {
+            b.stop(Some("shutdown".into()));
+        }
         let all = self.registry.drain();
         self.registry
             .counters
@@ -336,41 +385,5 @@ impl PubSub {
         for e in all {
             e.actor.stop(Some("shutdown".into()));
         }
-    }
-}
-
-fn publish_local(registry: &Registry, p: Privilege, cids: &[String], payload: Payload) {
-    let c = &registry.counters;
-    let n = payload.len() as i64;
-    c.node.requests.inc();
-    c.node.publish.inc();
-    c.node.published_events.add(n);
-    if let Payload::Published(pb) = &payload
-        && let Some(at) = c.probe.sample()
-    {
-        pb.stamp(at, Arc::clone(&c.probe));
-    }
-    if let Err(e) = registry.check(p, cids) {
-        c.error(cids.first().map(String::as_str).unwrap_or(""));
-        tracing::warn!(error = %e, code = e.code(), "pubsub publish dropped");
-        return;
-    }
-    let mut seen = HashSet::new();
-    let mut targets: Vec<ActorRef<ChannelMsg>> = Vec::new();
-    for cid in cids {
-        if let Some(pc) = c.prefix(cid) {
-            pc.requests.inc();
-            pc.publish.inc();
-            pc.published_events.add(n);
-        }
-        registry.for_each_at_or_below(cid, |_, e| {
-            if seen.insert(e.actor.get_id()) {
-                targets.push(e.actor.clone());
-            }
-        });
-    }
-    for t in targets {
-        // A channel that just stopped drops the delivery; it had no subscribers.
-        let _ = t.cast(ChannelMsg::Publish(payload.clone()));
     }
 }

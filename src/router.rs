@@ -53,6 +53,8 @@ struct Inner {
     clients_sup: std::sync::RwLock<Option<DynamicHandle>>,
     actor: std::sync::RwLock<Option<ActorRef<RouterMsg>>>,
     spawning: AtomicUsize,
+    /// The cluster's node tag, the first hex digits of every sid (none: a single node).
+    sid_tag: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for Router {
@@ -79,6 +81,7 @@ impl Router {
                 clients_sup: std::sync::RwLock::new(None),
                 actor: std::sync::RwLock::new(None),
                 spawning: AtomicUsize::new(0),
+                sid_tag: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -124,13 +127,23 @@ impl Router {
         self.inner.enabled.load(Ordering::SeqCst)
     }
 
+    /// Start every sid with `tag` (hex; a cluster node's tag, so any node finds a sid's owner).
+    pub fn set_sid_tag(&self, tag: String) {
+        let _ = self.inner.sid_tag.set(tag);
+    }
+
     fn new_sid(&self) -> String {
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
         let mut h = sha1_smol::Sha1::new();
         h.update(self.inner.node.as_bytes());
         h.update(&salt);
-        h.digest().to_string()
+        let sid = h.digest().to_string();
+        match self.inner.sid_tag.get() {
+            // Still 40 lowercase hex digits (HIVE.md 3.5).
+            Some(tag) if tag.len() < sid.len() => format!("{tag}{}", &sid[tag.len()..]),
+            _ => sid,
+        }
     }
 
     /// Create a session: slot check, sid, client actor under the clients supervisor.

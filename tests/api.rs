@@ -11,8 +11,9 @@ use codec::event::InternalEvent;
 use hive::HiveError;
 use hive::api::{ApiCtx, Control, serve};
 use hive::config::{ChannelTemplate, Ordered, PubsubSection};
+use hive::events::{Event, Out};
 use hive::metrics::Metrics;
-use hive::pubsub::{Delivery, Privilege, PubSub};
+use hive::pubsub::{Payload, Privilege, PubSub};
 use recorder::{Recorder, frames, next};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -84,10 +85,10 @@ impl Control for TestControl {
         self.push(Call::Subscribe(sid.into(), cids, join));
         Ok(())
     }
-    fn pre_encode(&self, events: &[InternalEvent]) -> Option<Vec<Arc<str>>> {
+    fn plain_events(&self, events: &[InternalEvent]) -> Option<Vec<Out>> {
         events
             .iter()
-            .map(|e| (e.action == "reply").then(|| Arc::from(format!("5:::{}", e.args))))
+            .map(|e| (e.action == "reply").then(|| Out::Event(Event::new(e.args.clone()))))
             .collect()
     }
 }
@@ -116,14 +117,13 @@ async fn start_api(max_body: usize) -> Api {
     let control = Arc::new(TestControl::default());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let slot = hive::slot::Slot::new();
-    slot.set(pubsub.clone());
     let ctx = ApiCtx {
         hash: HASH.into(),
         max_body,
         metrics: metrics.clone(),
-        pubsub: slot,
+        pubsub: pubsub.clone(),
         control: control.clone(),
+        cluster: None,
     };
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(serve(listener, ctx, shutdown.clone()));
@@ -182,10 +182,7 @@ fn method_err(m: &str) -> String {
 async fn subscriber(
     api: &Api,
     cid: &str,
-) -> (
-    Arc<Recorder>,
-    tokio::sync::mpsc::UnboundedReceiver<Delivery>,
-) {
+) -> (Arc<Recorder>, tokio::sync::mpsc::UnboundedReceiver<Payload>) {
     let (sub, rx) = Recorder::new(64).await;
     api.pubsub
         .join(Privilege::Private, &[cid.to_string()], sub.clone())
@@ -341,12 +338,12 @@ async fn clients_action() {
 }
 
 /// HIVE.md 9.2 `POST /pubsub/action/<cid>`: published with privilege 1 (checks skipped) to the
-/// channels at or below the cid; client-independent batches are encoded once as frames.
+/// channels at or below the cid; client-independent batches travel once, in neutral form.
 #[tokio::test]
 async fn pubsub_action() {
     let api = start_api(4096).await;
     let (_sub, mut rx) = subscriber(&api, "rooms.main").await;
-    // Every alias is `reply` (send_event): pre-encoded frames, shared by all subscribers.
+    // Every alias is `reply` (send_event): one neutral publish, shared by all subscribers.
     let body = r#"[{"action":"reply","args":{"name":"dude_joins","args":[{"channel":"rooms.main","nick":"bob"}]}}]"#;
     assert_eq!(
         call(&api, "POST", "/pubsub/action/rooms", body).await,
@@ -364,7 +361,7 @@ async fn pubsub_action() {
         (200, String::new())
     );
     match next(&mut rx).await {
-        Delivery::Events(ev) => {
+        Payload::Events(ev) => {
             assert_eq!(
                 ev.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
                 ["store", "reply"]
@@ -420,7 +417,10 @@ async fn pubsub_publish() {
     assert_eq!(frames(&da), std::slice::from_ref(&want));
     assert_eq!(frames(&db), [want]);
     match (&da, &db) {
-        (Delivery::Frames(x), Delivery::Frames(y)) => assert!(Arc::ptr_eq(x, y), "encoded once"),
+        (Payload::Published(x), Payload::Published(y)) => {
+            assert!(Arc::ptr_eq(x, y), "published once");
+            assert_eq!(x.encodes(), 1, "encoded once");
+        }
         _ => unreachable!(),
     }
     assert_eq!(

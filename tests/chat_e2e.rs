@@ -1,6 +1,7 @@
 //! The chat example end to end: its backends over HTTP, its configs through Hive's loader, and
 //! headless Chromium driving the page against Hive with the Redis config, the local config and the
-//! Python backend. The seed walkthrough (`shared/seed/`) and HIVE.md 15.2.
+//! Python backend; and the seed's own config serving a 0.9 and a socket.io-client 4 Node user in
+//! the same rooms. The seed walkthrough (`shared/seed/`) and HIVE.md 15.2.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,6 +9,8 @@
     missing_docs,
     unreachable_pub
 )]
+
+mod common;
 
 #[path = "../examples/chat/src/backend/demo.rs"]
 mod demo;
@@ -20,3 +23,5 @@ mod browser;
 mod harness;
 #[path = "support/redis.rs"]
 mod redis;
+#[path = "chat_e2e/seed_mixed.rs"]
+mod seed_mixed;

@@ -525,3 +525,48 @@ fn telemetry_writes_hive_log_and_tolerates_bad_dir() {
     let g = hive::telemetry::init(&log, hive::telemetry::LogFormat::Json).unwrap();
     assert!(g.log_file.is_none());
 }
+
+/// The `cluster` section (docs/cluster.md): absent means a single node; present, every key is
+/// checked with its path, and the defaults are filled in.
+#[test]
+fn cluster_section_is_optional_and_checked() {
+    assert!(from_value(minimal()).unwrap().config.cluster.is_none());
+    let mut doc = minimal();
+    doc["cluster"] = json!({"redis": "redis://127.0.0.1:6379/0"});
+    let c = from_value(doc).unwrap().config.cluster.unwrap();
+    assert_eq!(
+        (c.shards, c.gone_after_ms, c.retention.max_len),
+        (8, 10_000, 100_000)
+    );
+    assert!(c.name.is_none() && c.node.is_none() && c.advertise.is_none());
+    let mut doc = minimal();
+    doc["cluster"] = json!({"redis": ["127.0.0.1:7000", "127.0.0.1:7001"], "node": "a-1"});
+    assert!(from_value(doc).is_ok());
+    let mut doc = minimal();
+    doc["cluster"] = json!({
+        "redis": "http://nope",
+        "node": "a b",
+        "advertise": "nohost",
+        "shards": 0,
+        "retention": {"max_len": 1},
+        "gone_after_ms": 5
+    });
+    let e = from_value(doc).unwrap_err();
+    assert_eq!(
+        paths(&e),
+        [
+            "cluster.redis",
+            "cluster.node",
+            "cluster.advertise",
+            "cluster.shards",
+            "cluster.retention.max_len",
+            "cluster.gone_after_ms"
+        ]
+    );
+    let mut doc = minimal();
+    doc["cluster"] = json!({"redis": []});
+    assert_eq!(paths(&from_value(doc).unwrap_err()), ["cluster.redis"]);
+    let mut doc = minimal();
+    doc["cluster"] = json!({});
+    assert_eq!(paths(&from_value(doc).unwrap_err()), ["cluster.redis"]);
+}

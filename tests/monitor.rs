@@ -158,6 +158,7 @@ async fn start() -> Mon {
             m3.counter("hive.router.uptime").set(42);
         }),
         observer: hive::admin::Observer::none(),
+        cluster: None,
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

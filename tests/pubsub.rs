@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use codec::event::{InternalEvent, parse_internal_events};
 use hive::config::{ChannelTemplate, Ordered, PubsubSection};
+use hive::events::Out;
 use hive::metrics::Metrics;
-use hive::pubsub::{Delivery, Privilege, PubSub, Subscriber};
+use hive::pubsub::{Payload, Privilege, PubSub, Published, Subscriber};
 use otp::{DynamicHandle, DynamicSpec, Intensity};
 use recorder::{Recorder, frames, next, wait_until};
 
@@ -60,9 +61,14 @@ async fn leave(ps: &PubSub, p: Privilege, cids: &[&str], sub: &Recorder) {
         .unwrap_or_else(|e| panic!("leave {cids:?}: {e:?}"));
 }
 
-/// Publish one frame.
-fn publish(ps: &PubSub, p: Privilege, cids: &[&str], frame: impl Into<Arc<str>>) {
-    ps.publish(p, &ids(cids), Delivery::frame(frame));
+/// A neutral publish of one raw item, whose 0.9 frame is `frame` verbatim.
+fn raw(frame: impl Into<String>) -> Payload {
+    Published::new(vec![Out::Raw(serde_json::Value::String(frame.into()))]).into()
+}
+
+/// Publish one raw item (its 0.9 frame is `frame`).
+fn publish(ps: &PubSub, p: Privilege, cids: &[&str], frame: impl Into<String>) {
+    ps.publish(p, &ids(cids), raw(frame));
 }
 
 async fn wait_status(ps: &PubSub, cid: &str, n: usize) {
@@ -233,7 +239,7 @@ async fn leave_is_hierarchical() {
     assert_eq!(frames(&next(&mut ro).await), ["after2"]);
     // The channel finished fanning out "after" before it handled "after2": anything it sent to
     // `sub` is queued ahead of this marker.
-    sub.deliver(Delivery::frame("marker"));
+    sub.deliver(&raw("marker"));
     assert_eq!(
         frames(&next(&mut rx).await),
         ["marker"],
@@ -373,10 +379,10 @@ async fn events_are_delivered_as_a_shared_batch() {
     ps.publish(
         Privilege::Max,
         &ids(&["rooms"]),
-        Delivery::Events(batch.clone()),
+        Payload::Events(batch.clone()),
     );
     match next(&mut rx).await {
-        Delivery::Events(got) => assert!(Arc::ptr_eq(&got, &batch), "batch was copied"),
+        Payload::Events(got) => assert!(Arc::ptr_eq(&got, &batch), "batch was copied"),
         d => panic!("expected events, got {d:?}"),
     }
     assert_eq!(m.get("pubsub.published_events"), 2);

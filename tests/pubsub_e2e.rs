@@ -75,7 +75,7 @@ async fn wait_subscribed(h: &TestHive, cid: &str, n: i64) {
 async fn channel_actors(h: &TestHive) -> usize {
     let report = h.node().tree(None).await.unwrap();
     report
-        .find(&["hive_sup", "pubsub_sup", "channels_sup"])
+        .find(&["hive_sup", "pubsub_sup", "registry_sup", "channels_sup"])
         .expect("channels_sup in the tree")
         .child_count
 }

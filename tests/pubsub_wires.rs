@@ -12,11 +12,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use hive::config::{ChannelTemplate, Ordered, PubsubSection};
 use hive::events::{Event, Out};
 use hive::metrics::Metrics;
-use hive::pubsub::{DeliverOutcome, Delivery, Privilege, PubSub, Published, Subscriber};
-use hive::wire::Encoder;
+use hive::pubsub::{DeliverOutcome, Frames, Payload, Privilege, PubSub, Published, Subscriber};
+use hive::wire::{Encoder, Wire};
 use ractor::ActorCell;
-use recorder::{Recorder, next};
+use recorder::Recorder;
 use serde_json::json;
+use tokio::sync::mpsc;
 
 /// A second wire: `42[name, ...args]`, counting its encodes.
 #[derive(Debug, Default)]
@@ -46,34 +47,48 @@ impl Encoder for CountingWire {
     }
 }
 
-/// A subscriber on the double wire.
+/// A subscriber on a given wire: takes each neutral publish in that wire's encoding (as a client
+/// session does) and records the frames; the recorder gives it a real actor to be monitored.
 #[derive(Debug)]
-struct OtherWire {
+struct WireSub {
     rec: Arc<Recorder>,
-    wire: Arc<CountingWire>,
+    wire: Arc<dyn Encoder + Send + Sync>,
+    out: mpsc::UnboundedSender<Frames>,
 }
 
-impl Subscriber for OtherWire {
+impl WireSub {
+    async fn new(
+        wire: Arc<dyn Encoder + Send + Sync>,
+    ) -> (Arc<WireSub>, mpsc::UnboundedReceiver<Frames>) {
+        let (rec, _) = Recorder::new(8).await;
+        let (out, rx) = mpsc::unbounded_channel();
+        (Arc::new(WireSub { rec, wire, out }), rx)
+    }
+}
+
+impl Subscriber for WireSub {
     fn cell(&self) -> ActorCell {
         self.rec.cell()
     }
-    fn deliver(&self, d: Delivery) -> DeliverOutcome {
-        self.rec.deliver(d)
-    }
-    fn deliver_published(&self, p: &Arc<Published>) -> DeliverOutcome {
-        self.rec
-            .deliver(Delivery::Frames(p.encoded(self.wire.as_ref())))
+    fn deliver(&self, d: &Payload) -> DeliverOutcome {
+        match d {
+            Payload::Published(p) => {
+                let _ = self.out.send(p.encoded(self.wire.as_ref()));
+                DeliverOutcome::Queued
+            }
+            Payload::Events(_) => panic!("expected a neutral publish, got {d:?}"),
+        }
     }
     fn kill_slow(&self) {
         self.rec.kill_slow();
     }
 }
 
-fn frames_of(d: &Delivery) -> Arc<[Arc<str>]> {
-    match d {
-        Delivery::Frames(f) => Arc::clone(f),
-        Delivery::Events(_) => panic!("expected frames, got {d:?}"),
-    }
+async fn next(rx: &mut mpsc::UnboundedReceiver<Frames>) -> Frames {
+    tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv())
+        .await
+        .expect("no delivery within 5 s")
+        .expect("subscriber gone")
 }
 
 #[tokio::test]
@@ -95,16 +110,12 @@ async fn one_publish_is_encoded_once_per_wire() {
     let mut old = Vec::new();
     let mut new = Vec::new();
     for _ in 0..3 {
-        let (rec, rx) = Recorder::new(8).await;
-        ps.join(Privilege::Public, &cids, rec.clone())
+        let (sub, rx) = WireSub::new(Arc::new(Wire::Sio09)).await;
+        ps.join(Privilege::Public, &cids, sub.clone())
             .await
             .unwrap();
-        old.push((rec, rx));
-        let (rec, rx) = Recorder::new(8).await;
-        let sub = Arc::new(OtherWire {
-            rec,
-            wire: Arc::clone(&wire),
-        });
+        old.push((sub, rx));
+        let (sub, rx) = WireSub::new(wire.clone()).await;
         ps.join(Privilege::Public, &cids, sub.clone())
             .await
             .unwrap();
@@ -117,7 +128,7 @@ async fn one_publish_is_encoded_once_per_wire() {
 
     let mut first_old: Option<Arc<[Arc<str>]>> = None;
     for (_, rx) in &mut old {
-        let f = frames_of(&next(rx).await);
+        let f = next(rx).await;
         assert_eq!(f.len(), 1);
         assert_eq!(&*f[0], r#"5:::{"name":"news","args":[1,"a"]}"#);
         let first = first_old.get_or_insert_with(|| Arc::clone(&f));
@@ -125,7 +136,7 @@ async fn one_publish_is_encoded_once_per_wire() {
     }
     let mut first_new: Option<Arc<[Arc<str>]>> = None;
     for (_, rx) in &mut new {
-        let f = frames_of(&next(rx).await);
+        let f = next(rx).await;
         assert_eq!(f.len(), 1);
         assert_eq!(&*f[0], r#"42["news",1,"a"]"#);
         let first = first_new.get_or_insert_with(|| Arc::clone(&f));

@@ -390,6 +390,39 @@ async fn request_validation_answers() {
     h.stop().await;
 }
 
+/// The chat seed's origins `["null", "ws://localhost"]` (the string "null", no JSON null): on the
+/// modern path a request without Origin (Node) is admitted, as are `Origin: null` and the listed
+/// origin, and another origin is refused; on 0.9 a request without Origin stays refused (HIVE.md
+/// 3.4), `Origin: null` admitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_string_null_admits_no_origin_on_the_modern_path_only() {
+    let mut p = patch();
+    p["hive"] = json!({"allowed_origins": ["null", "ws://localhost"]});
+    let h = TestHive::start(p).await;
+    let a = h.sio;
+    let modern = "/socket.io/?EIO=4&transport=polling";
+    let (s, b) = get(a, modern).await;
+    assert_eq!(s, 200, "no Origin on the modern path: {b}");
+    assert!(b.starts_with(r#"0{"sid":"#), "{b}");
+    for origin in ["null", "ws://localhost"] {
+        let (s, _, b) = http(a, "GET", modern, &[("Origin", origin)], b"").await;
+        assert_eq!(s, 200, "Origin {origin}: {b}");
+    }
+    let (s, _, b) = http(a, "GET", modern, &[("Origin", "http://localhost")], b"").await;
+    let refused = json!({"code": 4, "message": "Origin http://localhost is not allowed"});
+    assert_eq!((s, b), (403, refused.to_string()));
+    // 0.9: no Origin is refused; `Origin: null` is the file:// page the string admits.
+    let (s, b) = get(a, "/socket.io/1/?t=1").await;
+    assert_eq!(s, 403, "no Origin on 0.9: {b}");
+    assert!(
+        b.contains("No origin specified in the request header!"),
+        "{b}"
+    );
+    let (s, _, b) = http(a, "GET", "/socket.io/1/?t=1", &[("Origin", "null")], b"").await;
+    assert_eq!(s, 200, "Origin null on 0.9: {b}");
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_polling_inputs_close_only_their_session() {
     let h = TestHive::start(patch()).await;

@@ -11,8 +11,11 @@ With --mode echo (the figures of the issue: echo round trips/s, CPU per round tr
 WARMUP ms after its connect, starts a closed loop: emit `echo`, and on the echoed `echo` emit the
 next one, as fast as the server answers. flood times every round trip (result `events.echo`).
 
+With --protocol sio5 (or sio4) the users speak Socket.IO 5 over Engine.IO 4 (4 over 3) at
+/socket.io/ instead of 0.9 (flood's session key `protocol`); the actions are the same.
+
 usage: chat_scenario.py OUT.json --port P [--mode chat|echo] [--users 15000] [--rooms 1500]
-                        [--interval 5000] [--spawn 2000] [--warmup 3000]
+                        [--interval 5000] [--spawn 2000] [--warmup 3000] [--protocol 0.9|sio5|sio4]
 """
 import argparse
 import json
@@ -27,6 +30,10 @@ p.add_argument("--interval", type=int, default=5000)
 p.add_argument("--spawn", type=int, default=2000)
 p.add_argument("--mode", choices=["chat", "echo"], default="chat")
 p.add_argument("--warmup", type=int, default=3000)
+p.add_argument("--protocol", choices=["0.9", "sio5", "sio4"], default="0.9")
+p.add_argument("--stagger", action="store_true",
+               help="offset each room's phase so users spawn evenly over --spawn (one every "
+                    "spawn/users ms) instead of one per room on each tick")
 a = p.parse_args()
 
 publish = {"action": "publish", "args": {"cids": "$channel", "event": {"action": "reply", "args": {
@@ -67,6 +74,9 @@ echo = {
 }
 if a.mode == "echo":
     a.rooms = 1
+if a.protocol != "0.9":
+    session["protocol"] = a.protocol
+    echo["protocol"] = a.protocol
 per_room, extra = divmod(a.users, a.rooms)
 phases = {}
 for r in range(a.rooms):
@@ -74,7 +84,8 @@ for r in range(a.rooms):
     if n == 0:
         continue
     phases[f"r{r}"] = {
-        "users": n, "user_sessions": ["chat"], "start_time": 0, "spawn_duration": a.spawn,
+        "users": n, "user_sessions": ["chat"],
+        "start_time": r * a.spawn // a.users if a.stagger else 0, "spawn_duration": a.spawn,
         "metadata": {"room": f"r{r}", "channel": f"rooms.r{r}", "interval": a.interval,
                      "rtt_timeout": a.interval - 500},
     }

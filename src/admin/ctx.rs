@@ -64,6 +64,8 @@ pub struct MonitorCtx {
     pub refresh: Arc<dyn Fn() + Send + Sync>,
     /// The live actors, for `/actors` ([`Observer::none`] when there are none to observe).
     pub observer: Observer,
+    /// The cluster this node belongs to, for `/cluster` (`None`: a single node, 404).
+    pub cluster: Option<Arc<crate::cluster::Shared>>,
 }
 
 impl std::fmt::Debug for MonitorCtx {

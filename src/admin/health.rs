@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+pub use crate::cluster::ClusterHealth;
+
 /// The answer of `GET /monitor/<hash>/health` (200 when `ok`, 503 otherwise).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Health {
@@ -9,8 +11,11 @@ pub struct Health {
     pub router_accepting: bool,
     /// One entry per configured connector pool.
     pub pools: Vec<PoolHealth>,
-    /// True when the router accepts sessions and every pool is reachable.
+    /// True when the router accepts sessions, every pool is reachable and, in a cluster, Redis is.
     pub ok: bool,
+    /// In a cluster: whether this node reaches the cluster's Redis (absent on a single node).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterHealth>,
 }
 
 /// Health of one connector pool.
@@ -36,7 +41,16 @@ impl Health {
             router_accepting,
             pools,
             ok,
+            cluster: None,
         }
+    }
+
+    /// The same report with the cluster link: a node that cannot reach Redis is not ok (load
+    /// balancers send new sessions elsewhere; its sessions keep being served locally).
+    pub fn with_cluster(mut self, cluster: ClusterHealth) -> Self {
+        self.ok &= cluster.redis_reachable;
+        self.cluster = Some(cluster);
+        self
     }
 
     /// HTTP status of the health endpoint: 200 when ok, 503 otherwise.

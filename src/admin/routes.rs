@@ -22,7 +22,8 @@
 //! | GET | `/channels` | 200, live channels with subscriber counts (`?prefix=<scope>`) |
 //! | GET | `/dashboard` | 200, the dashboard page (self-contained HTML) |
 //! | GET | `/dashboard/series` | 200, the last 15 minutes, one sample a second, as JSON columns |
-//! | any | `/cluster...` | 404, no cluster configured |
+//! | GET | `/cluster` | the cluster's nodes (docs/cluster.md); 404 without a `cluster` section |
+//! | any | `/cluster...` (other) | 404 |
 //!
 //! Wrong or missing hash: 401; other methods: 405; all errors are `{"error","description"}`.
 //! The reserved words (`metrics`, `tree`, `tree.html`, `health`, `actors`, `sessions`,
@@ -210,6 +211,13 @@ async fn reserved(
         ("GET", ["actors"]) => actors_top(ctx, query).await,
         ("GET", ["actors", id]) => actor_one(ctx, id).await,
         ("POST", ["actors", id, "kill"]) => actor_kill(ctx, id, query, body).await,
+        ("GET", ["cluster"]) if ctx.cluster.is_some() => match &ctx.cluster {
+            Some(c) => match crate::cluster::view(c).await {
+                Ok(v) => Reply::json(200, v.to_string()),
+                Err(e) => Reply::error(503, &e),
+            },
+            None => Reply::status(404, "No cluster configured.".into()),
+        },
         (_, ["cluster", ..]) => Reply::status(404, "No cluster configured.".into()),
         ("GET", ["sessions", sid]) => match sessions(ctx) {
             Ok(v) => from_view(v.session(sid).await),

@@ -126,7 +126,7 @@ impl SessionsView {
         let c = self.lookup(sid)?;
         let name = event["name"].clone();
         let p = Published::new(vec![Out::Event(Event::new(event))]);
-        match c.deliver_published(&p) {
+        match c.deliver(&p.into()) {
             DeliverOutcome::Queued => {
                 tracing::info!(sid = %sid, event = %name, "event sent from the monitor");
                 Ok(json!({ "sent": sid, "name": name }))

@@ -3,15 +3,13 @@
 //! Handlers return a [`Reply`]: a status and a body, plus the error when the request failed (the
 //! server logs and counts it once).
 
-use std::sync::Arc;
-
 use hyper::Method;
 use serde_json::{Value, json};
 
 use super::ApiCtx;
 use crate::HiveError;
 use crate::events::{Event, Out};
-use crate::pubsub::{Delivery, Payload, Privilege, Published};
+use crate::pubsub::{Payload, Privilege, Published};
 use codec::event::{InternalEvent, parse_internal_events, validate_external_event};
 
 /// API section (the first path segment after the hash).
@@ -116,7 +114,15 @@ fn unknown_action(action: &str) -> Reply {
 }
 
 /// Run the endpoint `route` names. The hash has already been checked.
-pub(crate) async fn dispatch(ctx: &ApiCtx, m: &Method, route: &Route<'_>, body: &[u8]) -> Reply {
+///
+/// `key`: the request's `Idempotency-Key` header (publishes with the same key are delivered once).
+pub(crate) async fn dispatch(
+    ctx: &ApiCtx,
+    m: &Method,
+    route: &Route<'_>,
+    body: &[u8],
+    key: Option<String>,
+) -> Reply {
     let post = m == Method::POST;
     let c = &ctx.control;
     match (route.section, route.action) {
@@ -137,21 +143,17 @@ pub(crate) async fn dispatch(ctx: &ApiCtx, m: &Method, route: &Route<'_>, body: 
             c.router_terminate(String::from_utf8_lossy(body).into_owned());
             Reply::ok("")
         }
-        (Section::Clients, "action") if post => clients_action(ctx, route.arg, body),
-        (Section::Pubsub, "action") if post => pubsub_action(ctx, route.arg, body),
-        (Section::Pubsub, "publish") if post => pubsub_publish(ctx, route.arg, body),
+        (Section::Clients, "action") if post => clients_action(ctx, route.arg, body).await,
+        (Section::Pubsub, "action") if post => pubsub_action(ctx, route.arg, body, key).await,
+        (Section::Pubsub, "publish") if post => pubsub_publish(ctx, route.arg, body, key).await,
         (Section::Pubsub, "subscribe") if m == Method::GET => {
-            let ps = match pubsub(ctx) {
-                Ok(ps) => ps,
-                Err(r) => return r,
-            };
-            match ps.status(route.arg).await {
+            match ctx.pubsub.status(route.arg).await {
                 Ok(n) => Reply::ok(json!({"subscribed_clients": n}).to_string()),
                 Err(e) => Reply::err(400, e),
             }
         }
         (Section::Pubsub, "subscribe") if post || m == Method::DELETE => {
-            pubsub_subscribe(ctx, route.arg, body, post)
+            pubsub_subscribe(ctx, route.arg, body, post).await
         }
         (Section::Pubsub, "subscribe") => bad_method(m, true),
         (Section::Hive, "version" | "stop")
@@ -160,16 +162,6 @@ pub(crate) async fn dispatch(ctx: &ApiCtx, m: &Method, route: &Route<'_>, body: 
         | (Section::Pubsub, "action" | "publish") => bad_method(m, false),
         (_, action) => unknown_action(action),
     }
-}
-
-/// The pub-sub service's current incarnation (a 500 `pubsub_error` while pubsub_sup restarts it).
-fn pubsub(ctx: &ApiCtx) -> Result<crate::pubsub::PubSub, Reply> {
-    ctx.pubsub.get().ok_or_else(|| {
-        Reply::err(
-            500,
-            HiveError::PubsubError("The pub-sub service is restarting.".into()),
-        )
-    })
 }
 
 fn utf8<'a>(body: &'a [u8], what: &str) -> Result<&'a str, HiveError> {
@@ -211,69 +203,112 @@ pub(crate) fn parse_cids(body: &[u8]) -> Result<Vec<String>, HiveError> {
     }
 }
 
+/// A per-session call about a sid this node does not know (`e`: its `bad_session_id`). In a
+/// cluster, a sid of another node that is up is forwarded to that node's API and its answer
+/// relayed; a sid of a gone node keeps `bad_session_id` at once, without contacting it; Redis
+/// unreachable is 503 `backplane_unavailable`.
+async fn elsewhere(
+    ctx: &ApiCtx,
+    sid: &str,
+    e: HiveError,
+    method: &'static str,
+    path: &str,
+    body: &[u8],
+) -> Reply {
+    let (HiveError::BadSessionId(_), Some(cluster)) = (&e, &ctx.cluster) else {
+        return Reply::err(500, e);
+    };
+    match crate::cluster::owner(cluster, sid).await {
+        Ok(crate::cluster::Owner::Node(owner)) => {
+            let path = format!("/api/{}/{path}/{sid}", ctx.hash);
+            match crate::cluster::forward_api(&owner, method, path, body.to_vec()).await {
+                Ok((status, text)) => Reply {
+                    status,
+                    body: text,
+                    error: None,
+                },
+                Err(e) => Reply::err(503, e),
+            }
+        }
+        Ok(_) => Reply::err(500, e),
+        Err(e) => Reply::err(503, e),
+    }
+}
+
 /// `POST /clients/action/<sid>`: parse errors answer 500 like the original (HIVE.md 16.7 #3).
-fn clients_action(ctx: &ApiCtx, sid: &str, body: &[u8]) -> Reply {
+async fn clients_action(ctx: &ApiCtx, sid: &str, body: &[u8]) -> Reply {
     let events = match parse_internal(body) {
         Ok(ev) => ev,
         Err(e) => return Reply::err(500, e),
     };
     match ctx.control.route_events(sid, events) {
         Ok(()) => Reply::ok(""),
+        Err(e) => elsewhere(ctx, sid, e, "POST", "clients/action", body).await,
+    }
+}
+
+/// Publish through the backplane and answer once it accepted the publish: 503
+/// `backplane_unavailable` when it cannot (Redis unreachable: nothing was delivered).
+async fn publish(ctx: &ApiCtx, cid: &str, payload: Payload, key: Option<String>) -> Reply {
+    let cids = [cid.to_string()];
+    match ctx
+        .pubsub
+        .publish_acked(Privilege::Max, &cids, payload, key)
+        .await
+    {
+        Ok(()) => Reply::ok(""),
+        Err(e @ HiveError::BackplaneUnavailable(_)) => Reply::err(503, e),
         Err(e) => Reply::err(500, e),
     }
 }
 
 /// `POST /pubsub/action/<cid>`: publish internal events with the API's privilege (skips checks).
-fn pubsub_action(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
+async fn pubsub_action(ctx: &ApiCtx, cid: &str, body: &[u8], key: Option<String>) -> Reply {
     let events = match parse_internal(body) {
         Ok(ev) => ev,
         Err(e) => return Reply::err(400, e),
     };
-    let delivery: Payload = if let Some(items) = ctx.control.plain_events(&events) {
-        Published::new(items).into()
-    } else if let Some(frames) = ctx.control.pre_encode(&events) {
-        Delivery::Frames(Arc::from(frames)).into()
-    } else {
-        Delivery::Events(Arc::from(events)).into()
+    let payload: Payload = match ctx.control.plain_events(&events) {
+        Some(items) => Published::new(items).into(),
+        None => Payload::events(events),
     };
-    match pubsub(ctx) {
-        Ok(ps) => ps.publish(Privilege::Max, &[cid.to_string()], delivery),
-        Err(r) => return r,
-    }
-    Reply::ok("")
+    publish(ctx, cid, payload, key).await
 }
 
 /// `POST /pubsub/publish/<cid>`: the body must be an external event; subscribers get it as an
 /// event, with the body bytes verbatim (0.9: `5:::<body>`).
-fn pubsub_publish(ctx: &ApiCtx, cid: &str, body: &[u8]) -> Reply {
+async fn pubsub_publish(ctx: &ApiCtx, cid: &str, body: &[u8], key: Option<String>) -> Reply {
     match parse_external(body) {
-        Ok(event) => match pubsub(ctx) {
-            Ok(ps) => {
-                ps.publish(
-                    Privilege::Max,
-                    &[cid.to_string()],
-                    Published::new(vec![Out::Event(event)]),
-                );
-                Reply::ok("")
-            }
-            Err(r) => r,
-        },
+        Ok(event) => {
+            let payload = Published::new(vec![Out::Event(event)]).into();
+            publish(ctx, cid, payload, key).await
+        }
         Err(e) => Reply::err(400, e),
     }
 }
 
-/// `POST`/`DELETE /pubsub/subscribe/<sid>`: a JSON array of cid strings, routed to the session.
-fn pubsub_subscribe(ctx: &ApiCtx, sid: &str, body: &[u8], join: bool) -> Reply {
+/// `POST`/`DELETE /pubsub/subscribe/<sid>`: a JSON array of cid strings, routed to the session
+/// (in a cluster, to the node that holds it).
+async fn pubsub_subscribe(ctx: &ApiCtx, sid: &str, body: &[u8], join: bool) -> Reply {
     let cids = match parse_cids(body) {
         Ok(cids) => cids,
         Err(e) => return Reply::err(400, e),
     };
-    if let Ok(ps) = pubsub(ctx) {
-        ps.count_api_subscription(&cids, join);
-    }
+    let counted = cids.clone();
     match ctx.control.subscribe(sid, cids, join) {
-        Ok(()) => Reply::ok(""),
-        Err(e) => Reply::err(500, e),
+        Ok(()) => {
+            ctx.pubsub.count_api_subscription(&counted, join);
+            Reply::ok("")
+        }
+        Err(e) => {
+            let method = if join { "POST" } else { "DELETE" };
+            let forwarded = elsewhere(ctx, sid, e, method, "pubsub/subscribe", body).await;
+            if forwarded.error.is_some() {
+                // Not forwarded: counted here, as a request this node answered.
+                ctx.pubsub.count_api_subscription(&counted, join);
+            }
+            forwarded
+        }
     }
 }
 

@@ -98,11 +98,16 @@ impl Server {
             return (Reply::err(401, e), section);
         }
         let method = req.method().clone();
+        let key = req
+            .headers()
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = match read_body(req, ctx.max_body).await {
             Ok(b) => b,
             Err(reply) => return (reply, section),
         };
-        (dispatch(ctx, &method, &route, &body).await, section)
+        (dispatch(ctx, &method, &route, &body, key).await, section)
     }
 }
 

@@ -9,7 +9,9 @@
 //!    ├─ router_sup    (was hive_router_sup)          one_for_all 5/10s
 //!    │  ├─ router     (was hive_router)              worker, permanent
 //!    │  └─ clients_sup (was hive_client_sup)         simple_one_for_one, temporary children
-//!    ├─ pubsub_sup    (was hive_pubsub_sup)          see crate::pubsub
+//!    ├─ pubsub_sup    (was hive_pubsub_sup)          rest_for_one 5/10s
+//!    │  ├─ backplane  (new: the publish path)        worker, permanent
+//!    │  └─ registry_sup                              one_for_all 5/10s, see crate::pubsub
 //!    └─ web_sup       (was hive_web_sup)             one_for_one 5/10s
 //!       ├─ monitor_listener (was hive_monitor_server) worker, permanent
 //!       ├─ api_listener     (was hive_api)            worker, permanent
@@ -22,7 +24,7 @@ use std::time::Duration;
 use crate::connectors::Connectors;
 use crate::env::{MetricsActor, MetricsArgs};
 use crate::listener::{ListenerActor, ListenerArgs};
-use crate::pubsub::PubSub;
+use crate::pubsub::{Inbox, LocalBackplane, Plane, PubSub};
 use crate::router::{Router, RouterActor};
 use crate::slot::Slot;
 use otp::SupervisionError;
@@ -51,6 +53,8 @@ pub struct Parts {
     pub pubsub: Slot<PubSub>,
     /// The three listeners, in start order: monitor, api, socketio.
     pub listeners: Vec<Arc<dyn Fn() -> ListenerArgs + Send + Sync>>,
+    /// The cluster this node belongs to (`cluster` section); `None`: a single node.
+    pub cluster: Option<Arc<crate::cluster::Shared>>,
 }
 
 const WORKER_SHUTDOWN: Shutdown = Shutdown::Timeout(Duration::from_millis(5000));
@@ -151,9 +155,132 @@ pub fn connectors_sup(p: &Parts) -> ChildSpec {
     )
 }
 
-/// `pubsub_sup`: one_for_all, because the manager's registry indexes the channel actors of
-/// channels_sup: neither is meaningful without the other.
+/// `pubsub_sup`: the backplane first, then the registry (channels and manager). rest_for_one: a
+/// crash of the registry's half restarts it alone and the backplane keeps running (a cluster
+/// backplane keeps its stream positions, and publishes in flight are not lost with it); a crash of
+/// the backplane restarts the registry too, so that no manager keeps publishing to a dead one.
 pub fn pubsub_sup(p: &Parts) -> SupervisorSpec {
+    let plane: Slot<Plane> = Slot::new();
+    let set = plane.clone();
+    SupervisorSpec {
+        id: "pubsub_sup".into(),
+        strategy: Strategy::RestForOne,
+        intensity: Intensity::new(5, 10),
+        children: vec![
+            match &p.cluster {
+                None => local_backplane(set),
+                Some(shared) => ChildSpec::supervisor(
+                    "backplane",
+                    SupervisorHandle::start_fn({
+                        let shared = Arc::clone(shared);
+                        Arc::new(move || cluster_backplane(&shared, &set))
+                    }),
+                ),
+            },
+            ChildSpec::supervisor(
+                "registry_sup",
+                SupervisorHandle::start_fn({
+                    let p = p.clone();
+                    Arc::new(move || registry_sup(&p, plane.clone()))
+                }),
+            ),
+        ],
+    }
+}
+
+/// The local `backplane` worker (no `cluster` section): delivers publishes on this node.
+fn local_backplane(set: Slot<Plane>) -> ChildSpec {
+    ChildSpec::worker(
+        "backplane",
+        Restart::Permanent,
+        WORKER_SHUTDOWN,
+        Arc::new(move |sup| {
+            let set = set.clone();
+            Box::pin(async move {
+                let started = LocalBackplane::start(Inbox::new(), Some(sup)).await;
+                let plane = started.map_err(|e| SupervisionError::StartFailed {
+                    id: "backplane".into(),
+                    reason: e.to_string(),
+                })?;
+                let cell = plane.actor.get().map(|a| a.get_cell());
+                set.set(plane);
+                cell.ok_or_else(|| SupervisionError::StartFailed {
+                    id: "backplane".into(),
+                    reason: "no actor".into(),
+                })
+            })
+        }),
+    )
+}
+
+/// The cluster's `backplane` supervisor: the stream writer (what pub-sub publishes through), the
+/// stream reader and the membership heartbeat, each owning one Redis connection. one_for_one: they share nothing but the
+/// positions kept outside them; a restarted writer is found through the plane's late-bound
+/// slot, a restarted reader resumes from the last position.
+pub fn cluster_backplane(
+    shared: &Arc<crate::cluster::Shared>,
+    set: &Slot<Plane>,
+) -> SupervisorSpec {
+    use crate::cluster::{StreamReader, StreamReaderArgs, StreamWriter, StreamWriterArgs};
+    let plane = Plane {
+        actor: Slot::new(),
+        inbox: Inbox::new(),
+    };
+    set.set(plane.clone());
+    let (w_shared, r_shared, m_shared) =
+        (Arc::clone(shared), Arc::clone(shared), Arc::clone(shared));
+    let (writer_slot, inbox) = (plane.actor.clone(), plane.inbox.clone());
+    SupervisorSpec {
+        id: "backplane".into(),
+        strategy: Strategy::OneForOne,
+        intensity: Intensity::new(5, 10),
+        children: vec![
+            ChildSpec::worker(
+                "stream_writer",
+                Restart::Permanent,
+                WORKER_SHUTDOWN,
+                Arc::new(move |sup| {
+                    let (shared, slot) = (Arc::clone(&w_shared), writer_slot.clone());
+                    Box::pin(async move {
+                        let args = StreamWriterArgs { shared };
+                        let (actor, _) = otp::spec::spawn_under(StreamWriter, args, Some(sup))
+                            .await
+                            .map_err(|e| SupervisionError::StartFailed {
+                                id: "stream_writer".into(),
+                                reason: e.to_string(),
+                            })?;
+                        let cell = actor.get_cell();
+                        slot.set(actor);
+                        Ok(cell)
+                    })
+                }),
+            ),
+            ChildSpec::worker(
+                "stream_reader",
+                Restart::Permanent,
+                WORKER_SHUTDOWN,
+                start_actor(move || {
+                    let args = StreamReaderArgs {
+                        shared: Arc::clone(&r_shared),
+                        inbox: inbox.clone(),
+                    };
+                    (StreamReader, args)
+                }),
+            ),
+            ChildSpec::worker(
+                "membership",
+                Restart::Permanent,
+                WORKER_SHUTDOWN,
+                start_actor(move || (crate::cluster::Membership, Arc::clone(&m_shared))),
+            ),
+        ],
+    }
+}
+
+/// `registry_sup`: one_for_all, because the manager's registry indexes the channel actors of
+/// channels_sup: neither is meaningful without the other. The manager publishes through `plane`,
+/// the backplane started before it, and points the backplane's inbox at its new registry.
+pub fn registry_sup(p: &Parts, plane: Slot<Plane>) -> SupervisorSpec {
     let channels: Slot<DynamicHandle> = Slot::new();
     let ch = channels.clone();
     let (config, metrics, slot) = (
@@ -162,7 +289,7 @@ pub fn pubsub_sup(p: &Parts) -> SupervisorSpec {
         p.pubsub.clone(),
     );
     SupervisorSpec {
-        id: "pubsub_sup".into(),
+        id: "registry_sup".into(),
         strategy: Strategy::OneForAll,
         intensity: Intensity::new(5, 10),
         children: vec![
@@ -182,19 +309,28 @@ pub fn pubsub_sup(p: &Parts) -> SupervisorSpec {
                 Restart::Permanent,
                 WORKER_SHUTDOWN,
                 Arc::new(move |sup| {
-                    let (config, metrics, slot, channels) = (
+                    let (config, metrics, slot, channels, plane) = (
                         Arc::clone(&config),
                         Arc::clone(&metrics),
                         slot.clone(),
                         channels.get(),
+                        plane.get(),
                     );
                     Box::pin(async move {
-                        let ps = PubSub::start_linked(&config.pubsub, metrics, channels, Some(sup))
-                            .await
-                            .map_err(|e| SupervisionError::StartFailed {
-                                id: "pubsub".into(),
-                                reason: e.to_string(),
-                            })?;
+                        let fail = |reason: String| SupervisionError::StartFailed {
+                            id: "pubsub".into(),
+                            reason,
+                        };
+                        let plane = plane.ok_or_else(|| fail("no backplane".into()))?;
+                        let ps = PubSub::start_linked(
+                            &config.pubsub,
+                            metrics,
+                            channels,
+                            Some(sup),
+                            plane,
+                        )
+                        .await
+                        .map_err(|e| fail(e.to_string()))?;
                         slot.set(ps.clone());
                         Ok(ps.manager_cell())
                     })

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 type Timer = JoinHandle<Result<(), ractor::MessagingErr<ClientMsg>>>;
 
 use super::handle::{
-    ClientDetails, ClientHandle, ClientInfo, ClientMsg, CloseReason, Sink, XhrReply,
+    ClientDetails, ClientHandle, ClientInfo, ClientMsg, CloseReason, Delivery, Sink, XhrReply,
 };
 use super::session::{Cmd, Phase, Session, Target, Timing, WriteFailure};
 use super::shortcut::Shortcut;
@@ -28,7 +28,7 @@ use crate::events::{In, Out};
 use crate::hooks::engine::{dispatch, run_chain};
 use crate::hooks::{Cx, Flow, HookTable, Services, Trigger};
 use crate::metrics::{ClientStateMetrics, Counter};
-use crate::pubsub::{Delivery, Privilege, Subscriber};
+use crate::pubsub::{Privilege, Subscriber};
 use crate::state::{
     StateStore, initial_map, local::LocalState, redis::RedisState, redis::redis_state_args,
 };

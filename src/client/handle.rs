@@ -7,11 +7,22 @@ use tokio::sync::oneshot;
 
 use crate::error::HiveError;
 use crate::events::In;
-use crate::pubsub::{DeliverOutcome, Delivery, Published, Subscriber};
+use crate::pubsub::{DeliverOutcome, Frames, Payload, Subscriber};
 use crate::wire::Wire;
 use codec::event::InternalEvent;
 
 use super::shortcut::{Route, Shortcut};
+
+/// A pub-sub publish as this session takes it: internal events to dispatch, or a neutral
+/// publish already encoded for this session's wire (frames shared with every subscriber on that
+/// wire).
+#[derive(Clone, Debug)]
+pub enum Delivery {
+    /// Internal events to dispatch in the session's context.
+    Events(Arc<[InternalEvent]>),
+    /// A [`crate::pubsub::Published`] in this session's wire encoding, queued as is.
+    Frames(Frames),
+}
 
 /// The transport a session was upgraded to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +125,7 @@ pub enum ClientMsg {
     },
     /// What the client sent, decoded by its wire, in order.
     Input(Vec<In>),
-    /// Internal events or pre-encoded frames from pub-sub or the API.
+    /// A publish from pub-sub: internal events, or a neutral publish in this session's wire.
     Deliver(Delivery),
     /// Internal events routed to this sid by the API.
     Events(Vec<InternalEvent>),
@@ -315,10 +326,13 @@ impl Subscriber for ClientHandle {
         self.actor.get_cell()
     }
 
-    fn deliver(&self, d: Delivery) -> DeliverOutcome {
-        let frames = match &d {
-            Delivery::Frames(f) => Some(Arc::clone(f)),
-            Delivery::Events(_) => None,
+    fn deliver(&self, p: &Payload) -> DeliverOutcome {
+        let (d, frames) = match p {
+            Payload::Published(p) => {
+                let f = p.encoded(&self.shortcut.wire());
+                (Delivery::Frames(Arc::clone(&f)), Some(f))
+            }
+            Payload::Events(e) => (Delivery::Events(Arc::clone(e)), None),
         };
         let cast = || self.actor.cast(ClientMsg::Deliver(d)).is_ok();
         match self
@@ -329,10 +343,6 @@ impl Subscriber for ClientHandle {
             Route::Dead => DeliverOutcome::Dead,
             Route::Full => DeliverOutcome::Overloaded,
         }
-    }
-
-    fn deliver_published(&self, p: &Arc<Published>) -> DeliverOutcome {
-        self.deliver(Delivery::Frames(p.encoded(&self.shortcut.wire())))
     }
 
     fn kill_slow(&self) {

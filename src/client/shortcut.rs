@@ -1,8 +1,9 @@
 //! [`Shortcut`]: what a session shares with the channels it joined, so that ready frames reach an
 //! idle WebSocket without a trip through the client actor.
 //!
-//! A pub-sub delivery of pre-encoded frames ([`crate::pubsub::Delivery::Frames`]) needs nothing
-//! from the session: no hooks, no state, just "put these bytes on the socket". When the session
+//! A pub-sub publish in neutral form, once encoded for the session's wire
+//! ([`super::Delivery::Frames`]), needs nothing from the session: no hooks, no state, just "put
+//! these bytes on the socket". When the session
 //! is a WebSocket with no batching window (`socketio.poll_timeout` 0) and its actor is idle, the
 //! actor lends the channel side a sender of its connection's queue and *opens* the shortcut; a
 //! channel then queues the frames itself (one `Arc` clone, one lock, one wake of the connection

@@ -163,4 +163,5 @@ pub(crate) const SECTIONS: &[&str] = &[
     "monitor",
     "log",
     "http",
+    "cluster",
 ];

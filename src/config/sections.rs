@@ -37,6 +37,73 @@ pub struct Config {
     /// Section `http` (new): the protections of the three HTTP listeners.
     #[serde(default)]
     pub http: HttpSection,
+    /// Section `cluster` (new): several nodes acting as one through Redis; `None`: single node.
+    #[serde(default)]
+    pub cluster: Option<ClusterSection>,
+}
+
+/// Section `cluster` (new, docs/cluster.md): several nodes acting as one through Redis.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterSection {
+    /// The cluster's name, prefixing every Redis key and stream; `None`: `hive.cluster_name`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `redis://[:password@]host:port[/db]`, or a list of `host:port` seeds of a Redis Cluster.
+    pub redis: ClusterRedis,
+    /// This node's name, unique in the cluster; `None`: generated per process start.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// `host:port` other nodes reach this node's Socket.IO listener at; `None`: `hive.bind` and
+    /// the listener's port.
+    #[serde(default)]
+    pub advertise: Option<String>,
+    /// Number of publish streams.
+    #[serde(default = "d_shards")]
+    pub shards: u32,
+    /// Stream trimming.
+    #[serde(default)]
+    pub retention: ClusterRetention,
+    /// A node whose heartbeat is older than this is gone (ms).
+    #[serde(default = "d_gone_after_ms")]
+    pub gone_after_ms: u64,
+}
+
+/// `cluster.redis`: one server's URL, or the seeds of a Redis Cluster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ClusterRedis {
+    /// `redis://[:password@]host:port[/db]`.
+    Url(String),
+    /// `host:port` seed nodes of a Redis Cluster.
+    Seeds(Vec<String>),
+}
+
+/// `cluster.retention`: how long publish streams keep their entries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterRetention {
+    /// Approximate number of entries each stream keeps (`XADD MAXLEN ~`).
+    #[serde(default = "d_max_len")]
+    pub max_len: u64,
+}
+
+impl Default for ClusterRetention {
+    fn default() -> Self {
+        Self {
+            max_len: d_max_len(),
+        }
+    }
+}
+
+fn d_shards() -> u32 {
+    8
+}
+
+fn d_gone_after_ms() -> u64 {
+    10_000
+}
+
+fn d_max_len() -> u64 {
+    100_000
 }
 
 /// Section `hive` (HIVE.md 2.4).

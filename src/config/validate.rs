@@ -47,6 +47,9 @@ pub(crate) fn check(root: &Value) -> (Vec<ConfigError>, Vec<String>) {
             "http" => {
                 c.object("http", v, HTTP);
             }
+            "cluster" => {
+                c.object("cluster", v, CLUSTER);
+            }
             _ => {
                 c.object("log", v, LOG);
             }
@@ -232,6 +235,76 @@ const HTTP: &[Field] = &[
     opt("max_connections", Ty::Int(1, U32)),
     opt("drain_timeout", Ty::Int(0, U64)),
 ];
+
+const CLUSTER: &[Field] = &[
+    opt("name", Ty::Str(1)),
+    req("redis", Ty::Custom(cluster_redis)),
+    opt("node", Ty::Custom(node_name)),
+    opt("advertise", Ty::Custom(host_port)),
+    opt("shards", Ty::Int(1, 1024)),
+    opt("retention", Ty::Custom(retention)),
+    opt("gone_after_ms", Ty::Int(100, U64)),
+];
+
+fn cluster_redis(c: &mut Checker<'_>, path: &str, v: &Value) {
+    match v {
+        Value::String(url) => {
+            let scheme = url.starts_with("redis://") || url.starts_with("rediss://");
+            let parsed = fred::prelude::Config::from_url(url).map_err(|e| e.to_string());
+            if let Err(e) = parsed.and_then(|_| {
+                scheme
+                    .then_some(())
+                    .ok_or_else(|| "not a redis:// URL".to_string())
+            }) {
+                c.err(
+                    path,
+                    format!("expected a redis://[:password@]host:port[/db] URL, got {url:?}: {e}"),
+                );
+            }
+        }
+        Value::Array(seeds) if !seeds.is_empty() => {
+            c.unique_array(path, v, false, |c, p, x| host_port(c, p, x));
+        }
+        other => c.err(
+            path,
+            format!(
+                "expected a redis:// URL or a non-empty list of host:port seeds, got {}",
+                got(other)
+            ),
+        ),
+    }
+}
+
+fn host_port(c: &mut Checker<'_>, path: &str, v: &Value) {
+    let ok = v
+        .as_str()
+        .and_then(|s| s.rsplit_once(':'))
+        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+    if !ok {
+        c.err(path, format!("expected \"host:port\", got {v}"));
+    }
+}
+
+fn node_name(c: &mut Checker<'_>, path: &str, v: &Value) {
+    let ok = v.as_str().is_some_and(|s| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    });
+    if !ok {
+        c.err(
+            path,
+            format!("expected 1-64 characters of [A-Za-z0-9-_.], got {v}"),
+        );
+    }
+}
+
+fn retention(c: &mut Checker<'_>, path: &str, v: &Value) {
+    c.object(path, v, RETENTION);
+}
+
+const RETENTION: &[Field] = &[opt("max_len", Ty::Int(100, U64))];
 
 const LOG: &[Field] = &[
     opt("dir", Ty::Str(1)),

@@ -10,8 +10,7 @@ use crate::config::HookName;
 use crate::error::HiveError;
 use crate::events::Out;
 use crate::metrics::{Counter, EventHookMetrics, LazyCounter};
-use crate::pubsub::{Delivery, Payload, Privilege, Published, expand_cid_spec, expand_resubscribe};
-use crate::wire::Wire;
+use crate::pubsub::{Payload, Privilege, Published, expand_cid_spec, expand_resubscribe};
 use codec::event::{InternalEvent, internal_event_from_value};
 
 /// Which pub-sub operation.
@@ -119,7 +118,7 @@ pub fn delivery_for(tables: &Tables, events: Vec<InternalEvent>) -> Payload {
     if let Some(items) = plain_events(tables, &events) {
         return Published::new(items).into();
     }
-    Delivery::Events(events.into()).into()
+    Payload::events(events)
 }
 
 /// The items of `events`, if every one of them dispatches to plain `action.send_event` and is
@@ -133,11 +132,6 @@ pub fn plain_events(tables: &Tables, events: &[InternalEvent]) -> Option<Vec<Out
         items.push(Out::Event(send_event_message(ev).ok()?));
     }
     Some(items)
-}
-
-/// [`plain_events`] encoded for the 0.9 wire.
-pub fn pre_encode(tables: &Tables, events: &[InternalEvent]) -> Option<Vec<Arc<str>>> {
-    plain_events(tables, events).map(|items| Wire::Sio09.frames(&items))
 }
 
 fn one_arg(t: &Trigger) -> Result<&Value, HiveError> {

@@ -101,11 +101,7 @@ impl ChannelState {
         self.args.counters.probe.delivered_to(self.subs.len());
         let mut gone: Vec<(ActorId, bool)> = Vec::new();
         for (id, sub) in &self.subs {
-            let outcome = match d {
-                Payload::Delivery(d) => sub.deliver(d.clone()),
-                Payload::Published(p) => sub.deliver_published(p),
-            };
-            match outcome {
+            match sub.deliver(d) {
                 DeliverOutcome::Queued => {}
                 DeliverOutcome::Dead => gone.push((*id, false)),
                 DeliverOutcome::Overloaded => gone.push((*id, true)),

@@ -1,10 +1,7 @@
 //! [`Envelope`]: one publish in the serde form a cluster backplane carries between nodes:
 //! `{"privilege", "cids", "payload"}`, where the payload is neutral (`{"published": [items]}`,
-//! encoded by each receiving node for its subscribers' wires), internal events
-//! (`{"events": [..]}`, dispatched by each subscriber) or frames already encoded for the 0.9 wire
-//! (`{"frames": [..]}`).
-
-use std::sync::Arc;
+//! encoded by each receiving node for its subscribers' wires) or internal events
+//! (`{"events": [..]}`, dispatched by each subscriber). No wire's encoding crosses between nodes.
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -12,7 +9,7 @@ use serde_json::Value;
 
 use super::privilege::Privilege;
 use super::published::Published;
-use super::subscriber::{Delivery, Payload};
+use super::subscriber::Payload;
 use crate::events::Out;
 use codec::event::{InternalEvent, internal_event_from_value};
 
@@ -51,22 +48,18 @@ impl Envelope {
 enum Form {
     Published(Vec<Out>),
     Events(Vec<Value>),
-    Frames(Vec<String>),
 }
 
 impl Serialize for Payload {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let form = match self {
             Payload::Published(p) => Form::Published(p.items().to_vec()),
-            Payload::Delivery(Delivery::Events(e)) => Form::Events(
+            Payload::Events(e) => Form::Events(
                 e.iter()
                     .map(serde_json::to_value)
                     .collect::<Result<_, _>>()
                     .map_err(serde::ser::Error::custom)?,
             ),
-            Payload::Delivery(Delivery::Frames(f)) => {
-                Form::Frames(f.iter().map(|x| x.to_string()).collect())
-            }
         };
         form.serialize(s)
     }
@@ -82,11 +75,8 @@ impl<'de> Deserialize<'de> for Payload {
                     .map(internal_event_from_value)
                     .collect::<Result<Vec<InternalEvent>, _>>()
                     .map_err(D::Error::custom)?;
-                Payload::Delivery(Delivery::Events(events.into()))
+                Payload::Events(events.into())
             }
-            Form::Frames(frames) => Payload::Delivery(Delivery::Frames(
-                frames.into_iter().map(Arc::from).collect(),
-            )),
         })
     }
 }
@@ -141,28 +131,23 @@ mod tests {
     }
 
     #[test]
-    fn events_and_frames_cross_too() {
+    fn events_cross_too() {
         let events = vec![InternalEvent::new("reply", json!({"name": "x"}))];
         let env = Envelope {
             privilege: Privilege::Max,
             cids: vec!["a".into()],
-            payload: Delivery::Events(events.clone().into()).into(),
+            payload: Payload::events(events.clone()),
         };
         let back = Envelope::from_json(&env.to_json().unwrap()).unwrap();
         match back.payload {
-            Payload::Delivery(Delivery::Events(e)) => assert_eq!(&*e, events.as_slice()),
+            Payload::Events(e) => assert_eq!(&*e, events.as_slice()),
             other => panic!("{other:?}"),
         }
-        let env = Envelope {
-            privilege: Privilege::Max,
-            cids: vec!["a".into()],
-            payload: Delivery::frame("5:::{}").into(),
-        };
-        let back = Envelope::from_json(&env.to_json().unwrap()).unwrap();
-        match back.payload {
-            Payload::Delivery(Delivery::Frames(f)) => assert_eq!(&*f[0], "5:::{}"),
-            other => panic!("{other:?}"),
-        }
+        assert!(
+            Envelope::from_json(r#"{"privilege":"Max","cids":[],"payload":{"frames":["5:::{}"]}}"#)
+                .is_err(),
+            "pre-encoded frames never cross"
+        );
         assert!(
             Envelope::from_json(r#"{"privilege":"Max","cids":[],"payload":{"events":[1]}}"#)
                 .is_err()

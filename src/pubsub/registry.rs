@@ -5,7 +5,7 @@
 //! status) take the read lock directly and never wait on an actor; only the manager actor writes
 //! (create/remove), which serialises channel creation. The lock is never held across `.await`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -16,6 +16,7 @@ use super::cid::{is_at_or_below, prefix_of};
 use super::metrics::PubsubCounters;
 use super::msg::ChannelMsg;
 use super::privilege::Privilege;
+use super::subscriber::Payload;
 use crate::HiveError;
 
 /// A channel template (`pubsub.channels.<prefix>`).
@@ -197,6 +198,52 @@ impl Registry {
             .iter()
             .map(|(c, e)| (c.clone(), e.actor.clone()))
             .collect()
+    }
+
+    /// HIVE.md 8.3 publish on this node: privilege-check (failures are logged and dropped), then
+    /// hand `payload` to every channel at or below each cid for which `keep(channel id)` holds
+    /// (all of them, except for a cluster's shard reader, which keeps its shard's), once per
+    /// channel. Never waits.
+    pub(crate) fn publish_where(
+        &self,
+        p: Privilege,
+        cids: &[String],
+        payload: Payload,
+        keep: &dyn Fn(&str) -> bool,
+    ) {
+        let c = &self.counters;
+        let n = payload.len() as i64;
+        c.node.requests.inc();
+        c.node.publish.inc();
+        c.node.published_events.add(n);
+        if let Payload::Published(pb) = &payload
+            && let Some(at) = c.probe.sample()
+        {
+            pb.stamp(at, Arc::clone(&c.probe));
+        }
+        if let Err(e) = self.check(p, cids) {
+            c.error(cids.first().map(String::as_str).unwrap_or(""));
+            tracing::warn!(error = %e, code = e.code(), "pubsub publish dropped");
+            return;
+        }
+        let mut seen = HashSet::new();
+        let mut targets: Vec<ActorRef<ChannelMsg>> = Vec::new();
+        for cid in cids {
+            if let Some(pc) = c.prefix(cid) {
+                pc.requests.inc();
+                pc.publish.inc();
+                pc.published_events.add(n);
+            }
+            self.for_each_at_or_below(cid, |id, e| {
+                if keep(id) && seen.insert(e.actor.get_id()) {
+                    targets.push(e.actor.clone());
+                }
+            });
+        }
+        for t in targets {
+            // A channel that just stopped drops the delivery; it had no subscribers.
+            let _ = t.cast(ChannelMsg::Publish(payload.clone()));
+        }
     }
 
     /// Unregister every channel (node shutdown), returning them.

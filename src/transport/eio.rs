@@ -109,9 +109,19 @@ fn param<'a>(q: &'a [(String, String)], k: &str) -> Option<&'a str> {
     q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
 }
 
-/// Is `origin` allowed by `hive.allowed_origins` (exact match, `"*"` any, `null` = no Origin)?
+/// Is the request's origin allowed by `hive.allowed_origins`? The 0.9 rule (exact match, JSON
+/// `null` = no Origin), plus: `"*"` allows any origin, and on this path the string `"null"` also
+/// admits a request without Origin. Such a request cannot come from a browser page (Node, Python
+/// and native clients send none), and a listed `"null"` already admits every `file://` page, so
+/// nothing a browser enforces is weakened; it lets a configuration written for 0.9 (the seed's
+/// `["null", …]`) serve Node clients of the modern protocol. 0.9 stays strict.
 fn origin_allowed(allowed: &[Option<String>], headers: &HeaderMap) -> Result<(), String> {
     if allowed.iter().any(|a| a.as_deref() == Some("*")) {
+        return Ok(());
+    }
+    if !headers.contains_key(hyper::header::ORIGIN)
+        && allowed.iter().any(|a| a.as_deref() == Some("null"))
+    {
         return Ok(());
     }
     super::origin::check(allowed, headers)
@@ -448,5 +458,69 @@ async fn post(ctx: &TransportCtx, req: Request<Incoming>, entry: &Entry) -> Resp
         Ok(()) if !failed => respond(ctx, &headers, StatusCode::OK, "text/html", "ok"),
         Ok(()) => bad(ctx, &headers, StatusCode::BAD_REQUEST),
         Err(_) => error(ctx, &headers, error_code::SESSION_ID_UNKNOWN),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HeaderMap, HeaderValue, origin_allowed};
+
+    fn allowed(list: &[Option<&str>]) -> Vec<Option<String>> {
+        list.iter().map(|a| a.map(str::to_owned)).collect()
+    }
+
+    fn origin(value: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Some(v) = value {
+            h.insert(hyper::header::ORIGIN, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_string_null_admits_a_request_without_origin_on_the_modern_path() {
+        let seed = allowed(&[Some("null"), Some("ws://localhost")]);
+        assert_eq!(origin_allowed(&seed, &origin(None)), Ok(()));
+        assert_eq!(origin_allowed(&seed, &origin(Some("null"))), Ok(()));
+        assert_eq!(
+            origin_allowed(&seed, &origin(Some("ws://localhost"))),
+            Ok(())
+        );
+        assert_eq!(
+            origin_allowed(&seed, &origin(Some("http://evil.example"))),
+            Err("http://evil.example".to_owned())
+        );
+        // 0.9 keeps HIVE.md 3.4: the string "null" is only the literal header `null`.
+        assert_eq!(
+            crate::transport::origin::check(&seed, &origin(None)),
+            Err(String::new())
+        );
+    }
+
+    #[test]
+    fn json_null_star_and_exact_matches_keep_their_meaning() {
+        let json_null = allowed(&[None]);
+        assert_eq!(origin_allowed(&json_null, &origin(None)), Ok(()));
+        assert_eq!(
+            origin_allowed(&json_null, &origin(Some("null"))),
+            Err("null".to_owned())
+        );
+        let exact = allowed(&[Some("http://a.example")]);
+        assert_eq!(origin_allowed(&exact, &origin(None)), Err(String::new()));
+        assert_eq!(
+            origin_allowed(&exact, &origin(Some("http://a.example"))),
+            Ok(())
+        );
+        assert_eq!(
+            origin_allowed(&exact, &origin(Some("http://a.example:80"))),
+            Err("http://a.example:80".to_owned())
+        );
+        let star = allowed(&[Some("*")]);
+        assert_eq!(origin_allowed(&star, &origin(None)), Ok(()));
+        assert_eq!(
+            origin_allowed(&star, &origin(Some("http://b.example"))),
+            Ok(())
+        );
+        assert_eq!(origin_allowed(&[], &origin(None)), Err(String::new()));
     }
 }

@@ -244,7 +244,7 @@ where
                 // Take what else is already queued too, so its frames share one socket write.
                 let mut next = o;
                 let mut urgent = false;
-                for _ in 0..MAX_BATCHES {
+                for taken in 1..=MAX_BATCHES {
                     timed = timed.or_else(|| sampled(&ctx.delivery, next.as_ref()));
                     match queued(&mut buf, next, close_code::NORMAL) {
                         Step::Go => {}
@@ -258,6 +258,11 @@ where
                             held.clear();
                             return End::Closed;
                         }
+                    }
+                    // Take another item only if this batch has room to queue it: one taken on the
+                    // last round would be dropped (what stays queued goes in the next batch).
+                    if taken == MAX_BATCHES {
+                        break;
                     }
                     match out.try_recv() {
                         Some(o) => next = Some(o),

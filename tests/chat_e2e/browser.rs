@@ -2,7 +2,8 @@
 //! real Hive started with the chat configuration: two users talk in main and in a room of their
 //! own, a taken nick is refused, pages close and the others see them leave. Variants: the Redis
 //! config (private redis-server; afterwards Redis holds no session state), the local config, and
-//! the Python backend. The seed walkthrough, "Let's chat!".
+//! the Python backend. The seed walkthrough, "Let's chat!". And both client generations in one room
+//! (`tests/e2e/chat_modern.e2e.js`): a 0.9 user and a socket.io-client 4 user (`?client=v4`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -200,6 +201,63 @@ async fn chat_in_chromium_with_local_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_in_chromium_with_python_backend() {
     chat_variant("python", StateChoice::Local, true, None).await;
+}
+
+/// A Socket.IO 0.9 user and a socket.io-client 4 user (Socket.IO 5 over Engine.IO 4, the page's
+/// `?client=v4`) in the same room of the demo, with its configuration unchanged: they see each
+/// other join, talk both ways with non-ASCII text, and see each other leave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_in_chromium_09_and_v4_users_together() {
+    if !browser_available() {
+        return;
+    }
+    let _one = BROWSER.lock().await;
+    init_logs();
+    let ports = Ports {
+        hive: 0,
+        api: free_port(),
+        monitor: 0,
+        backend: 0,
+        web: 0,
+        redis: 0,
+    };
+    let socketio_js =
+        setup::ensure_socketio_client(&repo_root()).expect("socket.io-client 0.9 installed");
+    let v4 = repo_root().join("node_modules/socket.io-client-4/dist/socket.io.min.js");
+    assert!(
+        v4.is_file(),
+        "socket.io-client 4 (npm alias socket.io-client-4) installed"
+    );
+    let opts = DemoOptions {
+        state: StateChoice::Local,
+        ports,
+        external_backend: None,
+        log_dir: Some(out_dir().join("log")),
+        socketio_js,
+    };
+    let demo = demo::start(opts).await.expect("the chat demo starts");
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.current_dir(repo_root())
+        .arg("tests/e2e/chat_modern.e2e.js")
+        .arg(demo.page_url())
+        .args(["--label", "0.9+v4"])
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(180), cmd.output())
+        .await
+        .expect("the browser test finishes within 180 s")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "mixed browser test failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("not ok"), "a step failed:\n{stdout}");
+    let steps = stdout.lines().filter(|l| l.starts_with("ok ")).count();
+    assert_eq!(steps, 5, "every step ran:\n{stdout}");
+    demo.shutdown().await.expect("the demo stops cleanly");
 }
 
 /// The seed's configuration, kept verbatim with the unshown sections at their defaults, validates;

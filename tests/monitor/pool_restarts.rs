@@ -123,6 +123,7 @@ impl PoolMonitor {
             }),
             refresh: Arc::new(|| {}),
             observer: hive::admin::Observer::none(),
+            cluster: None,
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -9,20 +9,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use hive::pubsub::{DeliverOutcome, Delivery, Subscriber};
+use hive::pubsub::{DeliverOutcome, Payload, Subscriber};
+use hive::wire::Wire;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, ActorStatus};
 use tokio::sync::{Notify, mpsc};
 
 /// Messages of the recorder actor.
 pub enum RecMsg {
     /// One delivery from a channel.
-    Got(Delivery),
+    Got(Payload),
 }
 
 struct RecActor;
 
 struct RecState {
-    out: Option<mpsc::UnboundedSender<Delivery>>,
+    out: Option<mpsc::UnboundedSender<Payload>>,
     pending: Arc<AtomicUsize>,
     received: Arc<AtomicUsize>,
     gate: Option<Arc<Notify>>,
@@ -82,7 +83,7 @@ impl Subscriber for Recorder {
     fn cell(&self) -> ActorCell {
         self.actor.get_cell()
     }
-    fn deliver(&self, d: Delivery) -> DeliverOutcome {
+    fn deliver(&self, d: &Payload) -> DeliverOutcome {
         if matches!(
             self.actor.get_status(),
             ActorStatus::Stopping | ActorStatus::Stopped
@@ -93,7 +94,7 @@ impl Subscriber for Recorder {
             self.pending.fetch_sub(1, Ordering::Relaxed);
             return DeliverOutcome::Overloaded;
         }
-        match self.actor.send_message(RecMsg::Got(d)) {
+        match self.actor.send_message(RecMsg::Got(d.clone())) {
             Ok(()) => DeliverOutcome::Queued,
             Err(_) => DeliverOutcome::Dead,
         }
@@ -106,7 +107,7 @@ impl Subscriber for Recorder {
 
 impl Recorder {
     /// A recorder forwarding every delivery to the returned receiver.
-    pub async fn new(cap: usize) -> (Arc<Recorder>, mpsc::UnboundedReceiver<Delivery>) {
+    pub async fn new(cap: usize) -> (Arc<Recorder>, mpsc::UnboundedReceiver<Payload>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (Self::spawn(cap, Some(tx), false).await, rx)
     }
@@ -123,7 +124,7 @@ impl Recorder {
 
     async fn spawn(
         cap: usize,
-        out: Option<mpsc::UnboundedSender<Delivery>>,
+        out: Option<mpsc::UnboundedSender<Payload>>,
         stuck: bool,
     ) -> Arc<Recorder> {
         let pending = Arc::new(AtomicUsize::new(0));
@@ -148,18 +149,22 @@ impl Recorder {
 }
 
 /// Receive the next delivery within 5 s.
-pub async fn next(rx: &mut mpsc::UnboundedReceiver<Delivery>) -> Delivery {
+pub async fn next(rx: &mut mpsc::UnboundedReceiver<Payload>) -> Payload {
     tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("no delivery within 5 s")
         .expect("recorder gone")
 }
 
-/// The frames of a delivery (panics on events).
-pub fn frames(d: &Delivery) -> Vec<String> {
+/// The 0.9 frames of a neutral publish (panics on events).
+pub fn frames(d: &Payload) -> Vec<String> {
     match d {
-        Delivery::Frames(f) => f.iter().map(|s| s.to_string()).collect(),
-        Delivery::Events(_) => panic!("expected frames, got {d:?}"),
+        Payload::Published(p) => p
+            .encoded(&Wire::Sio09)
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        Payload::Events(_) => panic!("expected a neutral publish, got {d:?}"),
     }
 }
 

@@ -40,6 +40,8 @@ pub struct RedisServer {
     pub port: u16,
     child: Mutex<Option<Child>>,
     dir: tempfile::TempDir,
+    /// `appendonly yes` with `appendfsync always` (every acknowledged write survives a restart).
+    persistent: bool,
 }
 
 fn installed() -> bool {
@@ -53,6 +55,16 @@ impl RedisServer {
     /// Start one; `None` (the caller skips) when redis-server is missing, except under `CI=true`,
     /// where a missing redis-server fails the test.
     pub fn start() -> Option<RedisServer> {
+        Self::start_with(false)
+    }
+
+    /// Like [`RedisServer::start`], with `appendonly yes` and `appendfsync always`: a restart
+    /// (stop, then [`RedisServer::start_again`]) keeps every acknowledged write.
+    pub fn start_persistent() -> Option<RedisServer> {
+        Self::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> Option<RedisServer> {
         if !installed() {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -66,6 +78,7 @@ impl RedisServer {
             port: free_port(),
             child: Mutex::new(None),
             dir: tempfile::tempdir().unwrap(),
+            persistent,
         };
         s.launch();
         Some(s)
@@ -74,7 +87,12 @@ impl RedisServer {
     fn launch(&self) {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(["--save", "", "--daemonize", "no"])
+            .args(if self.persistent {
+                ["--appendonly", "yes", "--appendfsync", "always"]
+            } else {
+                ["--appendonly", "no", "--appendfsync", "everysec"]
+            })
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -137,6 +155,12 @@ impl RedisServer {
             let _ = c.kill();
         }
         self.wait_closed("die");
+    }
+
+    /// Start it again on the same port after [`RedisServer::stop`] or [`RedisServer::kill`], with
+    /// its data directory (a persistent server gets its data back).
+    pub fn start_again(&self) {
+        self.launch();
     }
 
     /// Kill it (if it still runs) and start it again on the same port, with an empty data set.

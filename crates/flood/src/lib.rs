@@ -6,6 +6,7 @@
 //! - [`meta`]: per-user metadata and `$` substitution.
 //! - [`ctx`], [`interp`], [`matching`], [`erlfmt`]: a user's script state and the interpreter.
 //! - [`user`], [`link`], [`dial`], [`ws`], [`http`]: the user actor and its transports.
+//! - [`modern`]: the Socket.IO 5/4 (Engine.IO 4/3) mapping of the `protocol` session key.
 //! - [`pool`]: the dynamic supervisor of users (temporary children).
 //! - [`runner`], [`schedule`]: spawn cadence, goal checks, the verdict, the end of the run.
 //! - [`rtt`]: round trips of emitted events (acks and same-name replies).
@@ -27,6 +28,7 @@ pub mod interp;
 pub mod link;
 pub mod matching;
 pub mod meta;
+pub mod modern;
 pub mod pool;
 pub mod report;
 pub mod result;

@@ -32,6 +32,43 @@ impl Transport {
             Self::XhrPolling => "xhr-polling",
         }
     }
+
+    /// The Engine.IO transport name (`websocket`, `polling`).
+    pub fn eio_name(self) -> &'static str {
+        match self {
+            Self::WebSocket => "websocket",
+            Self::XhrPolling => "polling",
+        }
+    }
+}
+
+/// The protocol a session speaks (session key `protocol`, inherited like metadata).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// `"0.9"` (the default): Socket.IO 0.9 at `server.endpoint`.
+    #[default]
+    V09,
+    /// `"sio5"`: Socket.IO 5 over Engine.IO 4 (socket.io-client 3.x/4.x).
+    Sio5,
+    /// `"sio4"`: Socket.IO 4 over Engine.IO 3 (socket.io-client 2.x).
+    Sio4,
+}
+
+impl Protocol {
+    /// The protocol named `s` (`""` is the default, 0.9).
+    pub fn parse(s: &str) -> Option<Protocol> {
+        match s {
+            "" | "0.9" => Some(Self::V09),
+            "sio5" | "v4" => Some(Self::Sio5),
+            "sio4" | "v2" => Some(Self::Sio4),
+            _ => None,
+        }
+    }
+
+    /// True for the Engine.IO based protocols.
+    pub fn is_modern(self) -> bool {
+        self != Self::V09
+    }
 }
 
 /// `server` (FLOOD.md 3.2).
@@ -43,6 +80,9 @@ pub struct Server {
     pub port: u16,
     /// Handshake path with its trailing slash, e.g. `/socket.io/1/`.
     pub endpoint: String,
+    /// Engine.IO path of the modern protocols: `server.path`, else `endpoint` without a final
+    /// `1/` (`/socket.io/1/` gives `/socket.io/`).
+    pub path: String,
     /// Server-wide metadata object.
     pub metadata: Value,
 }
@@ -83,6 +123,8 @@ pub struct Session {
     pub weight: f64,
     /// Transport name as written (may be empty for base-only sessions).
     pub transport: String,
+    /// Protocol (own `protocol` key, else the first base session's in closure order).
+    pub protocol: Protocol,
     /// Effective action list (closure order, own list last).
     pub actions: Acts,
     /// Effective metadata, first match wins (own keys, own metadata, closure members).
@@ -170,10 +212,20 @@ fn parse_server(v: &Value) -> Result<Server, FloodError> {
         .get("endpoint")
         .and_then(Value::as_str)
         .ok_or_else(|| FloodError::scenario("server.endpoint", "must be a string"))?;
+    let path = match o.get("path") {
+        Some(Value::String(p)) if p.starts_with('/') => p.clone(),
+        Some(_) => return Err(FloodError::scenario("server.path", "must be a path string")),
+        None => endpoint
+            .strip_suffix("1/")
+            .filter(|p| p.ends_with('/'))
+            .unwrap_or(endpoint)
+            .to_owned(),
+    };
     Ok(Server {
         host: host.to_owned(),
         port,
         endpoint: endpoint.to_owned(),
+        path,
         metadata: o.get("metadata").cloned().unwrap_or_else(|| json!({})),
     })
 }
@@ -221,13 +273,15 @@ fn parse_phase(
                 format!("unknown session {s}"),
             )
         })?;
-        if users > 0 && parse_transport(&sess.transport).is_none() {
+        if users > 0 && parse_session_transport(sess).is_none() {
+            let names = if sess.protocol.is_modern() {
+                "websocket or polling"
+            } else {
+                "websocket or xhr-polling"
+            };
             return Err(FloodError::scenario(
                 &format!("sessions.{s}.transport"),
-                format!(
-                    "{:?} is not websocket or xhr-polling (used by phase {name})",
-                    sess.transport
-                ),
+                format!("{:?} is not {names} (used by phase {name})", sess.transport),
             ));
         }
         total += sess.weight.max(0.0);
@@ -285,10 +339,20 @@ pub fn parse_transport(s: &str) -> Option<Transport> {
     }
 }
 
+/// The transport of `s`: `websocket` or `xhr-polling`, and for the modern protocols also
+/// `polling` (Engine.IO's name for the same thing).
+pub fn parse_session_transport(s: &Session) -> Option<Transport> {
+    match (s.transport.as_str(), s.protocol.is_modern()) {
+        ("polling", true) => Some(Transport::XhrPolling),
+        (t, _) => parse_transport(t),
+    }
+}
+
 struct RawSession<'a> {
     extends: Vec<&'a str>,
     weight: f64,
     transport: &'a str,
+    protocol: Option<Protocol>,
     metadata: &'a Value,
     actions: Acts,
 }
@@ -318,12 +382,22 @@ fn parse_sessions(v: &Value) -> Result<HashMap<String, Arc<Session>>, FloodError
         for u in unknown {
             tracing::warn!("{path}: unknown action {u:?} (stops the user when it runs)");
         }
+        let protocol = match so.get("protocol") {
+            None => None,
+            Some(p) => Some(p.as_str().and_then(Protocol::parse).ok_or_else(|| {
+                FloodError::scenario(
+                    &format!("{path}.protocol"),
+                    format!("{p} is not \"0.9\", \"sio5\" or \"sio4\""),
+                )
+            })?),
+        };
         raw.insert(
             name,
             RawSession {
                 extends,
                 weight: so.get("weight").and_then(Value::as_f64).unwrap_or(0.0),
                 transport: so.get("transport").and_then(Value::as_str).unwrap_or(""),
+                protocol,
                 metadata: so.get("metadata").unwrap_or(&empty),
                 actions,
             },
@@ -344,6 +418,10 @@ fn parse_sessions(v: &Value) -> Result<HashMap<String, Arc<Session>>, FloodError
             push_object(&mut metadata, r.metadata);
         }
         let r = &raw[name.as_str()];
+        let protocol = r
+            .protocol
+            .or_else(|| order.iter().find_map(|m| raw[m].protocol))
+            .unwrap_or_default();
         out.insert(
             name.clone(),
             Arc::new(Session {
@@ -351,6 +429,7 @@ fn parse_sessions(v: &Value) -> Result<HashMap<String, Arc<Session>>, FloodError
                 extends: r.extends.iter().map(|s| (*s).to_owned()).collect(),
                 weight: r.weight,
                 transport: r.transport.to_owned(),
+                protocol,
                 actions: Arc::from(actions),
                 metadata,
             }),

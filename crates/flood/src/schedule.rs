@@ -128,6 +128,7 @@ mod tests {
             extends: vec![],
             weight,
             transport: "websocket".into(),
+            protocol: crate::scenario::Protocol::V09,
             actions: std::sync::Arc::from(Vec::new()),
             metadata: vec![],
         }

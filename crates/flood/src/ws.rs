@@ -23,6 +23,8 @@ const MAX_MESSAGE: usize = 16 << 20;
 pub enum Frame {
     /// A complete text message.
     Text(String),
+    /// A complete binary message (Engine.IO attachments).
+    Binary(Vec<u8>),
     /// A ping to answer with its payload.
     Ping(Vec<u8>),
     /// The peer closed (close frame or EOF).
@@ -59,7 +61,8 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Opens `ws://host:port{path}` with `Origin: ws://host` (as the original's library did), over
+/// Opens `ws://host:port{path}` with `Origin: ws://host` (as the original's library did; with
+/// `origin` false no Origin, as Node's socket.io-client 4 sends none), over
 /// `tcp` when given (the handshake's keep-alive connection, see `flood::dial`), else over a new
 /// connection.
 ///
@@ -70,6 +73,7 @@ pub async fn connect(
     host: &str,
     port: u16,
     path: &str,
+    origin: bool,
 ) -> Result<(WsReader, WsWriter), FloodError> {
     let tcp = match tcp {
         Some(t) => t,
@@ -77,10 +81,15 @@ pub async fn connect(
     };
     let (mut r, mut w) = tcp.into_split();
     let key = base64(&rand::random::<[u8; 16]>());
+    let origin = if origin {
+        format!("Origin: ws://{host}\r\n")
+    } else {
+        String::new()
+    };
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n\
          Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\
-         Origin: ws://{host}\r\n\r\n"
+         {origin}\r\n"
     );
     w.write_all(req.as_bytes())
         .await
@@ -117,7 +126,7 @@ pub async fn connect(
 }
 
 impl WsReader {
-    /// The next text message, ping or close. Pongs and binary messages are skipped.
+    /// The next text or binary message, ping or close. Pongs are skipped.
     ///
     /// # Errors
     /// `ws_read` for socket errors, `ws_protocol` for frames breaking RFC 6455 (including
@@ -134,7 +143,8 @@ impl WsReader {
                     Some(Incoming::Text(t)) => return Ok(Frame::Text(t)),
                     Some(Incoming::Ping(p)) => return Ok(Frame::Ping(p)),
                     Some(Incoming::Close(_)) => return Ok(Frame::Close),
-                    Some(Incoming::Binary(_) | Incoming::Pong(_)) => {}
+                    Some(Incoming::Binary(b)) => return Ok(Frame::Binary(b)),
+                    Some(Incoming::Pong(_)) => {}
                     None => break,
                 }
             }
@@ -170,6 +180,14 @@ impl WsWriter {
     /// `ws_write` when the socket fails.
     pub async fn text(&mut self, s: &str) -> Result<(), FloodError> {
         self.frame(opcode::TEXT, s.as_bytes()).await
+    }
+
+    /// Sends a binary message.
+    ///
+    /// # Errors
+    /// `ws_write` when the socket fails.
+    pub async fn binary(&mut self, b: &[u8]) -> Result<(), FloodError> {
+        self.frame(opcode::BINARY, b).await
     }
 
     /// Answers a ping.
@@ -239,6 +257,7 @@ mod tests {
         assert_eq!(r.next().await.unwrap(), Frame::Ping(b"p".to_vec()));
         let big = format!("he{}", "y".repeat(200));
         assert_eq!(r.next().await.unwrap(), Frame::Text(big));
+        assert_eq!(r.next().await.unwrap(), Frame::Binary(vec![1, 2]));
         assert_eq!(r.next().await.unwrap(), Frame::Text("after".into()));
         assert_eq!(r.next().await.unwrap(), Frame::Close);
         let e = r.next().await.unwrap_err();

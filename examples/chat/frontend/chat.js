@@ -1,4 +1,5 @@
-// The Hive chat example's page logic: a Socket.IO 0.9 client of Hive.
+// The Hive chat example's page logic: a Socket.IO client of Hive, on the 0.9 client by default or
+// on socket.io-client 4 (Socket.IO 5 over Engine.IO 4) with ?client=v4; the events are the same.
 //
 // Emits (always exactly one argument; the pub-sub hooks need it, see docs/hooks.md): authorize {nick},
 // join_rooms {rooms: [..]},
@@ -21,6 +22,7 @@
       ? window.location.protocol + '//' + window.location.hostname + ':' + cfg.hivePort
       : 'http://localhost:8080');
   var transports = params.get('transports') ? params.get('transports').split(',') : null;
+  var v4 = params.get('client') === 'v4';
 
   var $ = function (sel, root) { return (root || document).querySelector(sel); };
   var socket = null;          // the current io.Socket namespace
@@ -192,9 +194,11 @@
   function connect() {
     if (socket) { try { socket.disconnect(); } catch (e) { /* already closed */ } }
     setStatus('connecting', 'Connecting to ' + hiveUrl + '...');
-    var opts = { 'force new connection': true, reconnect: false, 'connect timeout': 5000 };
+    var opts = v4
+      ? { forceNew: true, reconnection: false, timeout: 5000 }
+      : { 'force new connection': true, reconnect: false, 'connect timeout': 5000 };
     if (transports) opts.transports = transports;
-    var s = io.connect(hiveUrl, opts);
+    var s = v4 ? io(hiveUrl, opts) : io.connect(hiveUrl, opts);
     socket = s;
     var mine = function (fn) {
       return function (arg) { if (s === socket) fn(arg); };
@@ -215,6 +219,8 @@
     }));
     s.on('error', mine(function () { if (!connected) scheduleReconnect(); }));
     s.on('connect_failed', mine(function () { if (!connected) scheduleReconnect(); }));
+    // socket.io-client 4: a refused or failed connection (it does not retry: reconnection off).
+    s.on('connect_error', mine(function () { if (!connected) scheduleReconnect(); }));
     s.on('authorize', mine(onAuthorize));
     s.on('msg_published', mine(function (m) {
       var room = roomOf(m && m.channel);

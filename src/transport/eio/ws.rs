@@ -131,7 +131,7 @@ where
             c = cmds.recv() => {
                 let mut next = c;
                 let mut stop = false;
-                for _ in 0..MAX_BATCH {
+                for taken in 1..=MAX_BATCH {
                     match next {
                         Some(WsCmd::Text(t)) => encode_frame(&mut buf, opcode::TEXT, t.as_bytes()),
                         Some(WsCmd::Binary(b)) => encode_frame(&mut buf, opcode::BINARY, &b),
@@ -140,6 +140,11 @@ where
                             stop = true;
                             break;
                         }
+                    }
+                    // Take another command only if this batch has room for it: one taken on the last
+                    // round would be dropped (what stays queued goes in the next batch).
+                    if taken == MAX_BATCH {
+                        break;
                     }
                     match cmds.try_recv() {
                         Ok(c) => next = Some(c),

@@ -22,6 +22,10 @@ pub enum UserMsg {
     Connect,
     /// A WebSocket text frame.
     WsText(String),
+    /// A WebSocket binary frame (modern protocols: an attachment).
+    WsBinary(Vec<u8>),
+    /// Time for the next Engine.IO 3 heartbeat (the client pings in EIO3).
+    EioPing,
     /// A WebSocket ping to answer.
     WsPing(Vec<u8>),
     /// An XHR long-poll response body.

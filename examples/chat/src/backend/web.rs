@@ -1,6 +1,7 @@
 //! A tiny static HTTP server (hyper) for the chat page: `examples/chat/frontend/*`, the Socket.IO
-//! 0.9 browser client from `node_modules/`, and a generated `/config.js` telling the page which port
-//! Hive listens on. Files are read on each request, so editing the page and reloading works.
+//! 0.9 browser client from `node_modules/` (and socket.io-client 4's bundle, `/socket.io.v4.js`, for
+//! `?client=v4`), and a generated `/config.js` telling the page which port Hive listens on. Files
+//! are read on each request, so editing the page and reloading works.
 
 // Shared by several example and test crates through `#[path]`; each uses a different subset.
 #![allow(dead_code, unreachable_pub)]
@@ -91,6 +92,7 @@ async fn serve(
             "text/css; charset=utf-8",
         ),
         "/socket.io.js" => (site.socketio_js.clone(), "text/javascript; charset=utf-8"),
+        "/socket.io.v4.js" => (v4_bundle(&site), "text/javascript; charset=utf-8"),
         "/config.js" => {
             let js = format!("window.HIVE_CHAT = {{\"hivePort\": {}}};\n", site.hive_port);
             return Ok(respond(
@@ -119,6 +121,18 @@ async fn serve(
             )
         }
     })
+}
+
+/// socket.io-client 4's browser bundle: the `socket.io-client-4` npm alias beside the 0.9 client
+/// (`node_modules/socket.io-client/dist/socket.io.js` gives
+/// `node_modules/socket.io-client-4/dist/socket.io.min.js`).
+fn v4_bundle(site: &Site) -> PathBuf {
+    let node_modules = site
+        .socketio_js
+        .ancestors()
+        .nth(3)
+        .map_or_else(|| PathBuf::from("node_modules"), PathBuf::from);
+    node_modules.join("socket.io-client-4/dist/socket.io.min.js")
 }
 
 fn respond(status: StatusCode, mime: &'static str, body: Bytes) -> Response<Full<Bytes>> {

@@ -1,0 +1,161 @@
+//! `stream_writer`: the cluster's backplane actor. Pub-sub hands it every publish of this node
+//! ([`BackplaneMsg`]); it appends the publish to the streams of the shards it reaches in one Lua
+//! script, which first sets the publish's marker key (`SET NX`): a publish id already appended is
+//! not appended again. The id is the caller's `Idempotency-Key` when given, else this writer's own
+//! (node incarnation and sequence), so Hive's own retry of a publish that timed out is never
+//! delivered twice, and neither is an API caller's retry with the same key.
+//!
+//! The script is atomic on one Redis server: a publish to several shards is appended to all or to
+//! none. It answers `backplane_unavailable` when Redis does not accept the publish within the
+//! command timeout, after one retry (nothing was delivered anywhere: nodes deliver only what they
+//! read back from the streams).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fred::prelude::{Client, ClientLike};
+use fred::types::{ClusterHash, CustomCommand, Value as FredValue};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+
+use super::Shared;
+use super::keys::split;
+use crate::HiveError;
+use crate::pubsub::{BackplaneMsg, Envelope};
+
+/// How long a publish waits for Redis before its one retry.
+const COMMAND_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// How long a publish marker lives (a retry later than this is a new publish).
+const MARKER_TTL_MS: u64 = 24 * 3600 * 1000;
+
+/// `KEYS[1]`: the publish marker; `KEYS[2..]`: the streams. `ARGV[1]`: marker TTL (ms),
+/// `ARGV[2]`: `MAXLEN ~`, `ARGV[3..]`: one entry per stream. Returns the number of entries
+/// appended (0 for a repeat).
+const APPEND: &str = r"
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+for i = 2, #KEYS do
+  redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[i + 1])
+end
+return #KEYS - 1
+";
+
+/// The writer actor.
+#[derive(Debug)]
+pub struct StreamWriter;
+
+/// Start-up arguments of [`StreamWriter`].
+#[derive(Debug, Clone)]
+pub struct StreamWriterArgs {
+    /// The cluster's shared state.
+    pub shared: Arc<Shared>,
+}
+
+/// State of [`StreamWriter`].
+#[derive(Debug)]
+pub struct WriterState {
+    shared: Arc<Shared>,
+    client: Client,
+    /// This incarnation's id prefix (unique per start).
+    incarnation: String,
+    seq: u64,
+}
+
+impl WriterState {
+    async fn append(&mut self, envelope: Envelope, key: Option<String>) -> Result<(), HiveError> {
+        let shards = self.shared.spec.shards;
+        let groups = split(&envelope.cids, shards);
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let id = match key {
+            Some(k) => format!("key:{k}"),
+            None => {
+                self.seq += 1;
+                format!("{}:{}", self.incarnation, self.seq)
+            }
+        };
+        let keys = &self.shared.keys;
+        let mut streams = Vec::with_capacity(groups.len());
+        let mut entries = Vec::with_capacity(groups.len());
+        for (shard, cids) in groups {
+            let part = Envelope {
+                privilege: envelope.privilege,
+                cids,
+                payload: envelope.payload.clone(),
+            };
+            let json = part.to_json().map_err(|e| {
+                HiveError::InternalError(format!("Cannot serialise a publish: {e}"))
+            })?;
+            streams.push(keys.stream(shard));
+            entries.push(json);
+        }
+        let mut args: Vec<FredValue> = Vec::with_capacity(4 + 2 * streams.len());
+        args.push(APPEND.into());
+        args.push(((streams.len() + 1) as i64).into());
+        args.push(keys.published(&id).into());
+        args.extend(streams.into_iter().map(FredValue::from));
+        args.push((MARKER_TTL_MS as i64).into());
+        args.push((self.shared.spec.max_len as i64).into());
+        args.extend(entries.into_iter().map(FredValue::from));
+        let mut last = None;
+        for _attempt in 0..2 {
+            let cmd = CustomCommand::new_static("EVAL", ClusterHash::Offset(2), false);
+            match self.client.custom::<FredValue, _>(cmd, args.clone()).await {
+                Ok(_) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+        }
+        self.shared.publish_errors.inc();
+        let reason = last.map(|e| e.to_string()).unwrap_or_default();
+        tracing::warn!(code = "backplane_unavailable", %reason, "cluster publish not accepted by Redis");
+        Err(HiveError::BackplaneUnavailable(format!(
+            "The cluster's Redis did not accept the publish: {reason}"
+        )))
+    }
+}
+
+impl Actor for StreamWriter {
+    type Msg = BackplaneMsg;
+    type State = WriterState;
+    type Arguments = StreamWriterArgs;
+
+    async fn pre_start(
+        &self,
+        _: ActorRef<BackplaneMsg>,
+        args: StreamWriterArgs,
+    ) -> Result<WriterState, ActorProcessingErr> {
+        let client = args.shared.spec.client(COMMAND_TIMEOUT)?;
+        // Runs the connection task; with `fail_fast: false` it keeps retrying until Redis answers.
+        let _task = client.connect();
+        let tag: u64 = rand::random();
+        Ok(WriterState {
+            incarnation: format!("{}.{tag:016x}", args.shared.spec.node),
+            shared: args.shared,
+            client,
+            seq: 0,
+        })
+    }
+
+    async fn post_stop(
+        &self,
+        _: ActorRef<BackplaneMsg>,
+        st: &mut WriterState,
+    ) -> Result<(), ActorProcessingErr> {
+        let _ = st.client.quit().await;
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        _: ActorRef<BackplaneMsg>,
+        msg: BackplaneMsg,
+        st: &mut WriterState,
+    ) -> Result<(), ActorProcessingErr> {
+        let BackplaneMsg::Publish { envelope, key, ack } = msg;
+        let r = st.append(envelope, key).await;
+        if let Some(ack) = ack {
+            let _ = ack.send(r);
+        }
+        Ok(())
+    }
+}
