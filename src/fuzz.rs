@@ -1,5 +1,6 @@
 //! Fuzz entry points: every parser Hive runs on bytes it did not write, each behind one
-//! `fn(&[u8])`, with valid seed inputs for mutation. The property tests (`tests/fuzz.rs`), the
+//! `fn(&[u8])` (the Socket.IO 0.9 codec, the modern protocol's `codec::eio`/`codec::sio`, WebSocket
+//! frames, the TCP connector framing, the API and the configuration), with valid seed inputs for mutation. The property tests (`tests/fuzz.rs`), the
 //! counting-allocator check (`tests/fuzz_alloc.rs`) and the long run (`cargo bench --bench fuzz`)
 //! all drive this table, so a new decoder is fuzzed everywhere by adding one row.
 //!
@@ -26,6 +27,9 @@ pub struct Target {
 /// Message limit of the WebSocket targets (the transport's default is 1 MiB; a smaller one makes
 /// the "too big" paths reachable).
 const WS_MAX: usize = 64 * 1024;
+
+/// Binary attachments a Socket.IO packet may announce (`socketio.max_attachments`' default).
+const SIO_ATTACHMENTS: usize = 10;
 
 /// Every target.
 pub const TARGETS: &[Target] = &[
@@ -83,6 +87,31 @@ pub const TARGETS: &[Target] = &[
             &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f],
             &[0x82, 0x7E, 0x00, 0x80],
             &[0x88, 0x02, 0x03, 0xE8],
+        ],
+    },
+    Target {
+        name: "eio_packets",
+        run: eio_packets,
+        seeds: &[
+            b"4hello",
+            b"2probe",
+            b"0{\"sid\":\"abc\",\"upgrades\":[\"websocket\"],\"pingInterval\":25000,\"pingTimeout\":20000,\"maxPayload\":1000000}",
+            b"bAQID",
+            b"4a\x1e4b\x1ebAQID",
+            b"6:4hello2:2x",
+            b"\x00\x05\xff4abcd\x01\x04\xff\x01\x02\x03",
+        ],
+    },
+    Target {
+        name: "sio_packets",
+        run: sio_packets,
+        seeds: &[
+            b"2[\"msg\",{\"a\":1}]",
+            b"2/chat,12[\"x\"]",
+            b"51-/chat,[\"bin\",{\"_placeholder\":true,\"num\":0}]",
+            b"3/chat,7[\"ok\"]",
+            b"0/chat,{\"token\":\"t\"}",
+            b"4{\"message\":\"nope\"}",
         ],
     },
     Target {
@@ -176,6 +205,41 @@ fn ws_server_frames(b: &[u8]) {
 
 fn ws_client_frames(b: &[u8]) {
     ws_frames(Role::Client, b);
+}
+
+/// Engine.IO 4 and 3: one packet (WebSocket and polling), the open packet, polling payloads
+/// (text in both revisions, EIO3's binary payload) and WebSocket binary frames.
+fn eio_packets(b: &[u8]) {
+    use codec::eio::{self, Revision};
+    let t = text(b);
+    for rev in [Revision::V3, Revision::V4] {
+        let _ = eio::decode_packet(&t, rev, false);
+        let _ = eio::decode_packet(&t, rev, true);
+        let _ = eio::decode_ws_binary(rev, b);
+    }
+    let _ = eio::OpenInfo::parse(&t);
+    let _ = eio::decode_payload_v4(&t);
+    let _ = eio::decode_payload_v3(&t);
+    let _ = eio::decode_binary_payload_v3(b);
+}
+
+/// Socket.IO 5/4 packets, and the assembler of binary packets fed text then binary messages
+/// (their split taken from the input).
+fn sio_packets(b: &[u8]) {
+    use codec::sio;
+    let t = text(b);
+    let _ = sio::decode(&t, SIO_ATTACHMENTS);
+    let mut a = sio::Assembler::new(SIO_ATTACHMENTS);
+    let mut parts = chunks(b);
+    if let Some(first) = parts.next()
+        && a.push_text(&text(first)).is_ok()
+    {
+        for p in parts {
+            if a.push_binary(p.to_vec()).is_err() {
+                return;
+            }
+        }
+    }
 }
 
 fn tcp_connector_frames(b: &[u8]) {

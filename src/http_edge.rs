@@ -19,6 +19,10 @@
 //! - **Graceful drain**: on shutdown the listener stops accepting, idle connections close, and
 //!   requests in flight get `http.drain_timeout` to finish before their connections are dropped.
 //!
+//! - **Response write timeout** (`http.idle_timeout` again): a response the client takes no byte of
+//!   for that long (it stopped reading its socket) closes the connection, so a client that never
+//!   reads cannot hold a connection slot.
+//!
 //! Nothing times a request while the handler holds it: a held 0.9 long poll is governed by the
 //! session's heartbeat, and an upgraded WebSocket leaves the driver altogether (the socket and its
 //! connection slot go to the WebSocket task, see [`EdgeStream::into_parts`]). The timers are not
@@ -238,6 +242,8 @@ struct Timers {
     phase: Mutex<Phase>,
     /// The framing headers of the request head being read.
     head: Mutex<HeadScan>,
+    /// Since when a write has been waiting for the client to read (none while writes go through).
+    stalled: Mutex<Option<Instant>>,
 }
 
 impl Timers {
@@ -247,7 +253,24 @@ impl Timers {
             idle: edge.idle_timeout,
             phase: Mutex::new(Phase::Head(Instant::now() + edge.header_read_timeout)),
             head: Mutex::new(HeadScan::default()),
+            stalled: Mutex::new(None),
         }
+    }
+
+    fn stall<R>(&self, f: impl FnOnce(&mut Option<Instant>) -> R) -> R {
+        f(&mut self.stalled.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// A write could not go through (the client's receive window is full).
+    fn on_write_pending(&self) {
+        self.stall(|s| {
+            s.get_or_insert_with(Instant::now);
+        });
+    }
+
+    /// A write went through.
+    fn on_write_ready(&self) {
+        self.stall(|s| *s = None);
     }
 
     fn scan<R>(&self, f: impl FnOnce(&mut HeadScan) -> R) -> R {
@@ -273,14 +296,18 @@ impl Timers {
     }
 
     fn deadline(&self) -> Option<Instant> {
+        let stalled = self.stall(|s| *s).map(|t| t + self.idle);
         self.with(|p| match *p {
-            Phase::Head(d) | Phase::Idle(d) => Some(d),
-            Phase::Busy(_) => None,
+            Phase::Head(d) | Phase::Idle(d) => Some(stalled.map_or(d, |s| s.min(d))),
+            Phase::Busy(_) => stalled,
         })
     }
 
     /// Which timeout a deadline in this phase is.
     fn what(&self) -> &'static str {
+        if self.stall(|s| s.is_some()) {
+            return "response write timeout (the client does not read)";
+        }
         self.with(|p| match *p {
             Phase::Idle(_) => "keep-alive idle timeout",
             _ => "header read timeout",
@@ -401,13 +428,26 @@ impl AsyncRead for EdgeStream {
     }
 }
 
+impl EdgeStream {
+    /// Note whether a write went through or waits for the client.
+    fn track<T>(&self, r: Poll<T>) -> Poll<T> {
+        match r {
+            Poll::Pending => self.timers.on_write_pending(),
+            Poll::Ready(_) => self.timers.on_write_ready(),
+        }
+        r
+    }
+}
+
 impl AsyncWrite for EdgeStream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.tcp).poll_write(cx, buf);
+        this.track(r)
     }
 
     fn poll_write_vectored(
@@ -415,7 +455,9 @@ impl AsyncWrite for EdgeStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.tcp).poll_write_vectored(cx, bufs);
+        this.track(r)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -741,5 +783,31 @@ mod tests {
             "the next head has the header timeout from its first byte"
         );
         assert_eq!(t.what(), "header read timeout");
+    }
+
+    #[test]
+    fn a_stalled_response_write_has_the_idle_timeout() {
+        let c = config(serde_json::json!({"header_read_timeout": 100, "idle_timeout": 1000}));
+        let edge = Edge::with_nofile(&c.http, c.hive.max_client_slots, None);
+        let t = Arc::new(Timers::new(&edge));
+        let busy = Busy::start(&t);
+        assert_eq!(t.deadline(), None);
+        t.on_write_pending();
+        let d = t.deadline().unwrap();
+        assert!(d <= Instant::now() + Duration::from_millis(1000));
+        assert_eq!(
+            t.what(),
+            "response write timeout (the client does not read)"
+        );
+        t.on_write_pending(); // still the first stall's deadline
+        assert_eq!(t.deadline(), Some(d));
+        t.on_write_ready();
+        assert_eq!(
+            t.deadline(),
+            None,
+            "writes go through again: no deadline while busy"
+        );
+        drop(busy);
+        assert_eq!(t.what(), "keep-alive idle timeout");
     }
 }

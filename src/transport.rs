@@ -22,6 +22,7 @@ pub mod websocket;
 pub mod window;
 pub mod ws_echo;
 pub mod ws_reader;
+pub mod ws_write;
 pub mod xhr_polling;
 
 use std::sync::Arc;

@@ -371,3 +371,136 @@ async fn request_smuggling_shapes_are_refused_on_the_xhr_transport() {
     assert!(b.contains("plain") && !b.contains("smuggled"), "{b}");
     h.stop().await;
 }
+
+/// A session subscribed to `ping.x` (a WebSocket, its `1:::` read).
+async fn subscribed(h: &TestHive) -> Ws {
+    let mut ws = Ws::open(h.sio, &handshake(h.sio).await).await;
+    assert_eq!(ws.text().await.unwrap(), "1:::");
+    ws.send(r#"5:::{"name":"subscribe","args":["ping.x"]}"#)
+        .await
+        .unwrap();
+    ws
+}
+
+/// Publish through the API until `ws` gets it (the subscription is asynchronous).
+async fn delivered(h: &TestHive, ws: &mut Ws, tag: &str) -> bool {
+    let path = format!("/api/{HASH}/pubsub/publish/ping.x");
+    for _ in 0..50 {
+        let body = format!(r#"{{"name":"news","args":["{tag}"]}}"#);
+        let (s, _, _) = http(h.api, "POST", &path, &[], body.as_bytes()).await;
+        assert_eq!(s, 200);
+        match tokio::time::timeout(Duration::from_millis(200), ws.event()).await {
+            Ok(Some(t)) if t.contains(tag) => return true,
+            Ok(None) => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Kill an actor by its tree name through the monitor.
+async fn kill(h: &TestHive, name: &str) {
+    let path = format!("/monitor/12345abcde/actors/{name}/kill");
+    let (s, _, b) = http(h.monitor, "POST", &path, &[], b"").await;
+    assert_eq!(s, 200, "kill {name}: {b}");
+}
+
+/// Found by the chaos bench: after the pub-sub manager is killed (pubsub_sup restarts it and the
+/// channels, web_sup restarts the listeners), new subscriptions must receive what the API
+/// publishes, and so must sessions started after the router is killed too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_works_for_new_sessions_after_the_manager_and_the_router_are_killed() {
+    let h = TestHive::start(json!({"socketio": {"session_timeout": 60000}})).await;
+    let mut before = subscribed(&h).await;
+    assert!(delivered(&h, &mut before, "one").await);
+    kill(&h, "pubsub").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut after = subscribed(&h).await;
+    assert!(
+        delivered(&h, &mut after, "two").await,
+        "a session subscribed after the pub-sub manager's restart gets nothing"
+    );
+    kill(&h, "router").await;
+    let mut later = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (s, _, body) = http(h.sio, "GET", "/socket.io/1/", &[], b"").await;
+        if s == 200 {
+            let sid = body.split(':').next().unwrap().to_string();
+            let mut ws = Ws::open(h.sio, &sid).await;
+            if ws.text().await.as_deref() == Some("1:::") {
+                later = Some(ws);
+                break;
+            }
+        }
+    }
+    let mut later = later.expect("a new session after the router's restart");
+    later
+        .send(r#"5:::{"name":"subscribe","args":["ping.x"]}"#)
+        .await
+        .unwrap();
+    assert!(
+        delivered(&h, &mut later, "three").await,
+        "a session started after the router's restart gets nothing"
+    );
+    h.stop().await;
+}
+
+/// The modern protocol's WebSocket (Engine.IO 4): a client that sends events without ever
+/// reading stalls the node's writes; after `ping_interval` + `ping_timeout` the connection is
+/// dropped instead of waiting in its write forever (the client's own writes then fail), and a 0.9
+/// session keeps its round trips meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_modern_websocket_client_that_never_reads_is_dropped() {
+    let h = TestHive::start(json!({
+        "socketio": {"ping_interval": 1000, "ping_timeout": 1000, "poll_timeout": 0,
+                     "heartbeat_timeout": 60000, "session_timeout": 120000},
+        "clients": {"hooks": {"message": [{"hook": "utils.echo", "args": {"rename": "message-back"}}]}}
+    }))
+    .await;
+    let mut live = Ws::open(h.sio, &handshake(h.sio).await).await;
+    assert_eq!(live.text().await.unwrap(), "1:::");
+    // A raw Engine.IO 4 WebSocket: the upgrade, the open packet, the namespace connect.
+    let mut s = TcpStream::connect(h.sio).await.unwrap();
+    let req = format!(
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {}\r\nOrigin: http://localhost\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        h.sio
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut stuck = Ws { s, buf: Vec::new() };
+    let end = loop {
+        if let Some(i) = stuck.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        stuck.more().await.expect("upgrade response");
+    };
+    assert!(stuck.buf.starts_with(b"HTTP/1.1 101"));
+    stuck.buf.drain(..end);
+    assert!(stuck.text().await.unwrap().starts_with("0{"));
+    stuck.send("40").await.unwrap();
+    assert!(stuck.text().await.unwrap().starts_with("40{"));
+    let pad = "x".repeat(16 * 1024);
+    let writer = tokio::spawn(async move {
+        let msg = format!(r#"42["message","{pad}"]"#);
+        let mut n = 0u64;
+        while stuck.send(&msg).await.is_ok() {
+            n += 1;
+        }
+        n
+    });
+    // Round trips of the 0.9 session until the stuck client's writes fail (the node dropped it).
+    let mut trips = 0u64;
+    while !writer.is_finished() {
+        let tag = format!("live-{trips}");
+        live.send(&echo(&tag, "")).await.unwrap();
+        let got = live.event().await.expect("the 0.9 session is still served");
+        assert!(got.contains(&tag), "{got}");
+        trips += 1;
+        assert!(trips < 1_000_000, "the stuck client was never dropped");
+    }
+    let sent = writer.await.unwrap();
+    println!("live round trips: {trips}; the stuck modern client sent {sent} events");
+    h.stop().await;
+}

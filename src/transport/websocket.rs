@@ -15,12 +15,13 @@ use http_body_util::Full;
 use hyper::body::Incoming as Body;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::TransportCtx;
 use super::origin::reply;
 use super::window::WriteWindow;
 use super::ws_reader::{FrameReader, ReadError};
+use super::ws_write::{WriteEnd, write_within};
 use super::xhr_polling::error_frame;
 use crate::client::ws_queue::{self, WsReceiver};
 use crate::client::{ClientHandle, CloseReason, Sink, Transport, WsOut};
@@ -38,30 +39,6 @@ const MAX_BATCHES: usize = 64;
 
 /// How long a closing connection waits for the client's last frames (`0:::`).
 const LINGER: Duration = Duration::from_secs(5);
-
-/// Why a write did not complete.
-enum WriteEnd {
-    /// The socket failed or closed.
-    Failed,
-    /// The client took no byte for the whole limit: it stopped reading.
-    Stalled,
-}
-
-/// Write all of `buf`, each write making progress within `limit`: a client that stops reading
-/// cannot hold the connection (its task, socket and connection slot) in a write forever.
-async fn write_within<S>(io: &mut S, mut buf: &[u8], limit: Duration) -> Result<(), WriteEnd>
-where
-    S: AsyncWrite + Unpin,
-{
-    while !buf.is_empty() {
-        match tokio::time::timeout(limit, io.write(buf)).await {
-            Err(_) => return Err(WriteEnd::Stalled),
-            Ok(Ok(0) | Err(_)) => return Err(WriteEnd::Failed),
-            Ok(Ok(n)) => buf = buf.get(n..).unwrap_or_default(),
-        }
-    }
-    Ok(())
-}
 
 /// How long a write may make no progress before the client counts as not reading: as long as a
 /// live client may take to answer a keep-alive (`heartbeat_timeout` + `websocket_ping_timeout`).
