@@ -107,8 +107,7 @@ async fn run(o: Opts) {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let probes = probe::start(p.sio, o.probes, o.think, t0, log.clone(), stop.clone());
     let flood = p.start_flood(&root, dir.path(), &o);
-    let restarts_before =
-        supervisors(&get_json(p.monitor, &format!("{mon}/actors?limit=10000&sort=age")).await);
+    let restarts_before = supervisors(&infra_listing(p.monitor, &mon).await);
 
     tokio::time::sleep(Duration::from_secs(o.before)).await;
     // The fault schedule: every kind at least once, then weighted draws; the Redis restart at a
@@ -155,7 +154,14 @@ async fn run(o: Opts) {
                 Radius::BackendCalls,
             ));
         }
-        let listing = get_json(p.monitor, &format!("{mon}/actors?limit=10000&sort=age")).await;
+        // `/actors` lists at most the 10,000 youngest actors: with 10,000 sessions the pools, the
+        // pub-sub manager and the router are past it, so they are looked up by tree name.
+        let listing = match kind {
+            Kind::Client | Kind::Channel => {
+                get_json(p.monitor, &format!("{mon}/actors?limit=10000&sort=age")).await
+            }
+            _ => infra_listing(p.monitor, &mon).await,
+        };
         if let Some((id, actor_id, radius)) = pick(&listing, *kind) {
             let t = t0.elapsed().as_secs_f64();
             let (status, body) = post(
@@ -169,14 +175,15 @@ async fn run(o: Opts) {
             } else {
                 println!("kill {kind:?} {id} ({actor_id}): {status} {body}");
             }
+        } else {
+            println!("kill {kind:?}: no such actor in the listing");
         }
         let left = Duration::from_millis(o.kill_every).saturating_sub(slot_start.elapsed());
         tokio::time::sleep(left).await;
     }
     let during_end = t0.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(o.after)).await;
-    let restarts_after =
-        supervisors(&get_json(p.monitor, &format!("{mon}/actors?limit=10000&sort=age")).await);
+    let restarts_after = supervisors(&infra_listing(p.monitor, &mon).await);
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let end = t0.elapsed().as_secs_f64();
     for h in probes {
@@ -198,6 +205,41 @@ async fn run(o: Opts) {
     );
     println!("{report}");
     p.stop().await;
+}
+
+/// The supervisors, pools, pool workers, pub-sub manager and router of the seed's tree, each from
+/// `GET /actors/<tree name>`, as an `/actors`-shaped listing.
+async fn infra_listing(monitor: std::net::SocketAddr, mon: &str) -> Value {
+    let mut names: Vec<String> = [
+        "root_sup",
+        "env_sup",
+        "hive_sup",
+        "connectors_sup",
+        "router_sup",
+        "pubsub_sup",
+        "registry_sup",
+        "web_sup",
+        "pool:backend",
+        "pool:database",
+        "pubsub",
+        "router",
+    ]
+    .iter()
+    .map(|n| n.to_string())
+    .collect();
+    for pool in ["backend", "database"] {
+        for n in 0..10 {
+            names.push(format!("worker:{pool}:{n}"));
+        }
+    }
+    let mut actors = Vec::new();
+    for n in names {
+        let a = get_json(monitor, &format!("{mon}/actors/{n}")).await;
+        if a.get("actor_id").is_some() {
+            actors.push(a);
+        }
+    }
+    serde_json::json!({ "actors": actors })
 }
 
 /// Restarts per supervisor (`id` -> restarts it performed) from an `/actors` listing.
