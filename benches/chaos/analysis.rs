@@ -225,8 +225,8 @@ pub fn report(
         }
     }
 
-    // Messages: every publish that got no error within GRACE, to every other probe of its room
-    // whose session covered [t, t + GRACE].
+    // Messages: every publish that got no error (and whose publisher kept its session) within
+    // GRACE, to every other probe of its room whose session covered [t, t + GRACE].
     let mut outside_lost_msgs = Vec::new();
     let mut per_kind_msgs: BTreeMap<String, (u64, u64)> = BTreeMap::new(); // (expected, delivered)
     let mut total = (0u64, 0u64);
@@ -234,9 +234,15 @@ pub fn report(
         if *t + GRACE > end - 1.0 {
             continue;
         }
+        // An error back, or the publisher's own session ending, within GRACE: the publisher knows
+        // its publish may not have been taken (a publish written into a connection that is being
+        // closed, e.g. ~5 s after a router kill, is never read by the server).
         if errors
             .iter()
             .any(|(p, te)| p == s && *te >= *t && *te <= t + GRACE)
+            || lost
+                .iter()
+                .any(|(p, tl, _)| p == s && *tl >= *t && *tl <= t + GRACE)
         {
             continue;
         }
