@@ -405,6 +405,40 @@ async fn kill(h: &TestHive, name: &str) {
     assert_eq!(s, 200, "kill {name}: {b}");
 }
 
+/// Found by the chaos bench: a killed client actor (the monitor's kill, or every session when the
+/// router is killed and router_sup restarts) is dropped without running a handler; its
+/// WebSocket must still get the wire's disconnect (`0:::`, then a close frame) at once, not a
+/// bare TCP close when the connection's own timers notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_session_gets_a_clean_disconnect() {
+    let h = TestHive::start(
+        json!({"socketio": {"heartbeat_timeout": 60000, "session_timeout": 60000}}),
+    )
+    .await;
+    let sid = handshake(h.sio).await;
+    let mut ws = Ws::open(h.sio, &sid).await;
+    assert_eq!(ws.text().await.as_deref(), Some("1:::"));
+    kill(&h, &sid).await;
+    assert_eq!(
+        ws.text().await.as_deref(),
+        Some("0:::"),
+        "the wire's disconnect"
+    );
+    assert_eq!(ws.text().await, None, "then the close frame");
+    // The router's kill ends every session: each gets the same clean disconnect.
+    let sid = handshake(h.sio).await;
+    let mut ws = Ws::open(h.sio, &sid).await;
+    assert_eq!(ws.text().await.as_deref(), Some("1:::"));
+    kill(&h, "router").await;
+    assert_eq!(
+        ws.text().await.as_deref(),
+        Some("0:::"),
+        "the wire's disconnect"
+    );
+    assert_eq!(ws.text().await, None, "then the close frame");
+    h.stop().await;
+}
+
 /// Found by the chaos bench: after the pub-sub manager is killed (pubsub_sup restarts it and the
 /// channels, web_sup restarts the listeners), new subscriptions must receive what the API
 /// publishes, and so must sessions started after the router is killed too.

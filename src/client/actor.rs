@@ -82,7 +82,32 @@ pub struct ClientState {
     acks: std::collections::HashMap<u64, String>,
 }
 
+/// A killed client actor (`exit(Pid, kill)`: the monitor's kill, or its supervisor's one_for_all
+/// restart after a router crash) has its task aborted, so no handler runs: its state is dropped.
+/// Hanging up here gives the client the wire's disconnect at once, instead of a bare TCP close when
+/// the connection's own timers notice (about 5 s later). After a normal end the sink is gone
+/// already and this does nothing.
+impl Drop for ClientState {
+    fn drop(&mut self) {
+        self.hang_up();
+    }
+}
+
 impl ClientState {
+    /// Tell the transport still attached that the session is over: a WebSocket gets the wire's
+    /// close (0.9: `0::` and a close frame), a pending poll the wire's disconnect.
+    fn hang_up(&mut self) {
+        let wire = self.session.wire();
+        match self.sink.take() {
+            Some(Sink::Ws { tx, .. }) => {
+                let _ = tx.try_send(WsOut::Close);
+            }
+            Some(Sink::Xhr { tx, .. }) => {
+                let _ = tx.send(XhrReply(wire.encode(&Out::Disconnect).to_string()));
+            }
+            None => {}
+        }
+    }
     /// Bring the phase gauges and the transition counter up to the session's phase.
     fn show_phase(&mut self) {
         let m = self.services.metrics.states();
@@ -585,16 +610,7 @@ async fn perform(
                 Vec::new()
             }
             Cmd::Hangup => {
-                let wire = st.session.wire();
-                match st.sink.take() {
-                    Some(Sink::Ws { tx, .. }) => {
-                        let _ = tx.try_send(WsOut::Close);
-                    }
-                    Some(Sink::Xhr { tx, .. }) => {
-                        let _ = tx.send(XhrReply(wire.encode(&Out::Disconnect).to_string()));
-                    }
-                    None => {}
-                }
+                st.hang_up();
                 Vec::new()
             }
             Cmd::Stop(reason) => {
