@@ -27,16 +27,20 @@
     unreachable_pub
 )]
 
+#[path = "support/util.rs"]
+mod util;
+
 #[allow(dead_code)]
 #[path = "fanout_e2e/load.rs"]
 mod load;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use util::{free_port, merge};
 
 use fastwebsockets::{Frame, OpCode, Payload};
 use serde_json::{Value, json};
@@ -90,25 +94,6 @@ fn opts() -> Opts {
     }
     o.echoers = o.echoers.min(o.sessions).max(1);
     o
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn merge(base: &mut Value, patch: &Value) {
-    match (base, patch) {
-        (Value::Object(b), Value::Object(p)) => {
-            for (k, v) in p {
-                merge(b.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-        (b, p) => *b = p.clone(),
-    }
 }
 
 /// A running `hive` process.

@@ -9,12 +9,16 @@
 //! 16 clients: echo ~80k, hp.post ~11.7k round trips/s.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+#[path = "support/util.rs"]
+mod util;
+
 #[path = "../tests/support/backend.rs"]
 mod backend;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Instant;
+use util::merge;
 
 use bytes::Bytes;
 use fastwebsockets::{FragmentCollector, Frame, OpCode, Payload};
@@ -46,17 +50,6 @@ fn env(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn merge(base: &mut Value, patch: &Value) {
-    match (base, patch) {
-        (Value::Object(b), Value::Object(p)) => {
-            for (k, v) in p {
-                merge(b.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-        (b, p) => *b = p.clone(),
-    }
 }
 
 async fn handshake(addr: SocketAddr) -> String {

@@ -20,6 +20,8 @@ mod load;
 #[allow(dead_code)]
 #[path = "fanout_e2e/target.rs"]
 mod target;
+#[path = "support/util.rs"]
+mod util;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -20,6 +20,9 @@
     unreachable_pub
 )]
 
+#[path = "../support/util.rs"]
+mod util;
+
 mod analysis;
 mod probe;
 mod procs;

@@ -12,13 +12,7 @@ use tokio::net::TcpStream;
 
 use crate::{API_HASH, MON_HASH, Opts};
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use crate::util::free_port;
 
 pub struct Procs {
     pub sio: SocketAddr,

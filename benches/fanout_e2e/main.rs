@@ -14,6 +14,9 @@
     unreachable_pub
 )]
 
+#[path = "../support/util.rs"]
+mod util;
+
 mod floor;
 mod load;
 mod target;

@@ -1,7 +1,8 @@
 //! The servers under test, each a separate process so its CPU time can be read from
 //! `/proc/<pid>/stat`: the release `hive` binary, and the reference `socket.io@0.9.19` on Node.
 
-use std::net::{SocketAddr, TcpListener};
+use crate::util::{free_port, merge};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -40,25 +41,6 @@ pub struct Target {
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn merge(base: &mut Value, patch: &Value) {
-    match (base, patch) {
-        (Value::Object(b), Value::Object(p)) => {
-            for (k, v) in p {
-                merge(b.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-        (b, p) => *b = p.clone(),
-    }
 }
 
 impl Target {

@@ -19,6 +19,9 @@
     unreachable_pub
 )]
 
+#[path = "../support/util.rs"]
+mod util;
+
 mod client;
 mod plot;
 
@@ -28,6 +31,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use util::free_port;
 
 use serde_json::{Value, json};
 
@@ -72,14 +76,6 @@ pub struct Sample {
     pub channels: f64,
     pub sessions: f64,
     pub rss_mb: f64,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn sample(mon: SocketAddr, pid: u32, t: f64) -> Sample {
