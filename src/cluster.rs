@@ -22,6 +22,7 @@ mod membership;
 mod reader;
 mod writer;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -94,6 +95,12 @@ impl ClusterSpec {
         })
     }
 
+    /// True when `redis` is a Redis Cluster (a list of seeds): every script and read then touches
+    /// one shard's slot only.
+    pub fn clustered(&self) -> bool {
+        matches!(self.redis, ClusterRedis::Seeds(_))
+    }
+
     /// A new (unconnected) Redis client for this cluster, failing commands after `timeout` while
     /// Redis is away, and reconnecting every 200 ms.
     ///
@@ -119,13 +126,17 @@ impl ClusterSpec {
             fail_fast: false,
             ..config
         };
+        // On a Redis Cluster a command may need a few writes: before the slot map is known, and
+        // after a MOVED (a resharding); the command timeout still bounds it. Every command sent is
+        // safe to repeat (the writer's script is guarded by its publish marker).
+        let attempts = if self.clustered() { 4 } else { 1 };
         fred::types::Builder::from_config(config)
             .set_policy(ReconnectPolicy::new_constant(0, 200))
             .with_performance_config(|p| p.default_command_timeout = timeout)
             .with_connection_config(|c| {
                 c.connection_timeout = timeout;
                 c.internal_command_timeout = timeout;
-                c.max_command_attempts = 1;
+                c.max_command_attempts = attempts;
             })
             .build()
             .map_err(|e| HiveError::InvalidConfig(format!("cluster.redis: {e}")))
@@ -150,16 +161,18 @@ pub struct Shared {
     pub spec: ClusterSpec,
     /// The key names.
     pub keys: Keys,
-    /// Last stream id read, per shard (`None`: not started yet).
-    pub positions: Mutex<Option<Vec<String>>>,
-    /// The epoch read when the positions were taken.
-    pub epoch: Mutex<Option<String>>,
+    /// Last stream id read, per shard (absent: that shard's reading has not started yet).
+    pub positions: Mutex<HashMap<u32, String>>,
+    /// The epoch read when the positions were taken, per epoch key (per shard).
+    pub epochs: Mutex<HashMap<String, String>>,
     /// `cluster.lost_gaps`: times entries were trimmed past this node's position.
     pub lost_gaps: Counter,
     /// `cluster.redis_data_lost`: times the epoch showed that Redis lost its data.
     pub data_lost: Counter,
     /// `cluster.publish_errors`: publishes Redis did not accept.
     pub publish_errors: Counter,
+    /// `cluster.partial_publishes`: publishes a Redis Cluster accepted on some of their shards only.
+    pub partial_publishes: Counter,
     /// `cluster.redis_errors`: failed reads (Redis away).
     pub read_errors: Counter,
     /// `cluster.delivered`: stream entries delivered on this node.
@@ -189,11 +202,12 @@ impl Shared {
         Arc::new(Shared {
             keys: Keys::new(&spec.name),
             spec,
-            positions: Mutex::new(None),
-            epoch: Mutex::new(None),
+            positions: Mutex::new(HashMap::new()),
+            epochs: Mutex::new(HashMap::new()),
             lost_gaps: metrics.counter("cluster.lost_gaps"),
             data_lost: metrics.counter("cluster.redis_data_lost"),
             publish_errors: metrics.counter("cluster.publish_errors"),
+            partial_publishes: metrics.counter("cluster.partial_publishes"),
             read_errors: metrics.counter("cluster.redis_errors"),
             delivered: metrics.counter("cluster.delivered"),
             lookup: crate::slot::Slot::new(),
@@ -238,11 +252,11 @@ impl Shared {
         self.lookup.get()
     }
 
-    pub(crate) fn positions(&self) -> std::sync::MutexGuard<'_, Option<Vec<String>>> {
+    pub(crate) fn positions(&self) -> std::sync::MutexGuard<'_, HashMap<u32, String>> {
         self.positions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn epoch(&self) -> std::sync::MutexGuard<'_, Option<String>> {
-        self.epoch.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn epochs(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.epochs.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! Every key starts with the cluster's name. A publish stream is `<name>:{<name>.<shard>}:stream`:
 //! the braces are a Redis Cluster hash tag, so the shards spread over the cluster's masters while a
-//! shard's keys stay together.
+//! shard's keys stay together: its stream, its epoch (`<name>:{<name>.<shard>}:epoch`) and, on a
+//! Redis Cluster, the markers of the publishes appended to it
+//! (`<name>:{<name>.<shard>}:published:<id>`), so that one script per shard touches one slot.
 //!
 //! The shard of a channel is a hash (FNV-1a) of its first two segments (`rooms.main` for
 //! `rooms.main` and for `rooms.main.x`): a publish to a cid of two or more segments reaches only
@@ -78,9 +80,16 @@ impl Keys {
         rest.strip_suffix("}:stream")?.parse().ok()
     }
 
-    /// The marker of publish `id` (its first append wins; a repeat is not appended again).
+    /// The marker of publish `id` (its first append wins; a repeat is not appended again), on one
+    /// Redis server (one script appends to every shard).
     pub fn published(&self, id: &str) -> String {
         format!("{}:published:{id}", self.name)
+    }
+
+    /// The marker of publish `id` in `shard`, on a Redis Cluster: in the slot of that shard's
+    /// stream, so that the shard's script (marker, then append) runs on one master.
+    pub fn published_in(&self, shard: u32, id: &str) -> String {
+        format!("{n}:{{{n}.{shard}}}:published:{id}", n = self.name)
     }
 
     /// The membership record of the node tagged `tag` (expires when the node stops beating).
@@ -93,9 +102,11 @@ impl Keys {
         format!("{}:tags", self.name)
     }
 
-    /// The epoch key: a random value set once; a different or missing value means Redis lost data.
-    pub fn epoch(&self) -> String {
-        format!("{}:epoch", self.name)
+    /// The epoch key of `shard`, in its stream's slot: a random value set once; a different or
+    /// missing value means the Redis server (or the Redis Cluster master) holding that shard lost
+    /// its data.
+    pub fn epoch(&self, shard: u32) -> String {
+        format!("{n}:{{{n}.{shard}}}:epoch", n = self.name)
     }
 }
 
@@ -141,6 +152,23 @@ mod tests {
         let k = Keys::new("hive");
         assert_eq!(k.stream(3), "hive:{hive.3}:stream");
         assert_eq!(k.shard_of_stream(&k.stream(3)), Some(3));
-        assert_eq!(k.shard_of_stream("hive:epoch"), None);
+        assert_eq!(k.shard_of_stream(&k.epoch(3)), None);
+        assert_eq!(k.shard_of_stream("hive:tags"), None);
+    }
+
+    /// The Redis Cluster hash tag of a key (the text between the first `{` and the next `}`).
+    fn tag(key: &str) -> &str {
+        let (_, rest) = key.split_once('{').unwrap();
+        rest.split_once('}').unwrap().0
+    }
+
+    #[test]
+    fn a_shards_keys_share_its_slot() {
+        let k = Keys::new("c");
+        for s in [0, 5] {
+            assert_eq!(tag(&k.epoch(s)), tag(&k.stream(s)));
+            assert_eq!(tag(&k.published_in(s, "x:1")), tag(&k.stream(s)));
+        }
+        assert_ne!(tag(&k.stream(0)), tag(&k.stream(1)));
     }
 }

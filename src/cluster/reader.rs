@@ -1,18 +1,26 @@
 //! `stream_reader`: reads every shard's stream from this node's last position (`XREAD BLOCK`) and
 //! delivers each entry into this node's pub-sub inbox, to the channels of that entry's shard. One
-//! reader per node, so every channel's publishes are delivered in stream order.
+//! reader per node, and one reader of each shard, so every channel's publishes are delivered in
+//! stream order.
 //!
-//! Positions live in [`Shared`], so a restarted reader resumes where the last one stopped; a node
-//! that starts takes the streams' current ends. Redis going away is an expected failure: the
-//! reader counts it (`cluster.redis_errors`), logs it once per outage and retries; it does not
-//! crash, so an outage never exhausts its supervisor's restart budget.
+//! The reader reads in **lanes**, each with its own Redis connection and its own blocking `XREAD`:
+//! on one Redis server a single lane reads every shard in one `XREAD`; on a Redis Cluster (a seed
+//! list), where a command may touch one slot only, there is one lane per shard, all blocked at once
+//! (each shard's stream lives on its slot's master). The actor waits for whichever lane answers
+//! first, delivers what it read and sends that lane's next read.
+//!
+//! Positions live in [`Shared`], per shard, so a restarted reader resumes where the last one
+//! stopped; a node that starts takes the streams' current ends. Redis going away is an expected
+//! failure: a lane counts it (`cluster.redis_errors`), logs it once per outage and retries; it
+//! does not crash, so an outage never exhausts its supervisor's restart budget.
 //!
 //! Loss is counted, never hidden:
 //! - **Trimmed past our position** (`cluster.lost_gaps`): the stream's `max-deleted-entry-id` is
-//!   newer than the position we resume from (checked whenever we resume after an error).
-//! - **Redis lost its data** (`cluster.redis_data_lost`): the epoch key differs from the one read
-//!   when the positions were taken (a restart without persistence); positions restart from the
-//!   beginning of the new streams.
+//!   newer than the position we resume from (checked whenever a lane resumes after an error).
+//! - **Redis lost its data** (`cluster.redis_data_lost`): a lane's epoch key (in the slot of its
+//!   first shard) differs from the one read when its positions were taken (a restart without
+//!   persistence of the server, or of the Cluster master holding that shard); that lane's
+//!   positions restart from the beginning of the new streams.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +29,9 @@ use std::time::{Duration, Instant};
 use fred::prelude::{Client, ClientLike, KeysInterface, SetOptions, StreamsInterface};
 use fred::types::Value as FredValue;
 use fred::types::streams::XReadResponse;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 use super::Shared;
@@ -54,24 +65,63 @@ pub struct StreamReaderArgs {
 /// Messages of [`StreamReader`].
 #[derive(Debug)]
 pub enum ReaderMsg {
-    /// Read the next batch.
+    /// Wait for the next lane to answer, deliver what it read, send its next read.
     Read,
 }
 
+/// A lane's read in flight: the lane comes back with the outcome of its read.
+type InFlight = BoxFuture<'static, (Lane, Result<(), fred::error::Error>)>;
+
 /// State of [`StreamReader`].
-#[derive(Debug)]
 pub struct ReaderState {
     args: StreamReaderArgs,
+    /// Every lane's current read (each lane is in here exactly once).
+    inflight: FuturesUnordered<InFlight>,
+    /// Why each failing lane failed (by lane index): `/health` is 503 while any lane fails.
+    down: HashMap<usize, String>,
+    /// The lanes' clients, to close them on stop.
+    clients: Vec<Client>,
+}
+
+impl std::fmt::Debug for ReaderState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReaderState")
+            .field("lanes", &self.clients.len())
+            .field("down", &self.down)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Shards read by one blocking `XREAD` on one connection.
+struct Lane {
+    index: usize,
+    shared: Arc<Shared>,
+    inbox: Inbox,
     client: Client,
+    shards: Vec<u32>,
     streams: Vec<String>,
+    /// The lane's epoch key (in the slot of its first shard).
+    epoch_key: String,
     /// Failing since (an outage is logged once).
     failing: Option<Instant>,
     epoch_checked: Instant,
 }
 
-impl ReaderState {
+impl Lane {
+    /// The lane's next read, after a pause when the last one failed.
+    fn next(self, pause: bool) -> InFlight {
+        Box::pin(async move {
+            if pause {
+                tokio::time::sleep(RETRY).await;
+            }
+            let mut lane = self;
+            let r = lane.read().await;
+            (lane, r)
+        })
+    }
+
     fn shared(&self) -> &Shared {
-        &self.args.shared
+        &self.shared
     }
 
     /// Take the positions (the streams' current ends) and the epoch when this node starts.
@@ -86,46 +136,63 @@ impl ReaderState {
                     .map_or_else(|| "0-0".to_string(), |e| e.0.clone()),
             );
         }
-        *self.shared().positions() = Some(pos);
-        *self.shared().epoch() = Some(epoch);
+        let mut positions = self.shared().positions();
+        for (shard, p) in self.shards.iter().zip(pos) {
+            positions.insert(*shard, p);
+        }
+        drop(positions);
+        self.shared().epochs().insert(self.epoch_key.clone(), epoch);
         Ok(())
     }
 
-    /// The cluster's epoch, set now if Redis has none.
+    /// The lane's epoch, set now if Redis has none.
     async fn ensure_epoch(&self) -> Result<String, fred::error::Error> {
-        let key = self.shared().keys.epoch();
         let fresh = format!("{:016x}", rand::random::<u64>());
         let _: FredValue = self
             .client
-            .set(&key, fresh.as_str(), None, Some(SetOptions::NX), false)
+            .set(
+                &self.epoch_key,
+                fresh.as_str(),
+                None,
+                Some(SetOptions::NX),
+                false,
+            )
             .await?;
-        let now: Option<String> = self.client.get(&key).await?;
+        let now: Option<String> = self.client.get(&self.epoch_key).await?;
         Ok(now.unwrap_or(fresh))
     }
 
     /// Compare the epoch with ours; on a change Redis lost its data: count it and restart the
-    /// positions at the beginning of the new streams.
+    /// lane's positions at the beginning of the new streams.
     async fn check_epoch(&mut self) -> Result<(), fred::error::Error> {
         self.epoch_checked = Instant::now();
         let now = self.ensure_epoch().await?;
-        let known = self.shared().epoch().clone();
+        let known = self.shared().epochs().get(&self.epoch_key).cloned();
         if known.as_deref() != Some(now.as_str()) {
             self.shared().data_lost.inc();
             tracing::error!(
-                node = %self.shared().spec.node,
+                node = %self.shared().spec.node, shards = ?self.shards,
                 "cluster: Redis lost its data (the epoch changed): publishes not yet read are lost; reading the new streams from their start"
             );
-            let n = self.streams.len();
-            *self.shared().positions() = Some(vec!["0-0".to_string(); n]);
-            *self.shared().epoch() = Some(now);
+            let mut positions = self.shared().positions();
+            for shard in &self.shards {
+                positions.insert(*shard, "0-0".to_string());
+            }
+            drop(positions);
+            self.shared().epochs().insert(self.epoch_key.clone(), now);
         }
         Ok(())
     }
 
     /// After an outage: count the streams trimmed past our position.
     async fn check_trimmed(&self) -> Result<(), fred::error::Error> {
-        let pos = self.shared().positions().clone().unwrap_or_default();
-        for (s, p) in self.streams.iter().zip(pos) {
+        for (shard, s) in self.shards.iter().zip(&self.streams) {
+            let p = self
+                .shared()
+                .positions()
+                .get(shard)
+                .cloned()
+                .unwrap_or_default();
             let info: HashMap<String, FredValue> = self
                 .client
                 .custom(
@@ -154,7 +221,11 @@ impl ReaderState {
     }
 
     async fn read(&mut self) -> Result<(), fred::error::Error> {
-        if self.shared().positions().is_none() {
+        let started = {
+            let p = self.shared().positions();
+            self.shards.iter().all(|s| p.contains_key(s))
+        };
+        if !started {
             self.start_positions().await?;
         }
         if self.failing.is_some() || self.epoch_checked.elapsed() > EPOCH_EVERY {
@@ -162,9 +233,15 @@ impl ReaderState {
         }
         if self.failing.take().is_some() {
             self.check_trimmed().await?;
-            tracing::info!(node = %self.shared().spec.node, "cluster: Redis is back; resuming the streams");
+            tracing::info!(node = %self.shared().spec.node, shards = ?self.shards, "cluster: Redis is back; resuming the streams");
         }
-        let ids = self.shared().positions().clone().unwrap_or_default();
+        let ids: Vec<String> = {
+            let p = self.shared().positions();
+            self.shards
+                .iter()
+                .map(|s| p.get(s).cloned().unwrap_or_else(|| "0-0".to_string()))
+                .collect()
+        };
         let raw: FredValue = self
             .client
             .xread(Some(BATCH), Some(BLOCK_MS), self.streams.clone(), ids)
@@ -182,21 +259,27 @@ impl ReaderState {
                 match fields.get("e").map(|e| Envelope::from_json(e)) {
                     Some(Ok(env)) => {
                         let keep = |cid: &str| shard_of(cid, shards) == shard;
-                        self.args.inbox.deliver_where(env, &keep);
+                        self.inbox.deliver_where(env, &keep);
                         self.shared().delivered.inc();
                     }
                     _ => {
                         tracing::warn!(stream = %key, %id, "cluster: unreadable stream entry skipped")
                     }
                 }
-                if let Some(p) = self.shared().positions().as_mut()
-                    && let Some(slot) = p.get_mut(shard as usize)
-                {
-                    *slot = id;
-                }
+                self.shared().positions().insert(shard, id);
             }
         }
         Ok(())
+    }
+}
+
+/// The lanes of a node: on one Redis server one lane of every shard; on a Redis Cluster one lane
+/// per shard (a command may touch one slot only).
+fn lane_shards(shards: u32, clustered: bool) -> Vec<Vec<u32>> {
+    if clustered {
+        (0..shards).map(|s| vec![s]).collect()
+    } else {
+        vec![(0..shards).collect()]
     }
 }
 
@@ -222,22 +305,37 @@ impl Actor for StreamReader {
         myself: ActorRef<ReaderMsg>,
         args: StreamReaderArgs,
     ) -> Result<ReaderState, ActorProcessingErr> {
-        // Blocking reads hold the connection for BLOCK_MS: the timeout leaves room for it.
-        let client = args
-            .shared
-            .spec
-            .client(Duration::from_millis(BLOCK_MS + 2000))?;
-        let _task = client.connect();
-        let streams = (0..args.shared.spec.shards)
-            .map(|s| args.shared.keys.stream(s))
-            .collect();
+        let spec = &args.shared.spec;
+        let inflight = FuturesUnordered::new();
+        let mut clients = Vec::new();
+        for (index, shards) in lane_shards(spec.shards, spec.clustered())
+            .into_iter()
+            .enumerate()
+        {
+            // Blocking reads hold the connection for BLOCK_MS: the timeout leaves room for it.
+            let client = spec.client(Duration::from_millis(BLOCK_MS + 2000))?;
+            let _task = client.connect();
+            clients.push(client.clone());
+            let first = shards.first().copied().unwrap_or(0);
+            let lane = Lane {
+                index,
+                shared: Arc::clone(&args.shared),
+                inbox: args.inbox.clone(),
+                client,
+                streams: shards.iter().map(|s| args.shared.keys.stream(*s)).collect(),
+                epoch_key: args.shared.keys.epoch(first),
+                shards,
+                failing: None,
+                epoch_checked: Instant::now(),
+            };
+            inflight.push(lane.next(false));
+        }
         myself.cast(ReaderMsg::Read)?;
         Ok(ReaderState {
             args,
-            client,
-            streams,
-            failing: None,
-            epoch_checked: Instant::now(),
+            inflight,
+            down: HashMap::new(),
+            clients,
         })
     }
 
@@ -246,7 +344,10 @@ impl Actor for StreamReader {
         _: ActorRef<ReaderMsg>,
         st: &mut ReaderState,
     ) -> Result<(), ActorProcessingErr> {
-        let _ = st.client.quit().await;
+        st.inflight.clear();
+        for c in &st.clients {
+            let _ = c.quit().await;
+        }
         Ok(())
     }
 
@@ -257,29 +358,41 @@ impl Actor for StreamReader {
         st: &mut ReaderState,
     ) -> Result<(), ActorProcessingErr> {
         let ReaderMsg::Read = msg;
-        match st.read().await {
+        let Some((mut lane, r)) = st.inflight.next().await else {
+            return Ok(());
+        };
+        let shared = &st.args.shared;
+        match r {
             Ok(()) => {
-                st.shared().set_redis_down(None);
-                myself.cast(ReaderMsg::Read)?
+                st.down.remove(&lane.index);
+                st.inflight.push(lane.next(false));
             }
             Err(e) => {
-                st.shared().read_errors.inc();
-                st.shared()
-                    .set_redis_down(Some(format!("cannot read the streams: {e}")));
-                if st.failing.is_none() {
-                    st.failing = Some(Instant::now());
-                    tracing::warn!(node = %st.shared().spec.node, error = %e, "cluster: cannot read the streams (Redis away?); /health answers 503 until it is back; retrying");
+                shared.read_errors.inc();
+                st.down
+                    .insert(lane.index, format!("cannot read the streams: {e}"));
+                if lane.failing.is_none() {
+                    lane.failing = Some(Instant::now());
+                    tracing::warn!(node = %shared.spec.node, shards = ?lane.shards, error = %e, "cluster: cannot read the streams (Redis away?); /health answers 503 until it is back; retrying");
                 }
-                myself.send_after(RETRY, || ReaderMsg::Read);
+                st.inflight.push(lane.next(true));
             }
         }
+        shared.set_redis_down(st.down.values().next().cloned());
+        myself.cast(ReaderMsg::Read)?;
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::id_after;
+    use super::{id_after, lane_shards};
+
+    #[test]
+    fn one_lane_on_a_server_one_per_shard_on_a_redis_cluster() {
+        assert_eq!(lane_shards(3, false), vec![vec![0, 1, 2]]);
+        assert_eq!(lane_shards(3, true), vec![vec![0], vec![1], vec![2]]);
+    }
 
     #[test]
     fn stream_ids_compare_numerically() {

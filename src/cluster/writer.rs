@@ -5,10 +5,15 @@
 //! (node incarnation and sequence), so Hive's own retry of a publish that timed out is never
 //! delivered twice, and neither is an API caller's retry with the same key.
 //!
-//! The script is atomic on one Redis server: a publish to several shards is appended to all or to
+//! On one Redis server the script is atomic: a publish to several shards is appended to all or to
 //! none. It answers `backplane_unavailable` when Redis does not accept the publish within the
 //! command timeout, after one retry (nothing was delivered anywhere: nodes deliver only what they
 //! read back from the streams).
+//!
+//! On a Redis Cluster (a seed list) a script may touch one slot only, so a publish reaching several
+//! shards runs one script per shard, each with that shard's marker (same slot as its stream); it is
+//! acknowledged only once every shard accepted its append, and a partial acceptance is counted,
+//! logged and answered 503, never silent (see `append_per_shard`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,9 +79,7 @@ impl WriterState {
                 format!("{}:{}", self.incarnation, self.seq)
             }
         };
-        let keys = &self.shared.keys;
-        let mut streams = Vec::with_capacity(groups.len());
-        let mut entries = Vec::with_capacity(groups.len());
+        let mut parts = Vec::with_capacity(groups.len());
         for (shard, cids) in groups {
             let part = Envelope {
                 privilege: envelope.privilege,
@@ -86,9 +89,14 @@ impl WriterState {
             let json = part.to_json().map_err(|e| {
                 HiveError::InternalError(format!("Cannot serialise a publish: {e}"))
             })?;
-            streams.push(keys.stream(shard));
-            entries.push(json);
+            parts.push((shard, json));
         }
+        if self.shared.spec.clustered() {
+            return self.append_per_shard(&id, parts).await;
+        }
+        let keys = &self.shared.keys;
+        let streams: Vec<String> = parts.iter().map(|(s, _)| keys.stream(*s)).collect();
+        let entries = parts.into_iter().map(|(_, e)| e);
         let mut args: Vec<FredValue> = Vec::with_capacity(4 + 2 * streams.len());
         args.push(APPEND.into());
         args.push(((streams.len() + 1) as i64).into());
@@ -96,22 +104,82 @@ impl WriterState {
         args.extend(streams.into_iter().map(FredValue::from));
         args.push((MARKER_TTL_MS as i64).into());
         args.push((self.shared.spec.max_len as i64).into());
-        args.extend(entries.into_iter().map(FredValue::from));
-        let mut last = None;
-        for _attempt in 0..2 {
-            let cmd = CustomCommand::new_static("EVAL", ClusterHash::Offset(2), false);
-            match self.client.custom::<FredValue, _>(cmd, args.clone()).await {
-                Ok(_) => return Ok(()),
-                Err(e) => last = Some(e),
+        args.extend(entries.map(FredValue::from));
+        match eval_twice(&self.client, args).await {
+            Ok(()) => Ok(()),
+            Err(reason) => {
+                self.shared.publish_errors.inc();
+                tracing::warn!(code = "backplane_unavailable", %reason, "cluster publish not accepted by Redis");
+                Err(HiveError::BackplaneUnavailable(format!(
+                    "The cluster's Redis did not accept the publish: {reason}"
+                )))
             }
         }
+    }
+
+    /// On a Redis Cluster: one script per shard (its marker and its stream share the shard's
+    /// slot), all sent at once. Accepted only when every shard's append is; a publish accepted by
+    /// some shards only is reported (`cluster.partial_publishes`, an `error` log, and a 503 naming
+    /// the shards that did not accept it): it reached the channels of the accepted shards, and a
+    /// retry with the same id (Hive's own retry here, or the caller's `Idempotency-Key`) appends
+    /// it to the missing shards only.
+    async fn append_per_shard(&self, id: &str, parts: Vec<(u32, String)>) -> Result<(), HiveError> {
+        let keys = &self.shared.keys;
+        let n = parts.len();
+        let runs = parts.into_iter().map(|(shard, entry)| {
+            let args: Vec<FredValue> = vec![
+                APPEND.into(),
+                2i64.into(),
+                keys.published_in(shard, id).into(),
+                keys.stream(shard).into(),
+                (MARKER_TTL_MS as i64).into(),
+                (self.shared.spec.max_len as i64).into(),
+                entry.into(),
+            ];
+            async move { (shard, eval_twice(&self.client, args).await) }
+        });
+        let results = futures::future::join_all(runs).await;
+        let failed: Vec<(u32, String)> = results
+            .into_iter()
+            .filter_map(|(shard, r)| r.err().map(|e| (shard, e)))
+            .collect();
+        let Some((_, reason)) = failed.first() else {
+            return Ok(());
+        };
         self.shared.publish_errors.inc();
-        let reason = last.map(|e| e.to_string()).unwrap_or_default();
-        tracing::warn!(code = "backplane_unavailable", %reason, "cluster publish not accepted by Redis");
+        let shards: Vec<u32> = failed.iter().map(|(s, _)| *s).collect();
+        if failed.len() == n {
+            tracing::warn!(code = "backplane_unavailable", %reason, "cluster publish not accepted by Redis");
+            return Err(HiveError::BackplaneUnavailable(format!(
+                "The cluster's Redis did not accept the publish: {reason}"
+            )));
+        }
+        self.shared.partial_publishes.inc();
+        tracing::error!(
+            code = "backplane_unavailable", publish = %id, ?shards, accepted = n - failed.len(), of = n, %reason,
+            "cluster: a publish was accepted by some shards only: delivered to the channels of the others, not to these"
+        );
         Err(HiveError::BackplaneUnavailable(format!(
-            "The cluster's Redis did not accept the publish: {reason}"
+            "The cluster's Redis accepted the publish on {} of its {n} shards only (shards {shards:?} \
+             did not accept it: {reason}); it reaches the channels of the accepted shards only. \
+             Retry with the same Idempotency-Key to complete it without doubles.",
+            n - failed.len()
         )))
     }
+}
+
+/// One `EVAL` of [`APPEND`] with `args`, retried once with the same publish id (a repeat of an
+/// append that did reach Redis is not appended again).
+async fn eval_twice(client: &Client, args: Vec<FredValue>) -> Result<(), String> {
+    let mut last = String::new();
+    for _attempt in 0..2 {
+        let cmd = CustomCommand::new_static("EVAL", ClusterHash::Offset(2), false);
+        match client.custom::<FredValue, _>(cmd, args.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(last)
 }
 
 impl Actor for StreamWriter {
