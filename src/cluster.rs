@@ -183,6 +183,9 @@ pub struct Shared {
     redis_down: Mutex<Option<String>>,
     /// This node's (sessions, channels), for its membership record.
     stats: std::sync::OnceLock<Stats>,
+    /// Set once the reader has taken a start position in every shard: from then on every entry
+    /// appended is delivered on this node (the writer waits for it before its first append).
+    reading: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -211,8 +214,9 @@ impl Shared {
             read_errors: metrics.counter("cluster.redis_errors"),
             delivered: metrics.counter("cluster.delivered"),
             lookup: crate::slot::Slot::new(),
-            redis_down: Mutex::new(None),
+            redis_down: Mutex::new(Some("starting: the streams are not read yet".to_string())),
             stats: std::sync::OnceLock::new(),
+            reading: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -242,6 +246,25 @@ impl Shared {
             redis_reachable: reason.is_none(),
             reason,
         }
+    }
+
+    /// Record that every shard has a position (the reader's first reads are done).
+    pub(crate) fn set_reading(&self) {
+        if self
+            .reading
+            .send_if_modified(|r| !std::mem::replace(r, true))
+        {
+            self.set_redis_down(None);
+        }
+    }
+
+    /// Wait (up to `limit`) until every shard has a position; false when it did not happen.
+    pub(crate) async fn until_reading(&self, limit: Duration) -> bool {
+        let mut rx = self.reading.subscribe();
+        matches!(
+            tokio::time::timeout(limit, rx.wait_for(|r| *r)).await,
+            Ok(Ok(_))
+        )
     }
 
     pub(crate) fn set_lookup(&self, c: Client) {

@@ -10,7 +10,10 @@
 //! first, delivers what it read and sends that lane's next read.
 //!
 //! Positions live in [`Shared`], per shard, so a restarted reader resumes where the last one
-//! stopped; a node that starts takes the streams' current ends. Redis going away is an expected
+//! stopped; a node that starts takes the streams' current ends. Until it has, the node's writer
+//! holds its publishes (so that a publish this node acknowledged is delivered on this node too)
+//! and `/health` answers 503 ("starting"), so that load balancers send no sessions to a node that
+//! would miss publishes. Redis going away is an expected
 //! failure: a lane counts it (`cluster.redis_errors`), logs it once per outage and retries; it
 //! does not crash, so an outage never exhausts its supervisor's restart budget.
 //!
@@ -140,8 +143,12 @@ impl Lane {
         for (shard, p) in self.shards.iter().zip(pos) {
             positions.insert(*shard, p);
         }
+        let all = positions.len() >= self.shared().spec.shards as usize;
         drop(positions);
         self.shared().epochs().insert(self.epoch_key.clone(), epoch);
+        if all {
+            self.shared().set_reading();
+        }
         Ok(())
     }
 

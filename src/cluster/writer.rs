@@ -91,6 +91,16 @@ impl WriterState {
             })?;
             parts.push((shard, json));
         }
+        // A publish appended before this node's reader took its start positions would be
+        // delivered on the other nodes but not here.
+        if !self.shared.until_reading(COMMAND_TIMEOUT).await {
+            self.shared.publish_errors.inc();
+            return Err(HiveError::BackplaneUnavailable(
+                "This node is not reading the cluster's streams yet (starting, or Redis away); \
+                 the publish was not delivered anywhere."
+                    .into(),
+            ));
+        }
         if self.shared.spec.clustered() {
             return self.append_per_shard(&id, parts).await;
         }
