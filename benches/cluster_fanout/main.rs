@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use load::{Stats, now_us};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use util::{free_port, merge};
+use util::{free_port, merge, stop_child, wait_listening};
 
 const ROOM: &str = "bench.room";
 const HASH: &str = "abcde12345";
@@ -300,16 +300,7 @@ impl Node {
             SocketAddr::from((ip, api)),
             SocketAddr::from((ip, mon)),
         );
-        let end = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(sio).is_err()
-            || std::net::TcpStream::connect(api).is_err()
-        {
-            if let Some(s) = child.try_wait().unwrap() {
-                panic!("hive exited at start-up: {s}");
-            }
-            assert!(Instant::now() < end, "hive did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_listening(&mut child, "hive", &[sio, api]);
         Node {
             child,
             sio,
@@ -320,16 +311,7 @@ impl Node {
     }
 
     fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let end = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_child(&mut self.child);
     }
 
     /// This node's subscribers of `room`.
