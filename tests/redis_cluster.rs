@@ -199,3 +199,75 @@ async fn fan_out_over_a_three_master_redis_cluster() {
         n.stop().await;
     }
 }
+
+/// A master of the Redis Cluster refuses writes (it is full: `maxmemory` reached, `noeviction`): a
+/// prefix publish reaching every shard is accepted by the shards of the other masters only. It is
+/// answered 503 naming the shards that refused it, counted in `cluster.partial_publishes`, and
+/// reaches the rooms of the accepted shards only. Once the master takes writes again, the caller's
+/// retry with the same `Idempotency-Key` completes the publish on the missing shards without
+/// doubling the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_accepted_by_some_shards_only_is_reported_and_completed_by_its_retry() {
+    let Some(rc) = RedisCluster::start(3) else {
+        return;
+    };
+    let seeds = rc.seeds();
+    let rooms = one_room_per_shard();
+    let node = TestHive::start(node_patch(&seeds, "a")).await;
+    let mut c = JsClient::connect(&node.url(), "websocket");
+    c.wait_ev("connect");
+    c.emit("join_rooms", json!([{"rooms": rooms}]));
+    let end = Instant::now() + Duration::from_secs(15);
+    for r in &rooms {
+        while subscribed(&node, &format!("rooms.{r}")).await != Some(1) {
+            assert!(Instant::now() < end, "rooms.{r} never had its subscriber");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    // The shards on master 0 (the one that fills up): their epochs live there.
+    let full = rc.ports[0];
+    let on_full = (0..SHARDS)
+        .filter(|s| rc.cli(full, &["EXISTS", &format!("test_rc:{{test_rc.{s}}}:epoch")]) == "1")
+        .count();
+    assert!(on_full > 0 && on_full < SHARDS as usize, "{on_full}");
+    assert_eq!(
+        rc.cli(full, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]),
+        "OK"
+    );
+    assert_eq!(rc.cli(full, &["CONFIG", "SET", "maxmemory", "1"]), "OK");
+    let body = r#"[{"action":"reply","args":{"name":"p","args":[]}}]"#;
+    let key = [("Idempotency-Key", "partial-1")];
+    let path = format!("/api/{HASH}/pubsub/action/rooms");
+    let (status, _, text) = http(node.api, "POST", &path, &key, body.as_bytes()).await;
+    assert_eq!(status, 503, "{text}");
+    let err: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(err["error"], "backplane_unavailable", "{text}");
+    let live = SHARDS as usize - on_full;
+    assert!(
+        text.contains(&format!("on {live} of its {SHARDS} shards only")),
+        "{text}"
+    );
+    assert_eq!(node.metric("cluster.partial_publishes"), 1);
+    // The rooms of the other masters got it, once each.
+    for _ in 0..live {
+        c.wait_for(Duration::from_secs(15), is_event("p"));
+    }
+    assert!(c.quiet_for(Duration::from_millis(500), is_event("p")));
+    // The master takes writes again; the retry completes the publish.
+    assert_eq!(rc.cli(full, &["CONFIG", "SET", "maxmemory", "0"]), "OK");
+    let (status, _, text) = http(node.api, "POST", &path, &key, body.as_bytes()).await;
+    assert_eq!(status, 200, "{text}");
+    for _ in 0..on_full {
+        c.wait_for(Duration::from_secs(15), is_event("p"));
+    }
+    assert!(
+        c.quiet_for(Duration::from_millis(500), is_event("p")),
+        "a shard delivered the publish twice: {:?}",
+        c.seen
+    );
+    let got = c.seen.iter().filter(|v| is_event("p")(v)).count();
+    assert_eq!(got, SHARDS as usize, "each room once: {:?}", c.seen);
+    assert_eq!(node.metric("cluster.partial_publishes"), 1);
+    assert_eq!(node.metric("cluster.redis_data_lost"), 0);
+    node.stop().await;
+}

@@ -37,8 +37,10 @@ fn installed(bin: &str) -> bool {
 pub struct RedisCluster {
     /// The masters' client ports.
     pub ports: Vec<u16>,
-    children: Vec<Child>,
-    _dir: tempfile::TempDir,
+    /// Their cluster bus ports.
+    buses: Vec<u16>,
+    children: Vec<Option<Child>>,
+    dir: tempfile::TempDir,
 }
 
 impl RedisCluster {
@@ -55,36 +57,18 @@ impl RedisCluster {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let (mut ports, mut children) = (Vec::new(), Vec::new());
-        for i in 0..masters {
-            let (port, bus) = (free_port(), free_port());
-            let node_dir = dir.path().join(format!("n{i}"));
-            std::fs::create_dir_all(&node_dir).unwrap();
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args([
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-port",
-                    &bus.to_string(),
-                ])
-                .args(["--cluster-config-file", "nodes.conf"])
-                .args(["--cluster-node-timeout", "5000"])
-                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-                .arg("--dir")
-                .arg(&node_dir)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn redis-server");
-            ports.push(port);
-            children.push(child);
-        }
-        let c = RedisCluster {
-            ports,
-            children,
-            _dir: dir,
+        let mut c = RedisCluster {
+            ports: Vec::new(),
+            buses: Vec::new(),
+            children: Vec::new(),
+            dir,
         };
+        for i in 0..masters {
+            c.ports.push(free_port());
+            c.buses.push(free_port());
+            let child = c.launch(i);
+            c.children.push(Some(child));
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         for &p in &c.ports {
             while c.cli(p, &["PING"]) != "PONG" {
@@ -108,9 +92,38 @@ impl RedisCluster {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        c.wait_ok();
+        Some(c)
+    }
+
+    /// Start master `i`.
+    fn launch(&self, i: usize) -> Child {
+        let node_dir = self.dir.path().join(format!("n{i}"));
+        std::fs::create_dir_all(&node_dir).unwrap();
+        Command::new("redis-server")
+            .args(["--port", &self.ports[i].to_string(), "--bind", "127.0.0.1"])
+            .args(["--cluster-enabled", "yes"])
+            .args(["--cluster-port", &self.buses[i].to_string()])
+            .args(["--cluster-config-file", "nodes.conf"])
+            .args(["--cluster-node-timeout", "5000"])
+            // The surviving masters keep serving their slots while one is down.
+            .args(["--cluster-require-full-coverage", "no"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .arg("--dir")
+            .arg(&node_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server")
+    }
+
+    fn wait_ok(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        for &p in &c.ports {
-            while !c.cli(p, &["CLUSTER", "INFO"]).contains("cluster_state:ok") {
+        for &p in &self.ports {
+            while !self
+                .cli(p, &["CLUSTER", "INFO"])
+                .contains("cluster_state:ok")
+            {
                 assert!(
                     Instant::now() < deadline,
                     "the Redis Cluster never reached cluster_state:ok on port {p}"
@@ -118,7 +131,6 @@ impl RedisCluster {
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
-        Some(c)
     }
 
     /// The seed list (`127.0.0.1:port` of every master).
@@ -172,7 +184,7 @@ impl RedisCluster {
 
 impl Drop for RedisCluster {
     fn drop(&mut self) {
-        for c in &mut self.children {
+        for c in self.children.iter_mut().filter_map(Option::as_mut) {
             let _ = c.kill();
             let _ = c.wait();
         }
