@@ -189,6 +189,15 @@ async fn fan_out_over_a_three_master_redis_cluster() {
         held += streams.len();
     }
     assert_eq!(held, SHARDS as usize);
+    // Every command went straight to the master of its slot: no MOVED, no CROSSSLOT.
+    for &port in &rc.ports {
+        let errors = rc.cli(port, &["INFO", "errorstats"]);
+        eprintln!("errorstats of {port}: {errors}");
+        assert!(
+            !errors.contains("MOVED") && !errors.contains("CROSSSLOT"),
+            "{port}: {errors}"
+        );
+    }
     for n in &nodes {
         assert_eq!(n.metric("cluster.partial_publishes"), 0);
         assert_eq!(n.metric("cluster.publish_errors"), 0);

@@ -205,7 +205,8 @@ impl Lane {
                 .custom(
                     fred::types::CustomCommand::new_static(
                         "XINFO",
-                        fred::types::ClusterHash::Offset(1),
+                        // The stream's slot (fred would route by `STREAM`, the first argument).
+                        fred::types::ClusterHash::Custom(fred::util::redis_keyslot(s.as_bytes())),
                         false,
                     ),
                     vec!["STREAM".to_string(), s.clone()],

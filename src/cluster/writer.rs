@@ -181,9 +181,15 @@ impl WriterState {
 /// One `EVAL` of [`APPEND`] with `args`, retried once with the same publish id (a repeat of an
 /// append that did reach Redis is not appended again).
 async fn eval_twice(client: &Client, args: Vec<FredValue>) -> Result<(), String> {
+    // The slot of the first key (`args[2]`): fred routes a custom command by its first argument
+    // (here the script) unless given the slot itself, and a Redis Cluster would answer `MOVED`.
+    let slot = args
+        .get(2)
+        .and_then(FredValue::as_bytes)
+        .map_or(0, fred::util::redis_keyslot);
     let mut last = String::new();
     for _attempt in 0..2 {
-        let cmd = CustomCommand::new_static("EVAL", ClusterHash::Offset(2), false);
+        let cmd = CustomCommand::new_static("EVAL", ClusterHash::Custom(slot), false);
         match client.custom::<FredValue, _>(cmd, args.clone()).await {
             Ok(_) => return Ok(()),
             Err(e) => last = e.to_string(),
