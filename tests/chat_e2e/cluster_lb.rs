@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::demo::{server, setup};
+use super::demo::{cluster, server, setup};
 use super::harness::free_port;
 use super::redis::RedisServer;
 use super::seed_mixed::{converse_over, node_clients_available, seed_config};
@@ -198,4 +198,49 @@ fn the_seed_chat_through_haproxy_round_robin_on_three_nodes() {
         }
         backend.shutdown().await;
     });
+}
+
+/// The one-command cluster demo (`cargo run -p chat -- --cluster 3 --lb embedded`): three nodes,
+/// Redis, the backend and the embedded round-robin TCP proxy; the seed chat runs through the
+/// proxy and requests were forwarded between the nodes.
+#[test]
+fn the_cluster_demo_runs_the_chat_through_its_embedded_balancer() {
+    if !node_clients_available() {
+        return;
+    }
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let demo = rt
+        .block_on(cluster::start(cluster::ClusterOptions {
+            nodes: 3,
+            ports: setup::Ports {
+                hive: 0,
+                api: free_port(),
+                monitor: 0,
+                backend: 0,
+                web: 0,
+                redis: redis.port,
+            },
+            balancer: cluster::Balancer::Embedded,
+            socketio_js: setup::socketio_js(&setup::repo_root()),
+        }))
+        .expect("the cluster demo starts");
+    assert!(!demo.started_redis(), "it uses the Redis that answers");
+    assert_eq!(demo.nodes.len(), 3);
+    let url = format!("http://127.0.0.1:{}", demo.balancer_addr.port());
+    converse_over(&url, &redis, "websocket", "polling,websocket");
+    converse_over(&url, &redis, "xhr-polling", "polling");
+    let forwarded: i64 = demo
+        .nodes
+        .iter()
+        .map(|n| n.metrics().get("cluster.forwarded"))
+        .sum();
+    assert!(forwarded > 0, "requests were forwarded between the nodes");
+    rt.block_on(demo.shutdown()).expect("the demo stops");
 }
