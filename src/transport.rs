@@ -8,6 +8,8 @@
 //!   task per connection.
 //! - [`ws_echo`]: a plain RFC 6455 echo endpoint for conformance runs (off by default).
 //!
+//! - [`forward`]: in a cluster, a transport request for another node's session, forwarded to that
+//!   node (any load balancer works, sticky or not).
 //! - [`eio`]: the modern protocol (Engine.IO 4/3, Socket.IO 5/4) at `socketio.path`, a sibling
 //!   route table over the same client actors (one per namespace socket).
 //!
