@@ -113,6 +113,15 @@ impl Relayed {
     }
 }
 
+impl Drop for Relayed {
+    fn drop(&mut self) {
+        // An empty body is never polled: its connection is free all the same.
+        if self.body.is_end_stream() {
+            self.done();
+        }
+    }
+}
+
 impl Body for Relayed {
     type Data = Bytes;
     type Error = hyper::Error;
@@ -153,12 +162,23 @@ impl Pool {
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// An idle connection to `addr` ready for a request.
-    fn take(&self, addr: &str) -> Option<SendRequest<Incoming>> {
+    /// An idle connection to `addr`, not closed and not idle for too long.
+    fn pop(&self, addr: &str) -> Option<SendRequest<Incoming>> {
         let mut idle = self.lock();
         let list = idle.get_mut(addr)?;
         while let Some((since, conn)) = list.pop() {
-            if since.elapsed() < POOL_IDLE && conn.is_ready() && !conn.is_closed() {
+            if since.elapsed() < POOL_IDLE && !conn.is_closed() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    /// An idle connection to `addr` ready for a request. A connection goes back to the pool when
+    /// its response body ended; its task may not have seen that yet, hence the wait for ready.
+    async fn take(&self, addr: &str) -> Option<SendRequest<Incoming>> {
+        while let Some(mut conn) = self.pop(addr) {
+            if conn.ready().await.is_ok() {
                 return Some(conn);
             }
         }
@@ -339,7 +359,7 @@ async fn relay(
     req: Request<Incoming>,
 ) -> Result<Response<SioBody>, Failed> {
     let addr = owner.advertise.clone();
-    let mut conn = match pool.take(&addr) {
+    let mut conn = match pool.take(&addr).await {
         Some(c) => c,
         None => {
             let stream = match connect(&addr).await {

@@ -189,6 +189,22 @@ pub fn converse_over(url: &str, redis: &RedisServer, old_transport: &str, new_tr
         expect(c, who, "msg_published", said(new_nick, cafe, from_new));
     }
 
+    // The v4 user moved to WebSocket when it may (the upgrade went through), and only then.
+    let upgraded = |c: &JsClient| {
+        c.seen
+            .iter()
+            .any(|v| v["ev"] == "upgrade" && v["transport"] == "websocket")
+    };
+    if new_transports.contains("websocket") && !upgraded(&new) {
+        new.wait_for(WAIT, |v| v["ev"] == "upgrade");
+    }
+    assert_eq!(
+        upgraded(&new),
+        new_transports.contains("websocket"),
+        "{:?}",
+        new.seen
+    );
+
     // The v4 user leaves café (leave_rooms): the 0.9 user sees it.
     new.emit("leave_rooms", json!([{"rooms": [cafe]}]));
     expect(&mut old, "0.9", "dude_leaves", leaves(new_nick, cafe));
