@@ -9,12 +9,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
+#[path = "support/raw_ws.rs"]
+mod raw_ws;
 #[path = "support/redis.rs"]
 mod redis;
 
 use std::time::{Duration, Instant};
 
 use common::{JsClient, TestHive, handshake, http};
+use raw_ws::Ws;
 use redis::RedisServer;
 use serde_json::{Value, json};
 
@@ -389,6 +392,22 @@ async fn per_session_calls_work_from_any_node() {
     }
 }
 
+/// Wait until `h` sees `n` nodes up (its lookup connection works and their records are written).
+async fn wait_up(h: &TestHive, n: usize) {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, view) = monitor(h, "/cluster").await;
+        let up = view["nodes"]
+            .as_array()
+            .map_or(0, |l| l.iter().filter(|x| x["status"] == "up").count());
+        if up == n {
+            return;
+        }
+        assert!(Instant::now() < end, "cluster view: {view}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The Engine.IO open packet's sid (`0{"sid":...}`).
 fn eio_sid(open: &str) -> String {
     let v: Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
@@ -411,18 +430,7 @@ async fn transport_requests_reach_the_owner_through_any_node() {
     }
     // Every node sees the three records (its lookup connection is up).
     for h in &nodes {
-        let end = Instant::now() + Duration::from_secs(10);
-        loop {
-            let (_, view) = monitor(h, "/cluster").await;
-            let up = view["nodes"]
-                .as_array()
-                .map_or(0, |l| l.iter().filter(|n| n["status"] == "up").count());
-            if up == 3 {
-                break;
-            }
-            assert!(Instant::now() < end, "cluster view: {view}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_up(h, 3).await;
     }
     let (a, b, c) = (nodes[0].sio, nodes[1].sio, nodes[2].sio);
     let (s, _, open) = http(a, "GET", "/socket.io/?EIO=4&transport=polling", &[], b"").await;
@@ -469,6 +477,11 @@ async fn transport_requests_reach_the_owner_through_any_node() {
     let forwarded = |i: usize| nodes[i].metric("cluster.forwarded");
     assert!(forwarded(1) >= 3 && forwarded(2) >= 1);
     assert_eq!(nodes[0].metric("cluster.forwarded"), 0, "A served its own");
+    // A request that was forwarded once is never forwarded again (no loops): the usual answer.
+    let before = forwarded(1);
+    let (s, _, body) = http(b, "GET", &q, &[("x-hive-forwarded", "z")], b"").await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(forwarded(1), before);
 
     // A leaves: its sids are unknown through B at once, and B does not try to reach A.
     let a_node = nodes.remove(0);
@@ -497,6 +510,73 @@ async fn transport_requests_reach_the_owner_through_any_node() {
     );
     assert_eq!(nodes[0].metric("cluster.forwarded"), before);
     assert_eq!(nodes[0].metric("cluster.forward_errors"), 0);
+    for n in nodes {
+        n.stop().await;
+    }
+}
+
+/// WebSocket upgrades through another node are spliced to the owner: a 0.9 session of A upgraded
+/// on B gets its connect packet and an API reply sent through C; an Engine.IO 4 polling session of
+/// A, connected through B, is upgraded to WebSocket on C (probe, upgrade) and gets its events
+/// there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_upgrades_are_spliced_to_the_owner() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut nodes = Vec::new();
+    for name in ["a", "b", "c"] {
+        nodes.push(TestHive::start(node_patch(&redis, name)).await);
+    }
+    for h in &nodes {
+        wait_up(h, 3).await;
+    }
+    let (a, b, c) = (nodes[0].sio, nodes[1].sio, nodes[2].sio);
+    let action = r#"[{"action":"reply","args":{"name":"direct","args":[7]}}]"#;
+
+    let old = handshake(a).await;
+    let mut ws = Ws::connected(b, &old).await;
+    let path = format!("/clients/action/{old}");
+    assert_eq!(
+        post(&nodes[2], &path, action, &[]).await,
+        (200, String::new())
+    );
+    assert_eq!(
+        ws.event().await.as_deref(),
+        Some(r#"5:::{"name":"direct","args":[7]}"#)
+    );
+
+    let (_, _, open) = http(a, "GET", "/socket.io/?EIO=4&transport=polling", &[], b"").await;
+    let sid = eio_sid(&open);
+    let q = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let text = [("Content-Type", "text/plain;charset=UTF-8")];
+    assert_eq!(http(b, "POST", &q, &text, b"40").await.0, 200);
+    let (_, _, body) = http(b, "GET", &q, &[], b"").await;
+    let connect: Value = serde_json::from_str(body.strip_prefix("40").unwrap()).unwrap();
+    let socket = connect["sid"].as_str().unwrap().to_string();
+    let mut up = Ws::upgrade(
+        c,
+        &format!("/socket.io/?EIO=4&transport=websocket&sid={sid}"),
+    )
+    .await;
+    up.send("2probe").await.unwrap();
+    assert_eq!(up.text().await.as_deref(), Some("3probe"));
+    up.send("5").await.unwrap();
+    let path = format!("/clients/action/{socket}");
+    assert_eq!(
+        post(&nodes[1], &path, action, &[]).await,
+        (200, String::new())
+    );
+    let mut got = up.text().await;
+    while got.as_deref() == Some("2") {
+        up.send("3").await.unwrap();
+        got = up.text().await;
+    }
+    assert_eq!(got.as_deref(), Some(r#"42["direct",7]"#));
+    assert!(nodes[1].metric("cluster.forwarded") >= 3);
+    assert!(nodes[2].metric("cluster.forwarded") >= 1);
+    assert_eq!(nodes[0].metric("cluster.forwarded"), 0);
+    drop((ws, up));
     for n in nodes {
         n.stop().await;
     }
