@@ -194,7 +194,9 @@ async fn a_paused_node_catches_up_or_rejoins_as_a_new_node() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    const GONE_MS: u64 = 3000;
+    // Long enough that the short pause (20 publishes, then GONE_MS / 10) stays well under it on
+    // a loaded machine.
+    const GONE_MS: u64 = 5000;
     let a = TestHive::start(node_patch(&redis, "a", GONE_MS)).await;
     let b = Proc::start(node_patch(&redis, "b", GONE_MS)).await;
     let v = until_view(a.monitor, "a and b up", |v| {
@@ -218,12 +220,12 @@ async fn a_paused_node_catches_up_or_rejoins_as_a_new_node() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    // Under gone_after_ms (a pause of a sixth of it): B catches up from its stream position.
+    // Under gone_after_ms: B catches up from its stream position.
     b.signal("-STOP");
     for i in 0..20 {
         publish(&a, &format!(r#"{{"name":"seq","args":[{i}]}}"#)).await;
     }
-    tokio::time::sleep(Duration::from_millis(GONE_MS / 6)).await;
+    tokio::time::sleep(Duration::from_millis(GONE_MS / 10)).await;
     b.signal("-CONT");
     for i in 0..20 {
         let e = old09.wait_for(Duration::from_secs(20), is_seq);
