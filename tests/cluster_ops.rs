@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 const HASH: &str = "abcde12345";
 const MONITOR_HASH: &str = "12345abcde";
 
-fn node_patch(redis: &RedisServer, node: &str, gone_after_ms: u64) -> Value {
+fn node_patch(redis: &RedisServer, cluster: &str, node: &str, gone_after_ms: u64) -> Value {
     json!({
         "socketio": {"heartbeat_timeout": 30000, "reconnect_timeout": 60000, "session_timeout": 60000},
         "clients": {
@@ -33,7 +33,7 @@ fn node_patch(redis: &RedisServer, node: &str, gone_after_ms: u64) -> Value {
         },
         "pubsub": {"channels": {"rooms": {"privilege": "public", "timeout": 0}}},
         "cluster": {
-            "name": "ops_cluster",
+            "name": cluster,
             "redis": format!("redis://127.0.0.1:{}/0", redis.port),
             "node": node,
             "shards": 2,
@@ -45,6 +45,7 @@ fn node_patch(redis: &RedisServer, node: &str, gone_after_ms: u64) -> Value {
 /// Node B: a `hive` process on free ports.
 struct Proc {
     child: Child,
+    stderr: Option<std::thread::JoinHandle<String>>,
     socketio: u16,
     monitor: SocketAddr,
     _dir: tempfile::TempDir,
@@ -62,7 +63,7 @@ impl Proc {
         );
         let path = dir.path().join("hive.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
-        let (child, _stderr) =
+        let (child, stderr) =
             common::spawn_hive_binary(env!("CARGO_BIN_EXE_hive"), &path, dir.path());
         let end = Instant::now() + Duration::from_secs(30);
         while !redis::port_open(ports[0]) || !redis::port_open(ports[2]) {
@@ -71,6 +72,7 @@ impl Proc {
         }
         Proc {
             child,
+            stderr: Some(stderr),
             socketio: ports[0],
             monitor: SocketAddr::from(([127, 0, 0, 1], ports[2])),
             _dir: dir,
@@ -81,6 +83,13 @@ impl Proc {
         format!("http://127.0.0.1:{}", self.socketio)
     }
 
+    /// Kill the process: its whole stderr (the log).
+    fn log(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stderr.take().unwrap().join().unwrap()
+    }
+
     fn signal(&self, sig: &str) {
         let ok = std::process::Command::new("kill")
             .args([sig, &self.child.id().to_string()])
@@ -88,12 +97,32 @@ impl Proc {
             .unwrap()
             .success();
         assert!(ok, "kill {sig}");
+        if sig == "-STOP" {
+            // The stop is asynchronous: wait until every thread is stopped.
+            let pid = self.child.id();
+            let end = Instant::now() + Duration::from_secs(10);
+            while !std::fs::read_dir(format!("/proc/{pid}/task"))
+                .unwrap()
+                .filter_map(Result::ok)
+                .all(|t| {
+                    let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+                    let state = stat.rsplit_once(") ").map(|(_, r)| &r[..1]);
+                    matches!(state, Some("T" | "t"))
+                })
+            {
+                assert!(Instant::now() < end, "pid {pid} did not stop");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
     }
 }
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        self.signal("-CONT");
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &self.child.id().to_string()])
+            .stderr(std::process::Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -197,8 +226,9 @@ async fn a_paused_node_catches_up_or_rejoins_as_a_new_node() {
     // Long enough that the short pause (20 publishes, then GONE_MS / 10) stays well under it on
     // a loaded machine.
     const GONE_MS: u64 = 5000;
-    let a = TestHive::start(node_patch(&redis, "a", GONE_MS)).await;
-    let b = Proc::start(node_patch(&redis, "b", GONE_MS)).await;
+    const CLUSTER: &str = "ops_rejoin";
+    let a = TestHive::start(node_patch(&redis, CLUSTER, "a", GONE_MS)).await;
+    let b = Proc::start(node_patch(&redis, CLUSTER, "b", GONE_MS)).await;
     let v = until_view(a.monitor, "a and b up", |v| {
         up(v, "a").is_some() && up(v, "b").is_some()
     })
@@ -232,11 +262,12 @@ async fn a_paused_node_catches_up_or_rejoins_as_a_new_node() {
         assert_eq!(e["args"], json!([i]), "once each, in order");
     }
     assert!(old09.quiet_for(Duration::from_millis(300), is_seq));
-    let (_, m) = monitor_at(b.monitor, "/cluster").await;
+    let (_, m) = monitor_at(b.monitor, "").await;
+    assert_eq!(m["cluster"]["rejoins"], json!(0), "{m}");
     assert_eq!(
         up(&view(a.monitor).await, "b").as_deref(),
         Some(old_tag.as_str()),
-        "same tag after a short pause: {m}"
+        "same tag after a short pause"
     );
     let (_, tree) = monitor_at(b.monitor, "/tree?children=all").await;
     let old_sids = sids_with(&tree.to_string(), &old_tag);
@@ -249,7 +280,7 @@ async fn a_paused_node_catches_up_or_rejoins_as_a_new_node() {
             .any(|(n, t, s)| n == "b" && *t == old_tag && s == "gone")
     })
     .await;
-    let marker = format!("ops_cluster:gone:{old_tag}");
+    let marker = format!("{CLUSTER}:gone:{old_tag}");
     let end = Instant::now() + Duration::from_secs(30);
     while redis.cli(&["EXISTS", &marker]).trim() != "1" {
         assert!(Instant::now() < end, "a never marked b gone");
@@ -303,8 +334,13 @@ async fn a_paused_node_catches_up_or_rejoins_as_a_new_node() {
     }
     let (s, _, t) = http(a.api, "POST", &action, &[], br#"["rooms.side"]"#).await;
     assert_eq!(s, 500, "{t}");
+    assert!(a.metric("cluster.nodes_declared_gone") >= 1);
     drop((new09, old09, old4));
-    drop(b);
+    let log = b.log();
+    assert!(
+        log.contains("this node was declared gone") && log.contains(&new_tag),
+        "{log}"
+    );
     a.stop().await;
 }
 
@@ -316,9 +352,10 @@ async fn every_monitor_route_answers_for_any_node() {
     };
     // Long enough that a paused B stays listed (not gone) while the partial answer is checked.
     const GONE_MS: u64 = 60_000;
-    let a = TestHive::start(node_patch(&redis, "a", GONE_MS)).await;
-    let c = TestHive::start(node_patch(&redis, "c", GONE_MS)).await;
-    let b = Proc::start(node_patch(&redis, "b", GONE_MS)).await;
+    const CLUSTER: &str = "ops_monitor";
+    let a = TestHive::start(node_patch(&redis, CLUSTER, "a", GONE_MS)).await;
+    let c = TestHive::start(node_patch(&redis, CLUSTER, "c", GONE_MS)).await;
+    let b = Proc::start(node_patch(&redis, CLUSTER, "b", GONE_MS)).await;
     until_view(a.monitor, "three nodes up", |v| {
         ["a", "b", "c"].iter().all(|n| up(v, n).is_some())
     })
@@ -427,7 +464,29 @@ async fn every_monitor_route_answers_for_any_node() {
     b.signal("-STOP");
     let (s, all) = monitor_at(a.monitor, "/health?node=all").await;
     assert_eq!(s, 200, "{all}");
-    assert_eq!(all["nodes"]["b"]["error"], "timeout", "{all}");
+    let (_, cl) = monitor_at(a.monitor, "/cluster").await;
+    assert_eq!(
+        all["nodes"]["b"]["error"],
+        "timeout",
+        "{all} {cl} b's pid {} ports {} {}; ps: {}; ss: {}",
+        b.child.id(),
+        b.socketio,
+        b.monitor,
+        String::from_utf8_lossy(
+            &std::process::Command::new("ps")
+                .args(["-o", "pid,stat,args", "-p", &b.child.id().to_string()])
+                .output()
+                .map(|o| o.stdout)
+                .unwrap_or_default()
+        ),
+        String::from_utf8_lossy(
+            &std::process::Command::new("ss")
+                .args(["-ltnp", &format!("sport = :{}", b.monitor.port())])
+                .output()
+                .map(|o| o.stdout)
+                .unwrap_or_default()
+        )
+    );
     assert_eq!(all["nodes"]["a"]["cluster"]["node"], "a", "{all}");
     assert_eq!(all["nodes"]["c"]["cluster"]["node"], "c", "{all}");
     let (s, all) = monitor_at(a.monitor, "?node=all").await;
