@@ -402,6 +402,26 @@ async fn every_monitor_route_answers_for_any_node() {
     )
     .await;
     assert!(s == 200 && text.contains("# TYPE"), "{text}");
+    let (s, _, text) = http(
+        a.monitor,
+        "GET",
+        &format!("/monitor/{MONITOR_HASH}/metrics?node=all"),
+        &[],
+        b"",
+    )
+    .await;
+    assert!(
+        s == 200
+            && ["a", "b", "c"]
+                .iter()
+                .all(|n| text.contains(&format!("hive_monitor_node_up{{hive_node=\"{n}\"}} 1"))),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("# TYPE hive_router_current_clients ").count(),
+        1,
+        "{text}"
+    );
 
     // `hive tree --node b` and `--node all` through A.
     let run = |node: &str| {
@@ -502,6 +522,14 @@ async fn every_monitor_route_answers_for_any_node() {
         (s, &e["error"]),
         (504, &json!("backplane_unavailable")),
         "{e}"
+    );
+    let (_, text) = monitor_at(a.monitor, "/metrics?node=all").await;
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains("hive_monitor_node_up{hive_node=\"b\"} 0")
+            && text.contains("# node b: timeout")
+            && text.contains("hive_router_current_clients{hive_node=\"c\"} 1"),
+        "{text}"
     );
     b.signal("-CONT");
 

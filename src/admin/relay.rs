@@ -5,7 +5,8 @@
 //! `monitor.hash`) and relays its answer as is: status, type and body. `?node=all` asks every node
 //! that is not gone, at once, and answers `{"node":"all","nodes":{"<name>": <its answer>}}`; on the
 //! metric routes (`/monitor/<hash>` and `/monitor/<hash>/<prefix>`) it adds `"sum"`, every numeric
-//! leaf summed over the nodes that answered. A node that does not answer within
+//! leaf summed over the nodes that answered; `/metrics?node=all` is one Prometheus exposition of
+//! every node's samples, labelled `hive_node`. A node that does not answer within
 //! [`RELAY_TIMEOUT`] is `{"error":"timeout"}` in `nodes` (a partial answer, still 200); one that
 //! answers an error is `{"error","status","description"}`. An unknown or gone node is a 404.
 
@@ -238,17 +239,39 @@ async fn all(
 ) -> Reply {
     let route = route_of(path);
     let first = route.first().map_or("", String::as_str);
-    if route.len() == 1 && matches!(first, "metrics" | "tree.html" | "dashboard") {
+    let live: Vec<&Peer> = peers.iter().filter(|p| p.status != "gone").collect();
+    if route.len() == 1 && first == "metrics" && method == "GET" {
+        let answers =
+            futures::future::join_all(live.iter().map(|p| ask(ctx, p, method, path, query, &body)))
+                .await;
+        let named: Vec<(String, Result<String, String>)> = live
+            .iter()
+            .zip(answers)
+            .map(|(p, a)| {
+                let a = match a {
+                    Ok((200, _, text)) => Ok(text),
+                    Ok((status, _, _)) => Err(format!("http_{status}")),
+                    Err((why, _)) => Err(why.to_string()),
+                };
+                (p.name.clone(), a)
+            })
+            .collect();
+        return Reply {
+            status: 200,
+            content_type: Some("text/plain; version=0.0.4; charset=utf-8"),
+            body: prometheus_all(&named),
+        };
+    }
+    if route.len() == 1 && matches!(first, "tree.html" | "dashboard") {
         return Reply::error_reply(
             400,
             &HiveError::BadMonitorRequest(format!(
-                "?node=all answers the JSON routes only; ask \"{first}\" one node at a time \
+                "?node=all does not combine pages; ask \"{first}\" one node at a time \
                  (?node=<name>)."
             )),
         );
     }
     let summed = route.is_empty() || !RESERVED.contains(&first);
-    let live: Vec<&Peer> = peers.iter().filter(|p| p.status != "gone").collect();
     let answers =
         futures::future::join_all(live.iter().map(|p| ask(ctx, p, method, path, query, &body)))
             .await;
@@ -294,6 +317,97 @@ async fn all(
     }
 }
 
+/// Every node's Prometheus text as one exposition: each family once (its `HELP` and `TYPE` from
+/// the first node that has it), each sample with a `hive_node="<name>"` label, and
+/// `hive_monitor_node_up{hive_node}` 1 for a node that answered, 0 (with a comment saying why) for
+/// one that did not.
+fn prometheus_all(answers: &[(String, Result<String, String>)]) -> String {
+    use std::fmt::Write as _;
+    // Families in order of first appearance: (header lines, samples).
+    let mut order: Vec<String> = Vec::new();
+    let mut families: std::collections::HashMap<String, (Vec<String>, Vec<String>)> =
+        std::collections::HashMap::new();
+    for (node, answer) in answers {
+        let Ok(text) = answer else { continue };
+        let label = format!("hive_node=\"{}\"", escape(node));
+        let mut current = String::new();
+        let mut header_done = false;
+        for line in text.lines() {
+            if let Some(rest) = line
+                .strip_prefix("# HELP ")
+                .or_else(|| line.strip_prefix("# TYPE "))
+            {
+                let name = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                if name != current {
+                    current = name.clone();
+                    header_done = families.contains_key(&name);
+                    if !header_done {
+                        order.push(name.clone());
+                    }
+                }
+                let fam = families.entry(name).or_default();
+                if !header_done {
+                    fam.0.push(line.to_string());
+                }
+                continue;
+            }
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let labelled = match (line.find('{'), line.find(' ')) {
+                (Some(b), Some(sp)) if b < sp => {
+                    let inner_empty = line[b + 1..].starts_with('}');
+                    let sep = if inner_empty { "" } else { "," };
+                    format!("{}{{{label}{sep}{}", &line[..b], &line[b + 1..])
+                }
+                (_, Some(sp)) => format!("{}{{{label}}}{}", &line[..sp], &line[sp..]),
+                _ => continue,
+            };
+            families
+                .entry(current.clone())
+                .or_default()
+                .1
+                .push(labelled);
+        }
+    }
+    let mut out = String::new();
+    for name in &order {
+        if let Some((head, samples)) = families.get(name) {
+            for l in head.iter().chain(samples) {
+                let _ = writeln!(out, "{l}");
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hive_monitor_node_up 1 when the node answered this ?node=all request in time."
+    );
+    let _ = writeln!(out, "# TYPE hive_monitor_node_up gauge");
+    for (node, answer) in answers {
+        if let Err(why) = answer {
+            let _ = writeln!(out, "# node {node}: {why}");
+        }
+        let _ = writeln!(
+            out,
+            "hive_monitor_node_up{{hive_node=\"{}\"}} {}",
+            escape(node),
+            u8::from(answer.is_ok())
+        );
+    }
+    out
+}
+
+/// A Prometheus label value.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 /// Add `v` into `acc`: numbers summed, objects merged key by key, anything else kept from the
 /// first node.
 fn add(acc: &mut Value, v: &Value) {
@@ -335,6 +449,26 @@ mod tests {
         assert_eq!(
             a,
             json!({"hive": {"clients": 5, "rate": 2.5, "name": "a"}, "x": 1, "y": 4})
+        );
+    }
+
+    #[test]
+    fn prometheus_texts_merge_by_family_with_a_node_label() {
+        let a = "# HELP x_total X.\n# TYPE x_total counter\nx_total 1\n# HELP y Y.\n# TYPE y gauge\ny{pool=\"p\"} 2\n";
+        let b = "# HELP x_total X.\n# TYPE x_total counter\nx_total 5\n";
+        let text = prometheus_all(&[
+            ("a".into(), Ok(a.into())),
+            ("b".into(), Ok(b.into())),
+            ("c".into(), Err("timeout".into())),
+        ]);
+        assert_eq!(
+            text,
+            "# HELP x_total X.\n# TYPE x_total counter\nx_total{hive_node=\"a\"} 1\n\
+             x_total{hive_node=\"b\"} 5\n# HELP y Y.\n# TYPE y gauge\ny{hive_node=\"a\",pool=\"p\"} 2\n\
+             # HELP hive_monitor_node_up 1 when the node answered this ?node=all request in time.\n\
+             # TYPE hive_monitor_node_up gauge\nhive_monitor_node_up{hive_node=\"a\"} 1\n\
+             hive_monitor_node_up{hive_node=\"b\"} 1\n# node c: timeout\n\
+             hive_monitor_node_up{hive_node=\"c\"} 0\n"
         );
     }
 
