@@ -10,11 +10,12 @@
 //! **Declared gone, and rejoining.** A survivor whose beat finds a node's record expired marks it
 //! gone (`<name>:gone:<tag>`, kept 20 x `gone_after_ms`), once, with a log line and
 //! `cluster.nodes_declared_gone`. A node refreshes its own record only if it is still there
-//! (`SET XX`): when it is not, and a survivor marked it gone or its own last beat is older than
-//! `gone_after_ms / 2` (it was paused, or cut off from Redis), other nodes have been answering its
+//! (`SET XX`): when it is not, and a survivor marked it gone (only a node whose own beats have
+//! all succeeded for `gone_after_ms` marks others: an outage of Redis itself declares nobody gone)
+//! or its own last beat is older than the marker's lifetime, other nodes have been answering its
 //! sids `bad_session_id`, so it **rejoins**: it takes a new tag (new sids), the application closes
 //! every session of the old tag (their clients reconnect), and it is counted in `cluster.rejoins`
-//! and logged. A record missing after a short outage (Redis restarted without its data) is simply
+//! and logged. A record missing without a marker (Redis was away or lost its data) is simply
 //! written again.
 //!
 //! Sids carry their node's tag (the first 8 of their 40 hex digits, HIVE.md 3.5), so the owner of
@@ -86,6 +87,10 @@ pub struct MembershipState {
     failing: bool,
     /// When the last beat was written (`None`: not joined yet).
     last_ok: Option<std::time::Instant>,
+    /// Since when every beat succeeded (`None`: the last one failed). Only a node that has been
+    /// beating for `gone_after_ms` declares others gone: after an outage of Redis itself, every
+    /// node writes its record again before any of them may declare the others gone.
+    healthy_since: Option<std::time::Instant>,
 }
 
 fn now_ms() -> u64 {
@@ -145,7 +150,7 @@ impl MembershipState {
             // The record expired: declared gone, or only Redis forgot it?
             let marked: i64 = self.client.exists(s.keys.gone(&tag)).await?;
             let silent = self.last_ok.map_or(Duration::ZERO, |t| t.elapsed());
-            if marked > 0 || silent > s.spec.gone_after / 2 {
+            if marked > 0 || silent > 20 * s.spec.gone_after {
                 let new = s.new_tag();
                 let _ = self.client.del(s.keys.gone(&tag)).await.map(|_: i64| ());
                 tracing::warn!(
@@ -160,13 +165,16 @@ impl MembershipState {
                 self.write(&tag, false).await?;
             }
         }
-        self.last_ok = Some(std::time::Instant::now());
+        let now = std::time::Instant::now();
+        self.last_ok = Some(now);
+        let healthy =
+            now.duration_since(*self.healthy_since.get_or_insert(now)) >= s.spec.gone_after;
         // A survivor's part: mark newly gone nodes, forget those gone for long.
         let mine = s.tag();
         let all = nodes(&self.client, &s).await?;
         let forget = 10 * s.spec.gone_after.as_millis() as u64;
         for (r, status) in all {
-            if status != "gone" || r.tag == mine {
+            if status != "gone" || r.tag == mine || !healthy {
                 continue;
             }
             let first: Option<String> = self
@@ -210,6 +218,7 @@ impl Actor for Membership {
             client,
             failing: false,
             last_ok: None,
+            healthy_since: None,
         })
     }
 
@@ -239,6 +248,7 @@ impl Actor for Membership {
                 }
             }
             Err(e) => {
+                st.healthy_since = None;
                 if !st.failing {
                     st.failing = true;
                     tracing::warn!(node = %st.shared.spec.node, error = %e, "cluster: cannot write the heartbeat (Redis away?)");
