@@ -90,9 +90,9 @@ impl TransportCtx {
         self
     }
 
-    /// This node's sid tag, in a cluster.
-    pub fn sid_tag(&self) -> Option<&str> {
-        self.cluster.as_ref().map(|(c, _)| c.spec.tag.as_str())
+    /// This node's current sid tag, in a cluster (a rejoin changes it).
+    pub fn sid_tag(&self) -> Option<String> {
+        self.cluster.as_ref().map(|(c, _)| c.tag())
     }
 
     /// A fresh connection/request id for sinks.

@@ -111,6 +111,12 @@ impl Keys {
         format!("{}:node:{tag}", self.name)
     }
 
+    /// The gone marker of the node tagged `tag`: set by a survivor that saw its record expire, read
+    /// by that node when it resumes (it then rejoins under a new tag).
+    pub fn gone(&self, tag: &str) -> String {
+        format!("{}:gone:{tag}", self.name)
+    }
+
     /// The set of every tag seen (the monitor's list; a tag without a record is gone).
     pub fn tags(&self) -> String {
         format!("{}:tags", self.name)

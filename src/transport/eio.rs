@@ -312,7 +312,7 @@ pub async fn route(
             } else {
                 Vec::new()
             };
-            let sid = new_sid(ctx.sid_tag());
+            let sid = new_sid(ctx.sid_tag().as_deref());
             let open = eio::OpenInfo {
                 sid: sid.to_string(),
                 upgrades,

@@ -243,7 +243,7 @@ pub async fn forward(
     let Some((cluster, pool)) = &ctx.cluster else {
         return Err(req);
     };
-    let Some((sid, proto)) = foreign_sid(ctx, &cluster.spec.tag, &req) else {
+    let Some((sid, proto)) = foreign_sid(ctx, &cluster.tag(), &req) else {
         return Err(req);
     };
     let tag = crate::cluster::sid_tag(&sid).unwrap_or_default();
