@@ -25,7 +25,6 @@
 //!   supervisors;
 //!   [`listener`]: the supervised listener workers; [`env`](mod@env): the env_sup worker;
 //!   [`slot`]: late-bound handles of restartable subsystems.
-//! - [`cores`]: the per-core runtimes connections are spread over (`HIVE_CORES`).
 //! - [`cli`], [`telemetry`], [`sys`]: the command line, logging set-up, the open-files limit.
 //! - [`fuzz`]: one entry point per parser of untrusted bytes, for the fuzz tests and bench.
 
@@ -37,7 +36,6 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod connectors;
-pub mod cores;
 pub mod env;
 pub mod error;
 pub mod events;

@@ -82,7 +82,10 @@ fn main() -> ExitCode {
         Ok((old, new)) => tracing::info!(old, new, "open-files limit raised to the hard limit"),
         Err(e) => tracing::warn!("cannot raise the open-files limit: {e}"),
     }
-    let rt = match runtime() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("hive: cannot start a runtime: {e}");
@@ -94,43 +97,6 @@ fn main() -> ExitCode {
     // blocking tasks (a DNS lookup) beyond a moment.
     rt.shutdown_timeout(std::time::Duration::from_millis(500));
     code
-}
-
-/// The daemon's runtime: tokio's work-stealing runtime, or with `HIVE_CORES=N` (N >= 2) one
-/// single-threaded runtime per core: this thread's, plus N - 1 threads that serve the connections
-/// spread over them ([`hive::cores`]).
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    let cores: usize = std::env::var("HIVE_CORES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    if cores == 0 {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        if let Some(n) = std::env::var("HIVE_IO_EVENTS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            b.max_io_events_per_tick(n);
-        }
-        return b.enable_all().build();
-    }
-    let main = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let mut handles = vec![main.handle().clone()];
-    for i in 1..cores {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        handles.push(rt.handle().clone());
-        std::thread::Builder::new()
-            .name(format!("hive-core-{i}"))
-            .spawn(move || rt.block_on(std::future::pending::<()>()))?;
-    }
-    if cores > 1 {
-        hive::cores::install(handles);
-    }
-    Ok(main)
 }
 
 async fn run(config: hive::config::Config, mode: hive::Mode) -> ExitCode {
