@@ -210,7 +210,8 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
             cluster: cluster.clone(),
         }
     };
-    let transport_ctx = TransportCtx::new(Arc::clone(&config), opts.mode, router.clone(), &metrics);
+    let transport_ctx = TransportCtx::new(Arc::clone(&config), opts.mode, router.clone(), &metrics)
+        .with_cluster(cluster.clone());
     let control: Arc<dyn Control> = Arc::new(AppControl {
         router: router.clone(),
         tables: Arc::clone(&tables),

@@ -29,8 +29,10 @@ use fred::prelude::{Client, Config as FredConfig};
 use fred::types::config::{ReconnectPolicy, ServerConfig};
 
 pub use forward::forward_api;
-pub use keys::{Keys, is_bare_prefix, shard_of, split};
-pub use membership::{Membership, MembershipMsg, NodeRecord, Owner, nodes, owner, view};
+pub use keys::{EIO_SID_LEN, Keys, is_bare_prefix, shard_of, sid_tag, split};
+pub use membership::{
+    Membership, MembershipMsg, NodeRecord, Owner, nodes, owner, owner_of_tag, view,
+};
 pub use reader::{StreamReader, StreamReaderArgs};
 pub use writer::{StreamWriter, StreamWriterArgs};
 
@@ -164,6 +166,10 @@ pub struct Shared {
     pub read_errors: Counter,
     /// `cluster.delivered`: stream entries delivered on this node.
     pub delivered: Counter,
+    /// `cluster.forwarded`: transport requests forwarded to the node owning their session.
+    pub forwarded: Counter,
+    /// `cluster.forward_errors`: forwarded requests whose owner could not be reached.
+    pub forward_errors: Counter,
     /// The membership actor's connection, for lookups (owner of a sid).
     lookup: crate::slot::Slot<Client>,
     /// Why the last read of the streams failed; `None` while they are read.
@@ -196,6 +202,8 @@ impl Shared {
             publish_errors: metrics.counter("cluster.publish_errors"),
             read_errors: metrics.counter("cluster.redis_errors"),
             delivered: metrics.counter("cluster.delivered"),
+            forwarded: metrics.counter("cluster.forwarded"),
+            forward_errors: metrics.counter("cluster.forward_errors"),
             lookup: crate::slot::Slot::new(),
             redis_down: Mutex::new(None),
             stats: std::sync::OnceLock::new(),

@@ -183,8 +183,18 @@ impl Actor for Membership {
 /// # Errors
 /// `backplane_unavailable` when Redis cannot be asked.
 pub async fn owner(shared: &Shared, sid: &str) -> Result<Owner, HiveError> {
-    let tag = sid.get(..8).unwrap_or_default();
-    if tag == shared.spec.tag || sid.len() != 40 {
+    match super::keys::sid_tag(sid) {
+        Some(tag) => owner_of_tag(shared, tag).await,
+        None => Ok(Owner::Local),
+    }
+}
+
+/// The owner of the sids tagged `tag` (8 hex digits): this node, an up node, or gone.
+///
+/// # Errors
+/// `backplane_unavailable` when Redis cannot be asked.
+pub async fn owner_of_tag(shared: &Shared, tag: &str) -> Result<Owner, HiveError> {
+    if tag == shared.spec.tag {
         return Ok(Owner::Local);
     }
     let Some(client) = shared.lookup() else {
