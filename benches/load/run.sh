@@ -6,7 +6,8 @@
 #
 # usage: benches/load/run.sh [USERS=15000] [DURATION_S=40]
 #   env: MODE=echo|chat (default echo), SPAWN_MS (2000), WARMUP_MS (3000, echo), ROOMS (USERS/10,
-#        chat), INTERVAL_MS (5000, chat), SKIP_HIVE=1, SKIP_NODE=1, NO_BUILD=1
+#        chat), INTERVAL_MS (5000, chat), SKIP_HIVE=1, SKIP_NODE=1, NO_BUILD=1,
+#        HIVE_BIN (another hive build to run, for before/after pairs)
 #
 # MODE=echo: every user, WARMUP_MS after its connect, runs a closed loop (emit `echo`, emit the
 # next one when it comes back), so round trips/s is what the server sustains. MODE=chat: rooms of
@@ -108,7 +109,7 @@ c["hive"]["port"] = int(sys.argv[1]); c["log"]["dir"] = sys.argv[2] + "/hive-log
 c["api"]["port"] = 0; c["monitor"]["port"] = 0
 json.dump(c, open(sys.argv[2] + "/hive.json", "w"))
 PY
-  ./target/release/hive --config "$OUT/hive.json" > "$OUT/hive.log" 2>&1 &
+  "${HIVE_BIN:-./target/release/hive}" --config "$OUT/hive.json" > "$OUT/hive.log" 2>&1 &
   HPID=$!
   bench hive "$HPID" "$HPORT"
   kill "$HPID"; wait "$HPID" 2>/dev/null || true
