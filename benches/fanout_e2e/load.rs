@@ -77,7 +77,7 @@ where
     }
 }
 
-type Ws = WebSocket<TokioIo<hyper::upgrade::Upgraded>>;
+pub type Ws = WebSocket<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// Handshake (`GET /socket.io/1/`) and upgrade to `/socket.io/1/websocket/<sid>` on one connection.
 pub async fn open(addr: SocketAddr) -> Result<Ws, String> {
