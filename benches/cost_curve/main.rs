@@ -198,6 +198,36 @@ impl Server {
         target::cpu_of(self.child.id()).as_secs_f64()
     }
 
+    /// CPU seconds of the server's live threads (`/proc/<pid>/task/*/schedstat`, ns): finer than
+    /// the 10 ms ticks of `/proc/<pid>/stat`.
+    fn cpu_fine(&self) -> f64 {
+        let dir = format!("/proc/{}/task", self.child.id());
+        let mut ns = 0u64;
+        for t in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let s = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+            ns += s
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+        ns as f64 / 1e9
+    }
+
+    /// Both CPU readings: (`/proc/<pid>/stat`, schedstat).
+    fn cpu_both(&self) -> (f64, f64) {
+        (self.cpu(), self.cpu_fine())
+    }
+
+    /// CPU seconds since `start` (from [`Server::cpu_both`]): the fine reading, unless threads
+    /// that ended took their time with them (the coarse reading is then more than one 10 ms tick
+    /// per 100 ms above it) and the coarse one is used.
+    fn cpu_since(&self, start: (f64, f64)) -> f64 {
+        let (coarse, fine) = self.cpu_both();
+        let (c, f) = (coarse - start.0, (fine - start.1).max(0.0));
+        if c - f > 0.02 + c * 0.1 { c } else { f }
+    }
+
     fn rss(&self) -> u64 {
         let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
@@ -247,7 +277,9 @@ impl Drop for Server {
 pub struct Point {
     pub server: &'static str,
     pub sessions: usize,
-    /// (settled RSS after - before) / sessions.
+    /// Sessions that failed to connect or never received a probe (0 in a clean run).
+    pub failed: usize,
+    /// (settled RSS after - before) / sessions connected.
     pub rss_bytes_per_session: f64,
     /// Server RSS with every session open, bytes.
     pub rss_bytes: u64,
@@ -278,12 +310,13 @@ fn loadavg() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Open `n` members; returns their tasks once all have sent their join.
+/// Open `n` members; returns their tasks and how many failed, once every one has sent its join
+/// or failed.
 async fn open_members(
     addr: SocketAddr,
     n: usize,
     counts: &Arc<client::Counts>,
-) -> Vec<tokio::task::JoinHandle<()>> {
+) -> (Vec<tokio::task::JoinHandle<()>>, usize) {
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     let gate = Arc::new(tokio::sync::Semaphore::new(256));
     let mut tasks = Vec::with_capacity(n);
@@ -309,39 +342,50 @@ async fn open_members(
             None => break,
         }
     }
-    assert_eq!(failed, 0, "{failed} of {n} sessions failed");
-    tasks
+    if failed > 0 {
+        eprintln!("{failed} of {n} sessions failed to connect");
+    }
+    (tasks, failed)
 }
 
 async fn measure(kind: Kind, n: usize, o: &Opts) -> Point {
     let srv = Server::start(kind, n + WARMUP + ECHOERS + 10, o.poll_timeout);
     let counts = Arc::new(client::Counts::default());
-    let mut held = open_members(srv.addr, WARMUP, &counts).await;
+    let (mut held, warm_failed) = open_members(srv.addr, WARMUP, &counts).await;
     let before = srv.settled_rss().await;
     let t0 = Instant::now();
-    held.extend(open_members(srv.addr, n, &counts).await);
+    let (more, failed) = open_members(srv.addr, n, &counts).await;
+    held.extend(more);
     let connect_all_ms = t0.elapsed().as_secs_f64() * 1e3;
     let after = srv.settled_rss().await;
-    let members = (n + WARMUP) as u64;
+    let connected = n - failed;
 
-    // Prove every join with a delivery: publish probes until every member got one.
+    // Prove every join with a delivery: publish probes until every member got one (60 s at
+    // most; the members that never got one are counted as not joined).
+    let open = (n + WARMUP - failed - warm_failed) as u64;
     let mut publisher = client::Publisher::open(srv.addr).await.unwrap();
     let end = Instant::now() + Duration::from_secs(60);
     let mut seq = 0;
-    while counts.reached.load(Ordering::Relaxed) < members {
-        assert!(Instant::now() < end, "not every member joined");
+    while counts.reached.load(Ordering::Relaxed) < open && Instant::now() < end {
         publisher.publish(seq).await.unwrap();
         seq += 1;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     drop(publisher);
+    let members = counts.reached.load(Ordering::Relaxed);
+    if members < open {
+        eprintln!(
+            "{} of {open} open sessions never received a probe",
+            open - members
+        );
+    }
 
     // Idle: only heartbeats (every 25 s on both servers; the window covers at least one).
     tokio::time::sleep(Duration::from_secs(2)).await;
     let hb0 = counts.heartbeats.load(Ordering::Relaxed);
-    let (c0, t0) = (srv.cpu(), Instant::now());
+    let (c0, t0) = (srv.cpu_both(), Instant::now());
     tokio::time::sleep(Duration::from_secs(o.idle_secs)).await;
-    let (idle_cpu, idle_t) = (srv.cpu() - c0, t0.elapsed().as_secs_f64());
+    let (idle_cpu, idle_t) = (srv.cpu_since(c0), t0.elapsed().as_secs_f64());
     let heartbeats = counts.heartbeats.load(Ordering::Relaxed) - hb0;
     let idle_rate = idle_cpu / idle_t;
 
@@ -352,20 +396,20 @@ async fn measure(kind: Kind, n: usize, o: &Opts) -> Point {
         .map(|_| tokio::spawn(client::echoer(srv.addr, per, go_rx.clone())))
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (c0, t0) = (srv.cpu(), Instant::now());
+    let (c0, t0) = (srv.cpu_both(), Instant::now());
     go_tx.send(true).unwrap();
     let mut trips = 0;
     for e in echoers {
         trips += e.await.unwrap();
     }
-    let (echo_cpu, echo_t) = (srv.cpu() - c0, t0.elapsed().as_secs_f64());
+    let (echo_cpu, echo_t) = (srv.cpu_since(c0), t0.elapsed().as_secs_f64());
 
     // Fan-out: publishes paced to `rate` deliveries/s, drained.
     let mut publisher = client::Publisher::open(srv.addr).await.unwrap();
-    let publishes = o.deliveries.div_ceil(members).max(5);
+    let publishes = o.deliveries.div_ceil(members.max(1)).max(5);
     let gap = Duration::from_secs_f64(members as f64 / o.rate as f64);
     let want = counts.received.load(Ordering::Relaxed) + publishes * members;
-    let (c0, t0) = (srv.cpu(), Instant::now());
+    let (c0, t0) = (srv.cpu_both(), Instant::now());
     let mut next = tokio::time::Instant::now();
     for s in 0..publishes {
         publisher.publish(1_000_000 + s).await.unwrap();
@@ -376,7 +420,7 @@ async fn measure(kind: Kind, n: usize, o: &Opts) -> Point {
     while counts.received.load(Ordering::Relaxed) < want && Instant::now() < end {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (fan_cpu, fan_t) = (srv.cpu() - c0, t0.elapsed().as_secs_f64());
+    let (fan_cpu, fan_t) = (srv.cpu_since(c0), t0.elapsed().as_secs_f64());
     let got = counts.received.load(Ordering::Relaxed) + publishes * members - want;
     drop(publisher);
 
@@ -387,7 +431,8 @@ async fn measure(kind: Kind, n: usize, o: &Opts) -> Point {
     let p = Point {
         server: kind.name(),
         sessions: n,
-        rss_bytes_per_session: after.saturating_sub(before) as f64 / n as f64,
+        failed: failed + (open - members) as usize,
+        rss_bytes_per_session: after.saturating_sub(before) as f64 / connected.max(1) as f64,
         rss_bytes: after,
         connect_all_ms,
         idle_us_per_session_s: idle_cpu * 1e6 / (members as f64 * idle_t),
@@ -401,11 +446,12 @@ async fn measure(kind: Kind, n: usize, o: &Opts) -> Point {
         loadavg: loadavg(),
     };
     println!(
-        "{:5} {:6} sessions: {:6.0} B/session, connect all {:7.0} ms, idle {:6.3} µs/session/s \
+        "{:5} {:6} sessions ({} failed): {:6.0} B/session, connect all {:7.0} ms, idle {:6.3} µs/session/s \
          ({:.2}% of a core, {} heartbeats), echo {:5.2} µs/op ({:.0}/s), fan-out {:5.2} µs/delivery \
          ({:.0}/s, lost {}), load {:.1}",
         p.server,
         p.sessions,
+        p.failed,
         p.rss_bytes_per_session,
         p.connect_all_ms,
         p.idle_us_per_session_s,
@@ -451,15 +497,16 @@ fn main() {
     }
     std::fs::create_dir_all(&o.out).unwrap();
     let mut csv = String::from(
-        "server,sessions,rss_bytes_per_session,rss_bytes,connect_all_ms,idle_us_per_session_s,\
+        "server,sessions,failed,rss_bytes_per_session,rss_bytes,connect_all_ms,idle_us_per_session_s,\
          idle_cores,heartbeats,echo_us_per_op,echo_rtrips_per_s,fanout_us_per_delivery,\
          fanout_deliveries_per_s,fanout_lost,loadavg\n",
     );
     for p in &points {
         csv.push_str(&format!(
-            "{},{},{:.0},{},{:.0},{:.4},{:.5},{},{:.3},{:.0},{:.3},{:.0},{},{:.2}\n",
+            "{},{},{},{:.0},{},{:.0},{:.4},{:.5},{},{:.3},{:.0},{:.3},{:.0},{},{:.2}\n",
             p.server,
             p.sessions,
+            p.failed,
             p.rss_bytes_per_session,
             p.rss_bytes,
             p.connect_all_ms,

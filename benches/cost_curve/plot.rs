@@ -10,9 +10,12 @@ type Figure = (&'static str, fn(&Point) -> f64);
 const COLOURS: [(&str, &str); 2] = [("hive", "#1f5fa8"), ("node", "#c0392b")];
 
 pub fn svg(points: &[Point], max: usize) -> String {
-    let figures: [Figure; 5] = [
+    let figures: [Figure; 6] = [
         ("server RSS per session (KB)", |p| {
             p.rss_bytes_per_session / 1000.0
+        }),
+        ("server RSS, all sessions open (MB)", |p| {
+            p.rss_bytes as f64 / 1e6
         }),
         ("connect all (s)", |p| p.connect_all_ms / 1000.0),
         ("idle (heartbeats): server % of a core", |p| {
