@@ -31,16 +31,17 @@ fn text(s: String) -> Frame<'static> {
     Frame::text(Payload::Owned(s.into_bytes()))
 }
 
-/// A member: open, wait for `1::`, join [`ROOM`], then count every event until the connection
+/// A member: open from the local address `src`, wait for `1::`, join [`ROOM`], then count every event until the connection
 /// ends. `ready` gets the outcome of the join request.
 pub async fn member(
     addr: SocketAddr,
+    src: std::net::IpAddr,
     counts: Arc<Counts>,
     ready: mpsc::Sender<Result<(), String>>,
     permit: OwnedSemaphorePermit,
 ) {
     let mut permit = Some(permit);
-    let mut ws = match load::open(addr).await {
+    let mut ws = match load::open_from(addr, Some(src)).await {
         Ok(ws) => ws,
         Err(e) => {
             let _ = ready.send(Err(e)).await;

@@ -43,6 +43,8 @@ use util::{free_port, merge};
 const WARMUP: usize = 100;
 /// Echoing sessions in the echo phase.
 const ECHOERS: usize = 32;
+/// Loopback source addresses the members connect from (127.0.0.1 to 127.0.0.8).
+const SOURCES: usize = 8;
 /// Descriptors each process keeps free beside the sessions.
 const FD_MARGIN: u64 = 1000;
 /// The heartbeat period of both servers (Node's socket.io 0.9 default `heartbeat interval`).
@@ -320,10 +322,15 @@ async fn open_members(
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     let gate = Arc::new(tokio::sync::Semaphore::new(256));
     let mut tasks = Vec::with_capacity(n);
-    for _ in 0..n {
+    for i in 0..n {
         let permit = Arc::clone(&gate).acquire_owned().await.unwrap();
+        // Spread over SOURCES loopback addresses: past about half of one address's ephemeral
+        // ports, each connect() first scans the used half (Linux prefers even ports for
+        // connect), and connect-all would measure the client's kernel, not the server.
+        let src = std::net::IpAddr::from([127, 0, 0, 1 + (i % SOURCES) as u8]);
         tasks.push(tokio::spawn(client::member(
             addr,
+            src,
             Arc::clone(counts),
             tx.clone(),
             permit,
