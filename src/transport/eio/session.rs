@@ -646,9 +646,10 @@ impl State {
             Some(WsOut::Shared(frames)) => self.frames(&nsp, &frames),
             Some(WsOut::KeepAlive) => {}
             Some(WsOut::Close) | None => {
-                if !self.ctx.router.is_enabled() {
-                    // The node is stopping: close the Engine.IO session without DISCONNECT packets,
-                    // so that clients reconnect (to another node) by themselves.
+                if !self.ctx.router.is_enabled() || !self.ctx.router.is_current(sid) {
+                    // The node is stopping, or rejoining its cluster under a new tag: close the
+                    // Engine.IO session without DISCONNECT packets, so that clients reconnect by
+                    // themselves.
                     self.namespaces.remove(&nsp);
                     return self
                         .close(CloseReason::Terminated("shutdown".into()), Packet::Close)
