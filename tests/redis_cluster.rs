@@ -233,6 +233,16 @@ async fn a_publish_accepted_by_some_shards_only_is_reported_and_completed_by_its
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+    // The node reads every shard (its start positions are taken: /health is 200).
+    let end = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (s, _, b) = http(node.monitor, "GET", "/monitor/12345abcde/health", &[], b"").await;
+        if s == 200 {
+            break;
+        }
+        assert!(Instant::now() < end, "/health never 200: {b}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // The shards on master 0 (the one that fills up): their epochs live there.
     let full = rc.ports[0];
     let on_full = (0..SHARDS)
