@@ -136,6 +136,7 @@ pub async fn open(addr: SocketAddr) -> Result<Ws, String> {
 /// A Socket.IO 5 session over an Engine.IO 4 WebSocket opened directly
 /// (`/socket.io/?EIO=4&transport=websocket`): reads the open packet, sends the CONNECT of `/`
 /// (`40`) and returns once the server's CONNECT answer (`40{"sid":…}`) arrived.
+#[allow(dead_code)] // used by session_memory, not by fanout_e2e
 pub async fn open_modern(addr: SocketAddr) -> Result<Ws, String> {
     let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let _ = stream.set_nodelay(true);
