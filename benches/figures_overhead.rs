@@ -40,7 +40,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use util::{free_port, merge};
+use util::{free_port, merge, stop_child, wait_listening};
 
 use fastwebsockets::{Frame, OpCode, Payload};
 use serde_json::{Value, json};
@@ -153,16 +153,7 @@ impl Hive {
             api: SocketAddr::from((ip, api)),
             _dir: dir,
         };
-        let end = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(h.sio).is_err()
-            || std::net::TcpStream::connect(h.api).is_err()
-        {
-            if let Some(s) = h.child.try_wait().unwrap() {
-                panic!("hive exited at start-up: {s}");
-            }
-            assert!(Instant::now() < end, "hive did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_listening(&mut h.child, "hive", &[h.sio, h.api]);
         h
     }
 
@@ -183,16 +174,7 @@ impl Hive {
     }
 
     fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let end = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_child(&mut self.child);
     }
 }
 

@@ -14,95 +14,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "support/raw_ws.rs"]
+mod raw_ws;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use codec::ws::{Header, Role, encode_masked, opcode};
 use common::{TestHive, handshake, http};
+use raw_ws::Ws;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const HASH: &str = "abcde12345";
-
-/// A raw WebSocket client after the upgrade.
-struct Ws {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Ws {
-    async fn open(addr: SocketAddr, sid: &str) -> Ws {
-        let mut s = TcpStream::connect(addr).await.unwrap();
-        let req = format!(
-            "GET /socket.io/1/websocket/{sid} HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://localhost\r\n\
-             Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-        );
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut ws = Ws { s, buf: Vec::new() };
-        let end = loop {
-            if let Some(i) = ws.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            ws.more().await.expect("upgrade response");
-        };
-        assert!(ws.buf.starts_with(b"HTTP/1.1 101"));
-        ws.buf.drain(..end);
-        ws
-    }
-
-    async fn more(&mut self) -> Option<()> {
-        let mut chunk = [0u8; 65536];
-        let n = tokio::time::timeout(Duration::from_secs(30), self.s.read(&mut chunk))
-            .await
-            .expect("no data from the server within 30 s")
-            .ok()?;
-        (n > 0).then(|| self.buf.extend_from_slice(&chunk[..n]))
-    }
-
-    /// The next text message; `None` at the end of the stream or a close.
-    async fn text(&mut self) -> Option<String> {
-        loop {
-            if let Some((h, at)) = Header::parse(&self.buf, Role::Client).unwrap() {
-                let len = usize::try_from(h.len).unwrap();
-                if self.buf.len() >= at + len {
-                    let p = self.buf[at..at + len].to_vec();
-                    self.buf.drain(..at + len);
-                    match h.opcode {
-                        opcode::TEXT => return Some(String::from_utf8(p).unwrap()),
-                        opcode::CLOSE => return None,
-                        opcode::PING => {
-                            let mut b = Vec::new();
-                            encode_masked(&mut b, true, opcode::PONG, [1, 2, 3, 4], &p);
-                            self.s.write_all(&b).await.ok()?;
-                            continue;
-                        }
-                        _ => continue,
-                    }
-                }
-            }
-            self.more().await?;
-        }
-    }
-
-    async fn send(&mut self, msg: &str) -> std::io::Result<()> {
-        let mut b = Vec::new();
-        encode_masked(&mut b, true, opcode::TEXT, [9, 8, 7, 6], msg.as_bytes());
-        self.s.write_all(&b).await
-    }
-
-    /// The next text message that is not a heartbeat.
-    async fn event(&mut self) -> Option<String> {
-        loop {
-            let t = self.text().await?;
-            if t != "2::" && t != "8::" {
-                return Some(t);
-            }
-        }
-    }
-}
 
 fn echo(tag: &str, pad: &str) -> String {
     format!(r#"5:::{{"name":"echo","args":["{tag}","{pad}"]}}"#)
@@ -495,23 +419,7 @@ async fn a_modern_websocket_client_that_never_reads_is_dropped() {
     let mut live = Ws::open(h.sio, &handshake(h.sio).await).await;
     assert_eq!(live.text().await.unwrap(), "1:::");
     // A raw Engine.IO 4 WebSocket: the upgrade, the open packet, the namespace connect.
-    let mut s = TcpStream::connect(h.sio).await.unwrap();
-    let req = format!(
-        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {}\r\nOrigin: http://localhost\r\n\
-         Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        h.sio
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut stuck = Ws { s, buf: Vec::new() };
-    let end = loop {
-        if let Some(i) = stuck.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        stuck.more().await.expect("upgrade response");
-    };
-    assert!(stuck.buf.starts_with(b"HTTP/1.1 101"));
-    stuck.buf.drain(..end);
+    let mut stuck = Ws::upgrade(h.sio, "/socket.io/?EIO=4&transport=websocket").await;
     assert!(stuck.text().await.unwrap().starts_with("0{"));
     stuck.send("40").await.unwrap();
     assert!(stuck.text().await.unwrap().starts_with("40{"));

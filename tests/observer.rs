@@ -21,13 +21,14 @@
 #[path = "support/backend.rs"]
 mod backend;
 mod common;
+#[path = "support/raw_ws.rs"]
+mod raw_ws;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use raw_ws::Ws;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use backend::Backend;
 use common::{TestHive, http};
@@ -542,95 +543,6 @@ async fn latency_histograms_count_every_round_trip_and_event() {
     h.stop().await;
 }
 
-/// A raw WebSocket client (RFC 6455 over TCP): upgraded, `1:::` read, then it reads only when
-/// asked to (a client that "stops reading" simply never calls [`Ws::text`] again).
-struct Ws {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Ws {
-    async fn open(addr: SocketAddr, sid: &str) -> Ws {
-        let mut s = TcpStream::connect(addr).await.unwrap();
-        let req = format!(
-            "GET /socket.io/1/websocket/{sid} HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://localhost\r\n\
-             Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-        );
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut ws = Ws { s, buf: Vec::new() };
-        let end = loop {
-            if let Some(i) = ws.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            ws.more().await;
-        };
-        assert!(ws.buf.starts_with(b"HTTP/1.1 101"));
-        ws.buf.drain(..end);
-        assert_eq!(ws.text().await, "1:::");
-        ws
-    }
-
-    async fn more(&mut self) {
-        let mut chunk = [0u8; 16384];
-        let n = tokio::time::timeout(Duration::from_secs(10), self.s.read(&mut chunk))
-            .await
-            .expect("data from the server within 10 s")
-            .unwrap();
-        assert!(n > 0, "the server closed the connection");
-        self.buf.extend_from_slice(&chunk[..n]);
-    }
-
-    /// The next text frame's payload (server frames are unmasked, unfragmented).
-    async fn text(&mut self) -> String {
-        loop {
-            if let Some((op, at, len)) = Self::header(&self.buf)
-                && self.buf.len() >= at + len
-            {
-                let p = self.buf[at..at + len].to_vec();
-                self.buf.drain(..at + len);
-                if op == 1 {
-                    return String::from_utf8(p).unwrap();
-                }
-                continue;
-            }
-            self.more().await;
-        }
-    }
-
-    fn header(b: &[u8]) -> Option<(u8, usize, usize)> {
-        if b.len() < 2 {
-            return None;
-        }
-        let op = b[0] & 0x0f;
-        match b[1] & 0x7f {
-            126 if b.len() >= 4 => Some((op, 4, usize::from(u16::from_be_bytes([b[2], b[3]])))),
-            127 if b.len() >= 10 => {
-                let n = u64::from_be_bytes(b[2..10].try_into().unwrap());
-                Some((op, 10, usize::try_from(n).unwrap()))
-            }
-            126 | 127 => None,
-            n => Some((op, 2, usize::from(n))),
-        }
-    }
-
-    /// Send one masked text frame.
-    async fn send(&mut self, text: &str) {
-        let p = text.as_bytes();
-        let mask = [1u8, 2, 3, 4];
-        let mut f = vec![0x81u8];
-        if p.len() < 126 {
-            f.push(0x80 | u8::try_from(p.len()).unwrap());
-        } else {
-            f.push(0x80 | 126);
-            f.extend_from_slice(&u16::try_from(p.len()).unwrap().to_be_bytes());
-        }
-        f.extend_from_slice(&mask);
-        f.extend(p.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        self.s.write_all(&f).await.unwrap();
-    }
-}
-
 /// A node whose sessions join `rooms.*` channels (the seed's `join_rooms`).
 async fn rooms_only_node() -> TestHive {
     TestHive::start(json!({
@@ -655,12 +567,13 @@ async fn publish_x(h: &TestHive, body: &str) {
 async fn a_session_whose_client_stops_reading_tops_sort_queued() {
     let h = rooms_only_node().await;
     let stuck_sid = common::handshake(h.sio).await;
-    let mut stuck = Ws::open(h.sio, &stuck_sid).await;
+    let mut stuck = Ws::connected(h.sio, &stuck_sid).await;
     let live_sid = common::handshake(h.sio).await;
-    let mut live = Ws::open(h.sio, &live_sid).await;
+    let mut live = Ws::connected(h.sio, &live_sid).await;
     for c in [&mut stuck, &mut live] {
         c.send(r#"5:::{"name":"join_rooms","args":[{"rooms":["x"]}]}"#)
-            .await;
+            .await
+            .unwrap();
     }
     until(h.monitor, "channels?prefix=rooms.x", "both joined", |v| {
         v["subscribers"] == 2
@@ -676,7 +589,7 @@ async fn a_session_whose_client_stops_reading_tops_sort_queued() {
     for sent in 0.. {
         assert!(sent < 3000, "the stuck session never queued: {top}");
         publish_x(&h, &body).await;
-        let got = live.text().await;
+        let got = live.text().await.expect("a text message");
         assert!(got.len() > 32 * 1024, "{}", &got[..40]);
         top = mon_json(h.monitor, "actors?sort=queued&limit=2").await;
         let first = &top["actors"][0];
@@ -707,7 +620,7 @@ async fn a_session_whose_client_stops_reading_tops_sort_queued() {
 async fn an_event_sent_from_the_monitor_reaches_the_session() {
     let h = rooms_only_node().await;
     let sid = common::handshake(h.sio).await;
-    let mut c = Ws::open(h.sio, &sid).await;
+    let mut c = Ws::connected(h.sio, &sid).await;
     let route = format!("sessions/{sid}/events");
     let (s, body) = mon(
         h.monitor,
@@ -719,7 +632,7 @@ async fn an_event_sent_from_the_monitor_reaches_the_session() {
     assert_eq!(s, 200, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v, json!({"sent": sid, "name": "notice"}));
-    let got = c.text().await;
+    let got = c.text().await.expect("a text message");
     let ev: Value = serde_json::from_str(got.strip_prefix("5:::").unwrap()).unwrap();
     assert_eq!(
         ev,
@@ -728,7 +641,7 @@ async fn an_event_sent_from_the_monitor_reaches_the_session() {
     // `args` may be left out.
     let (s, body) = mon(h.monitor, "POST", &route, br#"{"name":"ping"}"#).await;
     assert_eq!(s, 200, "{body}");
-    let got = c.text().await;
+    let got = c.text().await.expect("a text message");
     let ev: Value = serde_json::from_str(got.strip_prefix("5:::").unwrap()).unwrap();
     assert_eq!(ev, json!({"name": "ping", "args": []}));
 
@@ -774,9 +687,10 @@ async fn an_event_sent_from_the_monitor_reaches_the_session() {
 async fn channel_publish_rates_and_sampled_delivery_latency() {
     let h = rooms_only_node().await;
     let sid = common::handshake(h.sio).await;
-    let mut c = Ws::open(h.sio, &sid).await;
+    let mut c = Ws::connected(h.sio, &sid).await;
     c.send(r#"5:::{"name":"join_rooms","args":[{"rooms":["x"]}]}"#)
-        .await;
+        .await
+        .unwrap();
     until(h.monitor, "channels?prefix=rooms.x", "joined", |v| {
         v["subscribers"] == 1
     })
@@ -786,7 +700,7 @@ async fn channel_publish_rates_and_sampled_delivery_latency() {
     const K: usize = 130;
     for i in 0..K {
         publish_x(&h, &format!(r#"{{"name":"n","args":[{i}]}}"#)).await;
-        let got = c.text().await;
+        let got = c.text().await.expect("a text message");
         assert!(got.contains(&format!("[{i}]")), "{got}");
     }
     let ch = mon_json(h.monitor, "channels?prefix=rooms").await;

@@ -1,11 +1,11 @@
 //! The servers under test, each a separate process so its CPU time can be read from
 //! `/proc/<pid>/stat`: the release `hive` binary, and the reference `socket.io@0.9.19` on Node.
 
-use crate::util::{free_port, merge};
+use crate::util::{free_port, merge, stop_child, wait_listening};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -103,16 +103,7 @@ impl Target {
             ctl: SocketAddr::from((ip, ctl)),
             _dir: dir,
         };
-        let end = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(t.sio).is_err()
-            || std::net::TcpStream::connect(t.ctl).is_err()
-        {
-            if let Some(s) = t.child.try_wait().unwrap() {
-                panic!("{} exited at start-up: {s}", kind.name());
-            }
-            assert!(Instant::now() < end, "{} did not start", kind.name());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_listening(&mut t.child, kind.name(), &[t.sio, t.ctl]);
         t
     }
 
@@ -164,16 +155,7 @@ impl Target {
 
     /// Stop the server (SIGTERM, then kill after 10 s).
     pub fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let end = Instant::now() + Duration::from_secs(10);
-        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_child(&mut self.child);
     }
 }
 

@@ -23,3 +23,33 @@ pub fn merge(base: &mut Value, patch: &Value) {
         (b, p) => *b = p.clone(),
     }
 }
+
+/// Waits (up to 30 s) until every one of `addrs` accepts connections; panics, naming `name`, if
+/// `child` exits first or time runs out.
+pub fn wait_listening(child: &mut std::process::Child, name: &str, addrs: &[std::net::SocketAddr]) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while addrs
+        .iter()
+        .any(|a| std::net::TcpStream::connect(a).is_err())
+    {
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!("{name} exited at start-up: {s}");
+        }
+        assert!(std::time::Instant::now() < end, "{name} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Stops `child`: SIGTERM, then a kill after 10 s, then reaps it.
+pub fn stop_child(child: &mut std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().ok().flatten().is_none() && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
