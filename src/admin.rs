@@ -4,6 +4,8 @@
 //! - `ctx`: [`MonitorCtx`], the only coupling between the monitor listener and the rest of the app.
 //! - `server` / `routes`: the hyper listener and its pure request router ([`serve`]); URLs are
 //!   `/monitor/<hash>/...` and the config section is `monitor`.
+//! - `relay`: `?node=<name>` and `?node=all` on every route (another node's answer, or all of
+//!   them, through the cluster).
 //! - `nested`, `prometheus`: the two metric renderings (Hive's nested JSON, Prometheus text 0.0.4).
 //! - `derived`: gauges the monitor computes itself before answering (uptime, RSS, tasks).
 //! - `graft`: [`graft_subtree`], for tree nodes that describe themselves (connectors).
@@ -23,6 +25,7 @@ mod health;
 mod nested;
 mod observer;
 mod prometheus;
+mod relay;
 mod routes;
 mod server;
 mod sessions;
@@ -30,7 +33,7 @@ mod top;
 mod tree_html;
 mod tree_text;
 
-pub use client::fetch_and_print_tree;
+pub use client::{fetch_and_print_node_tree, fetch_and_print_tree};
 pub use ctx::{BoxFut, MonitorCtx, TreeQuery};
 pub use dashboard_html::DASHBOARD_HTML;
 pub use graft::graft_subtree;

@@ -125,9 +125,30 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     );
     let cluster =
         crate::cluster::ClusterSpec::from_config(&config, socketio_addr.port(), api_addr.port())
-            .map(|spec| crate::cluster::Shared::new(spec, &metrics));
+            .map(|mut spec| {
+                let host = spec.api.rsplit_once(':').map_or("", |(h, _)| h).to_string();
+                spec.monitor = format!("{host}:{}", monitor_addr.port());
+                crate::cluster::Shared::new(spec, &metrics)
+            });
     if let Some(c) = &cluster {
         router.set_sid_tag(c.spec.tag.clone());
+        // A rejoin (docs/cluster.md): new sids get the new tag; every session is closed as in a
+        // graceful termination (their clients reconnect), then the router accepts again.
+        let (r, stop, t) = (
+            router.clone(),
+            stop.clone(),
+            Duration::from_millis(config.hive.graceful_termination_timeout),
+        );
+        c.set_on_rejoin(Arc::new(move |_old, new| {
+            r.set_sid_tag(new);
+            let (r, stop) = (r.clone(), stop.clone());
+            tokio::spawn(async move {
+                r.terminate_all("rejoin".into(), t).await;
+                if !stop.is_cancelled() {
+                    r.enable();
+                }
+            });
+        }));
         let (r, ps) = (router.clone(), pubsub_slot.clone());
         c.set_stats(Arc::new(move || {
             (r.count(), ps.get().map_or(0, |p| p.channel_count()))
@@ -210,7 +231,8 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
             cluster: cluster.clone(),
         }
     };
-    let transport_ctx = TransportCtx::new(Arc::clone(&config), opts.mode, router.clone(), &metrics);
+    let transport_ctx = TransportCtx::new(Arc::clone(&config), opts.mode, router.clone(), &metrics)
+        .with_cluster(cluster.clone());
     let control: Arc<dyn Control> = Arc::new(AppControl {
         router: router.clone(),
         tables: Arc::clone(&tables),

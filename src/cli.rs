@@ -55,6 +55,10 @@ pub enum Command {
         /// Also list every child of dynamic supervisors (clients, channels).
         #[arg(long)]
         all: bool,
+        /// In a cluster: the tree of this node (its name or tag), or of every node (`all`),
+        /// fetched through the node the monitor URL points at.
+        #[arg(long)]
+        node: Option<String>,
     },
     /// A live terminal view of a running node (top actors, rates, pools), read from its monitor
     /// listener every second; `q` quits, `m` `r` `u` `a` sort by mailbox, rate, queued, age.

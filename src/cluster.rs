@@ -29,8 +29,10 @@ use fred::prelude::{Client, Config as FredConfig};
 use fred::types::config::{ReconnectPolicy, ServerConfig};
 
 pub use forward::forward_api;
-pub use keys::{Keys, is_bare_prefix, shard_of, split};
-pub use membership::{Membership, MembershipMsg, NodeRecord, Owner, nodes, owner, view};
+pub use keys::{EIO_SID_LEN, Keys, is_bare_prefix, shard_of, sid_tag, split};
+pub use membership::{
+    Membership, MembershipMsg, NodeRecord, Owner, nodes, owner, owner_of_tag, view,
+};
 pub use reader::{StreamReader, StreamReaderArgs};
 pub use writer::{StreamWriter, StreamWriterArgs};
 
@@ -51,6 +53,9 @@ pub struct ClusterSpec {
     pub api: String,
     /// Where other nodes reach this node's Socket.IO listener.
     pub advertise: String,
+    /// Where other nodes reach this node's monitor listener (`?node=` of the monitor routes);
+    /// set by the application once the monitor is bound.
+    pub monitor: String,
     /// Number of publish streams.
     pub shards: u32,
     /// `XADD MAXLEN ~` of each stream.
@@ -86,6 +91,7 @@ impl ClusterSpec {
             node,
             tag: format!("{:08x}", rand::random::<u32>()),
             api: format!("{host}:{api_port}"),
+            monitor: String::new(),
             advertise,
             shards: c.shards.max(1),
             max_len: c.retention.max_len,
@@ -164,6 +170,18 @@ pub struct Shared {
     pub read_errors: Counter,
     /// `cluster.delivered`: stream entries delivered on this node.
     pub delivered: Counter,
+    /// `cluster.forwarded`: transport requests forwarded to the node owning their session.
+    pub forwarded: Counter,
+    /// `cluster.forward_errors`: forwarded requests whose owner could not be reached.
+    pub forward_errors: Counter,
+    /// `cluster.rejoins`: times this node found it had been declared gone and rejoined.
+    pub rejoins: Counter,
+    /// `cluster.nodes_declared_gone`: other nodes this node saw gone first (and marked so).
+    pub declared_gone: Counter,
+    /// This node's current tag: `spec.tag` until a rejoin gives it a new one.
+    tag: Mutex<String>,
+    /// What the application does when this node rejoins: (old tag, new tag).
+    on_rejoin: std::sync::OnceLock<OnRejoin>,
     /// The membership actor's connection, for lookups (owner of a sid).
     lookup: crate::slot::Slot<Client>,
     /// Why the last read of the streams failed; `None` while they are read.
@@ -183,11 +201,19 @@ impl std::fmt::Debug for Shared {
 /// Counts a node reports in its membership record: (sessions, channels).
 pub type Stats = Arc<dyn Fn() -> (usize, usize) + Send + Sync>;
 
+/// Called when this node rejoins under a new tag: (old tag, new tag). The application hands new
+/// sids the new tag and closes the sessions of the old one.
+pub type OnRejoin = Arc<dyn Fn(String, String) + Send + Sync>;
+
 impl Shared {
     /// The shared state of a node in cluster `spec`.
     pub fn new(spec: ClusterSpec, metrics: &Metrics) -> Arc<Shared> {
         Arc::new(Shared {
             keys: Keys::new(&spec.name),
+            tag: Mutex::new(spec.tag.clone()),
+            rejoins: metrics.counter("cluster.rejoins"),
+            declared_gone: metrics.counter("cluster.nodes_declared_gone"),
+            on_rejoin: std::sync::OnceLock::new(),
             spec,
             positions: Mutex::new(None),
             epoch: Mutex::new(None),
@@ -196,6 +222,8 @@ impl Shared {
             publish_errors: metrics.counter("cluster.publish_errors"),
             read_errors: metrics.counter("cluster.redis_errors"),
             delivered: metrics.counter("cluster.delivered"),
+            forwarded: metrics.counter("cluster.forwarded"),
+            forward_errors: metrics.counter("cluster.forward_errors"),
             lookup: crate::slot::Slot::new(),
             redis_down: Mutex::new(None),
             stats: std::sync::OnceLock::new(),
@@ -205,6 +233,30 @@ impl Shared {
     /// Where the membership record takes its counts from (set once, by the application).
     pub fn set_stats(&self, f: Stats) {
         let _ = self.stats.set(f);
+    }
+
+    /// What to do when this node rejoins (set once, by the application).
+    pub fn set_on_rejoin(&self, f: OnRejoin) {
+        let _ = self.on_rejoin.set(f);
+    }
+
+    /// This node's current sid tag (a new one after each rejoin).
+    pub fn tag(&self) -> String {
+        self.tag.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Take a new tag (a rejoin), returned; the application is told.
+    pub(crate) fn new_tag(&self) -> String {
+        let new = format!("{:08x}", rand::random::<u32>());
+        let old = std::mem::replace(
+            &mut *self.tag.lock().unwrap_or_else(|e| e.into_inner()),
+            new.clone(),
+        );
+        self.rejoins.inc();
+        if let Some(f) = self.on_rejoin.get() {
+            f(old, new.clone());
+        }
+        new
     }
 
     pub(crate) fn stats(&self) -> (usize, usize) {

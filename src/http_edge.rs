@@ -368,19 +368,20 @@ impl Drop for Busy {
 }
 
 /// A response body that ends its request (the connection goes idle) when hyper is done with it.
-pub struct Tracked {
-    body: Full<Bytes>,
+/// `B`: a whole body ([`Full`]) for most handlers, or a streamed one (a forwarded response).
+pub struct Tracked<B = Full<Bytes>> {
+    body: B,
     _busy: Busy,
 }
 
-impl Body for Tracked {
+impl<B: Body<Data = Bytes> + Unpin> Body for Tracked<B> {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = B::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         Pin::new(&mut self.get_mut().body).poll_frame(cx)
     }
 
@@ -473,6 +474,25 @@ impl AsyncWrite for EdgeStream {
     }
 }
 
+/// What a handler's responses may carry: a whole body, or a body type that also holds one.
+pub trait ResponseBody:
+    Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+    + From<Full<Bytes>>
+    + Send
+    + Unpin
+    + 'static
+{
+}
+
+impl<B> ResponseBody for B where
+    B: Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + From<Full<Bytes>>
+        + Send
+        + Unpin
+        + 'static
+{
+}
+
 /// Refusals since the last warning, for the rate-limited log line.
 #[derive(Default)]
 struct Refusals {
@@ -512,7 +532,7 @@ impl Refusals {
 /// Serve `listener` with `handler` until `shutdown` is cancelled, then drain: stop accepting, let
 /// every connection finish its request in flight (at most `http.drain_timeout`), drop the rest.
 /// `name` is the listener's name in logs.
-pub async fn serve<H, F>(
+pub async fn serve<H, F, B>(
     listener: TcpListener,
     edge: Arc<Edge>,
     name: &'static str,
@@ -520,7 +540,8 @@ pub async fn serve<H, F>(
     handler: H,
 ) where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: ResponseBody,
 {
     let addr = listener.local_addr().ok();
     let mut conns = JoinSet::new();
@@ -572,7 +593,7 @@ pub async fn serve<H, F>(
 
 /// Run one connection under the edge's timers until it ends, times out, or (after `stop`) has
 /// finished its request in flight.
-async fn drive<H, F>(
+async fn drive<H, F, B>(
     stream: TcpStream,
     slot: ConnSlot,
     edge: Arc<Edge>,
@@ -581,7 +602,8 @@ async fn drive<H, F>(
     stop: CancellationToken,
 ) where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+    F: Future<Output = Response<B>> + Send + 'static,
+    B: ResponseBody,
 {
     let timers = Arc::new(Timers::new(&edge));
     let io = TokioIo::new(EdgeStream {
@@ -597,7 +619,7 @@ async fn drive<H, F>(
         async move {
             let resp = match (fut, refused) {
                 (Some(fut), _) => fut.await,
-                (None, why) => smuggling_refused(name, why.unwrap_or_default()),
+                (None, why) => smuggling_refused(name, why.unwrap_or_default()).map(B::from),
             };
             Ok::<_, Infallible>(resp.map(|body| Tracked { body, _busy: busy }))
         }

@@ -27,12 +27,22 @@ fn main() -> ExitCode {
             println!("{text}");
             return ExitCode::from(code);
         }
-        Some(Command::Tree { monitor, hash, all }) => {
+        Some(Command::Tree {
+            monitor,
+            hash,
+            all,
+            node,
+        }) => {
             let rt = match small_runtime() {
                 Ok(rt) => rt,
                 Err(code) => return code,
             };
-            return match rt.block_on(hive::admin::fetch_and_print_tree(monitor, hash, *all)) {
+            return match rt.block_on(hive::admin::fetch_and_print_node_tree(
+                monitor,
+                hash,
+                *all,
+                node.as_deref(),
+            )) {
                 Ok(text) => {
                     println!("{text}");
                     ExitCode::SUCCESS

@@ -54,7 +54,7 @@ struct Inner {
     actor: std::sync::RwLock<Option<ActorRef<RouterMsg>>>,
     spawning: AtomicUsize,
     /// The cluster's node tag, the first hex digits of every sid (none: a single node).
-    sid_tag: std::sync::OnceLock<String>,
+    sid_tag: std::sync::RwLock<Option<String>>,
 }
 
 impl std::fmt::Debug for Router {
@@ -81,7 +81,7 @@ impl Router {
                 clients_sup: std::sync::RwLock::new(None),
                 actor: std::sync::RwLock::new(None),
                 spawning: AtomicUsize::new(0),
-                sid_tag: std::sync::OnceLock::new(),
+                sid_tag: std::sync::RwLock::new(None),
             }),
         }
     }
@@ -128,8 +128,22 @@ impl Router {
     }
 
     /// Start every sid with `tag` (hex; a cluster node's tag, so any node finds a sid's owner).
+    /// Set again when the node rejoins its cluster under a new tag.
     pub fn set_sid_tag(&self, tag: String) {
-        let _ = self.inner.sid_tag.set(tag);
+        *self
+            .inner
+            .sid_tag
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Some(tag);
+    }
+
+    /// False for a sid of an old tag of this node (it rejoined its cluster since): such a session
+    /// is being closed so that its client reconnects.
+    pub fn is_current(&self, sid: &str) -> bool {
+        match &*self.inner.sid_tag.read().unwrap_or_else(|e| e.into_inner()) {
+            Some(tag) => sid.starts_with(tag.as_str()),
+            None => true,
+        }
     }
 
     fn new_sid(&self) -> String {
@@ -139,7 +153,7 @@ impl Router {
         h.update(self.inner.node.as_bytes());
         h.update(&salt);
         let sid = h.digest().to_string();
-        match self.inner.sid_tag.get() {
+        match &*self.inner.sid_tag.read().unwrap_or_else(|e| e.into_inner()) {
             // Still 40 lowercase hex digits (HIVE.md 3.5).
             Some(tag) if tag.len() < sid.len() => format!("{tag}{}", &sid[tag.len()..]),
             _ => sid,

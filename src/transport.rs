@@ -8,6 +8,8 @@
 //!   task per connection.
 //! - [`ws_echo`]: a plain RFC 6455 echo endpoint for conformance runs (off by default).
 //!
+//! - [`forward`]: in a cluster, a transport request for another node's session, forwarded to that
+//!   node (any load balancer works, sticky or not).
 //! - [`eio`]: the modern protocol (Engine.IO 4/3, Socket.IO 5/4) at `socketio.path`, a sibling
 //!   route table over the same client actors (one per namespace socket).
 //!
@@ -15,6 +17,7 @@
 //! [`crate::client::ClientHandle`] calls.
 
 pub mod eio;
+pub mod forward;
 pub mod handshake;
 pub mod http;
 pub mod origin;
@@ -57,6 +60,9 @@ pub struct TransportCtx {
     next_id: Arc<AtomicU64>,
     /// The modern protocol's Engine.IO sessions.
     pub eio: Arc<eio::Table>,
+    /// The cluster this node is in (sid tags, owners of other nodes' sids), and the connections
+    /// that forward transport requests to those owners.
+    pub cluster: Option<(Arc<crate::cluster::Shared>, Arc<forward::Pool>)>,
 }
 
 impl TransportCtx {
@@ -73,7 +79,20 @@ impl TransportCtx {
             clients: metrics.clients().clone(),
             next_id: Arc::new(AtomicU64::new(1)),
             eio: Arc::new(eio::Table::default()),
+            cluster: None,
         }
+    }
+
+    /// The same context on a node of `cluster` (its sids carry the node's tag, and requests for
+    /// other nodes' sessions are forwarded to them).
+    pub fn with_cluster(mut self, cluster: Option<Arc<crate::cluster::Shared>>) -> Self {
+        self.cluster = cluster.map(|c| (c, Arc::new(forward::Pool::default())));
+        self
+    }
+
+    /// This node's current sid tag, in a cluster (a rejoin changes it).
+    pub fn sid_tag(&self) -> Option<String> {
+        self.cluster.as_ref().map(|(c, _)| c.tag())
     }
 
     /// A fresh connection/request id for sinks.

@@ -19,6 +19,8 @@ mod demo;
 mod backends;
 #[path = "chat_e2e/browser.rs"]
 mod browser;
+#[path = "chat_e2e/cluster_lb.rs"]
+mod cluster_lb;
 #[path = "chat_e2e/harness.rs"]
 mod harness;
 #[path = "support/redis.rs"]

@@ -9,12 +9,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
+#[path = "support/raw_ws.rs"]
+mod raw_ws;
 #[path = "support/redis.rs"]
 mod redis;
 
 use std::time::{Duration, Instant};
 
-use common::{JsClient, TestHive, http};
+use common::{JsClient, TestHive, handshake, http};
+use raw_ws::Ws;
 use redis::RedisServer;
 use serde_json::{Value, json};
 
@@ -387,6 +390,248 @@ async fn per_session_calls_work_from_any_node() {
     for n in nodes {
         n.stop().await;
     }
+}
+
+/// Wait until `h` sees `n` nodes up (its lookup connection works and their records are written).
+async fn wait_up(h: &TestHive, n: usize) {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, view) = monitor(h, "/cluster").await;
+        let up = view["nodes"]
+            .as_array()
+            .map_or(0, |l| l.iter().filter(|x| x["status"] == "up").count());
+        if up == n {
+            return;
+        }
+        assert!(Instant::now() < end, "cluster view: {view}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The Engine.IO open packet's sid (`0{"sid":...}`).
+fn eio_sid(open: &str) -> String {
+    let v: Value = serde_json::from_str(open.trim_start_matches('0')).unwrap();
+    v["sid"].as_str().unwrap().to_string()
+}
+
+/// Issue 16, item 4, and issue 15, item 8 (raw HTTP, no load balancer): every transport request
+/// of a session reaches its owner through whichever node it hits. An Engine.IO 4 session opened
+/// on A (its sid carries A's tag) connects `/` with a POST through B and polls through C; the
+/// API's `/clients/action/<sid>` for its namespace socket works through C; a 0.9 session of A is
+/// polled through B. Once A has left, B answers A's sids as unknown at once, without trying A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_requests_reach_the_owner_through_any_node() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut nodes = Vec::new();
+    for name in ["a", "b", "c"] {
+        nodes.push(TestHive::start(node_patch(&redis, name)).await);
+    }
+    // Every node sees the three records (its lookup connection is up).
+    for h in &nodes {
+        wait_up(h, 3).await;
+    }
+    let (a, b, c) = (nodes[0].sio, nodes[1].sio, nodes[2].sio);
+    let (s, _, open) = http(a, "GET", "/socket.io/?EIO=4&transport=polling", &[], b"").await;
+    assert_eq!(s, 200, "{open}");
+    let sid = eio_sid(&open);
+    assert_eq!(sid.len(), 24, "{sid}");
+    let tag = hive::cluster::sid_tag(&sid).expect("a cluster node's Engine.IO sid is tagged");
+    let q = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let text = [("Content-Type", "text/plain;charset=UTF-8")];
+    let (s, _, body) = http(b, "POST", &q, &text, b"40").await;
+    assert_eq!((s, body.as_str()), (200, "ok"));
+    let (s, _, body) = http(c, "GET", &q, &[], b"").await;
+    assert_eq!(s, 200, "{body}");
+    let connect: Value = serde_json::from_str(body.strip_prefix("40").unwrap()).unwrap();
+    let socket = connect["sid"].as_str().unwrap().to_string();
+    assert_eq!(
+        &socket[..8],
+        tag,
+        "the namespace socket's sid names the same node"
+    );
+    assert!(sids(&nodes[0]).contains(&socket));
+
+    // The API's per-session call about the namespace socket, through C; its event polled via B.
+    let action = r#"[{"action":"reply","args":{"name":"direct","args":[7]}}]"#;
+    let path = format!("/clients/action/{socket}");
+    assert_eq!(
+        post(&nodes[2], &path, action, &[]).await,
+        (200, String::new())
+    );
+    let (s, _, body) = http(b, "GET", &q, &[], b"").await;
+    assert_eq!((s, body.as_str()), (200, r#"42["direct",7]"#));
+
+    // 0.9: a session of A, polled through B (its first poll gets the connect packet).
+    let old = handshake(a).await;
+    let (s, _, body) = http(
+        b,
+        "GET",
+        &format!("/socket.io/1/xhr-polling/{old}"),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!((s, body.as_str()), (200, "1:::"));
+    let forwarded = |i: usize| nodes[i].metric("cluster.forwarded");
+    assert!(forwarded(1) >= 3 && forwarded(2) >= 1);
+    assert_eq!(nodes[0].metric("cluster.forwarded"), 0, "A served its own");
+    // A request that was forwarded once is never forwarded again (no loops): the usual answer.
+    let before = forwarded(1);
+    let (s, _, body) = http(b, "GET", &q, &[("x-hive-forwarded", "z")], b"").await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(forwarded(1), before);
+
+    // A leaves: its sids are unknown through B at once, and B does not try to reach A.
+    let a_node = nodes.remove(0);
+    a_node.stop().await;
+    let before = nodes[0].metric("cluster.forwarded");
+    let (s, _, body) = http(b, "GET", &q, &[], b"").await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"code": 1, "message": "Session ID unknown"})
+    );
+    let (s, _, body) = http(
+        b,
+        "GET",
+        &format!("/socket.io/1/xhr-polling/{old}"),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!((s, body.as_str()), (200, "0:::"));
+    let (status, text) = post(&nodes[0], &path, action, &[]).await;
+    assert_eq!(status, 500, "{text}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["error"],
+        "bad_session_id"
+    );
+    assert_eq!(nodes[0].metric("cluster.forwarded"), before);
+    assert_eq!(nodes[0].metric("cluster.forward_errors"), 0);
+    for n in nodes {
+        n.stop().await;
+    }
+}
+
+/// WebSocket upgrades through another node are spliced to the owner: a 0.9 session of A upgraded
+/// on B gets its connect packet and an API reply sent through C; an Engine.IO 4 polling session of
+/// A, connected through B, is upgraded to WebSocket on C (probe, upgrade) and gets its events
+/// there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_upgrades_are_spliced_to_the_owner() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut nodes = Vec::new();
+    for name in ["a", "b", "c"] {
+        nodes.push(TestHive::start(node_patch(&redis, name)).await);
+    }
+    for h in &nodes {
+        wait_up(h, 3).await;
+    }
+    let (a, b, c) = (nodes[0].sio, nodes[1].sio, nodes[2].sio);
+    let action = r#"[{"action":"reply","args":{"name":"direct","args":[7]}}]"#;
+
+    let old = handshake(a).await;
+    let mut ws = Ws::connected(b, &old).await;
+    let path = format!("/clients/action/{old}");
+    assert_eq!(
+        post(&nodes[2], &path, action, &[]).await,
+        (200, String::new())
+    );
+    assert_eq!(
+        ws.event().await.as_deref(),
+        Some(r#"5:::{"name":"direct","args":[7]}"#)
+    );
+
+    let (_, _, open) = http(a, "GET", "/socket.io/?EIO=4&transport=polling", &[], b"").await;
+    let sid = eio_sid(&open);
+    let q = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let text = [("Content-Type", "text/plain;charset=UTF-8")];
+    assert_eq!(http(b, "POST", &q, &text, b"40").await.0, 200);
+    let (_, _, body) = http(b, "GET", &q, &[], b"").await;
+    let connect: Value = serde_json::from_str(body.strip_prefix("40").unwrap()).unwrap();
+    let socket = connect["sid"].as_str().unwrap().to_string();
+    let mut up = Ws::upgrade(
+        c,
+        &format!("/socket.io/?EIO=4&transport=websocket&sid={sid}"),
+    )
+    .await;
+    up.send("2probe").await.unwrap();
+    assert_eq!(up.text().await.as_deref(), Some("3probe"));
+    up.send("5").await.unwrap();
+    let path = format!("/clients/action/{socket}");
+    assert_eq!(
+        post(&nodes[1], &path, action, &[]).await,
+        (200, String::new())
+    );
+    let mut got = up.text().await;
+    while got.as_deref() == Some("2") {
+        up.send("3").await.unwrap();
+        got = up.text().await;
+    }
+    assert_eq!(got.as_deref(), Some(r#"42["direct",7]"#));
+    assert!(nodes[1].metric("cluster.forwarded") >= 3);
+    assert!(nodes[2].metric("cluster.forwarded") >= 1);
+    assert_eq!(nodes[0].metric("cluster.forwarded"), 0);
+    drop((ws, up));
+    for n in nodes {
+        n.stop().await;
+    }
+}
+
+/// An owner that is up in Redis but cannot be reached at its `advertise` address: the request
+/// gets the protocol's answer for a dead session, and the failure is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_owner_is_a_dead_session_and_counted() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut patch = node_patch(&redis, "a");
+    // Nothing listens there.
+    patch["cluster"]["advertise"] = json!(format!("127.0.0.1:{}", redis::free_port()));
+    let a = TestHive::start(patch).await;
+    let b = TestHive::start(node_patch(&redis, "b")).await;
+    let (_, _, open) = http(
+        a.sio,
+        "GET",
+        "/socket.io/?EIO=4&transport=polling",
+        &[],
+        b"",
+    )
+    .await;
+    let q = format!("/socket.io/?EIO=4&transport=polling&sid={}", eio_sid(&open));
+    let end = Instant::now() + Duration::from_secs(10);
+    while b.metric("cluster.forward_errors") == 0 {
+        let (s, _, body) = http(b.sio, "GET", &q, &[], b"").await;
+        assert_eq!(s, 400, "{body}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap(),
+            json!({"code": 1, "message": "Session ID unknown"})
+        );
+        // Until B sees A's record, the sid is simply unknown there (nothing to count).
+        assert!(Instant::now() < end, "no forward was tried");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let old = handshake(a.sio).await;
+    let (s, _, body) = http(
+        b.sio,
+        "GET",
+        &format!("/socket.io/1/xhr-polling/{old}"),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!((s, body.as_str()), (200, "0:::"));
+    assert!(b.metric("cluster.forward_errors") >= 2);
+    assert_eq!(
+        b.metric("cluster.forwarded"),
+        b.metric("cluster.forward_errors")
+    );
+    a.stop().await;
+    b.stop().await;
 }
 
 /// Issue 16, acceptance 5: Redis with `appendonly yes` and `appendfsync always` is stopped and

@@ -99,9 +99,12 @@ async fn xhr_session_that_stops_polling_is_reaped() {
 /// Raw bytes: malformed frames get documented errors, and the server keeps serving others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_xhr_edge_cases() {
-    let h = TestHive::start(
-        json!({"socketio": {"max_frame_size": 4096}, "clients": hooks_patch()["clients"]}),
-    )
+    let h = TestHive::start(json!({
+        // node starts the raw client after the handshake: a generous init_timeout, so that a
+        // slow start on a loaded machine does not reap the session first.
+        "socketio": {"max_frame_size": 4096, "init_timeout": 30000},
+        "clients": hooks_patch()["clients"]
+    }))
     .await;
     let sid = handshake(h.sio).await;
     let path = format!("/socket.io/1/xhr-polling/{sid}");
@@ -343,9 +346,12 @@ fn raw_ws(url: &str, steps: serde_json::Value) -> Vec<serde_json::Value> {
 /// (and everyone else) goes on; an unknown sid is told at once and closed (HIVE.md 16.2 #6, #8).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_websocket_edge_cases() {
-    let h = TestHive::start(
-        json!({"socketio": {"max_frame_size": 4096}, "clients": hooks_patch()["clients"]}),
-    )
+    let h = TestHive::start(json!({
+        // node starts the raw client after the handshake: a generous init_timeout, so that a
+        // slow start on a loaded machine does not reap the session first.
+        "socketio": {"max_frame_size": 4096, "init_timeout": 30000},
+        "clients": hooks_patch()["clients"]
+    }))
     .await;
     let sid = handshake(h.sio).await;
     let url = format!(

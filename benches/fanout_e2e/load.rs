@@ -77,11 +77,24 @@ where
     }
 }
 
-type Ws = WebSocket<TokioIo<hyper::upgrade::Upgraded>>;
+pub type Ws = WebSocket<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// Handshake (`GET /socket.io/1/`) and upgrade to `/socket.io/1/websocket/<sid>` on one connection.
 pub async fn open(addr: SocketAddr) -> Result<Ws, String> {
-    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    open_from(addr, None).await
+}
+
+/// [`open`] from the local address `src` (port chosen by the kernel), or the default one.
+pub async fn open_from(addr: SocketAddr, src: Option<std::net::IpAddr>) -> Result<Ws, String> {
+    let stream = match src {
+        None => TcpStream::connect(addr).await.map_err(|e| e.to_string())?,
+        Some(ip) => {
+            let sock = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+            sock.bind(SocketAddr::new(ip, 0))
+                .map_err(|e| format!("bind {ip}: {e}"))?;
+            sock.connect(addr).await.map_err(|e| e.to_string())?
+        }
+    };
     let _ = stream.set_nodelay(true);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await

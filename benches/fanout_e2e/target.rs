@@ -75,7 +75,10 @@ impl Target {
                 );
                 let path = dir.path().join("hive.json");
                 std::fs::write(&path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
-                let child = Command::new(env!("CARGO_BIN_EXE_hive"))
+                // `HIVE_BIN`: another build to compare against (alternated runs of two builds).
+                let bin = std::env::var_os("HIVE_BIN")
+                    .unwrap_or_else(|| env!("CARGO_BIN_EXE_hive").into());
+                let child = Command::new(bin)
                     .arg("--config")
                     .arg(&path)
                     .current_dir(dir.path())

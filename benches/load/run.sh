@@ -4,9 +4,19 @@
 # reference Socket.IO 0.9 server (npm socket.io@0.9.19 on Node 20), then the figures side by side
 # and the ratio hive/node.
 #
-# usage: benches/load/run.sh [USERS=15000] [DURATION_S=40]
+# usage: benches/load/run.sh [--poll-timeout MS] [--steps MS,MS,..] [USERS=15000] [DURATION_S=40]
 #   env: MODE=echo|chat (default echo), SPAWN_MS (2000), WARMUP_MS (3000, echo), ROOMS (USERS/10,
-#        chat), INTERVAL_MS (5000, chat), SKIP_HIVE=1, SKIP_NODE=1, NO_BUILD=1
+#        chat), INTERVAL_MS (5000, chat), SKIP_HIVE=1, SKIP_NODE=1, NO_BUILD=1, SAT_SHARE (0.95),
+#        SAT_P99_MS (1000), HIVE_BIN (another hive build to run, for before/after pairs)
+#
+# --poll-timeout MS: hive's `socketio.poll_timeout` (its batching window, default 0); Node has none.
+# --steps MS,MS,..: MODE=chat only: a step series of offered loads, one flood run per publish
+#   interval (each user publishes every MS; offered = USERS / MS x room size deliveries/s), on the
+#   same server process, in the order given (lightest first). A step is sustained when the
+#   deliveries that arrived are at least SAT_SHARE of those offered (flood's `sent` x room size)
+#   and its p99 stays below SAT_P99_MS; the first step that is not is the server's saturation
+#   point. Prints one table per server, the heaviest step both servers sustain and each one's
+#   saturation point.
 #
 # MODE=echo: every user, WARMUP_MS after its connect, runs a closed loop (emit `echo`, emit the
 # next one when it comes back), so round trips/s is what the server sustains. MODE=chat: rooms of
@@ -20,10 +30,26 @@
 #   p50/p99/p999/max_ms    echo: events.echo round trips; chat: timer rtt
 #   server_cpu_s           server utime+stime (/proc/<pid>/stat) over the whole flood run
 #   cpu_us_per_rtrip       server_cpu_s / round trips (echo) or / messages delivered (chat)
+#   offered_per_s          chat: USERS / interval x room size (deliveries/s the scenario asks for)
+#   delivered_share        chat: messages received / (flood's `sent` x room size)
+#   flood_cpu_s, flood_cores  flood's own CPU over its run (its run.cpu), and per second
+#   machine_saturated      flood's verdict: idle below 10% of all cores in >= 20% of the run
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-USERS=${1:-15000}
-DURATION=${2:-40}
+POLL_TIMEOUT=0
+STEPS=""
+ARGS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --poll-timeout) POLL_TIMEOUT=$2; shift 2 ;;
+    --poll-timeout=*) POLL_TIMEOUT=${1#*=}; shift ;;
+    --steps) STEPS=$2; shift 2 ;;
+    --steps=*) STEPS=${1#*=}; shift ;;
+    *) ARGS+=("$1"); shift ;;
+  esac
+done
+USERS=${ARGS[0]:-15000}
+DURATION=${ARGS[1]:-40}
 MODE=${MODE:-echo}
 ROOMS=${ROOMS:-$((USERS / 10))}
 INTERVAL_MS=${INTERVAL_MS:-5000}
@@ -41,13 +67,13 @@ rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 wait_port() { for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/socket.io/1/" -H 'origin: null' && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; return 1; }
 
-# bench NAME PID PORT: runs flood against the server and writes $OUT/NAME.fig.json
+# bench NAME PID PORT [INTERVAL_MS]: runs flood against the server and writes $OUT/NAME.fig.json
 bench() {
-  local name=$1 pid=$2 port=$3
+  local name=$1 pid=$2 port=$3 interval=${4:-$INTERVAL_MS}
   wait_port "$port"
   local idle; idle=$(rss_kb "$pid")
   python3 benches/load/chat_scenario.py "$OUT/$name.json" --port "$port" --users "$USERS" \
-    --rooms "$ROOMS" --interval "$INTERVAL_MS" --spawn "$SPAWN_MS" --mode "$MODE" --warmup "$WARMUP_MS"
+    --rooms "$ROOMS" --interval "$interval" --spawn "$SPAWN_MS" --mode "$MODE" --warmup "$WARMUP_MS"
   ( while kill -0 "$pid" 2>/dev/null; do rss_kb "$pid"; sleep 0.5; done ) > "$OUT/$name.rss" &
   local sampler=$!
   local cpu0; cpu0=$(cpu_ticks "$pid")
@@ -57,11 +83,14 @@ bench() {
   kill "$sampler" 2>/dev/null || true
   local peak; peak=$(sort -n "$OUT/$name.rss" | tail -1)
   python3 - "$OUT/${name}_flood_result.json" "$name" "$idle" "$peak" "$USERS" "$DURATION" \
-    "$SPAWN_MS" "$WARMUP_MS" "$((cpu1 - cpu0))" "$(getconf CLK_TCK)" "$MODE" <<'PY'
+    "$SPAWN_MS" "$WARMUP_MS" "$((cpu1 - cpu0))" "$(getconf CLK_TCK)" "$MODE" "$interval" \
+    "$ROOMS" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); name = sys.argv[2]
 idle, peak, users, dur, spawn, warmup, ticks, hz = (int(x) for x in sys.argv[3:11])
 mode = sys.argv[11]
+interval, rooms = int(sys.argv[12]), int(sys.argv[13])
+room = users / max(rooms, 1)
 c, run = r["counters"], r["run"]
 nan = float("nan")
 if mode == "echo":
@@ -86,31 +115,60 @@ fig = {
   "connected": c["connected_users"],
   "errors": sum(r["errors"].values()),
 }
+if mode == "chat":
+    fig["offered_per_s"] = users / (interval / 1000.0) * room
+    fig["delivered_share"] = c.get("msgs", 0) / max(c.get("sent", 0) * room, 1)
+cpu = run.get("cpu", {})
+fig["flood_cpu_s"] = cpu.get("flood_cpu_s", nan)
+fig["flood_cores"] = cpu.get("flood_cores_mean", nan)
+fig["machine_idle_mean"] = cpu.get("machine", {}).get("idle_mean", nan)
+fig["machine_saturated"] = 1 if cpu.get("machine", {}).get("saturated") else 0
 json.dump(fig, open(sys.argv[1].replace("_flood_result.json", ".fig.json"), "w"))
 print(name, json.dumps(fig), "errors:", json.dumps(r["errors"]))
 PY
-  grep -E "Maximum resident|Elapsed" "$OUT/$name.flood.err" | sed "s/^/  flood ($name): /" || true
+  grep -E "Maximum resident|Elapsed|flood used|saturated" "$OUT/$name.flood.err" \
+    | sed "s/^/  flood ($name): /" || true
 }
+
+# series NAME PID PORT: one bench per step of $STEPS on the same server.
+series() {
+  local name=$1 pid=$2 port=$3 step
+  for step in $(echo "$STEPS" | tr ',' ' '); do
+    bench "$name.s$step" "$pid" "$port" "$step"
+  done
+}
+
+# run_server NAME PID PORT: the single run, or the step series.
+run_server() {
+  if [ -n "$STEPS" ]; then series "$@"; else bench "$@"; fi
+}
+
+if [ -n "$STEPS" ] && [ "$MODE" != chat ]; then
+  echo "--steps needs MODE=chat (the echo loop is closed: its offered load is what the server answers)" >&2
+  exit 2
+fi
+echo "load: $USERS users, ${DURATION} s, MODE=$MODE, hive poll_timeout ${POLL_TIMEOUT} ms${STEPS:+, steps (publish interval ms) $STEPS}; $(nproc) cores; $(uptime)"
 
 if [ -z "${SKIP_NODE:-}" ]; then
   NPORT=$(free_port)
   node benches/load/reference_server.js "$NPORT" > "$OUT/node.log" 2>&1 &
   NPID=$!
-  bench node "$NPID" "$NPORT"
+  run_server node "$NPID" "$NPORT"
   kill "$NPID"; wait "$NPID" 2>/dev/null || true
 fi
 if [ -z "${SKIP_HIVE:-}" ]; then
   HPORT=$(free_port)
-  python3 - "$HPORT" "$OUT" <<'PY'
+  python3 - "$HPORT" "$OUT" "$POLL_TIMEOUT" <<'PY'
 import json, sys
 c = json.load(open("benches/load/hive_bench.json"))
 c["hive"]["port"] = int(sys.argv[1]); c["log"]["dir"] = sys.argv[2] + "/hive-log"
+c["socketio"]["poll_timeout"] = int(sys.argv[3])
 c["api"]["port"] = 0; c["monitor"]["port"] = 0
 json.dump(c, open(sys.argv[2] + "/hive.json", "w"))
 PY
-  ./target/release/hive --config "$OUT/hive.json" > "$OUT/hive.log" 2>&1 &
+  "${HIVE_BIN:-./target/release/hive}" --config "$OUT/hive.json" > "$OUT/hive.log" 2>&1 &
   HPID=$!
-  bench hive "$HPID" "$HPORT"
+  run_server hive "$HPID" "$HPORT"
   kill "$HPID"; wait "$HPID" 2>/dev/null || true
 fi
 if [ -f "$OUT/hive.fig.json" ] && [ -f "$OUT/node.fig.json" ]; then
@@ -123,5 +181,8 @@ for k in h:
     ratio = (a / b) if isinstance(b, (int, float)) and b else float("nan")
     print("%-24s %14.3f %14.3f %10.3f" % (k, a, b, ratio))
 PY
+fi
+if [ -n "$STEPS" ]; then
+  python3 benches/load/steps.py "$OUT" "$STEPS" "${SAT_SHARE:-0.95}" "${SAT_P99_MS:-1000}"
 fi
 echo "results in $OUT"

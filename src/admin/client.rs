@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -28,10 +28,31 @@ pub async fn fetch_and_print_tree(
     hash: &str,
     all: bool,
 ) -> Result<String, HiveError> {
-    let query = if all {
-        format!("?children=all&limit={}", TreeQuery::MAX_LIMIT)
-    } else {
+    fetch_and_print_node_tree(monitor_url, hash, all, None).await
+}
+
+/// As [`fetch_and_print_tree`], for `node`: the tree of that cluster node (its name or tag), or of
+/// every node (`all`, one after the other under its name), fetched through the monitor called.
+///
+/// # Errors
+/// As [`fetch_and_print_tree`]; also `bad_monitor_request` for an unknown node.
+pub async fn fetch_and_print_node_tree(
+    monitor_url: &str,
+    hash: &str,
+    all: bool,
+    node: Option<&str>,
+) -> Result<String, HiveError> {
+    let mut params = Vec::new();
+    if all {
+        params.push(format!("children=all&limit={}", TreeQuery::MAX_LIMIT));
+    }
+    if let Some(n) = node {
+        params.push(format!("node={}", encode(n)));
+    }
+    let query = if params.is_empty() {
         String::new()
+    } else {
+        format!("?{}", params.join("&"))
     };
     let (status, body) = tokio::time::timeout(
         FETCH_TIMEOUT,
@@ -45,8 +66,21 @@ pub async fn fetch_and_print_tree(
     if status != 200 {
         return Err(reply_error(status, &body));
     }
-    let report: SupervisorReport = serde_json::from_slice(&body)
-        .map_err(|e| HiveError::InternalError(format!("Hive Monitor sent an invalid tree: {e}")))?;
+    let invalid = |e: serde_json::Error| {
+        HiveError::InternalError(format!("Hive Monitor sent an invalid tree: {e}"))
+    };
+    if node == Some("all") {
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(invalid)?;
+        let mut out = Vec::new();
+        for (name, answer) in v["nodes"].as_object().into_iter().flatten() {
+            match serde_json::from_value::<SupervisorReport>(answer.clone()) {
+                Ok(report) => out.push(format!("== {name}\n{}", render_tree_text(&report))),
+                Err(_) => out.push(format!("== {name}: no tree ({answer})")),
+            }
+        }
+        return Ok(out.join("\n"));
+    }
+    let report: SupervisorReport = serde_json::from_slice(&body).map_err(invalid)?;
     Ok(render_tree_text(&report))
 }
 
@@ -79,6 +113,17 @@ pub(crate) fn encode(s: &str) -> String {
 
 /// One GET over a fresh connection: (status, body).
 pub(crate) async fn get(base_url: &str, path: &str) -> Result<(u16, Bytes), HiveError> {
+    let (status, _, body) = request(base_url, "GET", path, Bytes::new()).await?;
+    Ok((status, body))
+}
+
+/// One request over a fresh connection: (status, `Content-Type`, body).
+pub(crate) async fn request(
+    base_url: &str,
+    method: &str,
+    path: &str,
+    body: Bytes,
+) -> Result<(u16, Option<String>, Bytes), HiveError> {
     let unreachable = |e: &dyn std::fmt::Display| {
         HiveError::InternalError(format!("Cannot reach the Hive Monitor at {base_url}: {e}"))
     };
@@ -99,15 +144,22 @@ pub(crate) async fn get(base_url: &str, path: &str) -> Result<(u16, Bytes), Hive
         .await
         .map_err(|e| unreachable(&e))?;
     let driver = tokio::spawn(conn);
-    let req = Request::get(full_path)
+    let req = Request::builder()
+        .method(method)
+        .uri(full_path)
         .header(hyper::header::HOST, authority)
-        .body(Empty::<Bytes>::new())
+        .body(Full::new(body))
         .map_err(|e| HiveError::BadMonitorRequest(format!("Bad monitor URL {base_url}: {e}")))?;
     let resp = sender
         .send_request(req)
         .await
         .map_err(|e| unreachable(&e))?;
     let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let body = resp
         .into_body()
         .collect()
@@ -115,7 +167,7 @@ pub(crate) async fn get(base_url: &str, path: &str) -> Result<(u16, Bytes), Hive
         .map_err(|e| unreachable(&e))?
         .to_bytes();
     driver.abort();
-    Ok((status, body))
+    Ok((status, content_type, body))
 }
 
 #[cfg(test)]

@@ -96,8 +96,12 @@ const base = location.pathname.replace(/\/dashboard\/?$/, "/");
 const $ = (id) => document.getElementById(id);
 const COLORS = ["#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#5d4037", "#ad1457"];
 
+// `?node=<name>` of the page is passed on to every fetch (another node's dashboard, relayed).
+const node = new URLSearchParams(location.search).get("node");
+const withNode = (p) => node ? p + (p.includes("?") ? "&" : "?") + "node=" + encodeURIComponent(node) : p;
+
 async function api(path, opts) {
-  const r = await fetch(base + path, Object.assign({ cache: "no-store" }, opts || {}));
+  const r = await fetch(base + withNode(path), Object.assign({ cache: "no-store" }, opts || {}));
   const text = await r.text();
   let body = null;
   try { body = text ? JSON.parse(text) : null; } catch (_) { body = text; }

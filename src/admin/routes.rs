@@ -25,6 +25,9 @@
 //! | GET | `/cluster` | the cluster's nodes (docs/cluster.md); 404 without a `cluster` section |
 //! | any | `/cluster...` (other) | 404 |
 //!
+//! Every route also accepts `?node=<name>` (that node's answer, relayed) and `?node=all` (every
+//! node's answer, metrics summed): see [`super::relay`].
+//!
 //! Wrong or missing hash: 401; other methods: 405; all errors are `{"error","description"}`.
 //! The reserved words (`metrics`, `tree`, `tree.html`, `health`, `actors`, `sessions`,
 //! `channels`, `dashboard`, `cluster`, `latency`) are never read as metric prefixes.
@@ -113,7 +116,7 @@ fn hex(c: u8) -> Option<u8> {
 }
 
 /// The value of `key` in a query string.
-fn query_param<'q>(query: &'q str, key: &str) -> Option<&'q str> {
+pub(crate) fn query_param<'q>(query: &'q str, key: &str) -> Option<&'q str> {
     query.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         (k == key).then_some(v)
@@ -150,6 +153,20 @@ pub(crate) const RESERVED: &[&str] = &[
     "cluster",
     "latency",
 ];
+
+/// True when `path` is under `/monitor/<the right hash>` (compared in constant time).
+pub(crate) fn authorized(ctx: &MonitorCtx, path: &str) -> bool {
+    let Some(rest) = path.trim_end_matches('/').strip_prefix("/monitor/") else {
+        return false;
+    };
+    let hash = percent_decode(rest.split_once('/').map_or(rest, |(h, _)| h));
+    bool::from(hash.as_bytes().ct_eq(ctx.hash.as_bytes()))
+}
+
+/// The unauthorized reply (wrong or missing hash).
+pub(crate) fn unauthorized() -> Reply {
+    Reply::unauthorized()
+}
 
 /// Answer one request (`body`: the request body, read only for `POST`).
 pub(crate) async fn handle(

@@ -1,5 +1,6 @@
 //! The monitor listener: a hyper 1 HTTP/1.1 server on `monitor.port` (served by
-//! [`crate::http_edge`]) answering through [`routes`](super::routes).
+//! [`crate::http_edge`]) answering through [`routes`](super::routes), or through
+//! [`relay`](super::relay) for `?node=`.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::ctx::MonitorCtx;
+use super::relay;
 use super::routes::{self, Reply};
 use crate::http_edge::{self, Edge};
 
@@ -55,14 +57,14 @@ async fn answer(ctx: &MonitorCtx, req: Request<Incoming>) -> Response<Full<Bytes
     } else {
         Bytes::new()
     };
-    let reply = routes::handle(
-        ctx,
-        parts.method.as_str(),
-        uri.path(),
-        uri.query().unwrap_or(""),
-        &body,
-    )
-    .await;
+    let query = uri.query().unwrap_or("");
+    let reply = match relay::target(query) {
+        Some(_) if !routes::authorized(ctx, uri.path()) => routes::unauthorized(),
+        Some(node) => {
+            relay::relay(ctx, &node, parts.method.as_str(), uri.path(), query, body).await
+        }
+        None => routes::handle(ctx, parts.method.as_str(), uri.path(), query, &body).await,
+    };
     tracing::debug!(method = %parts.method, path = uri.path(), status = reply.status, "monitor");
     to_response(reply)
 }

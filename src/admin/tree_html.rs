@@ -104,7 +104,10 @@ function renderSup(sup, path, childInfo) {
 async function load() {
   const status = document.getElementById("status");
   const base = location.pathname.replace(/\/tree\.html\/?$/, "/tree");
-  const url = base + (document.getElementById("all").checked ? "?children=all&limit=1000" : "");
+  const q = new URLSearchParams(document.getElementById("all").checked ? "children=all&limit=1000" : "");
+  const node = new URLSearchParams(location.search).get("node");
+  if (node) q.set("node", node);
+  const url = base + (q.toString() ? "?" + q.toString() : "");
   try {
     const resp = await fetch(url, { cache: "no-store" });
     const body = await resp.json();

@@ -327,14 +327,19 @@ impl Subscriber for ClientHandle {
     }
 
     fn deliver(&self, p: &Payload) -> DeliverOutcome {
-        let (d, frames) = match p {
-            Payload::Published(p) => {
-                let f = p.encoded(&self.shortcut.wire());
-                (Delivery::Frames(Arc::clone(&f)), Some(f))
-            }
-            Payload::Events(e) => (Delivery::Events(Arc::clone(e)), None),
+        let frames = match p {
+            Payload::Published(p) => Some(p.encoded(&self.shortcut.wire())),
+            Payload::Events(_) => None,
         };
-        let cast = || self.actor.cast(ClientMsg::Deliver(d)).is_ok();
+        // The actor's form is built only when the delivery goes to the actor.
+        let cast = || {
+            let d = match (&frames, p) {
+                (Some(f), _) => Delivery::Frames(Arc::clone(f)),
+                (None, Payload::Events(e)) => Delivery::Events(Arc::clone(e)),
+                (None, Payload::Published(p)) => Delivery::Frames(p.encoded(&self.shortcut.wire())),
+            };
+            self.actor.cast(ClientMsg::Deliver(d)).is_ok()
+        };
         match self
             .shortcut
             .deliver(frames.as_ref(), self.max_pending, cast)

@@ -53,6 +53,29 @@ fn push_once(v: &mut Vec<String>, cid: &str) {
     }
 }
 
+/// The node tag of a sid, when it carries one: the first 8 characters, lowercase hex, of a 0.9
+/// sid (40 hex digits) or of a cluster node's Engine.IO sid (8 hex digits, then 16 characters of
+/// URL-safe base64). `None` for a sid of a single node or a malformed one.
+pub fn sid_tag(sid: &str) -> Option<&str> {
+    let tag = sid.get(..8)?;
+    let hex = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let tagged = match sid.len() {
+        40 => hex(sid),
+        EIO_SID_LEN => sid[8..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        _ => false,
+    };
+    (tagged && hex(tag)).then_some(tag)
+}
+
+/// Length of a cluster node's Engine.IO sid: its 8-hex-digit tag and 12 random bytes in URL-safe
+/// base64 (a single node's sids are 20 characters, so they never look tagged).
+pub const EIO_SID_LEN: usize = 24;
+
 /// The key names of one cluster.
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -86,6 +109,12 @@ impl Keys {
     /// The membership record of the node tagged `tag` (expires when the node stops beating).
     pub fn node(&self, tag: &str) -> String {
         format!("{}:node:{tag}", self.name)
+    }
+
+    /// The gone marker of the node tagged `tag`: set by a survivor that saw its record expire, read
+    /// by that node when it resumes (it then rejoins under a new tag).
+    pub fn gone(&self, tag: &str) -> String {
+        format!("{}:gone:{tag}", self.name)
     }
 
     /// The set of every tag seen (the monitor's list; a tag without a record is gone).
@@ -134,6 +163,19 @@ mod tests {
                 assert_eq!(v, &["rooms"]);
             }
         }
+    }
+
+    #[test]
+    fn sid_tags_are_read_from_both_sid_forms() {
+        let old = format!("0123abcd{}", "f".repeat(32));
+        assert_eq!(sid_tag(&old), Some("0123abcd"));
+        assert_eq!(sid_tag("0123abcdAbC-_xyz0123456_"), Some("0123abcd"));
+        // A single node's Engine.IO sid (20 characters) and malformed ones carry no tag.
+        assert_eq!(sid_tag("AbC-_xyz0123456_AbC-"), None);
+        assert_eq!(sid_tag("0123ABCDAbC-_xyz0123456_"), None);
+        assert_eq!(sid_tag("0123abcdAbC-_xyz0123456/"), None);
+        assert_eq!(sid_tag(&format!("0123abcd{}", "g".repeat(32))), None);
+        assert_eq!(sid_tag("0123"), None);
     }
 
     #[test]

@@ -7,6 +7,17 @@
 //! it. A node that stops gracefully deletes its record (it leaves at once). Each beat also removes
 //! from `<name>:tags` the nodes gone for more than 10 x `gone_after_ms` (a survivor cleans up).
 //!
+//! **Declared gone, and rejoining.** A survivor whose beat finds a node's record expired marks it
+//! gone (`<name>:gone:<tag>`, kept 20 x `gone_after_ms`), once, with a log line and
+//! `cluster.nodes_declared_gone`. A node refreshes its own record only if it is still there
+//! (`SET XX`): when it is not, and a survivor marked it gone (only a node whose own beats have
+//! all succeeded for `gone_after_ms` marks others: an outage of Redis itself declares nobody gone)
+//! or its own last beat is older than the marker's lifetime, other nodes have been answering its
+//! sids `bad_session_id`, so it **rejoins**: it takes a new tag (new sids), the application closes
+//! every session of the old tag (their clients reconnect), and it is counted in `cluster.rejoins`
+//! and logged. A record missing without a marker (Redis was away or lost its data) is simply
+//! written again.
+//!
 //! Sids carry their node's tag (the first 8 of their 40 hex digits, HIVE.md 3.5), so the owner of
 //! a sid is found with one `GET` of its record: no sid table in Redis.
 
@@ -14,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fred::prelude::{Client, ClientLike, Expiration, HashesInterface, KeysInterface};
+use fred::types::SetOptions;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +43,10 @@ pub struct NodeRecord {
     pub advertise: String,
     /// Its API listener, for other nodes.
     pub api: String,
+    /// Its monitor listener, for other nodes (`?node=` of the monitor routes; empty from a node
+    /// that predates it).
+    #[serde(default)]
+    pub monitor: String,
     /// Unix ms of the heartbeat.
     pub heartbeat_ms: u64,
     /// Live sessions on the node.
@@ -69,6 +85,12 @@ pub struct MembershipState {
     shared: Arc<Shared>,
     client: Client,
     failing: bool,
+    /// When the last beat was written (`None`: not joined yet).
+    last_ok: Option<std::time::Instant>,
+    /// Since when every beat succeeded (`None`: the last one failed). Only a node that has been
+    /// beating for `gone_after_ms` declares others gone: after an outage of Redis itself, every
+    /// node writes its record again before any of them may declare the others gone.
+    healthy_since: Option<std::time::Instant>,
 }
 
 fn now_ms() -> u64 {
@@ -79,39 +101,97 @@ fn now_ms() -> u64 {
 }
 
 impl MembershipState {
-    async fn beat(&self) -> Result<(), fred::error::Error> {
+    fn record(&self, tag: &str) -> NodeRecord {
         let s = &self.shared;
         let (sessions, channels) = s.stats();
-        let record = NodeRecord {
+        NodeRecord {
             node: s.spec.node.clone(),
-            tag: s.spec.tag.clone(),
+            tag: tag.to_string(),
             advertise: s.spec.advertise.clone(),
             api: s.spec.api.clone(),
+            monitor: s.spec.monitor.clone(),
             heartbeat_ms: now_ms(),
             sessions,
             channels,
-        };
-        let json = serde_json::to_string(&record).unwrap_or_default();
+        }
+    }
+
+    /// Write the record: `XX` (only if still there) once joined, plain `SET` otherwise. False when
+    /// an `XX` found no record.
+    async fn write(&self, tag: &str, only_if_there: bool) -> Result<bool, fred::error::Error> {
+        let s = &self.shared;
+        let json = serde_json::to_string(&self.record(tag)).unwrap_or_default();
         let ttl = s.spec.gone_after.as_millis() as i64;
-        let _: () = self
+        let set: Option<String> = self
             .client
             .set(
-                s.keys.node(&s.spec.tag),
+                s.keys.node(tag),
                 json.as_str(),
                 Some(Expiration::PX(ttl)),
-                None,
+                only_if_there.then_some(SetOptions::XX),
                 false,
             )
             .await?;
+        if set.is_none() {
+            return Ok(false);
+        }
         let _: () = self
             .client
-            .hset(s.keys.tags(), (s.spec.tag.as_str(), json.as_str()))
+            .hset(s.keys.tags(), (tag, json.as_str()))
             .await?;
-        // A survivor's cleanup: nodes gone for long leave the list.
-        let all = nodes(&self.client, s).await?;
+        Ok(true)
+    }
+
+    async fn beat(&mut self) -> Result<(), fred::error::Error> {
+        let s = Arc::clone(&self.shared);
+        let tag = s.tag();
+        let joined = self.last_ok.is_some();
+        if !self.write(&tag, joined).await? {
+            // The record expired: declared gone, or only Redis forgot it?
+            let marked: i64 = self.client.exists(s.keys.gone(&tag)).await?;
+            let silent = self.last_ok.map_or(Duration::ZERO, |t| t.elapsed());
+            if marked > 0 || silent > 20 * s.spec.gone_after {
+                let new = s.new_tag();
+                let _ = self.client.del(s.keys.gone(&tag)).await.map(|_: i64| ());
+                tracing::warn!(
+                    node = %s.spec.node, old_tag = %tag, new_tag = %new,
+                    silent_ms = silent.as_millis() as u64, marked_gone = marked > 0,
+                    "cluster: this node was declared gone (paused or cut off for longer than \
+                     gone_after_ms); its sessions are closed and it rejoins under a new tag"
+                );
+                self.write(&new, false).await?;
+            } else {
+                tracing::warn!(node = %s.spec.node, tag = %tag, "cluster: this node's record was missing (Redis lost it?); written again");
+                self.write(&tag, false).await?;
+            }
+        }
+        let now = std::time::Instant::now();
+        self.last_ok = Some(now);
+        let healthy =
+            now.duration_since(*self.healthy_since.get_or_insert(now)) >= s.spec.gone_after;
+        // A survivor's part: mark newly gone nodes, forget those gone for long.
+        let mine = s.tag();
+        let all = nodes(&self.client, &s).await?;
         let forget = 10 * s.spec.gone_after.as_millis() as u64;
         for (r, status) in all {
-            if status == "gone" && now_ms().saturating_sub(r.heartbeat_ms) > forget {
+            if status != "gone" || r.tag == mine || !healthy {
+                continue;
+            }
+            let first: Option<String> = self
+                .client
+                .set(
+                    s.keys.gone(&r.tag),
+                    s.spec.node.as_str(),
+                    Some(Expiration::PX(2 * forget as i64)),
+                    Some(SetOptions::NX),
+                    false,
+                )
+                .await?;
+            if first.is_some() {
+                s.declared_gone.inc();
+                tracing::warn!(node = %s.spec.node, gone = %r.node, tag = %r.tag, "cluster: node declared gone (its record expired or it left)");
+            }
+            if now_ms().saturating_sub(r.heartbeat_ms) > forget {
                 let _: () = self.client.hdel(s.keys.tags(), r.tag.as_str()).await?;
             }
         }
@@ -137,6 +217,8 @@ impl Actor for Membership {
             shared,
             client,
             failing: false,
+            last_ok: None,
+            healthy_since: None,
         })
     }
 
@@ -147,7 +229,7 @@ impl Actor for Membership {
     ) -> Result<(), ActorProcessingErr> {
         // A graceful stop leaves at once.
         let s = &st.shared;
-        let _: Result<(), _> = st.client.del(s.keys.node(&s.spec.tag)).await;
+        let _: Result<(), _> = st.client.del(s.keys.node(&s.tag())).await;
         let _ = st.client.quit().await;
         Ok(())
     }
@@ -166,6 +248,7 @@ impl Actor for Membership {
                 }
             }
             Err(e) => {
+                st.healthy_since = None;
                 if !st.failing {
                     st.failing = true;
                     tracing::warn!(node = %st.shared.spec.node, error = %e, "cluster: cannot write the heartbeat (Redis away?)");
@@ -183,8 +266,18 @@ impl Actor for Membership {
 /// # Errors
 /// `backplane_unavailable` when Redis cannot be asked.
 pub async fn owner(shared: &Shared, sid: &str) -> Result<Owner, HiveError> {
-    let tag = sid.get(..8).unwrap_or_default();
-    if tag == shared.spec.tag || sid.len() != 40 {
+    match super::keys::sid_tag(sid) {
+        Some(tag) => owner_of_tag(shared, tag).await,
+        None => Ok(Owner::Local),
+    }
+}
+
+/// The owner of the sids tagged `tag` (8 hex digits): this node, an up node, or gone.
+///
+/// # Errors
+/// `backplane_unavailable` when Redis cannot be asked.
+pub async fn owner_of_tag(shared: &Shared, tag: &str) -> Result<Owner, HiveError> {
+    if tag == shared.tag() {
         return Ok(Owner::Local);
     }
     let Some(client) = shared.lookup() else {
@@ -242,6 +335,7 @@ pub async fn view(shared: &Shared) -> Result<serde_json::Value, HiveError> {
     let Some(client) = shared.lookup() else {
         return Err(unavailable("not connected yet"));
     };
+    let mine = shared.tag();
     let all = nodes(&client, shared)
         .await
         .map_err(|e| unavailable(&e.to_string()))?;
@@ -252,7 +346,7 @@ pub async fn view(shared: &Shared) -> Result<serde_json::Value, HiveError> {
                 "name": r.node, "tag": r.tag, "advertise": r.advertise, "api": r.api,
                 "sessions": r.sessions, "channels": r.channels,
                 "last_heartbeat_ms": r.heartbeat_ms, "status": status,
-                "self": r.tag == shared.spec.tag,
+                "monitor": r.monitor, "self": r.tag == mine,
             })
         })
         .collect();

@@ -86,11 +86,23 @@ impl Table {
     }
 }
 
-/// A new session id: 15 random bytes as 20 characters of URL-safe base64.
-fn new_sid() -> Arc<str> {
-    let mut b = [0u8; 15];
-    rand::rng().fill_bytes(&mut b);
-    Arc::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+/// A new session id: 15 random bytes as 20 characters of URL-safe base64; on a cluster node, its
+/// 8-hex-digit tag and 12 random bytes (16 characters), so that any node finds its owner
+/// (`cluster::sid_tag`).
+fn new_sid(tag: Option<&str>) -> Arc<str> {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    match tag {
+        Some(tag) => {
+            let mut b = [0u8; 12];
+            rand::rng().fill_bytes(&mut b);
+            Arc::from(format!("{tag}{}", b64.encode(b)))
+        }
+        None => {
+            let mut b = [0u8; 15];
+            rand::rng().fill_bytes(&mut b);
+            Arc::from(b64.encode(b))
+        }
+    }
 }
 
 /// The query parameters of a request.
@@ -301,7 +313,7 @@ pub async fn route(
             } else {
                 Vec::new()
             };
-            let sid = new_sid();
+            let sid = new_sid(ctx.sid_tag().as_deref());
             let open = eio::OpenInfo {
                 sid: sid.to_string(),
                 upgrades,
@@ -464,7 +476,17 @@ async fn post(ctx: &TransportCtx, req: Request<Incoming>, entry: &Entry) -> Resp
 
 #[cfg(test)]
 mod tests {
-    use super::{HeaderMap, HeaderValue, origin_allowed};
+    use super::{HeaderMap, HeaderValue, new_sid, origin_allowed};
+
+    #[test]
+    fn a_cluster_node_tags_its_engine_io_sids() {
+        let single = new_sid(None);
+        assert_eq!(single.len(), 20);
+        assert_eq!(crate::cluster::sid_tag(&single), None);
+        let tagged = new_sid(Some("00c0ffee"));
+        assert_eq!(tagged.len(), crate::cluster::EIO_SID_LEN);
+        assert_eq!(crate::cluster::sid_tag(&tagged), Some("00c0ffee"));
+    }
 
     fn allowed(list: &[Option<&str>]) -> Vec<Option<String>> {
         list.iter().map(|a| a.map(str::to_owned)).collect()

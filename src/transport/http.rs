@@ -10,6 +10,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use super::forward::{self, SioBody};
 use super::origin::{check, rejection_text, reply};
 use super::{TransportCtx, eio, handshake, websocket, ws_echo, xhr_polling};
 use crate::error::HiveError;
@@ -26,7 +27,13 @@ pub async fn serve(
 ) {
     http_edge::serve(listener, edge, "socketio", shutdown, move |req| {
         let ctx = ctx.clone();
-        async move { route(&ctx, req).await }
+        async move {
+            // In a cluster, a request for another node's session goes to that node.
+            match forward::forward(&ctx, req).await {
+                Ok(resp) => resp,
+                Err(req) => route(&ctx, req).await.map(SioBody::from),
+            }
+        }
     })
     .await;
 }

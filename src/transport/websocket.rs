@@ -269,7 +269,10 @@ where
                         None => break,
                     }
                 }
-                if !urgent && let Some(until) = window.ready(tokio::time::Instant::now().into()) {
+                if !urgent
+                    && window.batches()
+                    && let Some(until) = window.ready(tokio::time::Instant::now().into())
+                {
                     held.append(&mut buf);
                     out.park();
                     flush_at = Some(Box::pin(tokio::time::sleep_until(until.into())));

@@ -24,6 +24,11 @@ impl WriteWindow {
         }
     }
 
+    /// Whether output may be held at all (a window of zero never holds: no need to read the clock).
+    pub fn batches(&self) -> bool {
+        !self.len.is_zero()
+    }
+
     /// Output is ready at `now`: `None` to write it now (a window opens), `Some(t)` to hold it
     /// until `t`, when the open window closes.
     pub fn ready(&mut self, now: Instant) -> Option<Instant> {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 /// Why a write did not complete.
@@ -21,7 +22,12 @@ where
     S: AsyncWrite + Unpin,
 {
     while !buf.is_empty() {
-        match tokio::time::timeout(limit, io.write(buf)).await {
+        // A socket with room takes the bytes at once: no timer for that (the common case).
+        let wrote = match io.write(buf).now_or_never() {
+            Some(r) => Ok(r),
+            None => tokio::time::timeout(limit, io.write(buf)).await,
+        };
+        match wrote {
             Err(_) => return Err(WriteEnd::Stalled),
             Ok(Ok(0) | Err(_)) => return Err(WriteEnd::Failed),
             Ok(Ok(n)) => buf = buf.get(n..).unwrap_or_default(),

@@ -22,7 +22,7 @@ use super::redis::RedisServer;
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Whether node and both npm clients are here; under `CI=true` their absence fails the test.
-fn node_clients_available() -> bool {
+pub fn node_clients_available() -> bool {
     let root = repo_root();
     let node = Command::new("node")
         .arg("--version")
@@ -50,7 +50,7 @@ fn node_clients_available() -> bool {
 }
 
 /// `seed.json` with only its listener ports, the backend's URL and Redis' address changed.
-fn seed_config(api: u16, backend: SocketAddr, redis: u16) -> Value {
+pub fn seed_config(api: u16, backend: SocketAddr, redis: u16) -> Value {
     let file = setup::config_dir().join("seed.json");
     let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     config["hive"]["port"] = json!(0);
@@ -125,20 +125,27 @@ fn session_keys(redis: &RedisServer) -> usize {
 
 /// The two users' conversation; Hive and the backend run on `rt` meanwhile.
 fn converse(url: &str, redis: &RedisServer) {
+    converse_over(url, redis, "websocket", "polling,websocket");
+}
+
+/// The conversation with the 0.9 user on `old_transport` (`websocket` or `xhr-polling`) and the
+/// socket.io-client 4 user on `new_transports` (`polling,websocket`: polling upgraded to
+/// WebSocket; `polling`: polling only).
+pub fn converse_over(url: &str, redis: &RedisServer, old_transport: &str, new_transports: &str) {
     let (old_nick, new_nick) = ("Zoë", "Łukasz");
     let main = "main";
     let cafe = "café";
 
-    // The 0.9 user: WebSocket, `Origin: null` on the handshake and the upgrade (a file:// page).
+    // The 0.9 user: `Origin: null` on the handshake and the transport (a file:// page).
     let mut old = JsClient::spawn(
         "tests/js/origin_client.js",
-        &[url, "websocket"],
+        &[url, old_transport],
         &[("ORIGIN", "null")],
     );
-    // The socket.io-client 4 user: polling upgraded to WebSocket, no Origin on either.
+    // The socket.io-client 4 user: no Origin.
     let mut new = JsClient::spawn(
         "tests/js/sio4_client.js",
-        &[url, "polling,websocket", "", "4"],
+        &[url, new_transports, "", "4"],
         &[],
     );
     let up = old.wait_for(WAIT, |v| v["ev"] == "connect" || v["ev"] == "error");
@@ -181,6 +188,22 @@ fn converse(url: &str, redis: &RedisServer) {
         expect(c, who, "msg_published", said(old_nick, main, from_old));
         expect(c, who, "msg_published", said(new_nick, cafe, from_new));
     }
+
+    // The v4 user moved to WebSocket when it may (the upgrade went through), and only then.
+    let upgraded = |c: &JsClient| {
+        c.seen
+            .iter()
+            .any(|v| v["ev"] == "upgrade" && v["transport"] == "websocket")
+    };
+    if new_transports.contains("websocket") && !upgraded(&new) {
+        new.wait_for(WAIT, |v| v["ev"] == "upgrade");
+    }
+    assert_eq!(
+        upgraded(&new),
+        new_transports.contains("websocket"),
+        "{:?}",
+        new.seen
+    );
 
     // The v4 user leaves café (leave_rooms): the 0.9 user sees it.
     new.emit("leave_rooms", json!([{"rooms": [cafe]}]));

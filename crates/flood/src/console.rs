@@ -52,6 +52,26 @@ pub fn notice(text: &str) {
     line("notice", text);
 }
 
+/// ` <name> p50 A p99 B ms` for each timer and event of the sample (at most four, the rest
+/// counted), each name on its own: a think-time timer is not mixed into a latency.
+pub fn latencies(s: &Sample) -> String {
+    let mut out = String::new();
+    for (name, l) in s.latency.iter().take(4) {
+        let short = name
+            .strip_prefix("timers.")
+            .or_else(|| name.strip_prefix("events."))
+            .unwrap_or(name);
+        out.push_str(&format!(" {short} p50 {:.1} p99 {:.1} ms", l.p50, l.p99));
+    }
+    if s.latency.len() > 4 {
+        out.push_str(&format!(" (+{} more)", s.latency.len() - 4));
+    }
+    if out.is_empty() {
+        out.push_str(" no latencies");
+    }
+    out
+}
+
 /// Live progress display.
 pub struct Progress {
     quiet: bool,
@@ -81,8 +101,16 @@ impl Progress {
             return;
         }
         let msg = format!(
-            "| sio {} | in {:.0}/s out {:.0}/s | p50 {:.1} ms p99 {:.1} ms | errors {}",
-            s.sio_connected, s.in_rate, s.out_rate, s.p50, s.p99, s.errors
+            "| sio {} | in {:.0}/s out {:.0}/s |{} | errors {} | flood cpu {:.2}{}",
+            s.sio_connected,
+            s.in_rate,
+            s.out_rate,
+            latencies(s),
+            s.errors,
+            s.flood_cores,
+            s.idle
+                .map(|i| format!(" machine idle {:.0}%", i * 100.0))
+                .unwrap_or_default()
         );
         if self.tty {
             if let Some(b) = BAR.lock().unwrap_or_else(PoisonError::into_inner).as_ref() {

@@ -11,11 +11,13 @@
 //! - [`runner`], [`schedule`]: spawn cadence, goal checks, the verdict, the end of the run.
 //! - [`rtt`]: round trips of emitted events (acks and same-name replies).
 //! - [`histogram`]: the one latency histogram shape.
+//! - [`cpu`]: flood's own CPU time and the machine's saturation verdict.
 //! - [`stats`], [`result`], [`goal`], [`report`], [`console`]: measurements, the result
 //!   document, draft-03 goal checks, the HTML report and progress output.
 
 pub mod action;
 pub mod console;
+pub mod cpu;
 pub mod ctx;
 pub mod dial;
 pub mod erlfmt;

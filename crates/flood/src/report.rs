@@ -94,6 +94,31 @@ fn series(doc: &Value, key: &str) -> Vec<(f64, f64)> {
         .unwrap_or_default()
 }
 
+/// Every timer and event name in the time series, in order of first appearance.
+fn latency_names(doc: &Value) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for s in doc["series"].as_array().into_iter().flatten() {
+        for k in s["latency"].as_object().into_iter().flat_map(|m| m.keys()) {
+            if !names.contains(k) {
+                names.push(k.clone());
+            }
+        }
+    }
+    names
+}
+
+/// `(t, latency.<name>.<key>)` of every sample that has that name.
+fn latency_series(doc: &Value, name: &str, key: &str) -> Vec<(f64, f64)> {
+    doc["series"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| Some((s["t"].as_f64()?, s["latency"][name][key].as_f64()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn timer_rows(out: &mut String, name: &str, t: &Value) {
     let p = |k: &str| t["percentile"][k].as_f64().unwrap_or(0.0);
     let _ = write!(
@@ -129,14 +154,52 @@ pub fn render(doc: &Value, title: &str) -> String {
         v = if passed { "PASSED" } else { "FAILED" },
         d = doc["run"]["duration_ms"]
     );
+    // One chart per timer and per event round trip, each on its own scale: a think-time timer
+    // of seconds does not flatten (or pass for) a latency of milliseconds.
+    for name in latency_names(doc) {
+        out.push_str(&line_chart(
+            &format!("Latency over time: {name} (per second)"),
+            "ms",
+            &[
+                ("p50", "#1f77b4", latency_series(doc, &name, "p50")),
+                ("p99", "#d62728", latency_series(doc, &name, "p99")),
+            ],
+        ));
+    }
+    let cores = doc["run"]["cpu"]["machine"]["cores"]
+        .as_f64()
+        .unwrap_or(1.0);
+    let busy: Vec<(f64, f64)> = doc["series"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| Some((s["t"].as_f64()?, (1.0 - s["idle"].as_f64()?) * cores)))
+                .collect()
+        })
+        .unwrap_or_default();
     out.push_str(&line_chart(
-        "Latency over time (all timers, per second)",
-        "ms",
+        &format!("CPU (cores; the machine has {cores})"),
+        "cores",
         &[
-            ("p50", "#1f77b4", series(doc, "p50")),
-            ("p99", "#d62728", series(doc, "p99")),
+            ("flood", "#8c564b", series(doc, "flood_cores")),
+            ("whole machine busy", "#7f7f7f", busy),
         ],
     ));
+    if let Some(w) = doc["run"]["cpu"]["machine"]
+        .get("saturated")
+        .and_then(Value::as_bool)
+        .filter(|s| *s)
+        .map(|_| {
+            format!(
+                "Warning: the machine was saturated (idle below 10% of all cores in {} of {} \
+                 seconds); latencies and rates measure the machine as much as the server.",
+                doc["run"]["cpu"]["machine"]["saturated_intervals"],
+                doc["run"]["cpu"]["machine"]["intervals"]
+            )
+        })
+    {
+        let _ = write!(out, "<p class=\"fail\">{}</p>", esc(&w));
+    }
     out.push_str(&line_chart(
         "Users over time",
         "users",
@@ -221,16 +284,27 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn report_is_self_contained_html_with_three_svgs() {
+    fn report_is_self_contained_html_with_a_latency_chart_per_name() {
         let doc = json!({
             "counters": {"all_users": 3}, "timers": {"rtt": {"n": 2, "percentile": {"50": 1.0}}},
             "events": {"echo": {"n": 4, "emitted": 5, "max": 2.5, "percentile": {"99.9": 2.5}}},
-            "errors": {"connect": 1}, "run": {"passed": true, "duration_ms": 10, "phases": []},
-            "series": [{"t": 1.0, "p50": 1.0, "p99": 2.0, "connected": 3, "sio_connected": 3,
-                        "in_rate": 5.0, "out_rate": 4.0}]
+            "errors": {"connect": 1},
+            "run": {"passed": true, "duration_ms": 10, "phases": [],
+                    "cpu": {"machine": {"cores": 2, "saturated": true, "intervals": 2,
+                                        "saturated_intervals": 2}}},
+            "series": [{"t": 1.0, "connected": 3, "sio_connected": 3, "in_rate": 5.0,
+                        "out_rate": 4.0, "flood_cores": 0.5, "idle": 0.05,
+                        "latency": {"timers.think": {"n": 1, "p50": 5000.0, "p99": 5000.0}}},
+                       {"t": 2.0, "connected": 3, "sio_connected": 3, "in_rate": 5.0,
+                        "out_rate": 4.0, "flood_cores": 0.5, "idle": 0.05,
+                        "latency": {"events.echo": {"n": 9, "p50": 1.0, "p99": 2.0}}}]
         });
         let html = render(&doc, "x<y>");
-        assert_eq!(html.matches("<svg").count(), 3);
+        // think, echo, users, throughput, CPU.
+        assert_eq!(html.matches("<svg").count(), 5);
+        assert!(html.contains("Latency over time: timers.think"));
+        assert!(html.contains("Latency over time: events.echo"));
+        assert!(html.contains("the machine was saturated"));
         assert!(html.contains("x&lt;y&gt;"));
         assert!(!html.contains("<script") && !html.contains("http://cdn"));
         assert!(html.contains("<td>rtt</td>"));

@@ -161,6 +161,9 @@ pub fn result_doc(stats: &Stats, verdicts: &[Verdict], passed: bool, scenario: &
             }),
         );
         m.insert("series".to_owned(), json!(stats.series()));
+        if let Some(run) = m.get_mut("run") {
+            run["cpu"] = json!(stats.cpu_summary());
+        }
     }
     doc
 }

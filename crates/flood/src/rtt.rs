@@ -155,6 +155,12 @@ impl EventStats {
         }
     }
 
+    /// Event names by index.
+    pub fn names(&self) -> Vec<String> {
+        let g = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        g.1.iter().map(|e| e.name.clone()).collect()
+    }
+
     /// `(name, emits, round-trip histogram)` of every emitted event, in first-emit order.
     pub fn snapshot(&self) -> Vec<(String, u64, Histogram<u64>)> {
         let g = self.inner.read().unwrap_or_else(PoisonError::into_inner);

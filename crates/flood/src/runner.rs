@@ -234,6 +234,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, FloodError> {
     let mut verdicts: Vec<Verdict> = last.into_values().collect();
     verdicts.sort_by(|a, b| a.phase.cmp(&b.phase));
     let mut doc = result_doc(&stats, &verdicts, passed, &opts.scenario);
+    let cpu = stats.cpu_summary();
+    doc["run"]["cpu"] = serde_json::json!(cpu);
     let peak = stats.rss_peak.load(Ordering::Relaxed);
     doc["run"]["rss_base_bytes"] = serde_json::json!(rss_base);
     doc["run"]["rss_per_user_bytes"] =
@@ -242,6 +244,11 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome, FloodError> {
     pool.stop().await;
     Progress::start(0, true).finish();
     doc["errors"] = serde_json::json!(stats.errors());
+    // The text report's CPU lines (the result's `run.cpu`).
+    console::notice(&cpu.line());
+    if let Some(w) = super::cpu::warning(&cpu.machine) {
+        console::line("warning", &w);
+    }
     let (result_path, report_path) = result_paths(&opts.scenario, opts.out.as_deref());
     if let Some(dir) = result_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)

@@ -73,11 +73,43 @@ pub struct Sample {
     pub out_rate: f64,
     /// Errors so far.
     pub errors: u64,
-    /// p50 of all latencies recorded in the interval, ms.
+    /// Latencies recorded in the interval, one entry per timer (`timers.<name>`) and per emitted
+    /// event's round trip (`events.<name>`): never mixed, so that a think-time timer does not
+    /// pass for a latency.
+    pub latency: BTreeMap<String, IntervalLatency>,
+    /// CPU cores flood itself used over the interval (CPU seconds per second).
+    pub flood_cores: f64,
+    /// Idle share of all the machine's cores over the interval (`/proc/stat`), when readable.
+    pub idle: Option<f64>,
+}
+
+/// One timer's (or event's) latencies over one interval.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct IntervalLatency {
+    /// Samples in the interval.
+    pub n: u64,
+    /// Median, ms.
     pub p50: f64,
-    /// p99 of all latencies recorded in the interval, ms.
+    /// 99th percentile, ms.
     pub p99: f64,
 }
+
+impl IntervalLatency {
+    fn of(h: &Histogram<u64>) -> Self {
+        let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        Self {
+            n: h.len(),
+            p50: ms(0.5),
+            p99: ms(0.99),
+        }
+    }
+}
+
+/// Per-interval histograms: scenario timers by name, event round trips by event index.
+type IntervalHists = (
+    BTreeMap<String, Histogram<u64>>,
+    Vec<Option<Histogram<u64>>>,
+);
 
 /// User counters: creation order plus lookup.
 type UserCounters = (Vec<String>, HashMap<String, Arc<AtomicI64>>);
@@ -90,7 +122,8 @@ pub struct Stats {
     user: RwLock<UserCounters>,
     timers: Mutex<BTreeMap<String, Histogram<u64>>>,
     latency: [Mutex<Histogram<u64>>; 2],
-    interval: Mutex<Histogram<u64>>,
+    interval: Mutex<IntervalHists>,
+    cpu: Mutex<super::cpu::CpuMeter>,
     errors: Mutex<BTreeMap<String, u64>>,
     error_total: AtomicU64,
     /// Socket.IO packets received.
@@ -139,7 +172,8 @@ impl Stats {
             user: RwLock::default(),
             timers: Mutex::default(),
             latency: [Mutex::new(new_histogram()), Mutex::new(new_histogram())],
-            interval: Mutex::new(new_histogram()),
+            interval: Mutex::default(),
+            cpu: Mutex::new(super::cpu::CpuMeter::start()),
             errors: Mutex::default(),
             error_total: AtomicU64::new(0),
             packets_in: AtomicU64::new(0),
@@ -222,20 +256,35 @@ impl Stats {
             let h = t.entry(name.to_owned()).or_insert_with(new_histogram);
             h.saturating_record(us);
         }
-        self.interval
+        let mut i = self
+            .interval
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .saturating_record(us);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match i.0.get_mut(name) {
+            Some(h) => h.saturating_record(us),
+            None => {
+                let mut h = new_histogram();
+                h.saturating_record(us);
+                i.0.insert(name.to_owned(), h);
+            }
+        }
     }
 
     /// Records the round trip of an emitted event (its index in [`Stats::events`]).
     pub fn record_event(&self, event: u32, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
         self.events.record(event, us);
-        self.interval
+        let mut i = self
+            .interval
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .saturating_record(us);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let at = event as usize;
+        if i.1.len() <= at {
+            i.1.resize_with(at + 1, || None);
+        }
+        if let Some(slot) = i.1.get_mut(at) {
+            slot.get_or_insert_with(new_histogram).saturating_record(us);
+        }
     }
 
     /// Records a built-in latency.
@@ -328,15 +377,27 @@ impl Stats {
     /// Closes the current interval: appends a [`Sample`] and returns it.
     pub fn tick(&self) -> Sample {
         self.rss_peak.fetch_max(rss_bytes(), Ordering::Relaxed);
-        let interval = {
-            let mut h = self
+        let mut latency = BTreeMap::new();
+        {
+            let names = self.events.names();
+            let mut i = self
                 .interval
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let c = h.clone();
-            h.reset();
-            c
-        };
+            for (name, h) in &mut i.0 {
+                if !h.is_empty() {
+                    latency.insert(format!("timers.{name}"), IntervalLatency::of(h));
+                    h.reset();
+                }
+            }
+            for (at, h) in i.1.iter_mut().enumerate() {
+                if let Some(h) = h.as_mut().filter(|h| !h.is_empty()) {
+                    let name = names.get(at).map_or("?", String::as_str);
+                    latency.insert(format!("events.{name}"), IntervalLatency::of(h));
+                    h.reset();
+                }
+            }
+        }
         let mut s = self
             .series
             .lock()
@@ -345,13 +406,11 @@ impl Stats {
         let secs = now.duration_since(s.3).as_secs_f64().max(1e-3);
         let pin = self.packets_in.load(Ordering::Relaxed);
         let pout = self.packets_out.load(Ordering::Relaxed);
-        let ms = |q: f64| {
-            if interval.is_empty() {
-                0.0
-            } else {
-                interval.value_at_quantile(q) as f64 / 1000.0
-            }
-        };
+        let cpu = self
+            .cpu
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .tick(secs);
         let sample = Sample {
             t: now.duration_since(self.started).as_secs_f64(),
             connected: self.get(Builtin::ConnectedUsers),
@@ -359,8 +418,9 @@ impl Stats {
             in_rate: pin.saturating_sub(s.1) as f64 / secs,
             out_rate: pout.saturating_sub(s.2) as f64 / secs,
             errors: self.error_total(),
-            p50: ms(0.5),
-            p99: ms(0.99),
+            latency,
+            flood_cores: cpu.flood_cores,
+            idle: cpu.idle,
         };
         s.0.push(sample.clone());
         s.1 = pin;
@@ -372,6 +432,52 @@ impl Stats {
     /// The time series so far.
     pub fn series(&self) -> Vec<Sample> {
         self.series.lock().map(|s| s.0.clone()).unwrap_or_default()
+    }
+
+    /// flood's own CPU over the run and the machine's saturation verdict, for `run.cpu` of the
+    /// result document.
+    pub fn cpu_summary(&self) -> CpuSummary {
+        let (total, cores) = {
+            let m = self
+                .cpu
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (m.total_secs(), m.cores)
+        };
+        let idle: Vec<f64> = self.series().iter().filter_map(|s| s.idle).collect();
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        CpuSummary {
+            flood_cpu_s: total,
+            flood_cores_mean: total / secs,
+            machine: super::cpu::saturation(cores, &idle),
+        }
+    }
+}
+
+/// `run.cpu` of the result document.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CpuSummary {
+    /// flood's utime + stime over the run, seconds.
+    pub flood_cpu_s: f64,
+    /// `flood_cpu_s` per second of run: cores flood used on average.
+    pub flood_cores_mean: f64,
+    /// The machine's idle samples and the saturation verdict.
+    pub machine: super::cpu::Saturation,
+}
+
+impl CpuSummary {
+    /// The text report's line on flood's CPU and the machine.
+    pub fn line(&self) -> String {
+        format!(
+            "flood used {:.1} s of CPU ({:.2} cores on average); the machine has {} cores, idle \
+             {:.0}% on average (lowest {:.0}%) over {} seconds",
+            self.flood_cpu_s,
+            self.flood_cores_mean,
+            self.machine.cores,
+            self.machine.idle_mean * 100.0,
+            self.machine.idle_min * 100.0,
+            self.machine.intervals
+        )
     }
 }
 
@@ -404,9 +510,15 @@ mod tests {
         s.record_timer("rtt", Duration::from_millis(30));
         let t = s.timers();
         assert_eq!(t["rtt"].len(), 2);
+        let e = s.events.emit("echo");
+        s.record_event(e, Duration::from_secs(5));
         let sample = s.tick();
-        assert!(sample.p99 >= 29.0 && sample.p99 <= 31.0, "{sample:?}");
-        assert_eq!(s.tick().p99, 0.0);
+        let rtt = sample.latency["timers.rtt"];
+        assert!(rtt.p99 >= 29.0 && rtt.p99 <= 31.0, "{sample:?}");
+        assert_eq!(rtt.n, 2);
+        // A 5 s event round trip stays in its own series and does not move the timer's.
+        assert!(sample.latency["events.echo"].p50 >= 4999.0, "{sample:?}");
+        assert!(s.tick().latency.is_empty());
         assert_eq!(s.series().len(), 2);
     }
 }

@@ -679,7 +679,12 @@ impl State {
 
     /// The output of the namespace socket at index `i`.
     fn socket_output(&mut self, i: usize, out: Option<WsOut>) {
-        let Some(nsp) = self.namespaces.0.get(i).map(|(k, _)| k.clone()) else {
+        let Some((nsp, sid)) = self
+            .namespaces
+            .0
+            .get(i)
+            .map(|(k, n)| (k.clone(), Arc::clone(&n.sid)))
+        else {
             return;
         };
         match out {
@@ -687,9 +692,10 @@ impl State {
             Some(WsOut::Shared(frames)) => self.frames(&nsp, &frames),
             Some(WsOut::KeepAlive) => {}
             Some(WsOut::Close) | None => {
-                if !self.ctx.router.is_enabled() {
-                    // The node is stopping: close the Engine.IO session without DISCONNECT packets,
-                    // so that clients reconnect (to another node) by themselves.
+                if !self.ctx.router.is_enabled() || !self.ctx.router.is_current(&sid) {
+                    // The node is stopping, or rejoining its cluster under a new tag: close the
+                    // Engine.IO session without DISCONNECT packets, so that clients reconnect by
+                    // themselves.
                     self.namespaces.remove(&nsp);
                     return self.close(CloseReason::Terminated("shutdown".into()), Packet::Close);
                 }

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
+#[path = "cluster.rs"]
+pub mod cluster;
 #[path = "server.rs"]
 pub mod server;
 #[path = "setup.rs"]
