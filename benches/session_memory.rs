@@ -4,7 +4,10 @@
 //! in `fanout_e2e`), and prints (RSS after - RSS before) / N from `/proc/<pid>/status`.
 //!
 //! Run: `cargo bench --bench session_memory -- [--sessions 10000] [--join] [--rounds 1]
-//! [--poll-timeout MS]`.
+//! [--poll-timeout MS] [--modern]`.
+//! `--modern`: the sessions speak Socket.IO 5 over an Engine.IO 4 WebSocket opened directly
+//! (`/socket.io/?EIO=4&transport=websocket`, then `40` and its answer), idle after the CONNECT
+//! answer (the server's pings are answered); not with `--join`.
 //! A warm-up batch of sessions stays open across the measurement so that one-off costs (worker
 //! arenas, lazily grown tables) are not charged to the sessions.
 #![allow(
@@ -38,6 +41,8 @@ struct Opts {
     rounds: usize,
     /// Hive's `socketio.poll_timeout` (ms).
     poll_timeout: u64,
+    /// Socket.IO 5 over Engine.IO 4 instead of 0.9.
+    modern: bool,
 }
 
 fn opts() -> Opts {
@@ -46,6 +51,7 @@ fn opts() -> Opts {
         join: false,
         rounds: 1,
         poll_timeout: 0,
+        modern: false,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -61,6 +67,7 @@ fn opts() -> Opts {
                 i += 1;
             }
             "--join" => o.join = true,
+            "--modern" => o.modern = true,
             "--poll-timeout" => {
                 o.poll_timeout = v.parse().expect("--poll-timeout MS");
                 i += 1;
@@ -77,6 +84,7 @@ async fn open_many(
     t: &Target,
     n: usize,
     join: bool,
+    modern: bool,
     first: usize,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
@@ -97,6 +105,33 @@ async fn open_many(
             ))
         } else {
             tokio::spawn(async move {
+                if modern {
+                    let mut ws = match load::open_modern(addr).await {
+                        Ok(ws) => ws,
+                        Err(e) => {
+                            let _ = tx.send(Err(e)).await;
+                            return;
+                        }
+                    };
+                    drop(permit);
+                    let _ = tx.send(Ok(())).await;
+                    // Idle: answer the server's pings (`2` -> `3`) until the connection ends.
+                    while let Ok(f) = ws.read_frame().await {
+                        match f.opcode {
+                            OpCode::Text if &f.payload[..] == b"2" => {
+                                let pong = fastwebsockets::Frame::text(
+                                    fastwebsockets::Payload::Borrowed(b"3"),
+                                );
+                                if ws.write_frame(pong).await.is_err() {
+                                    break;
+                                }
+                            }
+                            OpCode::Close => break,
+                            _ => {}
+                        }
+                    }
+                    return;
+                }
                 let mut ws = match load::open(addr).await {
                     Ok(ws) => ws,
                     Err(e) => {
@@ -166,6 +201,7 @@ async fn settled_rss(t: &Target) -> u64 {
 
 fn main() {
     let o = opts();
+    assert!(!(o.modern && o.join), "--modern does not join (no --join)");
     if let Ok((_, new)) = hive::sys::raise_nofile_limit()
         && new < (o.sessions + WARMUP) as u64 + 1000
     {
@@ -181,18 +217,19 @@ fn main() {
     rt.block_on(async {
         let t = Target::start(Kind::Hive, (WARMUP + o.sessions) * o.rounds, o.poll_timeout);
         let idle = settled_rss(&t).await;
-        let mut held = open_many(&t, WARMUP, o.join, 0).await;
+        let mut held = open_many(&t, WARMUP, o.join, o.modern, 0).await;
         let mut opened = WARMUP;
         for round in 0..o.rounds {
             let before = settled_rss(&t).await;
             let started = Instant::now();
-            held.extend(open_many(&t, o.sessions, o.join, opened).await);
+            held.extend(open_many(&t, o.sessions, o.join, o.modern, opened).await);
             opened += o.sessions;
             let after = settled_rss(&t).await;
             let per = (after.saturating_sub(before)) as f64 / o.sessions as f64;
             println!(
-                "round {round}: {} {} sessions in {:.1?}: RSS {:.1} -> {:.1} MiB (idle server {:.1} MiB): {:.0} bytes/session ({:.1} KiB)",
+                "round {round}: {} {}{} sessions in {:.1?}: RSS {:.1} -> {:.1} MiB (idle server {:.1} MiB): {:.0} bytes/session ({:.1} KiB)",
                 o.sessions,
+                if o.modern { "modern " } else { "" },
                 if o.join { "joined" } else { "idle" },
                 started.elapsed(),
                 before as f64 / 1048576.0,

@@ -146,6 +146,57 @@ pub async fn open_from(addr: SocketAddr, src: Option<std::net::IpAddr>) -> Resul
     Ok(ws)
 }
 
+/// A Socket.IO 5 session over an Engine.IO 4 WebSocket opened directly
+/// (`/socket.io/?EIO=4&transport=websocket`): reads the open packet, sends the CONNECT of `/`
+/// (`40`) and returns once the server's CONNECT answer (`40{"sid":…}`) arrived.
+#[allow(dead_code)] // used by session_memory, not by fanout_e2e
+pub async fn open_modern(addr: SocketAddr) -> Result<Ws, String> {
+    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let _ = stream.set_nodelay(true);
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    hyper::rt::Executor::execute(&SpawnExecutor, async move {
+        let _ = conn.with_upgrades().await;
+    });
+    let req = Request::get("/socket.io/?EIO=4&transport=websocket")
+        .header(HOST, addr.to_string())
+        .header(UPGRADE, "websocket")
+        .header(CONNECTION, "Upgrade")
+        .header(
+            "Sec-WebSocket-Key",
+            fastwebsockets::handshake::generate_key(),
+        )
+        .header("Sec-WebSocket-Version", "13")
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let mut resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    if resp.status() != 101 {
+        return Err(format!("upgrade: {}", resp.status()));
+    }
+    let up = hyper::upgrade::on(&mut resp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut ws = WebSocket::after_handshake(TokioIo::new(up), Role::Client);
+    ws.set_auto_pong(true);
+    ws.set_auto_close(true);
+    let mut sent = false;
+    loop {
+        let f = ws.read_frame().await.map_err(|e| e.to_string())?;
+        match f.opcode {
+            OpCode::Text if f.payload.starts_with(b"0") && !sent => {
+                ws.write_frame(Frame::text(Payload::Borrowed(b"40")))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sent = true;
+            }
+            OpCode::Text if f.payload.starts_with(b"40") => return Ok(ws),
+            OpCode::Close => return Err("closed before the CONNECT answer".into()),
+            _ => {}
+        }
+    }
+}
+
 /// The stamp of a `5:::{"name":"tick","args":[<seq>,<stamp µs>]}` frame: the last number.
 fn stamp(payload: &[u8]) -> Option<u64> {
     let end = payload.iter().rposition(|b| b.is_ascii_digit())? + 1;

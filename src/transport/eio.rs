@@ -21,12 +21,13 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use bytes::Bytes;
+use futures::channel::mpsc;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use rand::RngCore;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::TransportCtx;
 use codec::eio::{self, Revision, error_code};
@@ -320,7 +321,7 @@ pub async fn route(
                 ping_timeout: s.ping_timeout,
                 max_payload: s.max_payload as u64,
             };
-            let (tx, rx) = mpsc::unbounded_channel();
+            let (tx, rx) = mpsc::unbounded();
             let entry = Arc::new(Entry {
                 rev,
                 tx,
@@ -381,14 +382,14 @@ struct GetGuard(Option<mpsc::UnboundedSender<EioIn>>);
 impl Drop for GetGuard {
     fn drop(&mut self) {
         if let Some(tx) = self.0.take() {
-            let _ = tx.send(EioIn::GetGone);
+            let _ = tx.unbounded_send(EioIn::GetGone);
         }
     }
 }
 
 async fn poll(ctx: &TransportCtx, headers: &HeaderMap, entry: &Entry) -> Response<Full<Bytes>> {
     let (reply, rx) = oneshot::channel();
-    if entry.tx.send(EioIn::Get { reply }).is_err() {
+    if entry.tx.unbounded_send(EioIn::Get { reply }).is_err() {
         return error(ctx, headers, error_code::SESSION_ID_UNKNOWN);
     }
     let mut guard = GetGuard(Some(entry.tx.clone()));
@@ -421,13 +422,13 @@ async fn post(ctx: &TransportCtx, req: Request<Incoming>, entry: &Entry) -> Resp
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/octet-stream"));
     if binary && entry.rev == Revision::V4 {
-        let _ = entry.tx.send(EioIn::Close);
+        let _ = entry.tx.unbounded_send(EioIn::Close);
         return bad(ctx, &headers, StatusCode::BAD_REQUEST);
     }
     let body = match Limited::new(req.into_body(), max).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            let _ = entry.tx.send(EioIn::Close);
+            let _ = entry.tx.unbounded_send(EioIn::Close);
             let too_big = e
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some();
@@ -457,7 +458,7 @@ async fn post(ctx: &TransportCtx, req: Request<Incoming>, entry: &Entry) -> Resp
     let (reply, rx) = oneshot::channel();
     if entry
         .tx
-        .send(EioIn::Post {
+        .unbounded_send(EioIn::Post {
             packets: decoded.packets,
             failed,
             reply,

@@ -16,20 +16,21 @@
 //! session; from the moment a WebSocket for the session opens, polls are answered with a noop at
 //! once and queued packets wait for the WebSocket (behaviour (b) of the protocol's upgrade).
 
-use std::collections::{HashMap, VecDeque};
-use std::pin::Pin;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::stream::{self, BoxStream, SelectAll, StreamExt};
+use futures::StreamExt;
+use futures::channel::mpsc;
 use hyper::StatusCode;
 use serde_json::{Map, Value, json};
-use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, Sleep, sleep_until};
+use tokio::sync::oneshot;
+use tokio::time::{Instant, sleep_until};
 
 use super::Mode;
-use crate::client::ws_queue::{self, WsOut};
+use crate::client::ws_queue::{self, WsOut, WsReceiver};
 use crate::client::{ClientHandle, CloseReason, Sink};
 use crate::transport::TransportCtx;
 use crate::wire::Wire;
@@ -59,6 +60,8 @@ pub enum PollAnswer {
 pub enum WsCmd {
     /// One text frame.
     Text(String),
+    /// One text frame, shared with the namespace socket's encoding (an EIO4 packet as it is).
+    Frame(Arc<str>),
     /// One binary frame (already framed for the revision).
     Binary(Vec<u8>),
     /// Close the connection (after what was queued before).
@@ -151,14 +154,61 @@ struct NsSock {
     client: ClientHandle,
     /// The CONNECT answer went out.
     connected: bool,
+    /// The socket's output queue (`None` once it ended).
+    rx: Option<WsReceiver>,
+}
+
+/// The namespace sockets of a session, by namespace: a short vector (a session joins one or a
+/// few namespaces), leaner than a map and polled in place for output.
+#[derive(Default)]
+struct Sockets(Vec<(String, NsSock)>);
+
+impl Sockets {
+    fn position(&self, nsp: &str) -> Option<usize> {
+        self.0.iter().position(|(k, _)| k == nsp)
+    }
+    fn get(&self, nsp: &str) -> Option<&NsSock> {
+        self.0.iter().find(|(k, _)| k == nsp).map(|(_, n)| n)
+    }
+    fn get_mut(&mut self, nsp: &str) -> Option<&mut NsSock> {
+        self.0.iter_mut().find(|(k, _)| k == nsp).map(|(_, n)| n)
+    }
+    fn contains_key(&self, nsp: &str) -> bool {
+        self.position(nsp).is_some()
+    }
+    fn remove(&mut self, nsp: &str) -> Option<NsSock> {
+        self.position(nsp).map(|i| self.0.swap_remove(i).1)
+    }
+    fn insert(&mut self, nsp: String, ns: NsSock) {
+        self.0.push((nsp, ns));
+    }
+    fn drain(&mut self) -> impl Iterator<Item = (String, NsSock)> + '_ {
+        self.0.drain(..)
+    }
+    /// The next output of a socket: its index and the item (`None`: its queue ended, and it is
+    /// not polled again). Each socket's queue wakes this task.
+    fn poll_output(&mut self, cx: &mut Context<'_>) -> Poll<(usize, Option<WsOut>)> {
+        for (i, (_, ns)) in self.0.iter_mut().enumerate() {
+            let Some(rx) = ns.rx.as_mut() else { continue };
+            let out = {
+                let next = std::pin::pin!(rx.recv());
+                next.poll(cx)
+            };
+            if let Poll::Ready(out) = out {
+                if out.is_none() {
+                    ns.rx = None;
+                }
+                return Poll::Ready((i, out));
+            }
+        }
+        Poll::Pending
+    }
 }
 
 struct Ws {
     id: u64,
     tx: mpsc::UnboundedSender<WsCmd>,
 }
-
-type NsStream = BoxStream<'static, (Arc<str>, Option<WsOut>)>;
 
 struct State {
     ctx: TransportCtx,
@@ -171,8 +221,7 @@ struct State {
     get: Option<oneshot::Sender<PollAnswer>>,
     ws: Option<Ws>,
     probe: Option<(Ws, Instant)>,
-    namespaces: HashMap<String, NsSock>,
-    streams: SelectAll<NsStream>,
+    namespaces: Sockets,
     assembler: sio::Assembler,
     joined_any: bool,
     connect_deadline: Option<Instant>,
@@ -186,11 +235,9 @@ struct State {
     closed: bool,
 }
 
-fn deadline_sleep(at: Option<Instant>) -> Pin<Box<Sleep>> {
-    // Far away when unset: a single sleep per branch keeps the select simple.
-    Box::pin(sleep_until(at.unwrap_or_else(|| {
-        Instant::now() + Duration::from_secs(86_400 * 365)
-    })))
+/// A timer deadline far away (no timer set): one sleep, reset in place, keeps the select simple.
+fn far_away() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
 async fn run(args: Args) {
@@ -208,8 +255,7 @@ async fn run(args: Args) {
         get: None,
         ws: None,
         probe: None,
-        namespaces: HashMap::new(),
-        streams: SelectAll::new(),
+        namespaces: Sockets::default(),
         assembler: sio::Assembler::new(s.max_attachments),
         joined_any: false,
         connect_deadline: (args.mode == Mode::SocketIo)
@@ -234,8 +280,12 @@ async fn run(args: Args) {
     if st.mode == Mode::SocketIo && st.rev == Revision::V3 {
         // Protocol 4 joins `/` implicitly; the client's input waits for the answer.
         st.hold = true;
-        st.connect(sio::Packet::new(Kind::Connect, "/")).await;
+        Box::pin(st.connect(sio::Packet::new(Kind::Connect, "/"))).await;
     }
+    // One sleep for every deadline, moved only when the earliest deadline changes.
+    let timer = sleep_until(far_away());
+    tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
     while !st.closed {
         let timer_at = [
             st.connect_deadline,
@@ -246,15 +296,18 @@ async fn run(args: Args) {
         .into_iter()
         .flatten()
         .min();
-        let timer = deadline_sleep(timer_at);
+        if timer_at != armed {
+            armed = timer_at;
+            timer.as_mut().reset(timer_at.unwrap_or_else(far_away));
+        }
         tokio::select! {
-            input = rx.recv() => match input {
+            input = rx.next() => match input {
                 Some(i) if st.hold && holdable(&i) => st.held.push_back(i),
                 Some(i) => st.input(i).await,
-                None => st.close(CloseReason::ClientGone, Packet::Close).await,
+                None => st.close(CloseReason::ClientGone, Packet::Close),
             },
-            Some((sid, out)) = st.streams.next(), if !st.streams.is_empty() => {
-                st.socket_output(&sid, out).await;
+            (i, out) = std::future::poll_fn(|cx| st.namespaces.poll_output(cx)) => {
+                st.socket_output(i, out);
                 if !st.hold {
                     while let Some(i) = st.held.pop_front() {
                         st.input(i).await;
@@ -262,7 +315,11 @@ async fn run(args: Args) {
                     }
                 }
             }
-            () = timer => st.timers(interval, timeout).await,
+            () = &mut timer => {
+                // Fired: re-armed on the next round even if the deadline stays the same.
+                armed = None;
+                st.timers(interval, timeout);
+            }
         }
         st.flush();
     }
@@ -281,19 +338,19 @@ fn holdable(i: &EioIn) -> bool {
 }
 
 impl State {
-    async fn timers(&mut self, interval: Duration, timeout: Duration) {
+    fn timers(&mut self, interval: Duration, timeout: Duration) {
         let now = Instant::now();
         if self.connect_deadline.is_some_and(|d| d <= now) {
             self.connect_deadline = None;
             if !self.joined_any {
                 tracing::debug!(sid = %self.sid, "no namespace joined in time; closing");
-                return self.close(CloseReason::InitTimeout, Packet::Close).await;
+                return self.close(CloseReason::InitTimeout, Packet::Close);
             }
         }
         if self.heartbeat_deadline.is_some_and(|d| d <= now) {
             tracing::debug!(sid = %self.sid, "ping timeout");
             self.ctx.eio_metrics.ping_timeouts.inc();
-            return self.close(CloseReason::PingTimeout, Packet::Close).await;
+            return self.close(CloseReason::PingTimeout, Packet::Close);
         }
         if self.next_ping.is_some_and(|d| d <= now) {
             self.next_ping = None;
@@ -303,7 +360,7 @@ impl State {
         if self.probe.as_ref().is_some_and(|p| p.1 <= now)
             && let Some((ws, _)) = self.probe.take()
         {
-            let _ = ws.tx.send(WsCmd::Close);
+            let _ = ws.tx.unbounded_send(WsCmd::Close);
         }
         let _ = interval;
     }
@@ -314,7 +371,7 @@ impl State {
                 if self.get.is_some() {
                     // A second concurrent poll: refused, and the session closes.
                     let _ = reply.send(PollAnswer::Refused(StatusCode::BAD_REQUEST));
-                    return self.close(CloseReason::ClientGone, Packet::Close).await;
+                    return self.close(CloseReason::ClientGone, Packet::Close);
                 }
                 if self.probe.is_some() || self.ws.is_some() {
                     // A WebSocket is open (upgrade in progress): the poll ends at once.
@@ -326,7 +383,7 @@ impl State {
             EioIn::GetGone => {
                 if self.get.as_ref().is_some_and(oneshot::Sender::is_closed) {
                     self.get = None;
-                    self.close(CloseReason::ClientGone, Packet::Close).await;
+                    self.close(CloseReason::ClientGone, Packet::Close);
                 }
             }
             EioIn::Post {
@@ -341,11 +398,11 @@ impl State {
                     }
                 }
                 if failed && !self.closed {
-                    self.close(CloseReason::ClientGone, Packet::Close).await;
+                    self.close(CloseReason::ClientGone, Packet::Close);
                 }
                 let _ = reply.send(());
             }
-            EioIn::Close => self.close(CloseReason::ClientGone, Packet::Close).await,
+            EioIn::Close => self.close(CloseReason::ClientGone, Packet::Close),
             EioIn::WsOpen { id, tx } => {
                 let ws = Ws { id, tx };
                 let upgrading = self.ctx.config.socketio.allow_upgrades;
@@ -361,7 +418,7 @@ impl State {
                     }
                 } else {
                     // Already upgrading or upgraded: the newcomer is closed, nothing else moves.
-                    let _ = ws.tx.send(WsCmd::Close);
+                    let _ = ws.tx.unbounded_send(WsCmd::Close);
                 }
             }
             EioIn::WsText { id, text } => {
@@ -373,13 +430,13 @@ impl State {
                 }
                 match eio::decode_packet(&text, self.rev, false) {
                     Ok(p) => self.packet(p, true).await,
-                    Err(_) => self.close(CloseReason::ClientGone, Packet::Close).await,
+                    Err(_) => self.close(CloseReason::ClientGone, Packet::Close),
                 }
             }
             EioIn::WsBinary { id, data } => {
                 if self.probe.as_ref().is_some_and(|(w, _)| w.id == id) {
                     if let Some((ws, _)) = self.probe.take() {
-                        let _ = ws.tx.send(WsCmd::Close);
+                        let _ = ws.tx.unbounded_send(WsCmd::Close);
                     }
                     return;
                 }
@@ -389,7 +446,7 @@ impl State {
             }
             EioIn::WsBad { id } => {
                 if self.ws.as_ref().is_some_and(|w| w.id == id) {
-                    self.close(CloseReason::ClientGone, Packet::Close).await;
+                    self.close(CloseReason::ClientGone, Packet::Close);
                 } else if self.probe.as_ref().is_some_and(|(w, _)| w.id == id) {
                     self.probe = None;
                 }
@@ -399,7 +456,7 @@ impl State {
                     self.probe = None;
                 } else if self.ws.as_ref().is_some_and(|w| w.id == id) {
                     self.ws = None;
-                    self.close(CloseReason::ClientGone, Packet::Close).await;
+                    self.close(CloseReason::ClientGone, Packet::Close);
                 }
             }
         }
@@ -418,7 +475,7 @@ impl State {
         match eio::decode_packet(text, self.rev, false) {
             Ok(Packet::Ping(d)) if d == "probe" => {
                 if let Some((ws, _)) = &self.probe {
-                    let _ = ws.tx.send(WsCmd::Text("3probe".into()));
+                    let _ = ws.tx.unbounded_send(WsCmd::Text("3probe".into()));
                 }
                 if let Some(g) = self.get.take() {
                     let _ = g.send(self.body(&[Packet::Noop]));
@@ -438,7 +495,7 @@ impl State {
             }
             _ => {
                 if let Some((ws, _)) = self.probe.take() {
-                    let _ = ws.tx.send(WsCmd::Close);
+                    let _ = ws.tx.unbounded_send(WsCmd::Close);
                 }
             }
         }
@@ -456,7 +513,7 @@ impl State {
                     self.queue.push_back(Packet::Pong(d));
                 }
                 // The server pings in EIO4: a client ping is the wrong direction.
-                Revision::V4 => self.close(CloseReason::ClientGone, Packet::Close).await,
+                Revision::V4 => self.close(CloseReason::ClientGone, Packet::Close),
             },
             Packet::Pong(_) => match self.rev {
                 Revision::V4 => {
@@ -467,9 +524,9 @@ impl State {
                         );
                     }
                 }
-                Revision::V3 => self.close(CloseReason::ClientGone, Packet::Close).await,
+                Revision::V3 => self.close(CloseReason::ClientGone, Packet::Close),
             },
-            Packet::Close => self.close(CloseReason::ClientGone, Packet::Noop).await,
+            Packet::Close => self.close(CloseReason::ClientGone, Packet::Noop),
             Packet::Message(text) => {
                 if self.mode == Mode::Echo {
                     self.queue.push_back(Packet::Message(text));
@@ -478,7 +535,7 @@ impl State {
                 match self.assembler.push_text(&text) {
                     Ok(Some(p)) => self.sio(p).await,
                     Ok(None) => {}
-                    Err(e) => self.malformed(&e.to_string()).await,
+                    Err(e) => self.malformed(&e.to_string()),
                 }
             }
             Packet::Binary(data) => {
@@ -489,33 +546,32 @@ impl State {
                 match self.assembler.push_binary(data) {
                     Ok(Some(p)) => self.sio(p).await,
                     Ok(None) => {}
-                    Err(e) => self.malformed(&e.to_string()).await,
+                    Err(e) => self.malformed(&e.to_string()),
                 }
             }
             Packet::Upgrade if on_ws => {}
             Packet::Noop => {}
             Packet::Open(_) | Packet::Upgrade => {
-                self.malformed("unexpected packet type").await;
+                self.malformed("unexpected packet type");
             }
         }
     }
 
-    async fn malformed(&mut self, why: &str) {
+    fn malformed(&mut self, why: &str) {
         tracing::debug!(sid = %self.sid, why, "malformed packet; closing the session");
         self.ctx.eio_metrics.errors.inc();
-        self.close(CloseReason::ClientGone, Packet::Close).await;
+        self.close(CloseReason::ClientGone, Packet::Close);
     }
 
     /// One complete Socket.IO packet from the client.
     async fn sio(&mut self, p: sio::Packet) {
         match p.kind {
-            Kind::Connect => self.connect(p).await,
+            // Boxed: the connect's future (the router's call) is large and rare; inline, every
+            // session's task would carry its size.
+            Kind::Connect => Box::pin(self.connect(p)).await,
             Kind::Disconnect => match self.namespaces.remove(&p.nsp) {
                 Some(ns) => ns.client.terminate(CloseReason::ClientGone),
-                None => {
-                    self.malformed("DISCONNECT for a namespace not joined")
-                        .await
-                }
+                None => self.malformed("DISCONNECT for a namespace not joined"),
             },
             Kind::Event => match self.namespaces.get(&p.nsp) {
                 Some(ns) => {
@@ -525,7 +581,7 @@ impl State {
                         tracing::debug!(sid = %self.sid, "event for an ended namespace socket");
                     }
                 }
-                None => self.malformed("EVENT for a namespace not joined").await,
+                None => self.malformed("EVENT for a namespace not joined"),
             },
             // An answer to a server-requested ack; unknown ids are ignored by the socket.
             Kind::Ack => match (self.namespaces.get(&p.nsp), p.id) {
@@ -535,9 +591,9 @@ impl State {
                     let _ = ns.client.input(vec![crate::events::In::Ack { id, args }]);
                 }
                 (Some(_), None) => {}
-                (None, _) => self.malformed("ACK for a namespace not joined").await,
+                (None, _) => self.malformed("ACK for a namespace not joined"),
             },
-            Kind::ConnectError => self.malformed("CONNECT_ERROR from a client").await,
+            Kind::ConnectError => self.malformed("CONNECT_ERROR from a client"),
         }
     }
 
@@ -549,9 +605,7 @@ impl State {
             Revision::V4 => (p.nsp.clone(), Map::new()),
         };
         if self.namespaces.contains_key(&nsp) {
-            return self
-                .malformed("CONNECT for a namespace already joined")
-                .await;
+            return self.malformed("CONNECT for a namespace already joined");
         }
         if self.ctx.config.socketio.namespaces.get(&nsp).is_none() {
             self.refuse(&nsp, json!({"message": "Invalid namespace"}));
@@ -592,21 +646,13 @@ impl State {
             );
             return;
         }
-        let key: Arc<str> = client.sid_arc();
-        let k2 = Arc::clone(&key);
-        let s: NsStream = stream::unfold(rx, move |mut r| {
-            let k = Arc::clone(&k2);
-            async move { r.recv().await.map(|o| ((k, Some(o)), r)) }
-        })
-        .chain(stream::once(async move { (key, None) }))
-        .boxed();
-        self.streams.push(s);
         self.namespaces.insert(
             nsp,
             NsSock {
                 sid: client.sid_arc(),
                 client,
                 connected: false,
+                rx: Some(rx),
             },
         );
     }
@@ -631,13 +677,13 @@ impl State {
         }
     }
 
-    /// A namespace socket's output.
-    async fn socket_output(&mut self, sid: &Arc<str>, out: Option<WsOut>) {
-        let Some(nsp) = self
+    /// The output of the namespace socket at index `i`.
+    fn socket_output(&mut self, i: usize, out: Option<WsOut>) {
+        let Some((nsp, sid)) = self
             .namespaces
-            .iter()
-            .find(|(_, n)| n.sid == *sid)
-            .map(|(k, _)| k.clone())
+            .0
+            .get(i)
+            .map(|(k, n)| (k.clone(), Arc::clone(&n.sid)))
         else {
             return;
         };
@@ -646,14 +692,12 @@ impl State {
             Some(WsOut::Shared(frames)) => self.frames(&nsp, &frames),
             Some(WsOut::KeepAlive) => {}
             Some(WsOut::Close) | None => {
-                if !self.ctx.router.is_enabled() || !self.ctx.router.is_current(sid) {
+                if !self.ctx.router.is_enabled() || !self.ctx.router.is_current(&sid) {
                     // The node is stopping, or rejoining its cluster under a new tag: close the
                     // Engine.IO session without DISCONNECT packets, so that clients reconnect by
                     // themselves.
                     self.namespaces.remove(&nsp);
-                    return self
-                        .close(CloseReason::Terminated("shutdown".into()), Packet::Close)
-                        .await;
+                    return self.close(CloseReason::Terminated("shutdown".into()), Packet::Close);
                 }
                 // The socket ended on the server's side (a stop, the API, a refused connect).
                 if let Some(ns) = self.namespaces.remove(&nsp)
@@ -675,6 +719,12 @@ impl State {
             if f.is_empty() {
                 continue;
             }
+            if let Some(ws) = self.passthrough(f) {
+                // Nothing queued before it: the socket's own frame goes out as it is, with no
+                // decoding, re-encoding or copy.
+                let _ = ws.tx.unbounded_send(WsCmd::Frame(Arc::clone(f)));
+                continue;
+            }
             for (i, part) in f.split('\x1e').enumerate() {
                 let Ok(p) = eio::decode_packet(part, Revision::V4, true) else {
                     continue;
@@ -689,6 +739,19 @@ impl State {
                 }
             }
         }
+    }
+
+    /// The WebSocket a socket's frame `f` can go to unchanged: an EIO4 WebSocket with nothing
+    /// queued, and `f` one text packet that is neither a CONNECT answer nor a CONNECT_ERROR (which
+    /// the session completes) nor followed by attachments.
+    fn passthrough(&self, f: &str) -> Option<&Ws> {
+        let b = f.as_bytes();
+        let plain = self.rev == Revision::V4
+            && self.queue.is_empty()
+            && b.first() == Some(&b'4')
+            && !matches!(b.get(1), Some(b'0' | b'4') | None)
+            && !b.contains(&b'\x1e');
+        if plain { self.ws.as_ref() } else { None }
     }
 
     /// Complete the packets whose spelling depends on the revision and the socket.
@@ -762,7 +825,7 @@ impl State {
                     Packet::Binary(b) => WsCmd::Binary(eio::encode_ws_binary(self.rev, &b)),
                     other => WsCmd::Text(other.encode_text(self.rev)),
                 };
-                let _ = ws.tx.send(cmd);
+                let _ = ws.tx.unbounded_send(cmd);
             }
             return;
         }
@@ -778,7 +841,7 @@ impl State {
     /// End the session: every namespace socket ends with `reason`; a pending poll gets what is
     /// queued and then `last` (`1` for a server close, a noop when the client closed); a
     /// WebSocket gets the queue, then closes.
-    async fn close(&mut self, reason: CloseReason, last: Packet) {
+    fn close(&mut self, reason: CloseReason, last: Packet) {
         if self.closed {
             return;
         }
@@ -796,14 +859,13 @@ impl State {
             let _ = g.send(self.body(&packets));
         }
         if let Some((ws, _)) = self.probe.take() {
-            let _ = ws.tx.send(WsCmd::Close);
+            let _ = ws.tx.unbounded_send(WsCmd::Close);
         }
         if self.ws.is_some() {
             self.flush();
             if let Some(ws) = self.ws.take() {
-                let _ = ws.tx.send(WsCmd::Close);
+                let _ = ws.tx.unbounded_send(WsCmd::Close);
             }
         }
-        self.streams = SelectAll::new();
     }
 }

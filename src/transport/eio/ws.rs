@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fastwebsockets::upgrade;
-use futures::FutureExt;
+use futures::channel::mpsc;
+use futures::{FutureExt, StreamExt};
 use http_body_util::Full;
 use hyper::body::Incoming as Body;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 
 use super::session::{EioIn, WsCmd};
 use super::{Entry, bad};
@@ -43,7 +43,7 @@ pub async fn upgrade(
         Err(e) => {
             tracing::debug!(error = %e, "bad websocket upgrade (modern protocol)");
             if first {
-                let _ = entry.tx.send(EioIn::Close);
+                let _ = entry.tx.unbounded_send(EioIn::Close);
             }
             return bad(ctx, &headers, StatusCode::BAD_REQUEST);
         }
@@ -55,7 +55,7 @@ pub async fn upgrade(
             Err(e) => {
                 tracing::debug!(error = %e, "websocket upgrade did not complete");
                 if first {
-                    let _ = entry.tx.send(EioIn::Close);
+                    let _ = entry.tx.unbounded_send(EioIn::Close);
                 }
                 return;
             }
@@ -83,8 +83,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let id = ctx.next_id();
-    let (tx, mut cmds) = mpsc::unbounded_channel();
-    if entry.tx.send(EioIn::WsOpen { id, tx }).is_err() {
+    let (tx, mut cmds) = mpsc::unbounded();
+    if entry.tx.unbounded_send(EioIn::WsOpen { id, tx }).is_err() {
         let mut buf = Vec::new();
         encode_frame(&mut buf, opcode::CLOSE, b"");
         let _ = conn.get_mut().write_all(&buf).await;
@@ -101,7 +101,7 @@ where
             r = conn.next() => match r {
                 Ok(Incoming::Text(text)) => {
                     ctx.websocket.frames.inc();
-                    let _ = entry.tx.send(EioIn::WsText { id, text: text.to_string() });
+                    let _ = entry.tx.unbounded_send(EioIn::WsText { id, text });
                 }
                 Ok(Incoming::Binary(data)) => {
                     ctx.websocket.frames.inc();
@@ -109,7 +109,7 @@ where
                         Ok(data) => EioIn::WsBinary { id, data },
                         Err(_) => EioIn::WsBad { id },
                     };
-                    let _ = entry.tx.send(m);
+                    let _ = entry.tx.unbounded_send(m);
                 }
                 Ok(Incoming::Ping(p)) => encode_frame(&mut buf, opcode::PONG, &p),
                 Ok(Incoming::Pong(_)) => {}
@@ -129,12 +129,13 @@ where
                     break;
                 }
             },
-            c = cmds.recv() => {
+            c = cmds.next() => {
                 let mut next = c;
                 let mut stop = false;
                 for taken in 1..=MAX_BATCH {
                     match next {
                         Some(WsCmd::Text(t)) => encode_frame(&mut buf, opcode::TEXT, t.as_bytes()),
+                        Some(WsCmd::Frame(t)) => encode_frame(&mut buf, opcode::TEXT, t.as_bytes()),
                         Some(WsCmd::Binary(b)) => encode_frame(&mut buf, opcode::BINARY, &b),
                         Some(WsCmd::Close) | None => {
                             encode_frame(&mut buf, opcode::CLOSE, b"");
@@ -164,7 +165,7 @@ where
         }
     }
     ctx.websocket.hang_up.inc();
-    let _ = entry.tx.send(EioIn::WsGone { id });
+    let _ = entry.tx.unbounded_send(EioIn::WsGone { id });
 }
 
 /// Write `buf` within `patience`; false when the socket failed or the client is not reading.
