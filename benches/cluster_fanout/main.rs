@@ -39,8 +39,7 @@ use std::time::{Duration, Instant};
 
 use load::{Stats, now_us};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use util::{free_port, merge, stop_child, wait_listening};
+use util::{cpu_of, free_port, merge, request, stop_child, wait_listening};
 
 const ROOM: &str = "bench.room";
 const HASH: &str = "abcde12345";
@@ -639,58 +638,4 @@ async fn step(
         ops,
         lost: want.saturating_sub(got),
     }
-}
-
-fn clk_tck() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100)
-}
-
-/// CPU time (user + system) of process `pid`, from `/proc/<pid>/stat`.
-fn cpu_of(pid: u32) -> Duration {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<u64> = rest
-        .split_whitespace()
-        .skip(1)
-        .map(|x| x.parse().unwrap_or(0))
-        .collect();
-    let ticks = f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0);
-    Duration::from_micros(ticks * 1_000_000 / clk_tck())
-}
-
-/// One HTTP/1.1 request over a fresh connection; (status, body).
-async fn request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, String) {
-    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
-        return (0, String::new());
-    };
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    if s.write_all(head.as_bytes()).await.is_err() || s.write_all(body).await.is_err() {
-        return (0, String::new());
-    }
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf).await;
-    let text = String::from_utf8_lossy(&buf);
-    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|x| x.parse().ok())
-        .unwrap_or(0);
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        rest.split("\r\n").nth(1).unwrap_or("").to_string()
-    } else {
-        rest.to_string()
-    };
-    (status, body)
 }

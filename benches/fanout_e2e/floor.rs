@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use codec::ws::{encode_frame, frame_len, opcode};
 use tokio::io::AsyncReadExt;
 
-use super::target::cpu_in;
+use crate::util::cpu_in;
 
 /// One measured rate.
 #[derive(Debug, Clone, Copy)]
