@@ -63,13 +63,21 @@ async fn main() {
     // Warm-up: one-off costs (worker arenas, registries) are not charged to the measured ones.
     let mut keep = Vec::new();
     for _ in 0..500 {
-        keep.push(Actor::spawn_linked(None, Idle, (), sup.get_cell()).await.unwrap());
+        keep.push(
+            Actor::spawn_linked(None, Idle, (), sup.get_cell())
+                .await
+                .unwrap(),
+        );
     }
     settle().await;
     let before = rss();
     let mut actors = Vec::with_capacity(n);
     for _ in 0..n {
-        actors.push(Actor::spawn_linked(None, Idle, (), sup.get_cell()).await.unwrap());
+        actors.push(
+            Actor::spawn_linked(None, Idle, (), sup.get_cell())
+                .await
+                .unwrap(),
+        );
     }
     settle().await;
     let actor = (rss() - before) as f64 / n as f64;
