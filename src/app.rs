@@ -315,6 +315,14 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
     if !opts.ready_delay.is_zero() {
         tokio::time::sleep(opts.ready_delay).await;
     }
+    // A cluster node is started once its membership record is written, so that the sids it hands
+    // out are found by every node (a forwarded request for an unknown tag is refused as gone).
+    // Redis away at start: the node serves locally and says so (/health answers 503 meanwhile).
+    if let Some(c) = &cluster
+        && !c.until_joined(Duration::from_secs(5)).await
+    {
+        tracing::warn!(node = %c.spec.node, "cluster: the membership record is not written yet (Redis away?); serving this node's sessions locally meanwhile");
+    }
     // The last step: the monitor's tree queries get the root.
     root_tx.send_replace(Some(root.clone()));
     tracing::info!(socketio = %socketio_addr, api = %api_addr, monitor = %monitor_addr, "Hive started!");

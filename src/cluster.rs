@@ -204,6 +204,9 @@ pub struct Shared {
     /// Set once the reader has taken a start position in every shard: from then on every entry
     /// appended is delivered on this node (the writer waits for it before its first append).
     reading: tokio::sync::watch::Sender<bool>,
+    /// Set once this node's membership record is written: from then on other nodes find it as
+    /// the owner of its sids (start-up waits for it, so that no sid is handed out before).
+    joined: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -245,6 +248,7 @@ impl Shared {
             redis_down: Mutex::new(Some("starting: the streams are not read yet".to_string())),
             stats: std::sync::OnceLock::new(),
             reading: tokio::sync::watch::Sender::new(false),
+            joined: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -315,6 +319,21 @@ impl Shared {
         let mut rx = self.reading.subscribe();
         matches!(
             tokio::time::timeout(limit, rx.wait_for(|r| *r)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// Record that this node's membership record is written.
+    pub(crate) fn set_joined(&self) {
+        self.joined
+            .send_if_modified(|j| !std::mem::replace(j, true));
+    }
+
+    /// Wait (up to `limit`) until this node's record is written; false when it did not happen.
+    pub async fn until_joined(&self, limit: Duration) -> bool {
+        let mut rx = self.joined.subscribe();
+        matches!(
+            tokio::time::timeout(limit, rx.wait_for(|j| *j)).await,
             Ok(Ok(_))
         )
     }

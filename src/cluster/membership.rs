@@ -167,6 +167,7 @@ impl MembershipState {
         }
         let now = std::time::Instant::now();
         self.last_ok = Some(now);
+        s.set_joined();
         let healthy =
             now.duration_since(*self.healthy_since.get_or_insert(now)) >= s.spec.gone_after;
         // A survivor's part: mark newly gone nodes, forget those gone for long.
