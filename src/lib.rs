@@ -41,6 +41,7 @@ pub mod error;
 pub mod events;
 pub mod fuzz;
 pub mod hooks;
+pub mod http_client;
 pub mod http_edge;
 pub mod listener;
 pub mod metrics;

@@ -3,14 +3,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 use super::ctx::TreeQuery;
 use super::tree_text::render_tree_text;
 use crate::error::HiveError;
+use crate::http_client::RequestError;
 use otp::SupervisorReport;
 
 /// Longest wait for the whole exchange.
@@ -124,50 +121,19 @@ pub(crate) async fn request(
     path: &str,
     body: Bytes,
 ) -> Result<(u16, Option<String>, Bytes), HiveError> {
-    let unreachable = |e: &dyn std::fmt::Display| {
-        HiveError::InternalError(format!("Cannot reach the Hive Monitor at {base_url}: {e}"))
-    };
-    let rest = base_url.strip_prefix("http://").ok_or_else(|| {
-        HiveError::BadMonitorRequest(format!("Monitor URL must start with http://: {base_url}"))
-    })?;
-    let (authority, base_path) = rest.split_once('/').unwrap_or((rest, ""));
-    let base_path = base_path.trim_end_matches('/');
-    let full_path = if base_path.is_empty() {
-        path.to_string()
-    } else {
-        format!("/{base_path}{path}")
-    };
-    let stream = TcpStream::connect(authority)
+    crate::http_client::request(base_url, method, path, body)
         .await
-        .map_err(|e| unreachable(&e))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| unreachable(&e))?;
-    let driver = tokio::spawn(conn);
-    let req = Request::builder()
-        .method(method)
-        .uri(full_path)
-        .header(hyper::header::HOST, authority)
-        .body(Full::new(body))
-        .map_err(|e| HiveError::BadMonitorRequest(format!("Bad monitor URL {base_url}: {e}")))?;
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| unreachable(&e))?;
-    let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get(hyper::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| unreachable(&e))?
-        .to_bytes();
-    driver.abort();
-    Ok((status, content_type, body))
+        .map_err(|e| match e {
+            RequestError::NotHttp => HiveError::BadMonitorRequest(format!(
+                "Monitor URL must start with http://: {base_url}"
+            )),
+            RequestError::BadUrl(e) => {
+                HiveError::BadMonitorRequest(format!("Bad monitor URL {base_url}: {e}"))
+            }
+            RequestError::Unreachable(e) => HiveError::InternalError(format!(
+                "Cannot reach the Hive Monitor at {base_url}: {e}"
+            )),
+        })
 }
 
 #[cfg(test)]
