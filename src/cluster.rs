@@ -316,11 +316,7 @@ impl Shared {
 
     /// Wait (up to `limit`) until every shard has a position; false when it did not happen.
     pub(crate) async fn until_reading(&self, limit: Duration) -> bool {
-        let mut rx = self.reading.subscribe();
-        matches!(
-            tokio::time::timeout(limit, rx.wait_for(|r| *r)).await,
-            Ok(Ok(_))
-        )
+        until_set(&self.reading, limit).await
     }
 
     /// Record that this node's membership record is written.
@@ -331,11 +327,7 @@ impl Shared {
 
     /// Wait (up to `limit`) until this node's record is written; false when it did not happen.
     pub async fn until_joined(&self, limit: Duration) -> bool {
-        let mut rx = self.joined.subscribe();
-        matches!(
-            tokio::time::timeout(limit, rx.wait_for(|j| *j)).await,
-            Ok(Ok(_))
-        )
+        until_set(&self.joined, limit).await
     }
 
     pub(crate) fn set_lookup(&self, c: Client) {
@@ -353,4 +345,13 @@ impl Shared {
     pub(crate) fn epochs(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.epochs.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Wait (up to `limit`) until `flag` is true; false when it did not happen.
+async fn until_set(flag: &tokio::sync::watch::Sender<bool>, limit: Duration) -> bool {
+    let mut rx = flag.subscribe();
+    matches!(
+        tokio::time::timeout(limit, rx.wait_for(|v| *v)).await,
+        Ok(Ok(_))
+    )
 }
