@@ -53,6 +53,23 @@ impl Stats {
         }
     }
 
+    /// After the publisher stopped: wait (up to 20 s, or until nothing more arrives) until every
+    /// one of `published` events reached each of `subs` subscribers, counting from `before`
+    /// received; (received, wanted).
+    pub async fn drain(&self, published: &AtomicU64, subs: u64, before: u64) -> (u64, u64) {
+        let end = Instant::now() + std::time::Duration::from_secs(20);
+        let mut last = 0;
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let got = self.received.load(Ordering::Relaxed) - before;
+            let want = published.load(Ordering::Relaxed) * subs;
+            if got >= want || Instant::now() > end || (got == last && got > 0) {
+                return (got, want);
+            }
+            last = got;
+        }
+    }
+
     /// Merge and reset the latency histograms.
     pub fn take_latencies(&self) -> Histogram<u64> {
         let mut all = Histogram::new_with_bounds(1, 120_000_000, 3).unwrap();

@@ -314,20 +314,7 @@ async fn step(t: &Arc<Target>, stats: &Arc<Stats>, rate: u64, subs: u64, secs: u
     stats.recording.store(false, Ordering::Relaxed);
     stop.cancel();
     let _ = publisher.await;
-    // Drain: every published event reaches every subscriber (bounded wait).
-    let end = Instant::now() + Duration::from_secs(20);
-    let mut last = 0;
-    loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let got = stats.received.load(Ordering::Relaxed) - before;
-        let want = published.load(Ordering::Relaxed) * subs;
-        if got >= want || Instant::now() > end || (got == last && got > 0) {
-            break;
-        }
-        last = got;
-    }
-    let got = stats.received.load(Ordering::Relaxed) - before;
-    let want = published.load(Ordering::Relaxed) * subs;
+    let (got, want) = stats.drain(&published, subs, before).await;
     let h = stats.take_latencies();
     let n = (recv1 - recv0).max(1);
     let ms = |us: u64| us as f64 / 1000.0;
