@@ -14,6 +14,7 @@
 
 pub mod session;
 pub mod ws;
+pub mod ws_conn;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -269,12 +270,11 @@ pub async fn route(
             if rev != Some(entry.rev) {
                 return error(ctx, &headers, error_code::BAD_REQUEST);
             }
-            let sid: Arc<str> = Arc::from(sid);
             if transport == "websocket" {
                 if !is_ws {
                     return error(ctx, &headers, error_code::BAD_REQUEST);
                 }
-                return ws::upgrade(ctx, req, entry, sid, false).await;
+                return ws::upgrade(ctx, req, entry).await;
             }
             if entry.on_ws.load(Ordering::Acquire) {
                 return error(ctx, &headers, error_code::BAD_REQUEST);
@@ -331,24 +331,22 @@ pub async fn route(
             ctx.eio.insert(Arc::clone(&sid), Arc::clone(&entry));
             ctx.eio_metrics.handshakes.inc();
             let open_packet = eio::Packet::Open(open.to_json());
-            session::spawn(session::Args {
+            let args = Box::new(session::Args {
                 ctx: ctx.clone(),
                 sid: Arc::clone(&sid),
                 rev,
                 mode,
                 b64,
-                ws_first,
                 query: app_query,
                 rx,
-                first: if ws_first {
-                    Some(open_packet.clone())
-                } else {
-                    None
-                },
+                first: ws_first.then(|| open_packet.clone()),
+                conn: None,
             });
             if ws_first {
-                return ws::upgrade(ctx, req, entry, sid, true).await;
+                // The session runs in the task that completes the upgrade, with its socket.
+                return ws::open(ctx, req, args).await;
             }
+            session::spawn(args);
             let body = match rev {
                 Revision::V4 => open_packet.encode_text(rev),
                 Revision::V3 => eio::encode_payload_v3(&[open_packet]),

@@ -1,20 +1,23 @@
 //! One Engine.IO session: a task that owns the session's transports (the pending poll, the
-//! WebSocket and an upgrade in progress), its heartbeat, its outgoing queue and its Socket.IO
-//! namespace sockets.
+//! WebSocket, or a WebSocket being probed for the upgrade), its heartbeat, its outgoing queue and
+//! its Socket.IO namespace sockets.
 //!
-//! Inputs come from the HTTP side ([`EioIn`]: polls, posts, WebSocket frames) and from the
-//! namespace sockets' queues (each socket is a client actor whose sink is this session: it
-//! writes frames of the modern wire, `crate::wire::modern`). The session decodes Socket.IO
-//! packets with the pure codecs, answers CONNECT by spawning a client actor through the router
-//! (which runs `on_connect`), routes events to the socket of their namespace as neutral
-//! [`crate::events::In`] items, and completes the packets whose spelling depends on the revision
-//! (the CONNECT answer carries the socket id in protocol 5; protocol 4 has none).
+//! Inputs come from the HTTP side ([`EioIn`]: polls, posts, a WebSocket for the session), from
+//! the session's WebSocket, which this task reads and writes itself (no task or channel of its
+//! own: [`super::ws_conn`]), and from the namespace sockets' queues (each socket is a client actor whose
+//! sink is this session: it writes frames of the modern wire, `crate::wire::modern`). The session
+//! decodes Socket.IO packets with the pure codecs, answers CONNECT by spawning a client actor
+//! through the router (which runs `on_connect`), routes events to the socket of their namespace as
+//! neutral [`crate::events::In`] items, and completes the packets whose spelling depends on the
+//! revision (the CONNECT answer carries the socket id in protocol 5; protocol 4 has none).
 //!
 //! Rules (see docs/protocol-modern.md): the server pings in EIO4 and answers pings in EIO3;
 //! a second concurrent poll, a parse error, a malformed Socket.IO packet, a packet for a namespace
 //! not joined, a missed heartbeat or no namespace joined within `connect_timeout` close the
 //! session; from the moment a WebSocket for the session opens, polls are answered with a noop at
 //! once and queued packets wait for the WebSocket (behaviour (b) of the protocol's upgrade).
+//! Writes to the WebSocket must make progress within `ping_interval` + `ping_timeout`: a client
+//! that stops reading is dropped, and the session ends.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -26,20 +29,28 @@ use futures::StreamExt;
 use futures::channel::mpsc;
 use hyper::StatusCode;
 use serde_json::{Map, Value, json};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until};
 
 use super::Mode;
+use super::ws_conn::{WsConn, close_aside};
 use crate::client::ws_queue::{self, WsOut, WsReceiver};
 use crate::client::{ClientHandle, CloseReason, Sink};
 use crate::transport::TransportCtx;
+use crate::transport::ws_reader::ReadError;
+use crate::transport::ws_write::WriteEnd;
 use crate::wire::Wire;
 use crate::wire::modern::{self, Nsp};
 use codec::eio::{self, Packet, Revision};
 use codec::sio::{self, Kind};
+use codec::ws::{Incoming, encode_close, encode_frame, opcode};
 
 /// Queued batches a namespace socket may have in its session's queue before it counts as slow.
 const NS_QUEUE: usize = 1024;
+
+/// Most namespace outputs gathered into one socket write.
+const MAX_BATCH: usize = 64;
 
 /// The answer to one poll.
 #[derive(Debug)]
@@ -53,19 +64,6 @@ pub enum PollAnswer {
     },
     /// A bare error status (concurrent poll).
     Refused(StatusCode),
-}
-
-/// What a WebSocket connection task is asked to do.
-#[derive(Debug)]
-pub enum WsCmd {
-    /// One text frame.
-    Text(String),
-    /// One text frame, shared with the namespace socket's encoding (an EIO4 packet as it is).
-    Frame(Arc<str>),
-    /// One binary frame (already framed for the revision).
-    Binary(Vec<u8>),
-    /// Close the connection (after what was queued before).
-    Close,
 }
 
 /// Inputs of a session from the HTTP side.
@@ -89,37 +87,8 @@ pub enum EioIn {
     },
     /// Close the session (a request-level failure: oversized or bad POST).
     Close,
-    /// A WebSocket for this session opened.
-    WsOpen {
-        /// Connection id.
-        id: u64,
-        /// Its command queue.
-        tx: mpsc::UnboundedSender<WsCmd>,
-    },
-    /// A text frame.
-    WsText {
-        /// Connection id.
-        id: u64,
-        /// The frame.
-        text: String,
-    },
-    /// A binary frame's message data.
-    WsBinary {
-        /// Connection id.
-        id: u64,
-        /// The data (revision framing removed).
-        data: Vec<u8>,
-    },
-    /// A WebSocket frame that breaks the revision's framing.
-    WsBad {
-        /// Connection id.
-        id: u64,
-    },
-    /// The WebSocket closed.
-    WsGone {
-        /// Connection id.
-        id: u64,
-    },
+    /// A WebSocket for this session opened (an upgrade, or a second WebSocket, which is closed).
+    WsOpen(Box<WsConn>),
 }
 
 /// What a session is spawned with.
@@ -134,23 +103,22 @@ pub struct Args {
     pub mode: Mode,
     /// EIO3 polling client asked for base64 binaries.
     pub b64: bool,
-    /// Opened over WebSocket (no polling).
-    pub ws_first: bool,
     /// The handshake's application query.
     pub query: Map<String, Value>,
     /// Inputs.
     pub rx: mpsc::UnboundedReceiver<EioIn>,
     /// A packet to send first (the open packet of a WebSocket handshake).
     pub first: Option<Packet>,
+    /// The session's WebSocket, for a session opened over WebSocket.
+    pub conn: Option<WsConn>,
 }
 
-/// Start a session task.
-pub fn spawn(args: Args) {
+/// Start a polling session's task.
+pub fn spawn(args: Box<Args>) {
     tokio::spawn(run(args));
 }
 
 struct NsSock {
-    sid: Arc<str>,
     client: ClientHandle,
     /// The CONNECT answer went out.
     connected: bool,
@@ -170,9 +138,6 @@ impl Sockets {
     fn get(&self, nsp: &str) -> Option<&NsSock> {
         self.0.iter().find(|(k, _)| k == nsp).map(|(_, n)| n)
     }
-    fn get_mut(&mut self, nsp: &str) -> Option<&mut NsSock> {
-        self.0.iter_mut().find(|(k, _)| k == nsp).map(|(_, n)| n)
-    }
     fn contains_key(&self, nsp: &str) -> bool {
         self.position(nsp).is_some()
     }
@@ -180,6 +145,9 @@ impl Sockets {
         self.position(nsp).map(|i| self.0.swap_remove(i).1)
     }
     fn insert(&mut self, nsp: String, ns: NsSock) {
+        // Room for one more only: most sessions join one namespace, and a vector's first growth
+        // would make room for four.
+        self.0.reserve_exact(1);
         self.0.push((nsp, ns));
     }
     fn drain(&mut self) -> impl Iterator<Item = (String, NsSock)> + '_ {
@@ -203,11 +171,13 @@ impl Sockets {
         }
         Poll::Pending
     }
-}
-
-struct Ws {
-    id: u64,
-    tx: mpsc::UnboundedSender<WsCmd>,
+    /// An output already queued by a socket, if any (an ended queue shows at the next poll).
+    fn try_output(&mut self) -> Option<(usize, WsOut)> {
+        self.0
+            .iter_mut()
+            .enumerate()
+            .find_map(|(i, (_, ns))| ns.rx.as_mut()?.try_recv().map(|o| (i, o)))
+    }
 }
 
 struct State {
@@ -219,8 +189,14 @@ struct State {
     query: Map<String, Value>,
     queue: VecDeque<Packet>,
     get: Option<oneshot::Sender<PollAnswer>>,
-    ws: Option<Ws>,
-    probe: Option<(Ws, Instant)>,
+    /// The session's WebSocket: its transport, or the one being probed while `probe_until` is set.
+    ws: Option<WsConn>,
+    /// The end of the upgrade's probe, while `ws` is being probed.
+    probe_until: Option<Instant>,
+    /// Frames for `ws`, written at the end of the loop's turn (released once written).
+    out: Vec<u8>,
+    /// How long a WebSocket write may make no progress.
+    patience: Duration,
     namespaces: Sockets,
     assembler: sio::Assembler,
     joined_any: bool,
@@ -229,7 +205,7 @@ struct State {
     next_ping: Option<Instant>,
     /// EIO4: the pong deadline; EIO3: the deadline for the client's next ping.
     heartbeat_deadline: Option<Instant>,
-    /// EIO3: inputs held until the implicit `/` connect is answered.
+    /// EIO3: POSTs held until the implicit `/` connect is answered (a WebSocket is not read).
     held: VecDeque<EioIn>,
     hold: bool,
     closed: bool,
@@ -240,42 +216,65 @@ fn far_away() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
-async fn run(args: Args) {
-    let s = &args.ctx.config.socketio;
+/// The next frame of the session's WebSocket (pending while there is none). Cancel safe.
+async fn read(ws: &mut Option<WsConn>) -> Result<Incoming, ReadError> {
+    match ws {
+        Some(c) => c.reader.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Run a session until it ends (boxed: the arguments are not stored in the task beside the state).
+pub async fn run(args: Box<Args>) {
+    let Args {
+        ctx,
+        sid,
+        rev,
+        mode,
+        b64,
+        query,
+        rx,
+        first,
+        conn,
+    } = *args;
+    let s = &ctx.config.socketio;
     let now = Instant::now();
     let interval = Duration::from_millis(s.ping_interval);
     let timeout = Duration::from_millis(s.ping_timeout);
     let mut st = State {
-        sid: args.sid,
-        rev: args.rev,
-        mode: args.mode,
-        b64: args.b64,
-        query: args.query,
+        sid,
+        rev,
+        mode,
+        b64,
+        query,
         queue: VecDeque::new(),
         get: None,
-        ws: None,
-        probe: None,
+        ws: conn,
+        probe_until: None,
+        out: Vec::new(),
+        patience: interval + timeout,
         namespaces: Sockets::default(),
         assembler: sio::Assembler::new(s.max_attachments),
         joined_any: false,
-        connect_deadline: (args.mode == Mode::SocketIo)
+        connect_deadline: (mode == Mode::SocketIo)
             .then(|| now + Duration::from_millis(s.connect_timeout)),
-        next_ping: (args.rev == Revision::V4).then(|| now + interval),
-        heartbeat_deadline: (args.rev == Revision::V3).then(|| now + interval + timeout),
+        next_ping: (rev == Revision::V4).then(|| now + interval),
+        heartbeat_deadline: (rev == Revision::V3).then(|| now + interval + timeout),
         held: VecDeque::new(),
         hold: false,
         closed: false,
-        ctx: args.ctx,
+        ctx,
     };
-    let _ = args.ws_first;
-    let mut rx = args.rx;
+    let mut rx = rx;
     let gauge = match st.rev {
         Revision::V3 => st.ctx.eio_metrics.v3.clone(),
         Revision::V4 => st.ctx.eio_metrics.v4.clone(),
     };
     gauge.inc();
-    if let Some(p) = args.first {
+    if let Some(p) = first {
+        // The open packet of a session opened over WebSocket goes out at once.
         st.queue.push_back(p);
+        st.flush().await;
     }
     if st.mode == Mode::SocketIo && st.rev == Revision::V3 {
         // Protocol 4 joins `/` implicitly; the client's input waits for the answer.
@@ -291,7 +290,7 @@ async fn run(args: Args) {
             st.connect_deadline,
             st.next_ping,
             st.heartbeat_deadline,
-            st.probe.as_ref().map(|p| p.1),
+            st.probe_until,
         ]
         .into_iter()
         .flatten()
@@ -306,8 +305,14 @@ async fn run(args: Args) {
                 Some(i) => st.input(i).await,
                 None => st.close(CloseReason::ClientGone, Packet::Close),
             },
+            r = read(&mut st.ws), if !st.hold => st.ws_frame(r).await,
             (i, out) = std::future::poll_fn(|cx| st.namespaces.poll_output(cx)) => {
                 st.socket_output(i, out);
+                // What the sockets queued meanwhile shares the socket write.
+                for _ in 1..MAX_BATCH {
+                    let Some((i, out)) = st.namespaces.try_output() else { break };
+                    st.socket_output(i, Some(out));
+                }
                 if !st.hold {
                     while let Some(i) = st.held.pop_front() {
                         st.input(i).await;
@@ -318,27 +323,30 @@ async fn run(args: Args) {
             () = &mut timer => {
                 // Fired: re-armed on the next round even if the deadline stays the same.
                 armed = None;
-                st.timers(interval, timeout);
+                st.timers(timeout);
             }
         }
-        st.flush();
+        st.flush().await;
     }
     // Late requests of a closed session: answered as unknown by the HTTP side once the task and
     // its receiver are gone.
     drop(rx);
     gauge.dec();
+    if let Some(mut ws) = st.ws.take() {
+        // The last frames went out with the close: end the socket.
+        let _ = tokio::time::timeout(st.patience, ws.reader.get_mut().shutdown()).await;
+        st.ctx.websocket.hang_up.inc();
+    }
 }
 
-/// Client input held while protocol 4's implicit connect is pending.
+/// Client input held while protocol 4's implicit connect is pending (a WebSocket is not read
+/// meanwhile).
 fn holdable(i: &EioIn) -> bool {
-    matches!(
-        i,
-        EioIn::Post { .. } | EioIn::WsText { .. } | EioIn::WsBinary { .. }
-    )
+    matches!(i, EioIn::Post { .. })
 }
 
 impl State {
-    fn timers(&mut self, interval: Duration, timeout: Duration) {
+    fn timers(&mut self, timeout: Duration) {
         let now = Instant::now();
         if self.connect_deadline.is_some_and(|d| d <= now) {
             self.connect_deadline = None;
@@ -357,12 +365,24 @@ impl State {
             self.queue.push_back(Packet::Ping(String::new()));
             self.heartbeat_deadline = Some(now + timeout);
         }
-        if self.probe.as_ref().is_some_and(|p| p.1 <= now)
-            && let Some((ws, _)) = self.probe.take()
-        {
-            let _ = ws.tx.unbounded_send(WsCmd::Close);
+        if self.probe_until.is_some_and(|d| d <= now) {
+            self.abandon_probe();
         }
-        let _ = interval;
+    }
+
+    /// The WebSocket is the session's transport (not a probe).
+    fn on_ws(&self) -> bool {
+        self.ws.is_some() && self.probe_until.is_none()
+    }
+
+    /// The probed WebSocket is closed (in the background); the session stays on polling.
+    fn abandon_probe(&mut self) {
+        if self.probe_until.take().is_some()
+            && let Some(ws) = self.ws.take()
+        {
+            self.out.clear();
+            close_aside(ws, self.patience);
+        }
     }
 
     async fn input(&mut self, i: EioIn) {
@@ -373,7 +393,7 @@ impl State {
                     let _ = reply.send(PollAnswer::Refused(StatusCode::BAD_REQUEST));
                     return self.close(CloseReason::ClientGone, Packet::Close);
                 }
-                if self.probe.is_some() || self.ws.is_some() {
+                if self.ws.is_some() {
                     // A WebSocket is open (upgrade in progress): the poll ends at once.
                     let _ = reply.send(self.body(&[Packet::Noop]));
                     return;
@@ -403,70 +423,83 @@ impl State {
                 let _ = reply.send(());
             }
             EioIn::Close => self.close(CloseReason::ClientGone, Packet::Close),
-            EioIn::WsOpen { id, tx } => {
-                let ws = Ws { id, tx };
-                let upgrading = self.ctx.config.socketio.allow_upgrades;
-                if self.ws.is_none() && self.probe.is_none() && self.is_ws_session() {
-                    // A session opened over WebSocket: this is its transport.
-                    self.ws = Some(ws);
-                } else if self.ws.is_none() && self.probe.is_none() && upgrading {
+            EioIn::WsOpen(conn) => {
+                if self.ws.is_none() && !self.closed && self.ctx.config.socketio.allow_upgrades {
                     let until = Instant::now()
                         + Duration::from_millis(self.ctx.config.socketio.upgrade_timeout);
-                    self.probe = Some((ws, until));
+                    self.ws = Some(*conn);
+                    self.probe_until = Some(until);
                     if let Some(g) = self.get.take() {
                         let _ = g.send(self.body(&[Packet::Noop]));
                     }
                 } else {
                     // Already upgrading or upgraded: the newcomer is closed, nothing else moves.
-                    let _ = ws.tx.unbounded_send(WsCmd::Close);
+                    close_aside(*conn, self.patience);
                 }
             }
-            EioIn::WsText { id, text } => {
-                if self.probe.as_ref().is_some_and(|(w, _)| w.id == id) {
+        }
+    }
+
+    /// One read from the session's WebSocket (or the one being probed).
+    async fn ws_frame(&mut self, r: Result<Incoming, ReadError>) {
+        let probing = self.probe_until.is_some();
+        match r {
+            Ok(Incoming::Text(text)) => {
+                self.ctx.websocket.frames.inc();
+                if probing {
                     return self.probe_frame(&text);
-                }
-                if self.ws.as_ref().is_none_or(|w| w.id != id) {
-                    return;
                 }
                 match eio::decode_packet(&text, self.rev, false) {
                     Ok(p) => self.packet(p, true).await,
                     Err(_) => self.close(CloseReason::ClientGone, Packet::Close),
                 }
             }
-            EioIn::WsBinary { id, data } => {
-                if self.probe.as_ref().is_some_and(|(w, _)| w.id == id) {
-                    if let Some((ws, _)) = self.probe.take() {
-                        let _ = ws.tx.unbounded_send(WsCmd::Close);
-                    }
-                    return;
+            Ok(Incoming::Binary(data)) => {
+                self.ctx.websocket.frames.inc();
+                if probing {
+                    return self.abandon_probe();
                 }
-                if self.ws.as_ref().is_some_and(|w| w.id == id) {
-                    self.packet(Packet::Binary(data), true).await;
-                }
-            }
-            EioIn::WsBad { id } => {
-                if self.ws.as_ref().is_some_and(|w| w.id == id) {
-                    self.close(CloseReason::ClientGone, Packet::Close);
-                } else if self.probe.as_ref().is_some_and(|(w, _)| w.id == id) {
-                    self.probe = None;
+                match eio::decode_ws_binary(self.rev, &data) {
+                    Ok(data) => self.packet(Packet::Binary(data), true).await,
+                    Err(_) => self.close(CloseReason::ClientGone, Packet::Close),
                 }
             }
-            EioIn::WsGone { id } => {
-                if self.probe.as_ref().is_some_and(|(w, _)| w.id == id) {
-                    self.probe = None;
-                } else if self.ws.as_ref().is_some_and(|w| w.id == id) {
-                    self.ws = None;
-                    self.close(CloseReason::ClientGone, Packet::Close);
+            Ok(Incoming::Ping(p)) => encode_frame(&mut self.out, opcode::PONG, &p),
+            Ok(Incoming::Pong(_)) => {}
+            Ok(Incoming::Close(_)) => {
+                encode_frame(&mut self.out, opcode::CLOSE, b"");
+                self.ws_lost().await;
+            }
+            Err(ReadError::Eof) => {
+                self.out.clear();
+                self.ws_lost().await;
+            }
+            Err(e) => {
+                tracing::debug!(sid = %self.sid, error = %e, "websocket read failed (modern protocol)");
+                self.ctx.websocket.errors.inc();
+                self.out.clear();
+                if let Some(c) = e.close_code() {
+                    encode_close(&mut self.out, c, b"");
                 }
+                self.ws_lost().await;
             }
         }
     }
 
-    fn is_ws_session(&self) -> bool {
-        self.ctx
-            .eio
-            .get(&self.sid)
-            .is_some_and(|e| e.on_ws.load(Ordering::Acquire))
+    /// The WebSocket ended on the client's side: what `out` holds (the answer to its close) is
+    /// written, and the socket dropped. A probe ends alone; the session's transport ends the
+    /// session.
+    async fn ws_lost(&mut self) {
+        let Some(mut ws) = self.ws.take() else { return };
+        self.ctx.websocket.hang_up.inc();
+        let out = std::mem::take(&mut self.out);
+        if !out.is_empty() {
+            let _ = ws.write(&out, self.patience).await;
+        }
+        drop(ws);
+        if self.probe_until.take().is_none() {
+            self.close(CloseReason::ClientGone, Packet::Close);
+        }
     }
 
     /// A frame on the WebSocket being probed: `2probe` -> `3probe`, `5` completes the upgrade,
@@ -474,30 +507,23 @@ impl State {
     fn probe_frame(&mut self, text: &str) {
         match eio::decode_packet(text, self.rev, false) {
             Ok(Packet::Ping(d)) if d == "probe" => {
-                if let Some((ws, _)) = &self.probe {
-                    let _ = ws.tx.unbounded_send(WsCmd::Text("3probe".into()));
-                }
+                encode_frame(&mut self.out, opcode::TEXT, b"3probe");
                 if let Some(g) = self.get.take() {
                     let _ = g.send(self.body(&[Packet::Noop]));
                 }
             }
             Ok(Packet::Upgrade) => {
-                if let Some((ws, _)) = self.probe.take() {
-                    if let Some(e) = self.ctx.eio.get(&self.sid) {
-                        e.on_ws.store(true, Ordering::Release);
-                    }
-                    self.ctx.eio_metrics.upgrades.inc();
-                    if let Some(g) = self.get.take() {
-                        let _ = g.send(self.body(&[Packet::Noop]));
-                    }
-                    self.ws = Some(ws);
+                // The WebSocket is the transport from now on: what is queued goes out on it.
+                self.probe_until = None;
+                if let Some(e) = self.ctx.eio.get(&self.sid) {
+                    e.on_ws.store(true, Ordering::Release);
+                }
+                self.ctx.eio_metrics.upgrades.inc();
+                if let Some(g) = self.get.take() {
+                    let _ = g.send(self.body(&[Packet::Noop]));
                 }
             }
-            _ => {
-                if let Some((ws, _)) = self.probe.take() {
-                    let _ = ws.tx.unbounded_send(WsCmd::Close);
-                }
-            }
+            _ => self.abandon_probe(),
         }
     }
 
@@ -633,7 +659,8 @@ impl State {
             );
             return;
         };
-        let (tx, rx) = ws_queue::channel(NS_QUEUE);
+        // The queue counts into the socket's own figures (the monitor's queued items and bytes).
+        let (tx, rx) = ws_queue::channel_counted(NS_QUEUE, client.queue_figures());
         let id = self.ctx.next_id();
         let hello = json!({"args": [auth], "nsp": nsp, "query": self.query});
         if client
@@ -649,7 +676,6 @@ impl State {
         self.namespaces.insert(
             nsp,
             NsSock {
-                sid: client.sid_arc(),
                 client,
                 connected: false,
                 rx: Some(rx),
@@ -679,27 +705,25 @@ impl State {
 
     /// The output of the namespace socket at index `i`.
     fn socket_output(&mut self, i: usize, out: Option<WsOut>) {
-        let Some((nsp, sid)) = self
-            .namespaces
-            .0
-            .get(i)
-            .map(|(k, n)| (k.clone(), Arc::clone(&n.sid)))
-        else {
-            return;
-        };
         match out {
-            Some(WsOut::Frames(frames)) => self.frames(&nsp, &frames),
-            Some(WsOut::Shared(frames)) => self.frames(&nsp, &frames),
+            Some(WsOut::Frames(frames)) => self.frames(i, &frames),
+            Some(WsOut::Shared(frames)) => self.frames(i, &frames),
             Some(WsOut::KeepAlive) => {}
             Some(WsOut::Close) | None => {
-                if !self.ctx.router.is_enabled() || !self.ctx.router.is_current(&sid) {
+                let Some((nsp, ns)) = self.namespaces.0.get(i) else {
+                    return;
+                };
+                if !self.ctx.router.is_enabled()
+                    || !self.ctx.router.is_current(&ns.client.sid_arc())
+                {
                     // The node is stopping, or rejoining its cluster under a new tag: close the
                     // Engine.IO session without DISCONNECT packets, so that clients reconnect by
                     // themselves.
-                    self.namespaces.remove(&nsp);
+                    self.namespaces.0.swap_remove(i);
                     return self.close(CloseReason::Terminated("shutdown".into()), Packet::Close);
                 }
                 // The socket ended on the server's side (a stop, the API, a refused connect).
+                let nsp = nsp.clone();
                 if let Some(ns) = self.namespaces.remove(&nsp)
                     && ns.connected
                 {
@@ -713,24 +737,24 @@ impl State {
         }
     }
 
-    /// Frames of the modern wire from the socket of `nsp`, into the queue.
-    fn frames(&mut self, nsp: &str, frames: &[Arc<str>]) {
+    /// Frames of the modern wire from the socket at index `i`, for the client.
+    fn frames(&mut self, i: usize, frames: &[Arc<str>]) {
         for f in frames {
             if f.is_empty() {
                 continue;
             }
-            if let Some(ws) = self.passthrough(f) {
+            if self.passthrough(f) {
                 // Nothing queued before it: the socket's own frame goes out as it is, with no
-                // decoding, re-encoding or copy.
-                let _ = ws.tx.unbounded_send(WsCmd::Frame(Arc::clone(f)));
+                // decoding, re-encoding or copy of its text.
+                encode_frame(&mut self.out, opcode::TEXT, f.as_bytes());
                 continue;
             }
-            for (i, part) in f.split('\x1e').enumerate() {
+            for (n, part) in f.split('\x1e').enumerate() {
                 let Ok(p) = eio::decode_packet(part, Revision::V4, true) else {
                     continue;
                 };
-                let p = if i == 0 {
-                    self.outgoing_first(nsp, p)
+                let p = if n == 0 {
+                    self.outgoing_first(i, p)
                 } else {
                     Some(p)
                 };
@@ -741,50 +765,48 @@ impl State {
         }
     }
 
-    /// The WebSocket a socket's frame `f` can go to unchanged: an EIO4 WebSocket with nothing
-    /// queued, and `f` one text packet that is neither a CONNECT answer nor a CONNECT_ERROR (which
-    /// the session completes) nor followed by attachments.
-    fn passthrough(&self, f: &str) -> Option<&Ws> {
+    /// Whether a socket's frame `f` can go to the WebSocket unchanged: an EIO4 WebSocket with
+    /// nothing queued, and `f` one text packet that is neither a CONNECT answer nor a
+    /// CONNECT_ERROR (which the session completes) nor followed by attachments.
+    fn passthrough(&self, f: &str) -> bool {
         let b = f.as_bytes();
-        let plain = self.rev == Revision::V4
+        self.rev == Revision::V4
             && self.queue.is_empty()
             && b.first() == Some(&b'4')
             && !matches!(b.get(1), Some(b'0' | b'4') | None)
-            && !b.contains(&b'\x1e');
-        if plain { self.ws.as_ref() } else { None }
+            && !b.contains(&b'\x1e')
+            && self.on_ws()
     }
 
-    /// Complete the packets whose spelling depends on the revision and the socket.
-    fn outgoing_first(&mut self, nsp: &str, p: Packet) -> Option<Packet> {
+    /// Complete the packets whose spelling depends on the revision and the socket at index `i`.
+    fn outgoing_first(&mut self, i: usize, p: Packet) -> Option<Packet> {
         let Packet::Message(text) = &p else {
             return Some(p);
         };
         match text.as_bytes().first() {
             Some(b'0') => {
-                let ns = self.namespaces.get_mut(nsp)?;
+                let (nsp, ns) = self.namespaces.0.get_mut(i)?;
                 ns.connected = true;
                 self.joined_any = true;
                 if nsp == "/" {
                     self.hold = false;
                 }
                 let answer = match self.rev {
-                    Revision::V4 => sio::Packet::with_data(
-                        Kind::Connect,
-                        nsp,
-                        json!({"sid": ns.sid.to_string()}),
-                    ),
+                    Revision::V4 => {
+                        sio::Packet::with_data(Kind::Connect, nsp, json!({"sid": ns.client.sid()}))
+                    }
                     Revision::V3 => sio::Packet::new(Kind::Connect, nsp),
                 };
                 Some(Packet::Message(sio::encode(&answer)))
             }
             Some(b'4') => {
                 // A refusal from `on_connect`: the socket is gone for this session.
-                self.namespaces.remove(nsp);
+                let (nsp, _) = self.namespaces.0.swap_remove(i);
                 let data = sio::decode(text, usize::MAX)
                     .ok()
                     .and_then(|d| d.packet.data)
                     .unwrap_or(Value::Null);
-                self.refuse(nsp, data);
+                self.refuse(&nsp, data);
                 None
             }
             _ => Some(p),
@@ -814,33 +836,63 @@ impl State {
         }
     }
 
-    /// Send what is queued: over the WebSocket, or to the pending poll.
-    fn flush(&mut self) {
-        if self.queue.is_empty() {
-            return;
-        }
-        if let Some(ws) = &self.ws {
-            for p in self.queue.drain(..) {
-                let cmd = match p {
-                    Packet::Binary(b) => WsCmd::Binary(eio::encode_ws_binary(self.rev, &b)),
-                    other => WsCmd::Text(other.encode_text(self.rev)),
-                };
-                let _ = ws.tx.unbounded_send(cmd);
+    /// The queue, encoded as WebSocket frames into `out`.
+    fn queue_to_out(&mut self) {
+        for p in self.queue.drain(..) {
+            match p {
+                Packet::Binary(b) => encode_frame(
+                    &mut self.out,
+                    opcode::BINARY,
+                    &eio::encode_ws_binary(self.rev, &b),
+                ),
+                other => encode_frame(
+                    &mut self.out,
+                    opcode::TEXT,
+                    other.encode_text(self.rev).as_bytes(),
+                ),
             }
+        }
+        // Idle sessions hold no queue memory.
+        self.queue = VecDeque::new();
+    }
+
+    /// Send what is queued, over the WebSocket or to the pending poll (while a WebSocket is
+    /// probed, the queue waits for it), and write what this turn encoded for the WebSocket. A
+    /// write that makes no progress within the patience drops the WebSocket (and ends the
+    /// session, unless it was a probe).
+    async fn flush(&mut self) {
+        if !self.queue.is_empty() {
+            if self.on_ws() {
+                self.queue_to_out();
+            } else if self.ws.is_none()
+                && let Some(g) = self.get.take()
+            {
+                let packets: Vec<Packet> = self.queue.drain(..).collect();
+                let _ = g.send(self.body(&packets));
+            }
+        }
+        if self.out.is_empty() {
             return;
         }
-        if self.probe.is_some() {
-            return;
-        }
-        if let Some(g) = self.get.take() {
-            let packets: Vec<Packet> = self.queue.drain(..).collect();
-            let _ = g.send(self.body(&packets));
+        // Taken, so that an idle session holds no write buffer.
+        let out = std::mem::take(&mut self.out);
+        let Some(ws) = self.ws.as_mut() else { return };
+        if let Err(e) = ws.write(&out, self.patience).await {
+            if matches!(e, WriteEnd::Stalled) {
+                tracing::debug!(sid = %self.sid, "websocket client is not reading; dropping it");
+            }
+            self.ctx.websocket.hang_up.inc();
+            self.ws = None;
+            if self.probe_until.take().is_none() {
+                self.close(CloseReason::ClientGone, Packet::Close);
+            }
         }
     }
 
     /// End the session: every namespace socket ends with `reason`; a pending poll gets what is
     /// queued and then `last` (`1` for a server close, a noop when the client closed); a
-    /// WebSocket gets the queue, then closes.
+    /// WebSocket gets the queue, then a close frame (written by the turn's flush), and the task
+    /// ends the socket.
     fn close(&mut self, reason: CloseReason, last: Packet) {
         if self.closed {
             return;
@@ -858,14 +910,10 @@ impl State {
             }
             let _ = g.send(self.body(&packets));
         }
-        if let Some((ws, _)) = self.probe.take() {
-            let _ = ws.tx.unbounded_send(WsCmd::Close);
-        }
+        self.abandon_probe();
         if self.ws.is_some() {
-            self.flush();
-            if let Some(ws) = self.ws.take() {
-                let _ = ws.tx.unbounded_send(WsCmd::Close);
-            }
+            self.queue_to_out();
+            encode_frame(&mut self.out, opcode::CLOSE, b"");
         }
     }
 }

@@ -1,0 +1,103 @@
+//! The socket of an Engine.IO session's WebSocket, as its session task holds it: the frame
+//! reader over the upgraded stream, and the listener's connection slot.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+use crate::http_edge::ConnSlot;
+use crate::transport::ws_reader::FrameReader;
+use crate::transport::ws_write::{WriteEnd, write_within};
+use codec::ws::{encode_frame, opcode};
+
+/// An upgraded socket: the listener's TCP stream (the common case), or hyper's upgraded I/O.
+#[derive(Debug)]
+pub enum WsIo {
+    /// The accepted TCP stream, taken back from the HTTP edge.
+    Tcp(TcpStream),
+    /// Any other upgraded I/O.
+    Upgraded(TokioIo<Upgraded>),
+}
+
+impl AsyncRead for WsIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WsIo::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            WsIo::Upgraded(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for WsIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            WsIo::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            WsIo::Upgraded(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WsIo::Tcp(s) => Pin::new(s).poll_flush(cx),
+            WsIo::Upgraded(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WsIo::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            WsIo::Upgraded(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// One WebSocket of a session: its frame reader over the socket, and the listener's connection
+/// slot, held as long as the socket.
+#[derive(Debug)]
+pub struct WsConn {
+    /// Client frames in; the socket, for writing.
+    pub reader: FrameReader<WsIo>,
+    _slot: Option<ConnSlot>,
+}
+
+impl WsConn {
+    /// A WebSocket reading through `reader`, holding `slot` as long as the socket.
+    pub fn new(reader: FrameReader<WsIo>, slot: Option<ConnSlot>) -> Self {
+        Self {
+            reader,
+            _slot: slot,
+        }
+    }
+
+    /// Write `buf` within `patience` (see [`write_within`]).
+    pub async fn write(&mut self, buf: &[u8], patience: Duration) -> Result<(), WriteEnd> {
+        write_within(self.reader.get_mut(), buf, patience).await
+    }
+}
+
+/// A refused or abandoned WebSocket: a close frame, then the socket's end, each within
+/// `patience`, in a task of its own (rare: a failed probe, a second WebSocket) so that the
+/// session does not wait for it.
+pub fn close_aside(mut conn: WsConn, patience: Duration) {
+    tokio::spawn(async move {
+        let mut buf = Vec::new();
+        encode_frame(&mut buf, opcode::CLOSE, b"");
+        if conn.write(&buf, patience).await.is_ok() {
+            let _ = tokio::time::timeout(patience, conn.reader.get_mut().shutdown()).await;
+        }
+    });
+}
