@@ -38,9 +38,21 @@ use crate::metrics::{
 };
 use crate::router::Router;
 
-/// What the Socket.IO listener needs.
+/// What the Socket.IO listener needs, shared: every request and every connection task holds a
+/// clone, which is one reference count and one pointer (not a copy of every handle below).
 #[derive(Clone)]
-pub struct TransportCtx {
+pub struct TransportCtx(Arc<TransportShared>);
+
+impl std::ops::Deref for TransportCtx {
+    type Target = TransportShared;
+    fn deref(&self) -> &TransportShared {
+        &self.0
+    }
+}
+
+/// The fields of a [`TransportCtx`].
+#[derive(Clone)]
+pub struct TransportShared {
     /// Configuration.
     pub config: Arc<Config>,
     /// Build mode.
@@ -68,7 +80,7 @@ pub struct TransportCtx {
 impl TransportCtx {
     /// A context counting into `metrics`.
     pub fn new(config: Arc<Config>, mode: Mode, router: Router, metrics: &Metrics) -> Self {
-        Self {
+        Self(Arc::new(TransportShared {
             config,
             mode,
             router,
@@ -80,13 +92,14 @@ impl TransportCtx {
             next_id: Arc::new(AtomicU64::new(1)),
             eio: Arc::new(eio::Table::default()),
             cluster: None,
-        }
+        }))
     }
 
     /// The same context on a node of `cluster` (its sids carry the node's tag, and requests for
     /// other nodes' sessions are forwarded to them).
     pub fn with_cluster(mut self, cluster: Option<Arc<crate::cluster::Shared>>) -> Self {
-        self.cluster = cluster.map(|c| (c, Arc::new(forward::Pool::default())));
+        Arc::make_mut(&mut self.0).cluster =
+            cluster.map(|c| (c, Arc::new(forward::Pool::default())));
         self
     }
 

@@ -270,9 +270,11 @@ pub fn decode(text: &str, max_attachments: usize) -> Result<Decoded, SioError> {
 }
 
 /// Reassembles binary packets: feed every Engine.IO message of a session in order.
+///
+/// Small while no packet waits for attachments (one pointer): every session holds one.
 #[derive(Debug, Default)]
 pub struct Assembler {
-    pending: Option<(Packet, usize)>,
+    pending: Option<Box<(Packet, usize)>>,
     max_attachments: usize,
 }
 
@@ -299,20 +301,21 @@ impl Assembler {
         if d.expect == 0 {
             return Ok(Some(d.packet));
         }
-        self.pending = Some((d.packet, d.expect));
+        self.pending = Some(Box::new((d.packet, d.expect)));
         Ok(None)
     }
 
     /// A binary message: the completed packet after its last attachment, or an error.
     pub fn push_binary(&mut self, data: Vec<u8>) -> Result<Option<Packet>, SioError> {
-        let Some((mut p, n)) = self.pending.take() else {
+        let Some(mut pending) = self.pending.take() else {
             return Err(SioError::Attachment);
         };
-        p.attachments.push(data);
-        if p.attachments.len() < n {
-            self.pending = Some((p, n));
+        pending.0.attachments.push(data);
+        if pending.0.attachments.len() < pending.1 {
+            self.pending = Some(pending);
             return Ok(None);
         }
+        let (p, n) = *pending;
         if let Some(d) = &p.data {
             check_placeholders(d, n)?;
         }

@@ -20,6 +20,7 @@
 //! that stops reading is dropped, and the session ends.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
@@ -186,7 +187,9 @@ struct State {
     rev: Revision,
     mode: Mode,
     b64: bool,
-    query: Map<String, Value>,
+    /// The handshake's application query (boxed, and only when there is one: it is read once
+    /// per namespace CONNECT).
+    query: Option<Box<Map<String, Value>>>,
     queue: VecDeque<Packet>,
     get: Option<oneshot::Sender<PollAnswer>>,
     /// The session's WebSocket: its transport, or the one being probed while `probe_until` is set.
@@ -195,6 +198,8 @@ struct State {
     probe_until: Option<Instant>,
     /// Frames for `ws`, written at the end of the loop's turn (released once written).
     out: Vec<u8>,
+    /// The client's side of `ws` ended (closed, failed): dropped after this turn's write.
+    ws_ended: bool,
     /// How long a WebSocket write may make no progress.
     patience: Duration,
     namespaces: Sockets,
@@ -206,7 +211,7 @@ struct State {
     /// EIO4: the pong deadline; EIO3: the deadline for the client's next ping.
     heartbeat_deadline: Option<Instant>,
     /// EIO3: POSTs held until the implicit `/` connect is answered (a WebSocket is not read).
-    held: VecDeque<EioIn>,
+    held: Vec<EioIn>,
     hold: bool,
     closed: bool,
 }
@@ -224,48 +229,57 @@ async fn read(ws: &mut Option<WsConn>) -> Result<Incoming, ReadError> {
     }
 }
 
-/// Run a session until it ends (boxed: the arguments are not stored in the task beside the state).
+impl State {
+    /// A session's state from its arguments, its inputs and the packet to send first (not in the
+    /// async `run`, whose task would keep a slot for every argument beside the state).
+    fn new(args: Box<Args>) -> (State, mpsc::UnboundedReceiver<EioIn>, Option<Packet>) {
+        let Args {
+            ctx,
+            sid,
+            rev,
+            mode,
+            b64,
+            query,
+            rx,
+            first,
+            conn,
+        } = *args;
+        let s = &ctx.config.socketio;
+        let now = Instant::now();
+        let interval = Duration::from_millis(s.ping_interval);
+        let timeout = Duration::from_millis(s.ping_timeout);
+        let st = State {
+            sid,
+            rev,
+            mode,
+            b64,
+            query: (!query.is_empty()).then(|| Box::new(query)),
+            queue: VecDeque::new(),
+            get: None,
+            ws: conn,
+            probe_until: None,
+            out: Vec::new(),
+            ws_ended: false,
+            patience: interval + timeout,
+            namespaces: Sockets::default(),
+            assembler: sio::Assembler::new(s.max_attachments),
+            joined_any: false,
+            connect_deadline: (mode == Mode::SocketIo)
+                .then(|| now + Duration::from_millis(s.connect_timeout)),
+            next_ping: (rev == Revision::V4).then(|| now + interval),
+            heartbeat_deadline: (rev == Revision::V3).then(|| now + interval + timeout),
+            held: Vec::new(),
+            hold: false,
+            closed: false,
+            ctx,
+        };
+        (st, rx, first)
+    }
+}
+
+/// Run a session until it ends.
 pub async fn run(args: Box<Args>) {
-    let Args {
-        ctx,
-        sid,
-        rev,
-        mode,
-        b64,
-        query,
-        rx,
-        first,
-        conn,
-    } = *args;
-    let s = &ctx.config.socketio;
-    let now = Instant::now();
-    let interval = Duration::from_millis(s.ping_interval);
-    let timeout = Duration::from_millis(s.ping_timeout);
-    let mut st = State {
-        sid,
-        rev,
-        mode,
-        b64,
-        query,
-        queue: VecDeque::new(),
-        get: None,
-        ws: conn,
-        probe_until: None,
-        out: Vec::new(),
-        patience: interval + timeout,
-        namespaces: Sockets::default(),
-        assembler: sio::Assembler::new(s.max_attachments),
-        joined_any: false,
-        connect_deadline: (mode == Mode::SocketIo)
-            .then(|| now + Duration::from_millis(s.connect_timeout)),
-        next_ping: (rev == Revision::V4).then(|| now + interval),
-        heartbeat_deadline: (rev == Revision::V3).then(|| now + interval + timeout),
-        held: VecDeque::new(),
-        hold: false,
-        closed: false,
-        ctx,
-    };
-    let mut rx = rx;
+    let (mut st, mut rx, first) = State::new(args);
     let gauge = match st.rev {
         Revision::V3 => st.ctx.eio_metrics.v3.clone(),
         Revision::V4 => st.ctx.eio_metrics.v4.clone(),
@@ -279,7 +293,7 @@ pub async fn run(args: Box<Args>) {
     if st.mode == Mode::SocketIo && st.rev == Revision::V3 {
         // Protocol 4 joins `/` implicitly; the client's input waits for the answer.
         st.hold = true;
-        Box::pin(st.connect(sio::Packet::new(Kind::Connect, "/"))).await;
+        st.connect_boxed(sio::Packet::new(Kind::Connect, "/")).await;
     }
     // One sleep for every deadline, moved only when the earliest deadline changes.
     let timer = sleep_until(far_away());
@@ -301,11 +315,15 @@ pub async fn run(args: Box<Args>) {
         }
         tokio::select! {
             input = rx.next() => match input {
-                Some(i) if st.hold && holdable(&i) => st.held.push_back(i),
+                Some(i) if st.hold && holdable(&i) => st.held.push(i),
                 Some(i) => st.input(i).await,
                 None => st.close(CloseReason::ClientGone, Packet::Close),
             },
-            r = read(&mut st.ws), if !st.hold => st.ws_frame(r).await,
+            r = read(&mut st.ws), if !st.hold => {
+                if let Some(c) = st.ws_frame(r) {
+                    st.connect_boxed(c).await;
+                }
+            }
             (i, out) = std::future::poll_fn(|cx| st.namespaces.poll_output(cx)) => {
                 st.socket_output(i, out);
                 // What the sockets queued meanwhile shares the socket write.
@@ -313,17 +331,17 @@ pub async fn run(args: Box<Args>) {
                     let Some((i, out)) = st.namespaces.try_output() else { break };
                     st.socket_output(i, Some(out));
                 }
-                if !st.hold {
-                    while let Some(i) = st.held.pop_front() {
-                        st.input(i).await;
+                if !st.hold && !st.held.is_empty() {
+                    for i in std::mem::take(&mut st.held) {
                         if st.closed { break; }
+                        st.input(i).await;
                     }
                 }
             }
             () = &mut timer => {
                 // Fired: re-armed on the next round even if the deadline stays the same.
                 armed = None;
-                st.timers(timeout);
+                st.timers();
             }
         }
         st.flush().await;
@@ -332,7 +350,7 @@ pub async fn run(args: Box<Args>) {
     // its receiver are gone.
     drop(rx);
     gauge.dec();
-    if let Some(mut ws) = st.ws.take() {
+    if let Some(ws) = st.ws.as_mut() {
         // The last frames went out with the close: end the socket.
         let _ = tokio::time::timeout(st.patience, ws.reader.get_mut().shutdown()).await;
         st.ctx.websocket.hang_up.inc();
@@ -346,8 +364,9 @@ fn holdable(i: &EioIn) -> bool {
 }
 
 impl State {
-    fn timers(&mut self, timeout: Duration) {
+    fn timers(&mut self) {
         let now = Instant::now();
+        let timeout = Duration::from_millis(self.ctx.config.socketio.ping_timeout);
         if self.connect_deadline.is_some_and(|d| d <= now) {
             self.connect_deadline = None;
             if !self.joined_any {
@@ -385,7 +404,37 @@ impl State {
         }
     }
 
+    /// One input (a POST's future is boxed: polling only, and large).
     async fn input(&mut self, i: EioIn) {
+        if let EioIn::Post {
+            packets,
+            failed,
+            reply,
+        } = i
+        {
+            return Box::pin(self.post(packets, failed, reply)).await;
+        }
+        self.input_now(i);
+    }
+
+    /// A POST's packets, in order (a CONNECT completes before what follows it).
+    async fn post(&mut self, packets: Vec<Packet>, failed: bool, reply: oneshot::Sender<()>) {
+        for p in packets {
+            if let Some(c) = self.packet(p, false) {
+                self.connect_boxed(c).await;
+            }
+            if self.closed {
+                break;
+            }
+        }
+        if failed && !self.closed {
+            self.close(CloseReason::ClientGone, Packet::Close);
+        }
+        let _ = reply.send(());
+    }
+
+    /// Every input but a POST.
+    fn input_now(&mut self, i: EioIn) {
         match i {
             EioIn::Get { reply } => {
                 if self.get.is_some() {
@@ -406,22 +455,7 @@ impl State {
                     self.close(CloseReason::ClientGone, Packet::Close);
                 }
             }
-            EioIn::Post {
-                packets,
-                failed,
-                reply,
-            } => {
-                for p in packets {
-                    self.packet(p, false).await;
-                    if self.closed {
-                        break;
-                    }
-                }
-                if failed && !self.closed {
-                    self.close(CloseReason::ClientGone, Packet::Close);
-                }
-                let _ = reply.send(());
-            }
+            EioIn::Post { .. } => {}
             EioIn::Close => self.close(CloseReason::ClientGone, Packet::Close),
             EioIn::WsOpen(conn) => {
                 if self.ws.is_none() && !self.closed && self.ctx.config.socketio.allow_upgrades {
@@ -440,39 +474,45 @@ impl State {
         }
     }
 
-    /// One read from the session's WebSocket (or the one being probed).
-    async fn ws_frame(&mut self, r: Result<Incoming, ReadError>) {
+    /// One read from the session's WebSocket (or the one being probed); a namespace CONNECT is
+    /// returned, for the caller to run. When the client's side ended, `ws_ended` is set: the turn's
+    /// flush writes what `out` holds (the answer to its close) and drops the socket.
+    #[must_use]
+    fn ws_frame(&mut self, r: Result<Incoming, ReadError>) -> Option<sio::Packet> {
         let probing = self.probe_until.is_some();
         match r {
             Ok(Incoming::Text(text)) => {
                 self.ctx.websocket.frames.inc();
                 if probing {
-                    return self.probe_frame(&text);
+                    self.probe_frame(&text);
+                    return None;
                 }
                 match eio::decode_packet(&text, self.rev, false) {
-                    Ok(p) => self.packet(p, true).await,
+                    Ok(p) => return self.packet(p, true),
                     Err(_) => self.close(CloseReason::ClientGone, Packet::Close),
                 }
             }
             Ok(Incoming::Binary(data)) => {
                 self.ctx.websocket.frames.inc();
                 if probing {
-                    return self.abandon_probe();
+                    self.abandon_probe();
+                    return None;
                 }
                 match eio::decode_ws_binary(self.rev, &data) {
-                    Ok(data) => self.packet(Packet::Binary(data), true).await,
+                    Ok(data) => return self.packet(Packet::Binary(data), true),
                     Err(_) => self.close(CloseReason::ClientGone, Packet::Close),
                 }
             }
             Ok(Incoming::Ping(p)) => encode_frame(&mut self.out, opcode::PONG, &p),
             Ok(Incoming::Pong(_)) => {}
             Ok(Incoming::Close(_)) => {
+                self.out.clear();
                 encode_frame(&mut self.out, opcode::CLOSE, b"");
-                self.ws_lost().await;
+                self.ws_ended = true;
             }
             Err(ReadError::Eof) => {
                 self.out.clear();
-                self.ws_lost().await;
+                self.ws_ended = true;
             }
             Err(e) => {
                 tracing::debug!(sid = %self.sid, error = %e, "websocket read failed (modern protocol)");
@@ -481,25 +521,10 @@ impl State {
                 if let Some(c) = e.close_code() {
                     encode_close(&mut self.out, c, b"");
                 }
-                self.ws_lost().await;
+                self.ws_ended = true;
             }
         }
-    }
-
-    /// The WebSocket ended on the client's side: what `out` holds (the answer to its close) is
-    /// written, and the socket dropped. A probe ends alone; the session's transport ends the
-    /// session.
-    async fn ws_lost(&mut self) {
-        let Some(mut ws) = self.ws.take() else { return };
-        self.ctx.websocket.hang_up.inc();
-        let out = std::mem::take(&mut self.out);
-        if !out.is_empty() {
-            let _ = ws.write(&out, self.patience).await;
-        }
-        drop(ws);
-        if self.probe_until.take().is_none() {
-            self.close(CloseReason::ClientGone, Packet::Close);
-        }
+        None
     }
 
     /// A frame on the WebSocket being probed: `2probe` -> `3probe`, `5` completes the upgrade,
@@ -527,8 +552,10 @@ impl State {
         }
     }
 
-    /// One Engine.IO packet from the client.
-    async fn packet(&mut self, p: Packet, on_ws: bool) {
+    /// One Engine.IO packet from the client; a namespace CONNECT is returned, for the caller to
+    /// run ([`State::connect_boxed`]): nothing else here waits.
+    #[must_use]
+    fn packet(&mut self, p: Packet, on_ws: bool) -> Option<sio::Packet> {
         match p {
             Packet::Ping(d) => match self.rev {
                 Revision::V3 => {
@@ -556,10 +583,10 @@ impl State {
             Packet::Message(text) => {
                 if self.mode == Mode::Echo {
                     self.queue.push_back(Packet::Message(text));
-                    return;
+                    return None;
                 }
                 match self.assembler.push_text(&text) {
-                    Ok(Some(p)) => self.sio(p).await,
+                    Ok(Some(p)) => return self.sio(p),
                     Ok(None) => {}
                     Err(e) => self.malformed(&e.to_string()),
                 }
@@ -567,10 +594,10 @@ impl State {
             Packet::Binary(data) => {
                 if self.mode == Mode::Echo {
                     self.queue.push_back(Packet::Binary(data));
-                    return;
+                    return None;
                 }
                 match self.assembler.push_binary(data) {
-                    Ok(Some(p)) => self.sio(p).await,
+                    Ok(Some(p)) => return self.sio(p),
                     Ok(None) => {}
                     Err(e) => self.malformed(&e.to_string()),
                 }
@@ -581,6 +608,13 @@ impl State {
                 self.malformed("unexpected packet type");
             }
         }
+        None
+    }
+
+    /// A namespace CONNECT to run, boxed: its future (the router's call) is large and rare;
+    /// inline, every session's task would carry its size.
+    fn connect_boxed(&mut self, p: sio::Packet) -> Pin<Box<impl Future<Output = ()> + '_>> {
+        Box::pin(self.connect(p))
     }
 
     fn malformed(&mut self, why: &str) {
@@ -589,12 +623,10 @@ impl State {
         self.close(CloseReason::ClientGone, Packet::Close);
     }
 
-    /// One complete Socket.IO packet from the client.
-    async fn sio(&mut self, p: sio::Packet) {
+    /// One complete Socket.IO packet from the client (a CONNECT is returned, to be run).
+    fn sio(&mut self, p: sio::Packet) -> Option<sio::Packet> {
         match p.kind {
-            // Boxed: the connect's future (the router's call) is large and rare; inline, every
-            // session's task would carry its size.
-            Kind::Connect => Box::pin(self.connect(p)).await,
+            Kind::Connect => return Some(p),
             Kind::Disconnect => match self.namespaces.remove(&p.nsp) {
                 Some(ns) => ns.client.terminate(CloseReason::ClientGone),
                 None => self.malformed("DISCONNECT for a namespace not joined"),
@@ -621,6 +653,7 @@ impl State {
             },
             Kind::ConnectError => self.malformed("CONNECT_ERROR from a client"),
         }
+        None
     }
 
     /// A namespace CONNECT: unknown -> `Invalid namespace`; already joined -> close; otherwise a
@@ -662,7 +695,8 @@ impl State {
         // The queue counts into the socket's own figures (the monitor's queued items and bytes).
         let (tx, rx) = ws_queue::channel_counted(NS_QUEUE, client.queue_figures());
         let id = self.ctx.next_id();
-        let hello = json!({"args": [auth], "nsp": nsp, "query": self.query});
+        let query = self.query.as_deref().cloned().unwrap_or_default();
+        let hello = json!({"args": [auth], "nsp": nsp, "query": query});
         if client
             .attach_modern(Wire::Modern(Nsp::named(&nsp)), Sink::Ws { id, tx }, hello)
             .is_err()
@@ -861,7 +895,7 @@ impl State {
     /// write that makes no progress within the patience drops the WebSocket (and ends the
     /// session, unless it was a probe).
     async fn flush(&mut self) {
-        if !self.queue.is_empty() {
+        if !self.queue.is_empty() && !self.ws_ended {
             if self.on_ws() {
                 self.queue_to_out();
             } else if self.ws.is_none()
@@ -871,13 +905,24 @@ impl State {
                 let _ = g.send(self.body(&packets));
             }
         }
-        if self.out.is_empty() {
+        if self.out.is_empty() && !self.ws_ended {
             return;
         }
         // Taken, so that an idle session holds no write buffer.
         let out = std::mem::take(&mut self.out);
         let Some(ws) = self.ws.as_mut() else { return };
-        if let Err(e) = ws.write(&out, self.patience).await {
+        let wrote = ws.write(&out, self.patience).await;
+        if self.ws_ended {
+            // The client's side ended: its socket goes, and with it the session (not a probe).
+            self.ws_ended = false;
+            self.ws = None;
+            self.ctx.websocket.hang_up.inc();
+            if self.probe_until.take().is_none() {
+                self.close(CloseReason::ClientGone, Packet::Close);
+            }
+            return;
+        }
+        if let Err(e) = wrote {
             if matches!(e, WriteEnd::Stalled) {
                 tracing::debug!(sid = %self.sid, "websocket client is not reading; dropping it");
             }

@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures::FutureExt;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -83,9 +84,23 @@ impl WsConn {
         }
     }
 
-    /// Write `buf` within `patience` (see [`write_within`]).
+    /// Write `buf`, each write making progress within `patience` (see [`write_within`]). A
+    /// socket with room takes the bytes at once; only the rest waits, in a boxed future (a
+    /// session's task would otherwise carry a timer's size for it).
     pub async fn write(&mut self, buf: &[u8], patience: Duration) -> Result<(), WriteEnd> {
-        write_within(self.reader.get_mut(), buf, patience).await
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let io = self.reader.get_mut();
+        let rest = match io.write(buf).now_or_never() {
+            None => buf,
+            Some(Ok(n)) if n > 0 => buf.get(n..).unwrap_or_default(),
+            Some(_) => return Err(WriteEnd::Failed),
+        };
+        if rest.is_empty() {
+            return Ok(());
+        }
+        Box::pin(write_within(io, rest, patience)).await
     }
 }
 
