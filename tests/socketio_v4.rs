@@ -59,7 +59,8 @@ fn bin(b: &[u8]) -> Value {
 
 /// socket.io-client 4: default transports (polling upgraded to WebSocket), WebSocket only and
 /// polling only; auth echoed by `on_connect`; events with several arguments and nested binaries;
-/// acks; a 200 kB string; the session still up after idling through several heartbeats.
+/// acks; a 200 kB string; the session still up after idling through several heartbeats; the
+/// namespace `/custom` with an auth of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socketio_client_4_on_every_transport() {
     let h = TestHive::start(patch()).await;
@@ -100,6 +101,24 @@ async fn socketio_client_4_on_every_transport() {
         c.disconnect();
         h.until("socket gone", Duration::from_secs(3), |h| h.sessions() == 0)
             .await;
+        // Namespace `/custom` with its own auth.
+        let mut custom = v4(&format!("{}/custom", h.url()), t, json!({"token": "xyz"}));
+        assert_eq!(
+            custom.wait_event("auth")["args"],
+            json!([{"token": "xyz"}]),
+            "{t}"
+        );
+        custom.emit("message", json!(["to custom", 2]));
+        assert_eq!(
+            custom.wait_event("message-back")["args"],
+            json!(["to custom", 2]),
+            "{t}"
+        );
+        custom.disconnect();
+        h.until("custom socket gone", Duration::from_secs(3), |h| {
+            h.sessions() == 0
+        })
+        .await;
     }
     h.stop().await;
 }
