@@ -91,6 +91,7 @@ const HIVE: &[Field] = &[
     opt("direct_websocket", Ty::Bool),
     opt("websocket_ping_timeout", Ty::Int(1, U64)),
     opt("max_processes", Ty::Int(1, U64)),
+    opt("cores", Ty::Int(0, 1024)),
 ];
 
 const SOCKETIO: &[Field] = &[

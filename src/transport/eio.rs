@@ -341,6 +341,7 @@ pub async fn route(
                 rx,
                 first: ws_first.then(|| open_packet.clone()),
                 conn: None,
+                opened: tokio::time::Instant::now(),
             });
             if ws_first {
                 // The session runs in the task that completes the upgrade, with its socket.
@@ -408,6 +409,7 @@ async fn poll(ctx: &TransportCtx, headers: &HeaderMap, entry: &Entry) -> Respons
             r
         }
         Ok(PollAnswer::Refused(status)) => bad(ctx, headers, status),
+        Ok(PollAnswer::Upgraded) => error(ctx, headers, error_code::BAD_REQUEST),
         Err(_) => error(ctx, headers, error_code::SESSION_ID_UNKNOWN),
     }
 }

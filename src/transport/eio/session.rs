@@ -53,6 +53,14 @@ const NS_QUEUE: usize = 1024;
 /// Most namespace outputs gathered into one socket write.
 const MAX_BATCH: usize = 64;
 
+/// How long the session waits for a request that the client sent before or together with another
+/// one but that may reach the session a moment later, by another connection: a poll held right
+/// after a WebSocket for an upgrade opened (or answered `3probe`) lets that WebSocket's `2probe`
+/// and `5`, sent before the poll, complete the upgrade first (the poll then gets 400, as any poll
+/// after the upgrade); a close packet POSTed before the session's first poll waits for that poll,
+/// sent beside it, which gets what is queued or a noop.
+const SETTLE: Duration = Duration::from_millis(50);
+
 /// The answer to one poll.
 #[derive(Debug)]
 pub enum PollAnswer {
@@ -65,6 +73,8 @@ pub enum PollAnswer {
     },
     /// A bare error status (concurrent poll).
     Refused(StatusCode),
+    /// The session moved to WebSocket meanwhile: 400 code 3, as a poll after the upgrade.
+    Upgraded,
 }
 
 /// Inputs of a session from the HTTP side.
@@ -88,8 +98,14 @@ pub enum EioIn {
     },
     /// Close the session (a request-level failure: oversized or bad POST).
     Close,
+    /// A WebSocket for this session is being upgraded (sent before the client sees the 101, so
+    /// that a poll it sends once its WebSocket is open finds the upgrade begun); its socket follows
+    /// in [`EioIn::WsOpen`], or [`EioIn::WsFailed`].
+    WsComing,
     /// A WebSocket for this session opened (an upgrade, or a second WebSocket, which is closed).
     WsOpen(Box<WsConn>),
+    /// A WebSocket upgrade announced by [`EioIn::WsComing`] did not complete.
+    WsFailed,
 }
 
 /// What a session is spawned with.
@@ -112,6 +128,8 @@ pub struct Args {
     pub first: Option<Packet>,
     /// The session's WebSocket, for a session opened over WebSocket.
     pub conn: Option<WsConn>,
+    /// When the handshake came: deadlines count from it, not from the task's first run.
+    pub opened: Instant,
 }
 
 /// Start a polling session's task.
@@ -196,6 +214,17 @@ struct State {
     ws: Option<WsConn>,
     /// The end of the upgrade's probe, while `ws` is being probed.
     probe_until: Option<Instant>,
+    /// When the upgrade last moved on (the WebSocket opened, `3probe` went out).
+    probe_step: Instant,
+    /// A poll held while an upgrade settles, and when it gets its noop.
+    upgrade_get: Option<(oneshot::Sender<PollAnswer>, Instant)>,
+    /// A polling client's close packet came before its first poll: when the session ends if that
+    /// poll does not come first.
+    closing_at: Option<Instant>,
+    /// A poll has come.
+    polled: bool,
+    /// An upgrade's WebSocket is on its way ([`EioIn::WsComing`]), not yet in `ws`.
+    ws_coming: bool,
     /// Frames for `ws`, written at the end of the loop's turn (released once written).
     out: Vec<u8>,
     /// The client's side of `ws` ended (closed, failed): dropped after this turn's write.
@@ -243,9 +272,10 @@ impl State {
             rx,
             first,
             conn,
+            opened,
         } = *args;
         let s = &ctx.config.socketio;
-        let now = Instant::now();
+        let now = opened;
         let interval = Duration::from_millis(s.ping_interval);
         let timeout = Duration::from_millis(s.ping_timeout);
         let st = State {
@@ -258,6 +288,11 @@ impl State {
             get: None,
             ws: conn,
             probe_until: None,
+            probe_step: now,
+            upgrade_get: None,
+            closing_at: None,
+            polled: false,
+            ws_coming: false,
             out: Vec::new(),
             ws_ended: false,
             patience: interval + timeout,
@@ -305,6 +340,8 @@ pub async fn run(args: Box<Args>) {
             st.next_ping,
             st.heartbeat_deadline,
             st.probe_until,
+            st.upgrade_get.as_ref().map(|g| g.1),
+            st.closing_at,
         ]
         .into_iter()
         .flatten()
@@ -315,8 +352,21 @@ pub async fn run(args: Box<Args>) {
         }
         tokio::select! {
             input = rx.next() => match input {
-                Some(i) if st.hold && holdable(&i) => st.held.push(i),
-                Some(i) => st.input(i).await,
+                Some(i) => {
+                    // A deadline that passed before this input is honoured first, even if its
+                    // timer has not fired yet: a request just after a missed heartbeat finds the
+                    // session closed (its reply dropped: the HTTP side answers 400, unknown sid).
+                    if st.overdue() {
+                        st.timers();
+                    }
+                    if !st.closed {
+                        if st.hold && holdable(&i) {
+                            st.held.push(i);
+                        } else {
+                            st.input(i).await;
+                        }
+                    }
+                }
                 None => st.close(CloseReason::ClientGone, Packet::Close),
             },
             r = read(&mut st.ws), if !st.hold => {
@@ -364,9 +414,33 @@ fn holdable(i: &EioIn) -> bool {
 }
 
 impl State {
+    /// A deadline has passed.
+    fn overdue(&self) -> bool {
+        let now = Instant::now();
+        [
+            self.connect_deadline,
+            self.next_ping,
+            self.heartbeat_deadline,
+            self.probe_until,
+            self.upgrade_get.as_ref().map(|g| g.1),
+            self.closing_at,
+        ]
+        .into_iter()
+        .flatten()
+        .any(|d| d <= now)
+    }
+
     fn timers(&mut self) {
         let now = Instant::now();
         let timeout = Duration::from_millis(self.ctx.config.socketio.ping_timeout);
+        if self.closing_at.is_some_and(|d| d <= now) {
+            return self.close(CloseReason::ClientGone, Packet::Noop);
+        }
+        if self.upgrade_get.as_ref().is_some_and(|g| g.1 <= now)
+            && let Some((g, _)) = self.upgrade_get.take()
+        {
+            let _ = g.send(self.body(&[Packet::Noop]));
+        }
         if self.connect_deadline.is_some_and(|d| d <= now) {
             self.connect_deadline = None;
             if !self.joined_any {
@@ -379,10 +453,12 @@ impl State {
             self.ctx.eio_metrics.ping_timeouts.inc();
             return self.close(CloseReason::PingTimeout, Packet::Close);
         }
-        if self.next_ping.is_some_and(|d| d <= now) {
+        if let Some(at) = self.next_ping.filter(|d| *d <= now) {
             self.next_ping = None;
             self.queue.push_back(Packet::Ping(String::new()));
-            self.heartbeat_deadline = Some(now + timeout);
+            // Counted from when the ping was due, so that a timer firing late does not stretch
+            // the session's life past `pingInterval + pingTimeout`.
+            self.heartbeat_deadline = Some(at + timeout);
         }
         if self.probe_until.is_some_and(|d| d <= now) {
             self.abandon_probe();
@@ -401,6 +477,14 @@ impl State {
         {
             self.out.clear();
             close_aside(ws, self.patience);
+            self.upgrade_abandoned();
+        }
+    }
+
+    /// The upgrade ended without `5`: a poll held while it settled gets its noop now.
+    fn upgrade_abandoned(&mut self) {
+        if let Some((g, _)) = self.upgrade_get.take() {
+            let _ = g.send(self.body(&[Packet::Noop]));
         }
     }
 
@@ -420,11 +504,11 @@ impl State {
     /// A POST's packets, in order (a CONNECT completes before what follows it).
     async fn post(&mut self, packets: Vec<Packet>, failed: bool, reply: oneshot::Sender<()>) {
         for p in packets {
+            if self.closed || self.closing_at.is_some() {
+                break;
+            }
             if let Some(c) = self.packet(p, false) {
                 self.connect_boxed(c).await;
-            }
-            if self.closed {
-                break;
             }
         }
         if failed && !self.closed {
@@ -437,14 +521,31 @@ impl State {
     fn input_now(&mut self, i: EioIn) {
         match i {
             EioIn::Get { reply } => {
-                if self.get.is_some() {
+                self.polled = true;
+                if self.closing_at.is_some() {
+                    // The poll sent beside the client's close packet: it ends the session.
+                    self.get = Some(reply);
+                    return self.close(CloseReason::ClientGone, Packet::Noop);
+                }
+                if self.get.is_some() || self.upgrade_get.is_some() {
                     // A second concurrent poll: refused, and the session closes.
                     let _ = reply.send(PollAnswer::Refused(StatusCode::BAD_REQUEST));
                     return self.close(CloseReason::ClientGone, Packet::Close);
                 }
-                if self.ws.is_some() {
-                    // A WebSocket is open (upgrade in progress): the poll ends at once.
-                    let _ = reply.send(self.body(&[Packet::Noop]));
+                if self.on_ws() {
+                    // Upgraded while this poll was on its way.
+                    let _ = reply.send(PollAnswer::Upgraded);
+                    return;
+                }
+                if self.ws.is_some() || self.ws_coming {
+                    // A WebSocket is being probed: the poll ends with a noop, at once, or when
+                    // the upgrade has settled if the WebSocket just opened.
+                    let settled = self.probe_step + SETTLE;
+                    if Instant::now() < settled {
+                        self.upgrade_get = Some((reply, settled));
+                    } else {
+                        let _ = reply.send(self.body(&[Packet::Noop]));
+                    }
                     return;
                 }
                 self.get = Some(reply);
@@ -457,12 +558,29 @@ impl State {
             }
             EioIn::Post { .. } => {}
             EioIn::Close => self.close(CloseReason::ClientGone, Packet::Close),
+            EioIn::WsComing => {
+                if self.ws.is_none() && !self.ws_coming && self.ctx.config.socketio.allow_upgrades {
+                    self.ws_coming = true;
+                    self.probe_step = Instant::now();
+                    if let Some(g) = self.get.take() {
+                        let _ = g.send(self.body(&[Packet::Noop]));
+                    }
+                }
+            }
+            EioIn::WsFailed => {
+                if self.ws_coming && self.ws.is_none() {
+                    self.ws_coming = false;
+                    self.upgrade_abandoned();
+                }
+            }
             EioIn::WsOpen(conn) => {
                 if self.ws.is_none() && !self.closed && self.ctx.config.socketio.allow_upgrades {
+                    self.ws_coming = false;
                     let until = Instant::now()
                         + Duration::from_millis(self.ctx.config.socketio.upgrade_timeout);
                     self.ws = Some(*conn);
                     self.probe_until = Some(until);
+                    self.probe_step = Instant::now();
                     if let Some(g) = self.get.take() {
                         let _ = g.send(self.body(&[Packet::Noop]));
                     }
@@ -533,6 +651,7 @@ impl State {
         match eio::decode_packet(text, self.rev, false) {
             Ok(Packet::Ping(d)) if d == "probe" => {
                 encode_frame(&mut self.out, opcode::TEXT, b"3probe");
+                self.probe_step = Instant::now();
                 if let Some(g) = self.get.take() {
                     let _ = g.send(self.body(&[Packet::Noop]));
                 }
@@ -546,6 +665,11 @@ impl State {
                 self.ctx.eio_metrics.upgrades.inc();
                 if let Some(g) = self.get.take() {
                     let _ = g.send(self.body(&[Packet::Noop]));
+                }
+                // A poll that came while the upgrade settled is one after the upgrade (`3probe`,
+                // which the client sent its poll after, is already written).
+                if let Some((g, _)) = self.upgrade_get.take() {
+                    let _ = g.send(PollAnswer::Upgraded);
                 }
             }
             _ => self.abandon_probe(),
@@ -579,7 +703,16 @@ impl State {
                 }
                 Revision::V3 => self.close(CloseReason::ClientGone, Packet::Close),
             },
-            Packet::Close => self.close(CloseReason::ClientGone, Packet::Noop),
+            Packet::Close => {
+                if on_ws || self.polled || self.ws.is_some() {
+                    self.close(CloseReason::ClientGone, Packet::Noop);
+                } else {
+                    // Polling, and no poll yet: the first poll, sent together with this POST,
+                    // may arrive a moment later; it gets what is queued (or its noop) before the
+                    // session ends.
+                    self.closing_at = Some(Instant::now() + SETTLE);
+                }
+            }
             Packet::Message(text) => {
                 if self.mode == Mode::Echo {
                     self.queue.push_back(Packet::Message(text));
@@ -919,6 +1052,8 @@ impl State {
             self.ctx.websocket.hang_up.inc();
             if self.probe_until.take().is_none() {
                 self.close(CloseReason::ClientGone, Packet::Close);
+            } else {
+                self.upgrade_abandoned();
             }
             return;
         }
@@ -930,6 +1065,8 @@ impl State {
             self.ws = None;
             if self.probe_until.take().is_none() {
                 self.close(CloseReason::ClientGone, Packet::Close);
+            } else {
+                self.upgrade_abandoned();
             }
         }
     }
@@ -946,6 +1083,9 @@ impl State {
         self.ctx.eio.remove(&self.sid);
         for (_, ns) in self.namespaces.drain() {
             ns.client.terminate(reason.clone());
+        }
+        if self.get.is_none() {
+            self.get = self.upgrade_get.take().map(|(g, _)| g);
         }
         if let Some(g) = self.get.take() {
             let mut packets: Vec<Packet> = self.queue.drain(..).collect();

@@ -96,8 +96,12 @@ pub async fn upgrade(
     let max = ctx.config.socketio.max_payload;
     let s = &ctx.config.socketio;
     let patience = Duration::from_millis(s.ping_interval + s.ping_timeout);
+    // The session learns of the WebSocket before the client sees the 101: a poll the client sends
+    // once its WebSocket is open always finds the upgrade begun.
+    let _ = entry.tx.unbounded_send(EioIn::WsComing);
     tokio::spawn(async move {
         let Some(conn) = accepted(fut, max).await else {
+            let _ = entry.tx.unbounded_send(EioIn::WsFailed);
             return;
         };
         if let Err(e) = entry.tx.unbounded_send(EioIn::WsOpen(Box::new(conn))) {
