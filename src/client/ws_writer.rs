@@ -10,6 +10,7 @@
 //! task, which takes the writer back and writes the rest before anything else: every write
 //! through the writer starts with the rest, so frames never interleave.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -98,9 +99,15 @@ impl Inner {
             buf.clear();
             text_frames(buf, frames);
             // A waker that does nothing: on "would block" the connection task, woken through the
-            // queue, polls the socket itself (with its own waker) to finish the rest.
+            // queue, polls the socket itself (with its own waker) to finish the rest. Outside
+            // tokio's cooperative budget: a channel writes to thousands of sockets in one poll,
+            // and a spent budget would make every write after the 128th "would block".
             let mut cx = Context::from_waker(Waker::noop());
-            let n = match Pin::new(&mut self.io).poll_write(&mut cx, buf) {
+            let io = &mut self.io;
+            let write = tokio::task::unconstrained(std::future::poll_fn(|cx| {
+                Pin::new(&mut *io).poll_write(cx, buf)
+            }));
+            let n = match std::pin::pin!(write).poll(&mut cx) {
                 Poll::Ready(Ok(n)) => n,
                 Poll::Ready(Err(_)) => return Wrote::Failed,
                 Poll::Pending => 0,

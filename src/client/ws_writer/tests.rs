@@ -194,3 +194,46 @@ async fn a_busy_connection_and_control_items_go_through_the_queue() {
     drop(sock);
     assert_eq!(read_all(peer).await, ["end"]);
 }
+
+#[tokio::test]
+async fn a_sender_writes_into_many_idle_sockets_in_one_poll() {
+    // More sockets than tokio's cooperative budget (128 operations per task poll): a channel
+    // fanning out to thousands of sessions writes to each in one go.
+    const N: usize = 300;
+    let mut peers = Vec::new();
+    let mut socks = Vec::new();
+    let mut queues = Vec::new();
+    for _ in 0..N {
+        let (server, peer) = pair().await;
+        let (_read, write) = server.into_split();
+        peers.push(peer);
+        socks.push(WsWriter::new(Box::new(write), probe()));
+        queues.push(channel_counted(8, Arc::default()));
+    }
+    let senders: Vec<_> = queues.iter().map(|(tx, _)| tx.clone()).collect();
+    {
+        let mut lendings: Vec<_> = queues
+            .iter_mut()
+            .zip(socks.iter_mut())
+            .map(|((_, rx), sock)| Box::pin(rx.recv_lending(sock, true)))
+            .collect();
+        for l in &mut lendings {
+            assert!(futures::poll!(l.as_mut()).is_pending());
+        }
+        // One synchronous loop, as a channel's fan-out is.
+        for tx in &senders {
+            tx.try_send(frames("tick")).unwrap();
+        }
+        for (i, l) in lendings.iter_mut().enumerate() {
+            assert!(
+                futures::poll!(l.as_mut()).is_pending(),
+                "socket {i} was written by the sender, not left to its connection"
+            );
+        }
+    }
+    assert!(socks.iter().all(|s| !s.has_rest()));
+    drop((socks, senders, queues));
+    for peer in peers {
+        assert_eq!(read_all(peer).await, ["tick"]);
+    }
+}
