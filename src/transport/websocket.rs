@@ -99,13 +99,13 @@ pub async fn upgrade(
                 let (read, write) = tcp.into_split();
                 let mut conn = FrameReader::new(read, &parts.read_buf, max);
                 drop(parts.read_buf);
-                let mut sock = WsWriter::new(Box::new(write), probe);
+                let mut sock = WsWriter::new(write, probe);
                 run(&ctx, &mut conn, &mut sock, &sid, flash).await;
             }
             Err(up) => {
                 let (read, write) = tokio::io::split(TokioIo::new(up));
                 let mut conn = FrameReader::new(read, &[], max);
-                let mut sock = WsWriter::new(Box::new(write), probe);
+                let mut sock = WsWriter::new(write, probe);
                 run(&ctx, &mut conn, &mut sock, &sid, flash).await;
             }
         }

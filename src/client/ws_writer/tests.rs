@@ -67,7 +67,7 @@ async fn read_all(mut peer: TcpStream) -> Vec<String> {
 async fn an_idle_connection_is_written_by_its_senders() {
     let (server, peer) = pair().await;
     let (_read, write) = server.into_split();
-    let mut sock = WsWriter::new(Box::new(write), probe());
+    let mut sock = WsWriter::new(write, probe());
     let figures = Arc::new(QueueFigures::default());
     let (tx, mut rx) = channel_counted(8, Arc::clone(&figures));
     {
@@ -97,7 +97,7 @@ async fn an_idle_connection_is_written_by_its_senders() {
 async fn a_partial_direct_write_keeps_the_order() {
     let (server, peer) = pair().await;
     let (_read, write) = server.into_split();
-    let mut sock = WsWriter::new(Box::new(write), probe());
+    let mut sock = WsWriter::new(write, probe());
     let (tx, mut rx) = channel_counted(8, Arc::default());
     let big = "x".repeat(8 << 20);
     {
@@ -149,7 +149,7 @@ async fn a_partial_direct_write_keeps_the_order() {
 async fn a_busy_connection_and_control_items_go_through_the_queue() {
     let (server, peer) = pair().await;
     let (_read, write) = server.into_split();
-    let mut sock = WsWriter::new(Box::new(write), probe());
+    let mut sock = WsWriter::new(write, probe());
     let (tx, mut rx) = channel_counted(8, Arc::default());
     // Not lent (a batching window): frames queue and wake the connection.
     {
@@ -207,7 +207,7 @@ async fn a_sender_writes_into_many_idle_sockets_in_one_poll() {
         let (server, peer) = pair().await;
         let (_read, write) = server.into_split();
         peers.push(peer);
-        socks.push(WsWriter::new(Box::new(write), probe()));
+        socks.push(WsWriter::new(write, probe()));
         queues.push(channel_counted(8, Arc::default()));
     }
     let senders: Vec<_> = queues.iter().map(|(tx, _)| tx.clone()).collect();
