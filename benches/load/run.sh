@@ -7,7 +7,14 @@
 # usage: benches/load/run.sh [--poll-timeout MS] [--steps MS,MS,..] [USERS=15000] [DURATION_S=40]
 #   env: MODE=echo|chat (default echo), SPAWN_MS (2000), WARMUP_MS (3000, echo), ROOMS (USERS/10,
 #        chat), INTERVAL_MS (5000, chat), SKIP_HIVE=1, SKIP_NODE=1, NO_BUILD=1, SAT_SHARE (0.95),
-#        SAT_P99_MS (1000), HIVE_BIN (another hive build to run, for before/after pairs)
+#        SAT_P99_MS (1000), HIVE_BIN (another hive build to run, for before/after pairs),
+#        STAGGER=1 (chat: users spread evenly over SPAWN_MS instead of one per room per tick,
+#        chat_scenario.py --stagger, so publishes arrive evenly rather than in bursts of
+#        USERS/10), SPREAD=1 (chat: STAGGER over one publish interval, i.e. SPAWN_MS = the
+#        step's interval: each user's timer starts at its connect, so users that all connect
+#        within SPAWN_MS publish within SPAWN_MS of every interval; spread over the interval,
+#        the publishes arrive evenly at the offered rate, the same for every server whatever
+#        its connect speed; give DURATION_S at least two intervals)
 #
 # --poll-timeout MS: hive's `socketio.poll_timeout` (its batching window, default 0); Node has none.
 # --steps MS,MS,..: MODE=chat only: a step series of offered loads, one flood run per publish
@@ -72,8 +79,10 @@ bench() {
   local name=$1 pid=$2 port=$3 interval=${4:-$INTERVAL_MS}
   wait_port "$port"
   local idle; idle=$(rss_kb "$pid")
+  local spawn=$SPAWN_MS stagger=${STAGGER:+--stagger}
+  if [ -n "${SPREAD:-}" ] && [ "$MODE" = chat ]; then spawn=$interval; stagger=--stagger; fi
   python3 benches/load/chat_scenario.py "$OUT/$name.json" --port "$port" --users "$USERS" \
-    --rooms "$ROOMS" --interval "$interval" --spawn "$SPAWN_MS" --mode "$MODE" --warmup "$WARMUP_MS"
+    --rooms "$ROOMS" --interval "$interval" --spawn "$spawn" --mode "$MODE" --warmup "$WARMUP_MS" $stagger
   ( while kill -0 "$pid" 2>/dev/null; do rss_kb "$pid"; sleep 0.5; done ) > "$OUT/$name.rss" &
   local sampler=$!
   local cpu0; cpu0=$(cpu_ticks "$pid")
@@ -83,7 +92,7 @@ bench() {
   kill "$sampler" 2>/dev/null || true
   local peak; peak=$(sort -n "$OUT/$name.rss" | tail -1)
   python3 - "$OUT/${name}_flood_result.json" "$name" "$idle" "$peak" "$USERS" "$DURATION" \
-    "$SPAWN_MS" "$WARMUP_MS" "$((cpu1 - cpu0))" "$(getconf CLK_TCK)" "$MODE" "$interval" \
+    "$spawn" "$WARMUP_MS" "$((cpu1 - cpu0))" "$(getconf CLK_TCK)" "$MODE" "$interval" \
     "$ROOMS" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); name = sys.argv[2]
