@@ -104,6 +104,7 @@ async fn a_websocket_client_that_never_reads_is_dropped_and_nobody_else_waits() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_that_never_reads_is_dropped_and_the_others_get_every_publish_in_order() {
     let h = TestHive::start(json!({
+        "hive": {"websocket_direct_write": true},
         "socketio": {"poll_timeout": 0, "heartbeat_timeout": 1000, "session_timeout": 120000}
     }))
     .await;

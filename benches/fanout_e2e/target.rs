@@ -73,6 +73,11 @@ impl Target {
                                 "console_level": "warning", "file_level": "none"}
                     }),
                 );
+                // `HIVE_DIRECT_WRITE=1`: channels and actors write into idle sockets themselves
+                // (`hive.websocket_direct_write`; unset, the key is left out for older builds).
+                if std::env::var_os("HIVE_DIRECT_WRITE").is_some() {
+                    merge(&mut cfg, &json!({"hive": {"websocket_direct_write": true}}));
+                }
                 let path = dir.path().join("hive.json");
                 std::fs::write(&path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
                 // `HIVE_BIN`: another build to compare against (alternated runs of two builds).

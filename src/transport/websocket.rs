@@ -189,8 +189,9 @@ where
     let ping_timeout = Duration::from_millis(ctx.config.hive.websocket_ping_timeout);
     let limit = stall_limit(ctx);
     let mut window = WriteWindow::new(Duration::from_millis(ctx.config.socketio.poll_timeout));
-    // Senders may write into the idle socket themselves unless a batching window applies.
-    let lend = !window.batches();
+    // Senders may write into the idle socket themselves (if enabled) unless a batching window
+    // applies.
+    let lend = ctx.config.hive.websocket_direct_write && !window.batches();
     // The pong deadline, armed by a keep-alive ping (at most one, HIVE.md 16.2 #5).
     let mut deadline: Option<Pin<Box<tokio::time::Sleep>>> = None;
     // The end of the open batching window, while output is held for it.
