@@ -567,14 +567,27 @@ pub async fn serve<H, F, B>(
         };
         refused.flush(name, addr, edge.max_connections);
         let _ = stream.set_nodelay(true);
-        conns.spawn(drive(
-            stream,
-            slot,
-            Arc::clone(&edge),
-            name,
-            handler.clone(),
-            shutdown.clone(),
-        ));
+        let conn = (slot, Arc::clone(&edge), handler.clone(), shutdown.clone());
+        match crate::cores::next() {
+            // One runtime per core: the connection (and the session it opens) lives on the next
+            // core; its socket moves to that core's IO driver.
+            Some(core) => {
+                let std = stream.into_std();
+                conns.spawn_on(
+                    async move {
+                        let (slot, edge, handler, stop) = conn;
+                        if let Ok(stream) = std.and_then(TcpStream::from_std) {
+                            drive(stream, slot, edge, name, handler, stop).await;
+                        }
+                    },
+                    core,
+                );
+            }
+            None => {
+                let (slot, edge, handler, stop) = conn;
+                conns.spawn(drive(stream, slot, edge, name, handler, stop));
+            }
+        }
     }
     drop(listener);
     let drained = tokio::time::timeout(edge.drain_timeout, async {

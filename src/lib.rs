@@ -25,6 +25,7 @@
 //!   supervisors;
 //!   [`listener`]: the supervised listener workers; [`env`](mod@env): the env_sup worker;
 //!   [`slot`]: late-bound handles of restartable subsystems.
+//! - [`cores`]: the per-core runtimes connections are spread over (`hive.cores`).
 //! - [`cli`], [`telemetry`], [`sys`]: the command line, logging set-up, the open-files limit.
 //! - [`fuzz`]: one entry point per parser of untrusted bytes, for the fuzz tests and bench.
 
@@ -36,6 +37,7 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod connectors;
+pub mod cores;
 pub mod env;
 pub mod error;
 pub mod events;

@@ -211,12 +211,16 @@ impl Router {
             shortcut: Arc::clone(&shortcut),
         }));
         let args = Arc::new(args);
+        // One runtime per core: the client actor lives on the core of the connection asking for
+        // it (this task's), not on the clients supervisor's, so a session never crosses cores.
+        let home = crate::cores::here();
         let spec = ChildSpec::worker(
             sid.to_string(),
             Restart::Temporary,
             Shutdown::Timeout(Duration::from_millis(5000)),
             Arc::new(move |sup_cell| {
                 let args = Arc::clone(&args);
+                let home = home.clone();
                 Box::pin(async move {
                     let a = args
                         .lock()
@@ -227,12 +231,21 @@ impl Router {
                             reason: "a temporary client cannot be restarted".into(),
                         })?;
                     let id = a.sid.to_string();
-                    let (r, _) = Actor::spawn_linked(None, ClientActor, a, sup_cell)
-                        .await
-                        .map_err(|e| otp::SupervisionError::StartFailed {
-                            id,
-                            reason: e.to_string(),
-                        })?;
+                    let start = Actor::spawn_linked(None, ClientActor, a, sup_cell);
+                    let started = match home {
+                        // The actor's loop is spawned on the runtime `start` runs on.
+                        Some(core) => core.spawn(start).await.map_err(|e| {
+                            otp::SupervisionError::StartFailed {
+                                id: id.clone(),
+                                reason: e.to_string(),
+                            }
+                        })?,
+                        None => start.await,
+                    };
+                    let (r, _) = started.map_err(|e| otp::SupervisionError::StartFailed {
+                        id,
+                        reason: e.to_string(),
+                    })?;
                     Ok(r.get_cell())
                 })
             }),

@@ -204,8 +204,14 @@ fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
 impl Daemon {
     /// Start on free ports and wait (bounded) until the Socket.IO and API listeners accept.
     fn start() -> Daemon {
+        Self::start_with(&json!({}))
+    }
+
+    /// [`Daemon::start`] with `extra` merged into the configuration.
+    fn start_with(extra: &Value) -> Daemon {
         let [sio, api, mon] = free_ports::<3>();
         let mut patch = hooks_patch();
+        common::merge(&mut patch, extra);
         common::merge(
             &mut patch,
             &json!({"hive": {"port": sio}, "api": {"port": api}, "monitor": {"port": mon}}),
@@ -282,6 +288,50 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `hive.cores` 2 (one single-threaded runtime per core, connections and their sessions spread
+/// over them; the 0.9 client's handshake and WebSocket are separate connections, so some sessions
+/// have their actor on one runtime and their socket on the other): every session echoes, and
+/// SIGTERM still ends each one gracefully (`on_terminate`, then `on_disconnect`) and exits 0.
+#[test]
+fn per_core_runtimes_serve_and_stop_gracefully() {
+    let mut d = Daemon::start_with(&json!({
+        "hive": {"cores": 2},
+        "clients": {"hooks": {"echo": [{"hook": "utils.echo", "args": null}]}}
+    }));
+    let transports = [
+        "websocket",
+        "websocket",
+        "xhr-polling",
+        "websocket",
+        "websocket",
+    ];
+    let mut clients = JsClient::connect_all(&d.url(), &transports);
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.emit("echo", json!([i]));
+        let e = c.wait_event("echo");
+        assert_eq!(e["args"], json!([i]), "client {i}");
+    }
+    d.wait_sinks(transports.len() as i64);
+    let kill = Command::new("kill")
+        .arg("-TERM")
+        .arg(d.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = wait_exit(&mut d.child, GRACE + EXIT_MARGIN);
+    let err = d.stop_stderr();
+    let status = status.unwrap_or_else(|| panic!("hive still running: {err}"));
+    assert!(status.success(), "{status}: {err}");
+    for (i, c) in clients.iter_mut().enumerate() {
+        saw_terminating_then_booted(c, &format!("client {i}"));
+    }
+    assert_eq!(
+        err.matches("on_disconnect-ran").count(),
+        transports.len(),
+        "on_disconnect ran once per session: {err}"
+    );
 }
 
 /// HIVE.md 14.1 via a signal: SIGTERM shuts the node down like `/hive/stop` and exits 0.

@@ -59,7 +59,8 @@ fn bin(b: &[u8]) -> Value {
 
 /// socket.io-client 4: default transports (polling upgraded to WebSocket), WebSocket only and
 /// polling only; auth echoed by `on_connect`; events with several arguments and nested binaries;
-/// acks; a 200 kB string; the session still up after idling through several heartbeats.
+/// acks; a 200 kB string; the session still up after idling through several heartbeats; the
+/// namespace `/custom` with an auth of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socketio_client_4_on_every_transport() {
     let h = TestHive::start(patch()).await;
@@ -100,6 +101,24 @@ async fn socketio_client_4_on_every_transport() {
         c.disconnect();
         h.until("socket gone", Duration::from_secs(3), |h| h.sessions() == 0)
             .await;
+        // Namespace `/custom` with its own auth.
+        let mut custom = v4(&format!("{}/custom", h.url()), t, json!({"token": "xyz"}));
+        assert_eq!(
+            custom.wait_event("auth")["args"],
+            json!([{"token": "xyz"}]),
+            "{t}"
+        );
+        custom.emit("message", json!(["to custom", 2]));
+        assert_eq!(
+            custom.wait_event("message-back")["args"],
+            json!(["to custom", 2]),
+            "{t}"
+        );
+        custom.disconnect();
+        h.until("custom socket gone", Duration::from_secs(3), |h| {
+            h.sessions() == 0
+        })
+        .await;
     }
     h.stop().await;
 }
@@ -1058,5 +1077,93 @@ async fn graceful_termination_closes_without_disconnect() {
     assert_eq!(c.wait_ev("disconnect")["reason"], "transport close");
     h.until("no sessions", Duration::from_secs(3), |h| h.sessions() == 0)
         .await;
+    h.stop().await;
+}
+
+/// Requests a client sends one after the other on different connections (a WebSocket frame, then
+/// a poll; a close POSTed beside the first poll) are taken in the order the client sent them,
+/// though each connection has its own task: a poll sent after `2probe` and `5` is refused as a
+/// poll after the upgrade, a poll sent while the upgrade only began gets its noop, and a close
+/// that overtakes the first poll still lets that poll end with its noop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_sent_together_keep_their_order() {
+    let h = TestHive::start(patch()).await;
+    let a = h.sio;
+    let upgraded = (400, json!({"code":3,"message":"Bad request"}).to_string());
+    let ws_url = |sid: &str| format!("/socket.io/?EIO=4&transport=websocket&sid={sid}");
+    // The WebSocket is open, nothing sent on it yet: a poll gets a noop.
+    let s = joined(a).await;
+    let mut up = RawWs::open(a, &ws_url(&s)).await.unwrap();
+    assert_eq!(get(a, &q(&s)).await, (200, "6".into()));
+    up.send("2probe").await;
+    assert_eq!(up.next().await.unwrap(), "3probe");
+    up.send("5").await;
+    up.send(r#"42["message","up"]"#).await;
+    assert_eq!(up.next().await.unwrap(), r#"42["message-back","up"]"#);
+    assert_eq!(get(a, &q(&s)).await, upgraded);
+    // `2probe` and `5` written, then at once a poll: the upgrade is complete for it.
+    for _ in 0..5 {
+        let s = joined(a).await;
+        let mut up = RawWs::open(a, &ws_url(&s)).await.unwrap();
+        up.send("2probe").await;
+        up.send("5").await;
+        assert_eq!(get(a, &q(&s)).await, upgraded);
+        assert_eq!(up.next().await.unwrap(), "3probe");
+        up.send(r#"42["message","up"]"#).await;
+        assert_eq!(up.next().await.unwrap(), r#"42["message-back","up"]"#);
+    }
+    // The same after `3probe` was read, as a client that does not wait for its polls does.
+    let s = joined(a).await;
+    let mut up = RawWs::open(a, &ws_url(&s)).await.unwrap();
+    up.send("2probe").await;
+    assert_eq!(up.next().await.unwrap(), "3probe");
+    up.send("5").await;
+    assert_eq!(get(a, &q(&s)).await, upgraded);
+    // A close POSTed before the first poll: that poll, sent beside it, still gets its noop, then
+    // the session is gone.
+    let s = open(a).await;
+    assert_eq!(post(a, &q(&s), b"1").await, (200, "ok".into()));
+    assert_eq!(get(a, &q(&s)).await, (200, "6".into()));
+    assert_eq!(get(a, &q(&s)).await.0, 400);
+    // Once a poll came, a close ends the session at once.
+    let s = joined(a).await;
+    assert_eq!(post(a, &q(&s), b"1").await, (200, "ok".into()));
+    assert_eq!(get(a, &q(&s)).await.0, 400);
+    h.stop().await;
+}
+
+/// A request that comes after a missed heartbeat finds the session closed, whether or not the
+/// session's timer has fired yet: the deadline counts from the handshake (EIO4: ping due after
+/// `ping_interval`, pong due `ping_timeout` later; EIO3: a client ping due within both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_after_a_missed_heartbeat_finds_the_session_closed() {
+    let mut p = patch();
+    p["socketio"]["ping_timeout"] = json!(200);
+    p["socketio"]["engineio_echo_path"] = json!("/engine.io/");
+    let h = TestHive::start(p).await;
+    let a = h.sio;
+    let mut sids = Vec::new();
+    for path in ["/socket.io/", "/engine.io/"] {
+        let (s, b) = get(a, &format!("{path}?EIO=4&transport=polling")).await;
+        assert_eq!(s, 200, "{b}");
+        let v: Value = serde_json::from_str(&b[1..]).unwrap();
+        sids.push((path, 4, v["sid"].as_str().unwrap().to_string()));
+        let (s, b) = get(a, &format!("{path}?EIO=3&transport=polling&b64=1")).await;
+        assert_eq!(s, 200, "{b}");
+        let (_, rest) = b.split_once(':').unwrap();
+        let v: Value = serde_json::from_str(&rest[1..]).unwrap();
+        sids.push((path, 3, v["sid"].as_str().unwrap().to_string()));
+    }
+    // ping_interval 300 + ping_timeout 200 after the last handshake.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (path, rev, sid) in sids {
+        let url = format!("{path}?EIO={rev}&transport=polling&sid={sid}");
+        let (s, b) = if rev == 4 {
+            get(a, &url).await
+        } else {
+            post(a, &url, b"1:2").await
+        };
+        assert_eq!(s, 400, "{path} EIO={rev}: {b}");
+    }
     h.stop().await;
 }

@@ -78,6 +78,11 @@ impl Target {
                 if std::env::var_os("HIVE_DIRECT_WRITE").is_some() {
                     merge(&mut cfg, &json!({"hive": {"websocket_direct_write": true}}));
                 }
+                // `HIVE_CORES`: `hive.cores` (one single-threaded runtime per core).
+                if let Some(n) = std::env::var("HIVE_CORES").ok().filter(|v| !v.is_empty()) {
+                    let n: u32 = n.parse().expect("HIVE_CORES: a number");
+                    merge(&mut cfg, &json!({"hive": {"cores": n}}));
+                }
                 let path = dir.path().join("hive.json");
                 std::fs::write(&path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
                 // `HIVE_BIN`: another build to compare against (alternated runs of two builds).

@@ -8,6 +8,9 @@
 #   env: MODE=echo|chat (default echo), SPAWN_MS (2000), WARMUP_MS (3000, echo), ROOMS (USERS/10,
 #        chat), INTERVAL_MS (5000, chat), SKIP_HIVE=1, SKIP_NODE=1, NO_BUILD=1, SAT_SHARE (0.95),
 #        SAT_P99_MS (1000), HIVE_BIN (another hive build to run, for before/after pairs),
+#        FLOOD_CORES (flood --cores: 0 = one work-stealing runtime, N = N single-threaded ones),
+#        INFLIGHT=1 (echo: where the in-flight round trips wait, benches/load/inflight.py),
+#        HIVE_CORES (hive's `hive.cores`: unset = the config's default),
 #        STAGGER=1 (chat: users spread evenly over SPAWN_MS instead of one per room per tick,
 #        chat_scenario.py --stagger, so publishes arrive evenly rather than in bursts of
 #        USERS/10), SPREAD=1 (chat: STAGGER over one publish interval, i.e. SPAWN_MS = the
@@ -86,9 +89,22 @@ bench() {
   ( while kill -0 "$pid" 2>/dev/null; do rss_kb "$pid"; sleep 0.5; done ) > "$OUT/$name.rss" &
   local sampler=$!
   local cpu0; cpu0=$(cpu_ticks "$pid")
+  local probe=""
+  if [ -n "${INFLIGHT:-}" ]; then
+    # The steady window only: after spawn and warm-up, until a second before the end.
+    local from=$(( (SPAWN_MS + WARMUP_MS) / 1000 + 1 ))
+    ( sleep "$from"; python3 benches/load/inflight.py "$port" $((DURATION - from - 1)) ) \
+      > "$OUT/$name.inflight" &
+    probe=$!
+  fi
   /usr/bin/time -v ./target/release/flood "$OUT/$name.json" --duration "$DURATION" --quiet \
+    --cores "${FLOOD_CORES:-0}" \
     > "$OUT/$name.flood.log" 2> "$OUT/$name.flood.err" || true
   local cpu1; cpu1=$(cpu_ticks "$pid")
+  if [ -n "$probe" ]; then
+    wait "$probe" 2>/dev/null || true
+    grep '^inflight' "$OUT/$name.inflight" | sed "s/^/$name /" || true
+  fi
   kill "$sampler" 2>/dev/null || true
   local peak; peak=$(sort -n "$OUT/$name.rss" | tail -1)
   python3 - "$OUT/${name}_flood_result.json" "$name" "$idle" "$peak" "$USERS" "$DURATION" \
@@ -167,11 +183,13 @@ if [ -z "${SKIP_NODE:-}" ]; then
 fi
 if [ -z "${SKIP_HIVE:-}" ]; then
   HPORT=$(free_port)
-  python3 - "$HPORT" "$OUT" "$POLL_TIMEOUT" <<'PY'
+  python3 - "$HPORT" "$OUT" "$POLL_TIMEOUT" "${HIVE_CORES:-}" <<'PY'
 import json, sys
 c = json.load(open("benches/load/hive_bench.json"))
 c["hive"]["port"] = int(sys.argv[1]); c["log"]["dir"] = sys.argv[2] + "/hive-log"
 c["socketio"]["poll_timeout"] = int(sys.argv[3])
+if sys.argv[4]:
+    c["hive"]["cores"] = int(sys.argv[4])
 c["api"]["port"] = 0; c["monitor"]["port"] = 0
 json.dump(c, open(sys.argv[2] + "/hive.json", "w"))
 PY

@@ -151,6 +151,10 @@ pub struct HiveSection {
     /// The original's VM process limit; used here as a cap on live actors of the clients supervisor.
     #[serde(default = "d_max_processes")]
     pub max_processes: u64,
+    /// Runtimes of the daemon (new): 0 = one work-stealing runtime over every core; N >= 1 = N
+    /// single-threaded runtimes, each connection and its session on one of them.
+    #[serde(default)]
+    pub cores: u32,
 }
 
 /// Section `socketio` (HIVE.md 2.5).

@@ -92,6 +92,7 @@ const HIVE: &[Field] = &[
     opt("websocket_ping_timeout", Ty::Int(1, U64)),
     opt("websocket_direct_write", Ty::Bool),
     opt("max_processes", Ty::Int(1, U64)),
+    opt("cores", Ty::Int(0, 1024)),
 ];
 
 const SOCKETIO: &[Field] = &[

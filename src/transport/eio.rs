@@ -410,6 +410,7 @@ async fn poll(ctx: &TransportCtx, headers: &HeaderMap, entry: &Entry) -> Respons
             r
         }
         Ok(PollAnswer::Refused(status)) => bad(ctx, headers, status),
+        Ok(PollAnswer::Upgraded) => error(ctx, headers, error_code::BAD_REQUEST),
         Err(_) => error(ctx, headers, error_code::SESSION_ID_UNKNOWN),
     }
 }

@@ -7,7 +7,8 @@
 //! - [`ctx`], [`interp`], [`matching`], [`erlfmt`]: a user's script state and the interpreter.
 //! - [`user`], [`link`], [`dial`], [`ws`], [`http`]: the user actor and its transports.
 //! - [`modern`]: the Socket.IO 5/4 (Engine.IO 4/3) mapping of the `protocol` session key.
-//! - [`pool`]: the dynamic supervisor of users (temporary children).
+//! - [`pool`]: the dynamic supervisor of users (temporary children); [`cores`]: the per-core
+//!   runtimes users are spread over (`--cores`).
 //! - [`runner`], [`schedule`]: spawn cadence, goal checks, the verdict, the end of the run.
 //! - [`rtt`]: round trips of emitted events (acks and same-name replies).
 //! - [`histogram`]: the one latency histogram shape.
@@ -17,6 +18,7 @@
 
 pub mod action;
 pub mod console;
+pub mod cores;
 pub mod cpu;
 pub mod ctx;
 pub mod dial;

@@ -57,17 +57,30 @@ impl Pool {
         let args = Arc::new(Mutex::new(Some(args)));
         let start = Arc::new(move |sup: ractor::ActorCell| {
             let args = args.lock().unwrap_or_else(PoisonError::into_inner).take();
+            let core = super::cores::next();
             Box::pin(async move {
                 let args = args.ok_or_else(|| SupervisionError::StartFailed {
                     id: "user".into(),
                     reason: "a temporary user cannot be restarted".into(),
                 })?;
-                let (r, _) = Actor::spawn_linked(None, UserActor, args, sup)
-                    .await
-                    .map_err(|e| SupervisionError::StartFailed {
-                        id: "user".into(),
-                        reason: e.to_string(),
-                    })?;
+                let start = Actor::spawn_linked(None, UserActor, args, sup);
+                let started = match core {
+                    // One runtime per core: the actor's loop (and the reader task it spawns)
+                    // run on the runtime `start` runs on.
+                    Some(core) => {
+                        core.spawn(start)
+                            .await
+                            .map_err(|e| SupervisionError::StartFailed {
+                                id: "user".into(),
+                                reason: e.to_string(),
+                            })?
+                    }
+                    None => start.await,
+                };
+                let (r, _) = started.map_err(|e| SupervisionError::StartFailed {
+                    id: "user".into(),
+                    reason: e.to_string(),
+                })?;
                 Ok(r.get_cell())
             }) as otp::StartFuture
         });

@@ -41,6 +41,14 @@ use codec::sio::{self, Kind};
 /// Queued batches a namespace socket may have in its session's queue before it counts as slow.
 const NS_QUEUE: usize = 1024;
 
+/// How long the session waits for a request that the client sent before or together with another
+/// one but that may reach the session a moment later, by another connection's task: a poll held
+/// right after a WebSocket for an upgrade opened (or answered `3probe`) lets that WebSocket's
+/// `2probe` and `5`, sent before the poll, complete the upgrade first (the poll then gets 400, as
+/// any poll after the upgrade); a close packet POSTed before the session's first poll waits for
+/// that poll, sent beside it, which gets what is queued or a noop.
+const SETTLE: Duration = Duration::from_millis(50);
+
 /// The answer to one poll.
 #[derive(Debug)]
 pub enum PollAnswer {
@@ -53,6 +61,8 @@ pub enum PollAnswer {
     },
     /// A bare error status (concurrent poll).
     Refused(StatusCode),
+    /// The session moved to WebSocket meanwhile: 400 code 3, as a poll after the upgrade.
+    Upgraded,
 }
 
 /// What a WebSocket connection task is asked to do.
@@ -66,6 +76,8 @@ pub enum WsCmd {
     Binary(Vec<u8>),
     /// Close the connection (after what was queued before).
     Close,
+    /// Answer a poll once what was queued before is written (so that the client has it first).
+    Answer(oneshot::Sender<PollAnswer>, PollAnswer),
 }
 
 /// Inputs of a session from the HTTP side.
@@ -146,7 +158,10 @@ pub struct Args {
 
 /// Start a session task.
 pub fn spawn(args: Args) {
-    tokio::spawn(run(args));
+    // Deadlines count from the handshake, not from the task's first run (which may come after
+    // the handshake's answer went out).
+    let opened = Instant::now();
+    tokio::spawn(run(args, opened));
 }
 
 struct NsSock {
@@ -221,6 +236,15 @@ struct State {
     get: Option<oneshot::Sender<PollAnswer>>,
     ws: Option<Ws>,
     probe: Option<(Ws, Instant)>,
+    /// When the upgrade last moved on (the WebSocket opened, `3probe` went out).
+    probe_step: Instant,
+    /// A poll held while an upgrade settles, and when it gets its noop.
+    upgrade_get: Option<(oneshot::Sender<PollAnswer>, Instant)>,
+    /// A polling client's close packet came before its first poll: when the session ends if that
+    /// poll does not come first.
+    closing_at: Option<Instant>,
+    /// A poll has come.
+    polled: bool,
     namespaces: Sockets,
     assembler: sio::Assembler,
     joined_any: bool,
@@ -240,9 +264,9 @@ fn far_away() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
-async fn run(args: Args) {
+async fn run(args: Args, opened: Instant) {
     let s = &args.ctx.config.socketio;
-    let now = Instant::now();
+    let now = opened;
     let interval = Duration::from_millis(s.ping_interval);
     let timeout = Duration::from_millis(s.ping_timeout);
     let mut st = State {
@@ -255,6 +279,10 @@ async fn run(args: Args) {
         get: None,
         ws: None,
         probe: None,
+        probe_step: now,
+        upgrade_get: None,
+        closing_at: None,
+        polled: false,
         namespaces: Sockets::default(),
         assembler: sio::Assembler::new(s.max_attachments),
         joined_any: false,
@@ -292,6 +320,8 @@ async fn run(args: Args) {
             st.next_ping,
             st.heartbeat_deadline,
             st.probe.as_ref().map(|p| p.1),
+            st.upgrade_get.as_ref().map(|g| g.1),
+            st.closing_at,
         ]
         .into_iter()
         .flatten()
@@ -302,8 +332,21 @@ async fn run(args: Args) {
         }
         tokio::select! {
             input = rx.next() => match input {
-                Some(i) if st.hold && holdable(&i) => st.held.push_back(i),
-                Some(i) => st.input(i).await,
+                Some(i) => {
+                    // A deadline that passed before this input is honoured first, even if its
+                    // timer has not fired yet: a request just after a missed heartbeat finds the
+                    // session closed (its reply dropped: the HTTP side answers 400, unknown sid).
+                    if st.overdue() {
+                        st.timers(interval, timeout);
+                    }
+                    if !st.closed {
+                        if st.hold && holdable(&i) {
+                            st.held.push_back(i);
+                        } else {
+                            st.input(i).await;
+                        }
+                    }
+                }
                 None => st.close(CloseReason::ClientGone, Packet::Close),
             },
             (i, out) = std::future::poll_fn(|cx| st.namespaces.poll_output(cx)) => {
@@ -338,8 +381,32 @@ fn holdable(i: &EioIn) -> bool {
 }
 
 impl State {
+    /// A deadline has passed.
+    fn overdue(&self) -> bool {
+        let now = Instant::now();
+        [
+            self.connect_deadline,
+            self.next_ping,
+            self.heartbeat_deadline,
+            self.probe.as_ref().map(|p| p.1),
+            self.upgrade_get.as_ref().map(|g| g.1),
+            self.closing_at,
+        ]
+        .into_iter()
+        .flatten()
+        .any(|d| d <= now)
+    }
+
     fn timers(&mut self, interval: Duration, timeout: Duration) {
         let now = Instant::now();
+        if self.closing_at.is_some_and(|d| d <= now) {
+            return self.close(CloseReason::ClientGone, Packet::Noop);
+        }
+        if self.upgrade_get.as_ref().is_some_and(|g| g.1 <= now)
+            && let Some((g, _)) = self.upgrade_get.take()
+        {
+            let _ = g.send(self.body(&[Packet::Noop]));
+        }
         if self.connect_deadline.is_some_and(|d| d <= now) {
             self.connect_deadline = None;
             if !self.joined_any {
@@ -352,15 +419,18 @@ impl State {
             self.ctx.eio_metrics.ping_timeouts.inc();
             return self.close(CloseReason::PingTimeout, Packet::Close);
         }
-        if self.next_ping.is_some_and(|d| d <= now) {
+        if let Some(at) = self.next_ping.filter(|d| *d <= now) {
             self.next_ping = None;
             self.queue.push_back(Packet::Ping(String::new()));
-            self.heartbeat_deadline = Some(now + timeout);
+            // Counted from when the ping was due, so that a timer firing late does not stretch
+            // the session's life past `pingInterval + pingTimeout`.
+            self.heartbeat_deadline = Some(at + timeout);
         }
         if self.probe.as_ref().is_some_and(|p| p.1 <= now)
             && let Some((ws, _)) = self.probe.take()
         {
             let _ = ws.tx.unbounded_send(WsCmd::Close);
+            self.upgrade_abandoned();
         }
         let _ = interval;
     }
@@ -368,14 +438,31 @@ impl State {
     async fn input(&mut self, i: EioIn) {
         match i {
             EioIn::Get { reply } => {
-                if self.get.is_some() {
+                self.polled = true;
+                if self.closing_at.is_some() {
+                    // The poll sent beside the client's close packet: it ends the session.
+                    self.get = Some(reply);
+                    return self.close(CloseReason::ClientGone, Packet::Noop);
+                }
+                if self.get.is_some() || self.upgrade_get.is_some() {
                     // A second concurrent poll: refused, and the session closes.
                     let _ = reply.send(PollAnswer::Refused(StatusCode::BAD_REQUEST));
                     return self.close(CloseReason::ClientGone, Packet::Close);
                 }
-                if self.probe.is_some() || self.ws.is_some() {
-                    // A WebSocket is open (upgrade in progress): the poll ends at once.
-                    let _ = reply.send(self.body(&[Packet::Noop]));
+                if self.ws.is_some() {
+                    // Upgraded while this poll was on its way.
+                    let _ = reply.send(PollAnswer::Upgraded);
+                    return;
+                }
+                if self.probe.is_some() {
+                    // A WebSocket is open (upgrade in progress): the poll ends with a noop, at
+                    // once, or when the upgrade has settled if the WebSocket just opened.
+                    let settled = self.probe_step + SETTLE;
+                    if Instant::now() < settled {
+                        self.upgrade_get = Some((reply, settled));
+                    } else {
+                        let _ = reply.send(self.body(&[Packet::Noop]));
+                    }
                     return;
                 }
                 self.get = Some(reply);
@@ -392,10 +479,10 @@ impl State {
                 reply,
             } => {
                 for p in packets {
-                    self.packet(p, false).await;
-                    if self.closed {
+                    if self.closed || self.closing_at.is_some() {
                         break;
                     }
+                    self.packet(p, false).await;
                 }
                 if failed && !self.closed {
                     self.close(CloseReason::ClientGone, Packet::Close);
@@ -413,6 +500,7 @@ impl State {
                     let until = Instant::now()
                         + Duration::from_millis(self.ctx.config.socketio.upgrade_timeout);
                     self.probe = Some((ws, until));
+                    self.probe_step = Instant::now();
                     if let Some(g) = self.get.take() {
                         let _ = g.send(self.body(&[Packet::Noop]));
                     }
@@ -438,7 +526,7 @@ impl State {
                     if let Some((ws, _)) = self.probe.take() {
                         let _ = ws.tx.unbounded_send(WsCmd::Close);
                     }
-                    return;
+                    return self.upgrade_abandoned();
                 }
                 if self.ws.as_ref().is_some_and(|w| w.id == id) {
                     self.packet(Packet::Binary(data), true).await;
@@ -449,16 +537,25 @@ impl State {
                     self.close(CloseReason::ClientGone, Packet::Close);
                 } else if self.probe.as_ref().is_some_and(|(w, _)| w.id == id) {
                     self.probe = None;
+                    self.upgrade_abandoned();
                 }
             }
             EioIn::WsGone { id } => {
                 if self.probe.as_ref().is_some_and(|(w, _)| w.id == id) {
                     self.probe = None;
+                    self.upgrade_abandoned();
                 } else if self.ws.as_ref().is_some_and(|w| w.id == id) {
                     self.ws = None;
                     self.close(CloseReason::ClientGone, Packet::Close);
                 }
             }
+        }
+    }
+
+    /// The upgrade ended without `5`: a poll held while it settled gets its noop now.
+    fn upgrade_abandoned(&mut self) {
+        if let Some((g, _)) = self.upgrade_get.take() {
+            let _ = g.send(self.body(&[Packet::Noop]));
         }
     }
 
@@ -477,6 +574,7 @@ impl State {
                 if let Some((ws, _)) = &self.probe {
                     let _ = ws.tx.unbounded_send(WsCmd::Text("3probe".into()));
                 }
+                self.probe_step = Instant::now();
                 if let Some(g) = self.get.take() {
                     let _ = g.send(self.body(&[Packet::Noop]));
                 }
@@ -490,6 +588,11 @@ impl State {
                     if let Some(g) = self.get.take() {
                         let _ = g.send(self.body(&[Packet::Noop]));
                     }
+                    // A poll that came while the upgrade settled is one after the upgrade; it is
+                    // answered once `3probe` is written, which the client sent its poll after.
+                    if let Some((g, _)) = self.upgrade_get.take() {
+                        let _ = ws.tx.unbounded_send(WsCmd::Answer(g, PollAnswer::Upgraded));
+                    }
                     self.ws = Some(ws);
                 }
             }
@@ -497,6 +600,7 @@ impl State {
                 if let Some((ws, _)) = self.probe.take() {
                     let _ = ws.tx.unbounded_send(WsCmd::Close);
                 }
+                self.upgrade_abandoned();
             }
         }
     }
@@ -526,7 +630,16 @@ impl State {
                 }
                 Revision::V3 => self.close(CloseReason::ClientGone, Packet::Close),
             },
-            Packet::Close => self.close(CloseReason::ClientGone, Packet::Noop),
+            Packet::Close => {
+                if on_ws || self.polled || self.probe.is_some() || self.ws.is_some() {
+                    self.close(CloseReason::ClientGone, Packet::Noop);
+                } else {
+                    // Polling, and no poll yet: the first poll, sent together with this POST,
+                    // may arrive a moment later; it gets what is queued (or its noop) before the
+                    // session ends.
+                    self.closing_at = Some(Instant::now() + SETTLE);
+                }
+            }
             Packet::Message(text) => {
                 if self.mode == Mode::Echo {
                     self.queue.push_back(Packet::Message(text));
@@ -849,6 +962,9 @@ impl State {
         self.ctx.eio.remove(&self.sid);
         for (_, ns) in self.namespaces.drain() {
             ns.client.terminate(reason.clone());
+        }
+        if self.get.is_none() {
+            self.get = self.upgrade_get.take().map(|(g, _)| g);
         }
         if let Some(g) = self.get.take() {
             let mut packets: Vec<Packet> = self.queue.drain(..).collect();

@@ -48,6 +48,17 @@ pub async fn upgrade(
             return bad(ctx, &headers, StatusCode::BAD_REQUEST);
         }
     };
+    // An upgrade's WebSocket is made known to its session before the client sees the 101: a poll
+    // the client sends once its WebSocket is open always finds the upgrade begun. (A session
+    // opened over WebSocket learns of it once the upgrade completed, so that its open packet is
+    // not written together with the 101.)
+    let id = ctx.next_id();
+    let (tx, cmds) = mpsc::unbounded();
+    let mut open = Some(EioIn::WsOpen { id, tx });
+    let mut registered = false;
+    if !first && let Some(m) = open.take() {
+        registered = entry.tx.unbounded_send(m).is_ok();
+    }
     let ctx = ctx.clone();
     tokio::spawn(async move {
         let upgraded = match fut.await {
@@ -57,8 +68,17 @@ pub async fn upgrade(
                 if first {
                     let _ = entry.tx.unbounded_send(EioIn::Close);
                 }
+                let _ = entry.tx.unbounded_send(EioIn::WsGone { id });
                 return;
             }
+        };
+        if let Some(m) = open.take() {
+            registered = entry.tx.unbounded_send(m).is_ok();
+        }
+        let link = Link {
+            id,
+            cmds,
+            registered,
         };
         let max = ctx.config.socketio.max_payload;
         match upgraded.downcast::<TokioIo<EdgeStream>>() {
@@ -66,11 +86,11 @@ pub async fn upgrade(
                 let (tcp, _slot) = parts.io.into_inner().into_parts();
                 let mut conn = FrameReader::new(tcp, &parts.read_buf, max);
                 drop(parts.read_buf);
-                run(&ctx, &mut conn, &entry, &sid).await;
+                run(&ctx, &mut conn, &entry, &sid, link).await;
             }
             Err(up) => {
                 let mut conn = FrameReader::new(TokioIo::new(up), &[], max);
-                run(&ctx, &mut conn, &entry, &sid).await;
+                run(&ctx, &mut conn, &entry, &sid, link).await;
             }
         }
     });
@@ -78,13 +98,24 @@ pub async fn upgrade(
     Response::from_parts(parts, Full::new(Bytes::new()))
 }
 
-async fn run<S>(ctx: &TransportCtx, conn: &mut FrameReader<S>, entry: &Entry, sid: &str)
+/// A connection's registration with its session: its id and the session's commands to it.
+struct Link {
+    id: u64,
+    cmds: mpsc::UnboundedReceiver<WsCmd>,
+    /// The session took it (false: the session had already ended).
+    registered: bool,
+}
+
+async fn run<S>(ctx: &TransportCtx, conn: &mut FrameReader<S>, entry: &Entry, sid: &str, link: Link)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let id = ctx.next_id();
-    let (tx, mut cmds) = mpsc::unbounded();
-    if entry.tx.unbounded_send(EioIn::WsOpen { id, tx }).is_err() {
+    let Link {
+        id,
+        mut cmds,
+        registered,
+    } = link;
+    if !registered {
         let mut buf = Vec::new();
         encode_frame(&mut buf, opcode::CLOSE, b"");
         let _ = conn.get_mut().write_all(&buf).await;
@@ -132,8 +163,10 @@ where
             c = cmds.next() => {
                 let mut next = c;
                 let mut stop = false;
+                let mut answers = Vec::new();
                 for taken in 1..=MAX_BATCH {
                     match next {
+                        Some(WsCmd::Answer(reply, a)) => answers.push((reply, a)),
                         Some(WsCmd::Text(t)) => encode_frame(&mut buf, opcode::TEXT, t.as_bytes()),
                         Some(WsCmd::Frame(t)) => encode_frame(&mut buf, opcode::TEXT, t.as_bytes()),
                         Some(WsCmd::Binary(b)) => encode_frame(&mut buf, opcode::BINARY, &b),
@@ -153,7 +186,12 @@ where
                         Err(_) => break,
                     }
                 }
-                if !written(conn, &buf, patience).await || stop {
+                // (A batch of answers alone writes nothing.)
+                let ok = buf.is_empty() || written(conn, &buf, patience).await;
+                for (reply, a) in answers {
+                    let _ = reply.send(a);
+                }
+                if !ok || stop {
                     let _ = tokio::time::timeout(patience, conn.get_mut().shutdown()).await;
                     break;
                 }
