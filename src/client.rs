@@ -8,6 +8,8 @@
 //! - [`shortcut`]: ready pub-sub frames straight into an idle WebSocket's queue.
 //! - [`ws_queue`]: the bounded queue to a WebSocket connection task and what it carries
 //!   ([`WsOut`]); it uses nothing else of the client, so the handle and the shortcut both build on it.
+//! - [`ws_writer`]: a 0.9 WebSocket's socket write end, lent to that queue while the connection is
+//!   idle so that senders write ready frames into the socket themselves.
 //! - [`actor`]: the actor, the thin shell that performs what the [`session`] decides (sinks,
 //!   timers, hooks, the state store).
 
@@ -17,6 +19,7 @@ pub mod outbox;
 pub mod session;
 pub mod shortcut;
 pub mod ws_queue;
+pub mod ws_writer;
 
 pub use actor::{ClientActor, ClientArgs};
 pub use handle::{

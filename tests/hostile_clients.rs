@@ -2,6 +2,9 @@
 //! - a WebSocket client that never reads its socket while its requests keep producing replies is
 //!   dropped at its bound (`clients.slow_dropped`), and another session's round trips all come
 //!   back meanwhile and after;
+//! - a pub-sub subscriber that never reads while a channel publishes to it is dropped as slow,
+//!   and a reading subscriber gets every publish in order (channels write into idle sockets
+//!   themselves; a partial write's rest and what follows keep their order);
 //! - an XHR session that never polls again is dropped at `socketio.max_outgoing_queue`;
 //! - a handshake flood with no transport after it: sessions never exceed
 //!   `hive.max_client_slots` (the excess is refused 403 `no_slots`), every one is reaped by
@@ -90,6 +93,85 @@ async fn a_websocket_client_that_never_reads_is_dropped_and_nobody_else_waits() 
         .unwrap();
     println!("live round trips: {trips}; the stuck client sent {sent} echoes before its drop");
     assert_eq!(h.metric("clients.slow_dropped"), 1);
+    h.stop().await;
+}
+
+/// A pub-sub subscriber that never reads its socket while a channel keeps publishing 16 KiB
+/// events to it: the channel writes them into its socket itself while it is idle, then, once its
+/// buffers are full, the rest of a write and what follows go through its connection's queue; it
+/// is dropped as slow (its queue full, or its connection's write stalled). A subscriber that
+/// reads gets every publish, whole and in order, during and after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_never_reads_is_dropped_and_the_others_get_every_publish_in_order() {
+    let h = TestHive::start(json!({
+        "hive": {"websocket_direct_write": true},
+        "socketio": {"poll_timeout": 0, "heartbeat_timeout": 1000, "session_timeout": 120000}
+    }))
+    .await;
+    let mut live = subscribed(&h).await;
+    assert!(delivered(&h, &mut live, "ready-live").await);
+    let mut stuck = subscribed(&h).await;
+    assert!(delivered(&h, &mut stuck, "ready-stuck").await);
+    // From here on `stuck` is never read. `live` reads every publish in a task of its own.
+    let pad = "y".repeat(16 * 1024);
+    let reader = tokio::spawn({
+        let pad = pad.clone();
+        async move {
+            let mut seen = Vec::new();
+            while let Some(t) = live.event().await {
+                if let Some(i) = t.split("seq-").nth(1).and_then(|r| r.split('"').next()) {
+                    assert!(t.contains(&pad), "a whole event");
+                    seen.push(i.parse::<u64>().unwrap());
+                } else if t.contains("end-of-test") {
+                    break;
+                }
+            }
+            seen
+        }
+    });
+    let path = format!("/api/{HASH}/pubsub/publish/ping.x");
+    let mut seq = 0u64;
+    let mut after = 0;
+    while after < 50 {
+        if h.sessions() == 1 {
+            after += 1;
+        }
+        let body = format!(r#"{{"name":"news","args":["seq-{seq}","{pad}"]}}"#);
+        let (s, _, _) = http(h.api, "POST", &path, &[], body.as_bytes()).await;
+        assert_eq!(s, 200);
+        seq += 1;
+        assert!(
+            seq < 200_000,
+            "the stuck subscriber was never dropped after {seq} publishes"
+        );
+    }
+    let (s, _, _) = http(
+        h.api,
+        "POST",
+        &path,
+        &[],
+        br#"{"name":"news","args":["end-of-test"]}"#,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let seen = tokio::time::timeout(Duration::from_secs(60), reader)
+        .await
+        .expect("the live subscriber got the last publish")
+        .unwrap();
+    assert_eq!(
+        seen,
+        (0..seq).collect::<Vec<_>>(),
+        "every publish reached the reading subscriber, in order"
+    );
+    println!(
+        "{seq} publishes; clients.slow_dropped {}, pubsub.dropped_deliveries {}",
+        h.metric("clients.slow_dropped"),
+        h.metric("pubsub.dropped_deliveries")
+    );
+    assert!(
+        h.metric("clients.slow_dropped") + h.metric("pubsub.dropped_deliveries") >= 1,
+        "the stuck subscriber was dropped as slow"
+    );
     h.stop().await;
 }
 

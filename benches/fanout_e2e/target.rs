@@ -73,6 +73,11 @@ impl Target {
                                 "console_level": "warning", "file_level": "none"}
                     }),
                 );
+                // `HIVE_DIRECT_WRITE=1`: channels and actors write into idle sockets themselves
+                // (`hive.websocket_direct_write`; unset, the key is left out for older builds).
+                if std::env::var_os("HIVE_DIRECT_WRITE").is_some() {
+                    merge(&mut cfg, &json!({"hive": {"websocket_direct_write": true}}));
+                }
                 // `HIVE_CORES`: `hive.cores` (one single-threaded runtime per core).
                 if let Some(n) = std::env::var("HIVE_CORES").ok().filter(|v| !v.is_empty()) {
                     let n: u32 = n.parse().expect("HIVE_CORES: a number");

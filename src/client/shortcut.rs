@@ -6,9 +6,12 @@
 //! these bytes on the socket". When the session
 //! is a WebSocket with no batching window (`socketio.poll_timeout` 0) and its actor is idle, the
 //! actor lends the channel side a sender of its connection's queue and *opens* the shortcut; a
-//! channel then queues the frames itself (one `Arc` clone, one lock, one wake of the connection
-//! task), which takes a third off the server's work per delivery at large fan-outs. Everything
-//! else (events to dispatch, XHR, batching) goes through the actor as before.
+//! channel then hands the frames to that queue itself, which takes a third off the server's work
+//! per delivery at large fan-outs. When the connection is idle too (nothing queued, nothing being
+//! written, no batching window: [`super::ws_writer`]), the queue writes them straight into the
+//! socket from the channel's task (one lock, one `write()`, no wake); else it queues them (one
+//! `Arc` clone, one lock, one wake of the connection task). Everything else (events to dispatch,
+//! XHR) goes through the actor as before.
 //!
 //! Order is the actor's, as if every delivery went through its mailbox:
 //! - the actor closes the shortcut when it starts handling any other message, so what that
@@ -52,7 +55,7 @@ struct Inner {
 /// How [`Shortcut::deliver`] handed a delivery over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
-    /// Queued on the connection by the shortcut.
+    /// Written into the socket or queued on the connection by the shortcut.
     Socket,
     /// Sent to the actor (`cast` said yes).
     Actor,

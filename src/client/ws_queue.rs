@@ -10,6 +10,13 @@
 //! [`QueueFigures`]: the session's outgoing queue depth and bytes, kept up to date by the queue
 //! itself (under the lock it takes anyway) and by the client actor (its outbox), read by the
 //! monitor without a message.
+//!
+//! Direct writes: while a 0.9 WebSocket connection waits with nothing to write
+//! ([`WsReceiver::recv_lending`]), its socket's write end ([`WsWriter`]) is lent to the queue, and
+//! a sender whose item is frames writes them into the socket itself when nothing is queued before
+//! them: no push, no wake, no task poll. The choice and the write are made under the queue's
+//! lock, so they keep the queue's order: what the socket does not take at once stays in the writer
+//! and the connection task, woken, writes it before anything else; while it does, senders queue.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +24,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 
 use tokio::sync::mpsc::error::TrySendError;
+
+use super::ws_writer::{Inner as Lent, Wrote, WsWriter};
 
 /// What a WebSocket connection task is asked to write.
 #[derive(Debug)]
@@ -80,6 +89,15 @@ impl QueueFigures {
 }
 
 impl WsOut {
+    /// The frames this item carries (none for control items).
+    fn frames(&self) -> Option<&[Arc<str>]> {
+        match self {
+            WsOut::Frames(f) => Some(f),
+            WsOut::Shared(f) => Some(f),
+            WsOut::KeepAlive | WsOut::Close => None,
+        }
+    }
+
     /// Bytes of text this item carries (frames' payloads; 0 for control items).
     pub fn text_len(&self) -> usize {
         match self {
@@ -97,6 +115,8 @@ struct State {
     /// Live senders (the actor's, and the one lent to the pub-sub shortcut).
     senders: usize,
     receiver: bool,
+    /// The connection's write end, while it waits idle (see the module docs).
+    lent: Option<Box<Lent>>,
 }
 
 struct Shared {
@@ -131,6 +151,7 @@ pub fn channel_counted(cap: usize, figures: Arc<QueueFigures>) -> (WsSender, WsR
             waker: None,
             senders: 1,
             receiver: true,
+            lent: None,
         }),
         cap,
         figures,
@@ -139,12 +160,32 @@ pub fn channel_counted(cap: usize, figures: Arc<QueueFigures>) -> (WsSender, WsR
 }
 
 impl WsSender {
-    /// Queue `m` unless the queue is full or the connection is gone.
+    /// Queue `m` unless the queue is full or the connection is gone; frames are written into the
+    /// socket at once instead when its write end is lent and nothing is queued.
     pub fn try_send(&self, m: WsOut) -> Result<(), TrySendError<WsOut>> {
         let waker = {
             let mut st = self.0.lock();
             if !st.receiver {
                 return Err(TrySendError::Closed(m));
+            }
+            if st.items.is_empty()
+                && let (Some(frames), Some(lent)) = (m.frames(), st.lent.as_mut())
+                && lent.idle()
+            {
+                match lent.write_now(frames) {
+                    Wrote::All => return Ok(()),
+                    // The rest waits in the writer: the connection takes it back and finishes.
+                    Wrote::Part => {
+                        let waker = st.waker.take();
+                        drop(st);
+                        if let Some(w) = waker {
+                            w.wake();
+                        }
+                        return Ok(());
+                    }
+                    // Queued as usual: the connection's own write meets the failure.
+                    Wrote::Failed => {}
+                }
             }
             if st.items.len() >= self.0.cap {
                 return Err(TrySendError::Full(m));
@@ -212,6 +253,19 @@ impl WsReceiver {
         .await
     }
 
+    /// Like [`WsReceiver::recv`], but while nothing is queued `w` is lent to the senders (if
+    /// `lend`), who write frames into the socket themselves (see the module docs). Wakes with
+    /// [`Woken::Rest`] when a sender left part of its frames in `w` for the connection to write.
+    /// `w` is back with the caller when this returns or is dropped (cancel safe).
+    pub fn recv_lending<'a>(&'a mut self, w: &'a mut WsWriter, lend: bool) -> Lending<'a> {
+        Lending {
+            shared: &self.0,
+            w,
+            lend,
+            lent: false,
+        }
+    }
+
     /// Stop being woken by senders until the next [`WsReceiver::recv`]: while a batching window
     /// holds output back, what is queued meanwhile waits for the window's end without waking the
     /// connection once per item.
@@ -239,16 +293,87 @@ impl WsReceiver {
     }
 }
 
+/// What woke a connection waiting in [`WsReceiver::recv_lending`].
+#[derive(Debug)]
+pub enum Woken {
+    /// As [`WsReceiver::recv`]: the next item, or `None` once every sender is gone.
+    Item(Option<WsOut>),
+    /// A sender's frames were written only in part: the rest waits in the writer.
+    Rest,
+}
+
+/// The future of [`WsReceiver::recv_lending`].
+pub struct Lending<'a> {
+    shared: &'a Arc<Shared>,
+    w: &'a mut WsWriter,
+    lend: bool,
+    /// The writer's parts are in the queue's state.
+    lent: bool,
+}
+
+impl std::future::Future for Lending<'_> {
+    type Output = Woken;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Woken> {
+        let this = self.get_mut();
+        let mut st = this.shared.lock();
+        if this.lent {
+            let busy = !st.items.is_empty()
+                || st.senders == 0
+                || st.lent.as_ref().is_none_or(|l| !l.idle());
+            if busy {
+                this.w.give_back(st.lent.take());
+                this.lent = false;
+            }
+        }
+        if !this.lent {
+            if this.w.has_rest() {
+                return Poll::Ready(Woken::Rest);
+            }
+            if let Some(m) = WsReceiver::pop(this.shared, &mut st) {
+                return Poll::Ready(Woken::Item(Some(m)));
+            }
+            if st.senders == 0 {
+                return Poll::Ready(Woken::Item(None));
+            }
+            if this.lend {
+                st.lent = this.w.lend();
+                this.lent = st.lent.is_some();
+            }
+        }
+        // Checked and registered under the lock: a send (or a partial write) after this wakes us.
+        match &mut st.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            w => *w = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Lending<'_> {
+    fn drop(&mut self) {
+        if self.lent {
+            let parts = self.shared.lock().lent.take();
+            self.w.give_back(parts);
+        }
+    }
+}
+
 impl Drop for WsReceiver {
     fn drop(&mut self) {
-        let mut st = self.0.lock();
-        st.receiver = false;
-        if QueueFigures::on() {
-            let bytes = st.items.iter().map(WsOut::text_len).sum();
-            self.0.figures.sub(st.items.len(), bytes);
-        }
-        st.items.clear();
-        st.waker = None;
+        let lent = {
+            let mut st = self.0.lock();
+            st.receiver = false;
+            if QueueFigures::on() {
+                let bytes = st.items.iter().map(WsOut::text_len).sum();
+                self.0.figures.sub(st.items.len(), bytes);
+            }
+            st.items.clear();
+            st.waker = None;
+            st.lent.take()
+        };
+        // Only a leaked `Lending` leaves it there; the socket closes with it.
+        drop(lent);
     }
 }
 

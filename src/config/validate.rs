@@ -90,6 +90,7 @@ const HIVE: &[Field] = &[
     opt("cluster_port_max", PORT),
     opt("direct_websocket", Ty::Bool),
     opt("websocket_ping_timeout", Ty::Int(1, U64)),
+    opt("websocket_direct_write", Ty::Bool),
     opt("max_processes", Ty::Int(1, U64)),
     opt("cores", Ty::Int(0, 1024)),
 ];

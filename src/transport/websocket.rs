@@ -2,9 +2,13 @@
 //! one task per connection reads client frames with [`FrameReader`] (one message per text frame)
 //! and writes what the client actor queues, the keep-alive ping and its pong deadline.
 //!
-//! One task, not a reader and a writer: no second task, no channel between them and no split of
-//! the socket, which matters at tens of thousands of idle connections. The reader is cancel safe,
-//! so it is just one branch of the connection's `select!`.
+//! One task, not a reader and a writer: no second task and no channel between them, which matters
+//! at tens of thousands of idle connections. The reader is cancel safe, so it is just one branch of
+//! the connection's `select!`. The socket is split into its read end (the reader's) and its write
+//! end ([`WsWriter`]), which the task lends to its queue while it waits with nothing to write and
+//! no batching window: then a channel or the client actor writes ready frames into the socket
+//! itself, and the task is woken only for what the socket did not take at once (see
+//! [`crate::client::ws_writer`]).
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -15,7 +19,7 @@ use http_body_util::Full;
 use hyper::body::Incoming as Body;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::AsyncRead;
 
 use super::TransportCtx;
 use super::origin::reply;
@@ -23,13 +27,14 @@ use super::window::WriteWindow;
 use super::ws_reader::{FrameReader, ReadError};
 use super::ws_write::{WriteEnd, write_within};
 use super::xhr_polling::error_frame;
-use crate::client::ws_queue::{self, WsReceiver};
+use crate::client::ws_queue::{self, Woken, WsReceiver};
+use crate::client::ws_writer::{WsWriter, text_frames};
 use crate::client::{ClientHandle, CloseReason, Sink, Transport, WsOut};
 use crate::error::HiveError;
 use crate::http_edge::EdgeStream;
 use crate::wire::{Wire, sio09};
 use codec::socketio::decode;
-use codec::ws::{Incoming, close_code, encode_close, encode_frame, frame_len, opcode};
+use codec::ws::{Incoming, close_code, encode_close, encode_frame, opcode};
 
 /// Outgoing batches a connection may have queued before its client counts as not reading.
 pub const WS_QUEUE: usize = 256;
@@ -87,16 +92,21 @@ pub async fn upgrade(
         // The reader is a local here and `run` borrows everything: arguments an async fn owns
         // are stored twice in its future, and this future lives as long as the connection.
         let max = ctx.config.socketio.max_frame_size;
+        let probe = std::sync::Arc::clone(&ctx.delivery);
         match upgraded.downcast::<TokioIo<EdgeStream>>() {
             Ok(parts) => {
                 let (tcp, _slot) = parts.io.into_inner().into_parts();
-                let mut conn = FrameReader::new(tcp, &parts.read_buf, max);
+                let (read, write) = tcp.into_split();
+                let mut conn = FrameReader::new(read, &parts.read_buf, max);
                 drop(parts.read_buf);
-                run(&ctx, &mut conn, &sid, flash).await;
+                let mut sock = WsWriter::new(write, probe);
+                run(&ctx, &mut conn, &mut sock, &sid, flash).await;
             }
             Err(up) => {
-                let mut conn = FrameReader::new(TokioIo::new(up), &[], max);
-                run(&ctx, &mut conn, &sid, flash).await;
+                let (read, write) = tokio::io::split(TokioIo::new(up));
+                let mut conn = FrameReader::new(read, &[], max);
+                let mut sock = WsWriter::new(write, probe);
+                run(&ctx, &mut conn, &mut sock, &sid, flash).await;
             }
         }
     });
@@ -112,9 +122,14 @@ enum End {
     Open(u16),
 }
 
-async fn run<S>(ctx: &TransportCtx, conn: &mut FrameReader<S>, sid: &str, flash: bool)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
+async fn run<S>(
+    ctx: &TransportCtx,
+    conn: &mut FrameReader<S>,
+    sock: &mut WsWriter,
+    sid: &str,
+    flash: bool,
+) where
+    S: AsyncRead + Unpin,
 {
     let Some(client) = ctx.router.lookup(sid) else {
         // Unknown sid: say so at once and close (HIVE.md 16.2 #6).
@@ -123,7 +138,7 @@ where
         let mut buf = Vec::new();
         encode_frame(&mut buf, opcode::TEXT, error_frame(ctx, &e).as_bytes());
         last_frames(&mut buf, close_code::NORMAL);
-        let _ = write_within(conn.get_mut(), &buf, stall_limit(ctx)).await;
+        let _ = write_within(sock, &buf, stall_limit(ctx)).await;
         return;
     };
     let (out_tx, mut out) = ws_queue::channel_counted(WS_QUEUE, client.queue_figures());
@@ -140,20 +155,16 @@ where
         return;
     }
     let mut held = Vec::new();
-    let end = serve(ctx, conn, &mut out, &client, sid, &mut held).await;
+    let end = serve(ctx, conn, sock, &mut out, &client, sid, &mut held).await;
     ctx.websocket.hang_up.inc();
     client.sink_gone(id);
     if let End::Open(code) = end {
         // What the batching window still held goes first.
-        if !held.is_empty()
-            && write_within(conn.get_mut(), &held, stall_limit(ctx))
-                .await
-                .is_err()
-        {
+        if !held.is_empty() && write_within(sock, &held, stall_limit(ctx)).await.is_err() {
             return;
         }
         // Send what the client's termination produces (`0:::`), then close.
-        let _ = tokio::time::timeout(LINGER, linger(conn, &mut out, code)).await;
+        let _ = tokio::time::timeout(LINGER, linger(sock, &mut out, code)).await;
     }
 }
 
@@ -164,19 +175,23 @@ where
 async fn serve<S>(
     ctx: &TransportCtx,
     conn: &mut FrameReader<S>,
+    sock: &mut WsWriter,
     out: &mut WsReceiver,
     client: &ClientHandle,
     sid: &str,
     held: &mut Vec<u8>,
 ) -> End
 where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + Unpin,
 {
     let m = &ctx.websocket;
     let direct = ctx.config.hive.direct_websocket;
     let ping_timeout = Duration::from_millis(ctx.config.hive.websocket_ping_timeout);
     let limit = stall_limit(ctx);
     let mut window = WriteWindow::new(Duration::from_millis(ctx.config.socketio.poll_timeout));
+    // Senders may write into the idle socket themselves (if enabled) unless a batching window
+    // applies.
+    let lend = ctx.config.hive.websocket_direct_write && !window.batches();
     // The pong deadline, armed by a keep-alive ping (at most one, HIVE.md 16.2 #5).
     let mut deadline: Option<Pin<Box<tokio::time::Sleep>>> = None;
     // The end of the open batching window, while output is held for it.
@@ -201,7 +216,7 @@ where
                                 m.bad.inc();
                                 let t = error_frame(ctx, &e);
                                 encode_frame(&mut buf, opcode::TEXT, t.as_bytes());
-                                let _ = write_within(conn.get_mut(), &buf, limit).await;
+                                let _ = write_within(sock, &buf, limit).await;
                                 return End::Open(close_code::NORMAL);
                             }
                         }
@@ -227,7 +242,7 @@ where
                         Some(c) => encode_close(&mut buf, c, b""),
                         None => encode_frame(&mut buf, opcode::CLOSE, b""),
                     }
-                    let _ = write_within(conn.get_mut(), &buf, limit).await;
+                    let _ = write_within(sock, &buf, limit).await;
                     return End::Closed;
                 }
                 Err(ReadError::Eof) => return End::Open(close_code::NORMAL),
@@ -240,7 +255,9 @@ where
                     };
                 }
             },
-            o = out.recv(), if flush_at.is_none() => {
+            w = out.recv_lending(sock, lend), if flush_at.is_none() => { 'batch: {
+                // A sender's partial write: its rest is written below, before anything else.
+                let Woken::Item(o) = w else { break 'batch };
                 // Take what else is already queued too, so its frames share one socket write.
                 let mut next = o;
                 let mut urgent = false;
@@ -254,7 +271,7 @@ where
                         }
                         Step::Stop => {
                             held.append(&mut buf);
-                            let _ = write_within(conn.get_mut(), held, limit).await;
+                            let _ = write_within(sock, held, limit).await;
                             held.clear();
                             return End::Closed;
                         }
@@ -277,7 +294,7 @@ where
                     out.park();
                     flush_at = Some(Box::pin(tokio::time::sleep_until(until.into())));
                 }
-            }
+            }}
             () = expired(&mut flush_at) => {
                 // The window closes: what it held and what queued meanwhile, in one write.
                 flush_at = None;
@@ -291,7 +308,7 @@ where
                             deadline = Some(Box::pin(tokio::time::sleep(ping_timeout)));
                         }
                         Step::Stop => {
-                            let _ = write_within(conn.get_mut(), &buf, limit).await;
+                            let _ = write_within(sock, &buf, limit).await;
                             return End::Closed;
                         }
                     }
@@ -302,11 +319,11 @@ where
                 m.hang_up.inc();
                 client.terminate(CloseReason::PingTimeout);
                 encode_close(&mut buf, close_code::NORMAL, b"ping timeout");
-                let _ = write_within(conn.get_mut(), &buf, limit).await;
+                let _ = write_within(sock, &buf, limit).await;
                 return End::Closed;
             }
         }
-        if !buf.is_empty() {
+        if !buf.is_empty() || sock.has_rest() {
             if !held.is_empty() {
                 // Written out of the window (a pong, an error, a keep-alive): what the window
                 // held goes first.
@@ -315,7 +332,7 @@ where
                 flush_at = None;
                 window.wrote(tokio::time::Instant::now().into());
             }
-            match write_within(conn.get_mut(), &buf, limit).await {
+            match write_within(sock, &buf, limit).await {
                 Ok(()) => {}
                 Err(WriteEnd::Failed) => return End::Closed,
                 Err(WriteEnd::Stalled) => {
@@ -353,17 +370,14 @@ async fn expired(deadline: &mut Option<Pin<Box<tokio::time::Sleep>>>) {
 }
 
 /// After the loop: write the client's remaining output until its end, then close with `code`.
-async fn linger<S>(conn: &mut FrameReader<S>, out: &mut WsReceiver, code: u16)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+async fn linger(sock: &mut WsWriter, out: &mut WsReceiver, code: u16) {
     loop {
         let mut buf = Vec::new();
         let step = match out.recv().await {
             Some(WsOut::KeepAlive) => Step::Go,
             o => queued(&mut buf, o, code),
         };
-        if write_within(conn.get_mut(), &buf, LINGER).await.is_err() || matches!(step, Step::Stop) {
+        if write_within(sock, &buf, LINGER).await.is_err() || matches!(step, Step::Stop) {
             return;
         }
     }
@@ -398,14 +412,6 @@ fn queued(buf: &mut Vec<u8>, o: Option<WsOut>, code: u16) -> Step {
             last_frames(buf, code);
             Step::Stop
         }
-    }
-}
-
-/// One text frame per message.
-fn text_frames(buf: &mut Vec<u8>, frames: &[std::sync::Arc<str>]) {
-    buf.reserve(frames.iter().map(|f| frame_len(f.len())).sum());
-    for f in frames {
-        encode_frame(buf, opcode::TEXT, f.as_bytes());
     }
 }
 

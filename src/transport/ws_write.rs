@@ -33,5 +33,15 @@ where
             Ok(Ok(n)) => buf = buf.get(n..).unwrap_or_default(),
         }
     }
-    Ok(())
+    // A writer that keeps bytes of its own (a WebSocket's rest, `client::ws_writer`) writes them
+    // out here when `buf` was empty; a plain socket has nothing to flush.
+    let flushed = match io.flush().now_or_never() {
+        Some(r) => Ok(r),
+        None => tokio::time::timeout(limit, io.flush()).await,
+    };
+    match flushed {
+        Err(_) => Err(WriteEnd::Stalled),
+        Ok(Err(_)) => Err(WriteEnd::Failed),
+        Ok(Ok(())) => Ok(()),
+    }
 }

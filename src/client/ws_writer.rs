@@ -1,0 +1,213 @@
+//! [`WsWriter`]: the write end of a 0.9 WebSocket connection's socket, which the connection lends
+//! to its queue's senders while it waits idle, so that a channel (or the client actor) writes ready
+//! frames into the socket itself: no queue push, no wake, no task poll.
+//!
+//! The connection task owns the writer and writes through it (it is an [`AsyncWrite`]). While the
+//! task waits with nothing queued and nothing to write, it lends it to the queue
+//! ([`super::ws_queue::WsReceiver::recv_lending`]); a sender then frames its messages with the
+//! codec and makes one non-blocking write ([`WsWriter::write_now`], under the queue's lock). What
+//! the socket does not take at once stays in the writer as its *rest*, and the sender wakes the
+//! task, which takes the writer back and writes the rest before anything else: every write
+//! through the writer starts with the rest, so frames never interleave.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker, ready};
+use std::time::Instant;
+
+use codec::ws::{encode_frame, frame_len, opcode};
+use tokio::io::AsyncWrite;
+
+use crate::metrics::DeliveryProbe;
+
+/// A socket's write end (a TCP write half, or any other stream's).
+type Io = dyn AsyncWrite + Send + Unpin;
+
+/// A sender's scratch buffer that grew past this is given back.
+const SCRATCH_KEEP: usize = 16 * 1024;
+
+thread_local! {
+    /// Where a sender frames its messages before its write (one per thread, reused).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The write end of one connection: with the task, or lent to its queue (see the module docs).
+pub struct WsWriter(Option<Box<Inner>>);
+
+/// The writer's parts, moved as one box when lent (the socket's write end inside it: one
+/// allocation, and one cache line fewer to reach per delivery than a box in a box).
+pub(super) type Inner = Parts<Io>;
+
+/// [`Inner`] before it is boxed, over any write end.
+pub(super) struct Parts<W: ?Sized> {
+    /// Bytes a sender could not write at once: written before anything else.
+    rest: Vec<u8>,
+    /// The publish time of a sampled delivery in `rest` (recorded once it is written).
+    timed: Option<Instant>,
+    probe: Arc<DeliveryProbe>,
+    io: W,
+}
+
+/// What [`Inner::write_now`] did with the frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Wrote {
+    /// All of them went into the socket.
+    All,
+    /// Part (or none) of them did: the rest waits in the writer for the connection task.
+    Part,
+    /// The socket failed: nothing was written, the connection task will see the failure.
+    Failed,
+}
+
+impl WsWriter {
+    /// A writer over `io`, timing sampled deliveries in `probe`.
+    pub fn new(io: impl AsyncWrite + Send + Unpin + 'static, probe: Arc<DeliveryProbe>) -> Self {
+        let parts: Box<Inner> = Box::new(Parts {
+            rest: Vec::new(),
+            timed: None,
+            probe,
+            io,
+        });
+        Self(Some(parts))
+    }
+
+    /// Bytes a sender began writing wait to be written.
+    pub fn has_rest(&self) -> bool {
+        self.0.as_ref().is_some_and(|i| !i.rest.is_empty())
+    }
+
+    /// Lend the parts (none while they are lent).
+    pub(super) fn lend(&mut self) -> Option<Box<Inner>> {
+        self.0.take()
+    }
+
+    /// Take lent parts back.
+    pub(super) fn give_back(&mut self, inner: Option<Box<Inner>>) {
+        if inner.is_some() {
+            self.0 = inner;
+        }
+    }
+}
+
+impl Inner {
+    /// Nothing waits to be written after a sender's partial write.
+    pub(super) fn idle(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    /// Sender side: frame `frames` (one text frame each) and write them with one non-blocking
+    /// write; keep what the socket does not take.
+    pub(super) fn write_now(&mut self, frames: &[Arc<str>]) -> Wrote {
+        SCRATCH.with_borrow_mut(|buf| {
+            buf.clear();
+            text_frames(buf, frames);
+            // A waker that does nothing: on "would block" the connection task, woken through the
+            // queue, polls the socket itself (with its own waker) to finish the rest. Outside
+            // tokio's cooperative budget: a channel writes to thousands of sockets in one poll,
+            // and a spent budget would make every write after the 128th "would block".
+            let mut cx = Context::from_waker(Waker::noop());
+            let io = &mut self.io;
+            let write = tokio::task::unconstrained(std::future::poll_fn(|cx| {
+                Pin::new(&mut *io).poll_write(cx, buf)
+            }));
+            let n = match std::pin::pin!(write).poll(&mut cx) {
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(_)) => return Wrote::Failed,
+                Poll::Pending => 0,
+            };
+            let wrote = match buf.get(n..) {
+                Some(rest) if !rest.is_empty() => {
+                    self.rest.extend_from_slice(rest);
+                    self.timed = self.probe.check_all(frames);
+                    Wrote::Part
+                }
+                _ => {
+                    if let Some(at) = self.probe.check_all(frames) {
+                        self.probe.record(at);
+                    }
+                    Wrote::All
+                }
+            };
+            if buf.capacity() > SCRATCH_KEEP {
+                *buf = Vec::new();
+            }
+            wrote
+        })
+    }
+
+    /// Write the rest, if any.
+    fn poll_rest(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.rest.is_empty() {
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.rest))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.rest.drain(..n.min(self.rest.len()));
+        }
+        if self.rest.capacity() > 0 {
+            self.rest = Vec::new();
+        }
+        if let Some(at) = self.timed.take() {
+            self.probe.record(at);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// One text frame per message, appended to `buf`.
+pub fn text_frames(buf: &mut Vec<u8>, frames: &[Arc<str>]) {
+    buf.reserve(frames.iter().map(|f| frame_len(f.len())).sum());
+    for f in frames {
+        encode_frame(buf, opcode::TEXT, f.as_bytes());
+    }
+}
+
+/// The writer's parts are lent: only reachable through a bug (the lending future gives them back
+/// before the task can write).
+fn lent() -> io::Error {
+    io::Error::other("the websocket write end is lent to its queue")
+}
+
+impl AsyncWrite for WsWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let Some(inner) = self.get_mut().0.as_mut() else {
+            return Poll::Ready(Err(lent()));
+        };
+        ready!(inner.poll_rest(cx))?;
+        Pin::new(&mut inner.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(inner) = self.get_mut().0.as_mut() else {
+            return Poll::Ready(Err(lent()));
+        };
+        ready!(inner.poll_rest(cx))?;
+        Pin::new(&mut inner.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(inner) = self.get_mut().0.as_mut() else {
+            return Poll::Ready(Err(lent()));
+        };
+        ready!(inner.poll_rest(cx))?;
+        Pin::new(&mut inner.io).poll_shutdown(cx)
+    }
+}
+
+impl std::fmt::Debug for WsWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsWriter")
+            .field("lent", &self.0.is_none())
+            .field("rest", &self.0.as_ref().map_or(0, |i| i.rest.len()))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;
