@@ -744,7 +744,7 @@ async fn raw_websocket_vectors_and_upgrade() {
     );
     assert_eq!(ws.next().await.unwrap(), "bin:010203");
     assert_eq!(ws.next().await.unwrap(), "bin:040506");
-    // Upgrade a polling session, then a second WebSocket for it is closed; the first still works.
+    // Upgrade a polling session, then a second WebSocket for it is refused; the first still works.
     {
         let s = joined(a).await;
         let p2 = tokio::spawn({
@@ -766,10 +766,12 @@ async fn raw_websocket_vectors_and_upgrade() {
             get(a, &q(&s)).await,
             (400, json!({"code":3,"message":"Bad request"}).to_string())
         );
-        let mut second = RawWs::open(a, &format!("/socket.io/?EIO=4&transport=websocket&sid={s}"))
+        // A second WebSocket for it is refused before the switch (400, code 3).
+        let second = RawWs::open(a, &format!("/socket.io/?EIO=4&transport=websocket&sid={s}"))
             .await
-            .unwrap();
-        assert_eq!(second.next().await, None, "second WebSocket closed");
+            .err()
+            .expect("a second WebSocket for an upgraded session is refused");
+        assert!(second.starts_with("HTTP/1.1 400"), "{second}");
         up.send(r#"42["message","again"]"#).await;
         assert_eq!(up.next().await.unwrap(), r#"42["message-back","again"]"#);
     }

@@ -52,6 +52,9 @@ pub struct Entry {
     pub tx: mpsc::UnboundedSender<EioIn>,
     /// The session moved to WebSocket (polling requests are refused).
     pub on_ws: AtomicBool,
+    /// A WebSocket is open, coming or being probed for the session: another upgrade request for
+    /// it is refused with 400 before the switch (released when a probe is abandoned).
+    pub ws_claimed: AtomicBool,
     /// Served path's mode (a sid of one path is unknown on the other).
     pub mode: Mode,
 }
@@ -274,6 +277,11 @@ pub async fn route(
                 if !is_ws {
                     return error(ctx, &headers, error_code::BAD_REQUEST);
                 }
+                if entry.ws_claimed.swap(true, Ordering::AcqRel) && entry.rev == Revision::V4 {
+                    // A second WebSocket for a session already upgrading or upgraded (Engine.IO
+                    // 3's is accepted, then closed by the session, as its clients expect).
+                    return error(ctx, &headers, error_code::BAD_REQUEST);
+                }
                 return ws::upgrade(ctx, req, entry).await;
             }
             if entry.on_ws.load(Ordering::Acquire) {
@@ -326,6 +334,7 @@ pub async fn route(
                 rev,
                 tx,
                 on_ws: AtomicBool::new(ws_first),
+                ws_claimed: AtomicBool::new(ws_first),
                 mode,
             });
             ctx.eio.insert(Arc::clone(&sid), Arc::clone(&entry));

@@ -483,6 +483,10 @@ impl State {
 
     /// The upgrade ended without `5`: a poll held while it settled gets its noop now.
     fn upgrade_abandoned(&mut self) {
+        // The client may try another upgrade.
+        if let Some(e) = self.ctx.eio.get(&self.sid) {
+            e.ws_claimed.store(false, Ordering::Release);
+        }
         if let Some((g, _)) = self.upgrade_get.take() {
             let _ = g.send(self.body(&[Packet::Noop]));
         }

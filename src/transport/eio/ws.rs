@@ -90,6 +90,9 @@ pub async fn upgrade(
         Ok(x) => x,
         Err(e) => {
             tracing::debug!(error = %e, "bad websocket upgrade (modern protocol)");
+            entry
+                .ws_claimed
+                .store(false, std::sync::atomic::Ordering::Release);
             return bad(ctx, req.headers(), StatusCode::BAD_REQUEST);
         }
     };
