@@ -580,7 +580,7 @@ pub async fn serve<H, F, B>(
                             drive(stream, slot, edge, name, handler, stop).await;
                         }
                     },
-                    core,
+                    &core,
                 );
             }
             None => {

@@ -37,7 +37,7 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod connectors;
-pub mod cores;
+pub use otp::cores;
 pub mod env;
 pub mod error;
 pub mod events;

@@ -92,7 +92,7 @@ fn main() -> ExitCode {
         Ok((old, new)) => tracing::info!(old, new, "open-files limit raised to the hard limit"),
         Err(e) => tracing::warn!("cannot raise the open-files limit: {e}"),
     }
-    let rt = match runtime(loaded.config.hive.cores as usize) {
+    let rt = match otp::cores::runtime(loaded.config.hive.cores as usize, "hive-core") {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("hive: cannot start a runtime: {e}");
@@ -104,32 +104,6 @@ fn main() -> ExitCode {
     // blocking tasks (a DNS lookup) beyond a moment.
     rt.shutdown_timeout(std::time::Duration::from_millis(500));
     code
-}
-
-/// The daemon's runtime: tokio's work-stealing runtime (`hive.cores` 0), or `cores`
-/// single-threaded runtimes: this thread's, plus `cores - 1` threads; accepted connections, and
-/// the sessions they open, are spread over all of them ([`hive::cores`]).
-fn runtime(cores: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    if cores == 0 {
-        return tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build();
-    }
-    let main = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let mut handles = vec![main.handle().clone()];
-    for i in 1..cores {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        handles.push(rt.handle().clone());
-        std::thread::Builder::new()
-            .name(format!("hive-core-{i}"))
-            .spawn(move || rt.block_on(std::future::pending::<()>()))?;
-    }
-    hive::cores::install(handles);
-    Ok(main)
 }
 
 async fn run(config: hive::config::Config, mode: hive::Mode) -> ExitCode {

@@ -18,7 +18,7 @@
 
 pub mod action;
 pub mod console;
-pub mod cores;
+pub use otp::cores;
 pub mod cpu;
 pub mod ctx;
 pub mod dial;

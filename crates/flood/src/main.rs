@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .try_init();
-    let rt = match runtime(cli.cores) {
+    let rt = match otp::cores::runtime(cli.cores, "flood-core") {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("flood: cannot start the runtime: {e}");
@@ -75,30 +75,4 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// The run's runtime: tokio's work-stealing runtime (`cores` 0), or `cores` single-threaded
-/// runtimes: this thread's, which runs the manager, plus `cores - 1` threads; users are spread
-/// over all of them ([`flood::cores`]).
-fn runtime(cores: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    if cores == 0 {
-        return tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build();
-    }
-    let main = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let mut handles = vec![main.handle().clone()];
-    for i in 1..cores {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        handles.push(rt.handle().clone());
-        std::thread::Builder::new()
-            .name(format!("flood-core-{i}"))
-            .spawn(move || rt.block_on(std::future::pending::<()>()))?;
-    }
-    flood::cores::install(handles);
-    Ok(main)
 }

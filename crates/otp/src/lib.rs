@@ -64,6 +64,7 @@
 //! Dynamic supervisors always give `child_count` but list only the requested page of children.
 
 mod base;
+pub mod cores;
 pub mod dynamic;
 pub mod msg;
 pub mod names;
