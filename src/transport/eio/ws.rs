@@ -8,6 +8,7 @@
 //! adopts or closes it.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -48,6 +49,25 @@ async fn accepted(fut: upgrade::UpgradeFut, max: usize) -> Option<WsConn> {
     })
 }
 
+/// Begin the upgrade of `req`: the 101 to answer and the future of the upgraded socket (`None`:
+/// not a valid WebSocket upgrade, to be refused with 400).
+fn begin(
+    ctx: &TransportCtx,
+    req: &mut Request<Body>,
+) -> Option<(Response<Full<Bytes>>, upgrade::UpgradeFut)> {
+    ctx.websocket.requests.inc();
+    match upgrade::upgrade(req) {
+        Ok((resp, fut)) => {
+            let (parts, _) = resp.into_parts();
+            Some((Response::from_parts(parts, Full::new(Bytes::new())), fut))
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "bad websocket upgrade (modern protocol)");
+            None
+        }
+    }
+}
+
 /// A session opened over WebSocket: upgrade the request; the task that completes the upgrade
 /// runs the session with its socket.
 pub async fn open(
@@ -55,14 +75,9 @@ pub async fn open(
     mut req: Request<Body>,
     mut args: Box<session::Args>,
 ) -> Response<Full<Bytes>> {
-    ctx.websocket.requests.inc();
-    let (resp, fut) = match upgrade::upgrade(&mut req) {
-        Ok(x) => x,
-        Err(e) => {
-            tracing::debug!(error = %e, "bad websocket upgrade (modern protocol)");
-            ctx.eio.remove(&args.sid);
-            return bad(ctx, req.headers(), StatusCode::BAD_REQUEST);
-        }
+    let Some((resp, fut)) = begin(ctx, &mut req) else {
+        ctx.eio.remove(&args.sid);
+        return bad(ctx, req.headers(), StatusCode::BAD_REQUEST);
     };
     tokio::spawn(async move {
         let max = args.ctx.config.socketio.max_payload;
@@ -74,8 +89,7 @@ pub async fn open(
             None => args.ctx.eio.remove(&args.sid),
         }
     });
-    let (parts, _) = resp.into_parts();
-    Response::from_parts(parts, Full::new(Bytes::new()))
+    resp
 }
 
 /// A WebSocket for `entry`'s existing session: upgrade the request and hand the socket to the
@@ -85,16 +99,9 @@ pub async fn upgrade(
     mut req: Request<Body>,
     entry: Arc<Entry>,
 ) -> Response<Full<Bytes>> {
-    ctx.websocket.requests.inc();
-    let (resp, fut) = match upgrade::upgrade(&mut req) {
-        Ok(x) => x,
-        Err(e) => {
-            tracing::debug!(error = %e, "bad websocket upgrade (modern protocol)");
-            entry
-                .ws_claimed
-                .store(false, std::sync::atomic::Ordering::Release);
-            return bad(ctx, req.headers(), StatusCode::BAD_REQUEST);
-        }
+    let Some((resp, fut)) = begin(ctx, &mut req) else {
+        entry.ws_claimed.store(false, Ordering::Release);
+        return bad(ctx, req.headers(), StatusCode::BAD_REQUEST);
     };
     let max = ctx.config.socketio.max_payload;
     let s = &ctx.config.socketio;
@@ -114,6 +121,5 @@ pub async fn upgrade(
             }
         }
     });
-    let (parts, _) = resp.into_parts();
-    Response::from_parts(parts, Full::new(Bytes::new()))
+    resp
 }
