@@ -88,12 +88,18 @@ async fn wait_subscribed(h: &TestHive, cid: &str, n: i64) {
     }
 }
 
-/// Three nodes of one cluster, and one websocket subscriber of `rooms.main` on each.
-async fn three_nodes(redis: &RedisServer) -> (Vec<TestHive>, Vec<JsClient>) {
+/// Three nodes of one cluster, `a`, `b` and `c`.
+async fn start_three(redis: &RedisServer) -> Vec<TestHive> {
     let mut nodes = Vec::new();
     for name in ["a", "b", "c"] {
         nodes.push(TestHive::start(node_patch(redis, name)).await);
     }
+    nodes
+}
+
+/// Three nodes of one cluster, and one websocket subscriber of `rooms.main` on each.
+async fn three_nodes(redis: &RedisServer) -> (Vec<TestHive>, Vec<JsClient>) {
+    let nodes = start_three(redis).await;
     let mut clients = Vec::new();
     for (i, h) in nodes.iter().enumerate() {
         let transport = if i == 1 { "xhr-polling" } else { "websocket" };
@@ -424,10 +430,7 @@ async fn transport_requests_reach_the_owner_through_any_node() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let mut nodes = Vec::new();
-    for name in ["a", "b", "c"] {
-        nodes.push(TestHive::start(node_patch(&redis, name)).await);
-    }
+    let mut nodes = start_three(&redis).await;
     // Every node sees the three records (its lookup connection is up).
     for h in &nodes {
         wait_up(h, 3).await;
@@ -524,10 +527,7 @@ async fn websocket_upgrades_are_spliced_to_the_owner() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let mut nodes = Vec::new();
-    for name in ["a", "b", "c"] {
-        nodes.push(TestHive::start(node_patch(&redis, name)).await);
-    }
+    let nodes = start_three(&redis).await;
     for h in &nodes {
         wait_up(h, 3).await;
     }
