@@ -823,13 +823,17 @@ where
         // Generate the ActorRef which will be returned
         let myself_ret = actor_ref.clone();
 
+        // Hive patch: the loop's future carries no tracing span of its own (see
+        // `processing_loop`), so it does not keep the name.
+        drop(name);
+
         // run the processing loop, backgrounding the work
         let handle = crate::concurrency::spawn_named(actor_ref.get_name().as_deref(), async move {
             let myself = actor_ref.clone();
             // Hive patch: the loop runs with its actor id in a task-local (`crate::current_actor`).
             let evt = match crate::current::run_as(
                 id,
-                Self::processing_loop(ports, &mut state, &handler, actor_ref, id, name),
+                Self::processing_loop(ports, &mut state, &handler, actor_ref),
             )
             .await
             {
@@ -854,14 +858,14 @@ where
         Ok((myself_ret, handle))
     }
 
-    #[tracing::instrument(name = "Actor", skip(ports, state, handler, myself, _id, _name), fields(id = _id.to_string(), name = _name))]
+    /// Hive patch: without upstream's `#[tracing::instrument(name = "Actor")]`, whose span (and
+    /// the copies of the id and name it was built from) every live actor's task carried for its
+    /// whole life, ~130 bytes; the current actor is known through [`crate::current_actor`].
     async fn processing_loop(
         mut ports: ActorPortSet,
         state: &mut TActor::State,
         handler: &TActor,
         myself: ActorRef<TActor::Msg>,
-        _id: ActorId,
-        _name: Option<String>,
     ) -> Result<Option<String>, ActorErr> {
         // perform the post-start, with supervision enabled
         match ports
@@ -974,12 +978,14 @@ where
                     Ok(ActorLoopResult::stop(exit_reason))
                 }
                 actor_cell::ActorPortMessage::Supervision(supervision) => {
-                    let future = Self::handle_supervision_message(
+                    // Hive patch: pinned here, so that `run_with_signal` holds a pointer and the
+                    // loop's future one copy of it (see `run_with_signal`).
+                    let future = std::pin::pin!(Self::handle_supervision_message(
                         myself.clone(),
                         state,
                         handler,
                         supervision,
-                    );
+                    ));
                     match ports.run_with_signal(future).await {
                         Ok(Ok(())) => Ok(ActorLoopResult::ok()),
                         Ok(Err(internal_err)) => Err(internal_err),
@@ -999,7 +1005,8 @@ where
                             .handled
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
-                    let future = Self::handle_message(myself.clone(), state, handler, msg);
+                    let future =
+                        std::pin::pin!(Self::handle_message(myself.clone(), state, handler, msg));
                     match ports.run_with_signal(future).await {
                         Ok(Ok(())) => Ok(ActorLoopResult::ok()),
                         Ok(Err(internal_err)) => Err(internal_err),

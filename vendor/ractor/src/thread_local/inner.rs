@@ -495,12 +495,14 @@ impl<TActor: ThreadLocalActor> ThreadLocalActorRuntime<TActor> {
                     Ok(ActorLoopResult::stop(exit_reason))
                 }
                 actor_cell::ActorPortMessage::Supervision(supervision) => {
-                    let future = Self::handle_supervision_message(
+                    // Hive patch: pinned here, so that `run_with_signal` holds a pointer and the
+                    // loop's future one copy of it (see `run_with_signal`).
+                    let future = std::pin::pin!(Self::handle_supervision_message(
                         myself.clone(),
                         state,
                         handler,
                         supervision,
-                    );
+                    ));
                     match ports.run_with_signal(future).await {
                         Ok(Ok(())) => Ok(ActorLoopResult::ok()),
                         Ok(Err(internal_err)) => Err(internal_err),
@@ -511,7 +513,8 @@ impl<TActor: ThreadLocalActor> ThreadLocalActorRuntime<TActor> {
                     }
                 }
                 actor_cell::ActorPortMessage::Message(MuxedMessage::Message(msg)) => {
-                    let future = Self::handle_message(myself.clone(), state, handler, msg);
+                    let future =
+                        std::pin::pin!(Self::handle_message(myself.clone(), state, handler, msg));
                     match ports.run_with_signal(future).await {
                         Ok(Ok(())) => Ok(ActorLoopResult::ok()),
                         Ok(Err(internal_err)) => Err(internal_err),
