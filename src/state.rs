@@ -7,6 +7,8 @@
 pub mod local;
 pub mod redis;
 
+use std::sync::{Arc, Mutex};
+
 use serde_json::{Map, Value};
 
 use crate::error::HiveError;
@@ -27,24 +29,41 @@ pub fn initial_map(initial: &Value) -> StateMap {
     }
 }
 
+/// [`initial_map`] of `initial`, one map shared by every session that has not written its state
+/// yet (`sm.local` copies it on the first write): the last value asked for is kept, so a node
+/// builds it once per configuration instead of once per session.
+pub fn shared_initial_map(initial: &Value) -> Arc<StateMap> {
+    static LAST: Mutex<Option<(Value, Arc<StateMap>)>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((v, m)) = &*last
+        && v == initial
+    {
+        return Arc::clone(m);
+    }
+    let m = Arc::new(initial_map(initial));
+    *last = Some((initial.clone(), Arc::clone(&m)));
+    m
+}
+
 /// One session's state store.
 #[derive(Debug)]
 pub enum StateStore {
     /// `sm.local`: in the client actor's memory.
     Local(local::LocalState),
-    /// `sm.redis`: a Redis hash at the sid.
-    Redis(redis::RedisState),
+    /// `sm.redis`: a Redis hash at the sid (boxed: every client actor's state holds this enum).
+    Redis(Box<redis::RedisState>),
 }
 
 impl StateStore {
-    /// Write the initial map (`sm.redis`: HMSET + EXPIRE).
+    /// Write the initial map (`sm.redis`: HMSET + EXPIRE; `sm.local` keeps a shared map until its
+    /// first write).
     ///
     /// # Errors
     /// `redis_error` / `no_connection` from the Redis manager.
-    pub async fn init(&mut self, initial: StateMap) -> Result<(), HiveError> {
+    pub async fn init(&mut self, initial: impl Into<Arc<StateMap>>) -> Result<(), HiveError> {
         match self {
-            StateStore::Local(s) => s.init(initial),
-            StateStore::Redis(s) => s.init(initial).await,
+            StateStore::Local(s) => s.init(initial.into()),
+            StateStore::Redis(s) => s.init(Arc::unwrap_or_clone(initial.into())).await,
         }
     }
 

@@ -40,7 +40,12 @@ async fn start(port: u16) -> (Connectors, RedisPool) {
 
 fn store(pool: &RedisPool, sid: &str, args: serde_json::Value) -> StateStore {
     let (_connector, ms, prefix) = redis_state_args(&args).unwrap();
-    StateStore::Redis(RedisState::new(pool.clone(), sid.into(), ms, prefix))
+    StateStore::Redis(Box::new(RedisState::new(
+        pool.clone(),
+        sid.into(),
+        ms,
+        prefix,
+    )))
 }
 
 /// Init writes the initial map to the hash at the bare sid with EXPIRE expiration/1000 s; values

@@ -30,7 +30,7 @@ use crate::hooks::{Cx, Flow, HookTable, Services, Trigger};
 use crate::metrics::{ClientStateMetrics, Counter};
 use crate::pubsub::{Privilege, Subscriber};
 use crate::state::{
-    StateStore, initial_map, local::LocalState, redis::RedisState, redis::redis_state_args,
+    StateStore, local::LocalState, redis::RedisState, redis::redis_state_args, shared_initial_map,
 };
 use codec::event::InternalEvent;
 
@@ -74,12 +74,19 @@ pub struct ClientState {
     hooks: Arc<HookTable>,
     shortcut: Arc<Shortcut>,
     timers: Vec<Timer>,
-    /// The modern wire's `on_connect` trigger data (auth, namespace, query).
-    hello: Option<serde_json::Value>,
-    /// Server-requested acks (modern wire): the last id given, and the event name of each id
-    /// not yet acknowledged.
-    last_ack: u64,
-    acks: std::collections::HashMap<u64, String>,
+    /// The modern wire's `on_connect` trigger data (auth, namespace, query), until the connect
+    /// chain takes it.
+    hello: Option<Box<serde_json::Value>>,
+    /// Server-requested acks (modern wire), from the first one asked for.
+    acks: Option<Box<Acks>>,
+}
+
+/// Server-requested acks of a modern socket: the last id given, and the event name of each id
+/// not yet acknowledged.
+#[derive(Default)]
+struct Acks {
+    last: u64,
+    pending: std::collections::HashMap<u64, String>,
 }
 
 /// A killed client actor (`exit(Pid, kill)`: the monitor's kill, or its supervisor's one_for_all
@@ -178,18 +185,18 @@ impl Actor for ClientActor {
                         .into());
                     }
                 };
-                StateStore::Redis(RedisState::new(
+                StateStore::Redis(Box::new(RedisState::new(
                     pool,
                     args.sid.to_string(),
                     expiration,
                     prefix,
-                ))
+                )))
             }
             StateManagerName::Local => StateStore::Local(LocalState::new()),
         };
         let m = services.metrics.state_mgr();
         m.call(&m.init);
-        if let Err(e) = store.init(initial_map(&desc.initial_value)).await {
+        if let Err(e) = store.init(shared_initial_map(&desc.initial_value)).await {
             m.errors.inc();
             return Err(e.into());
         }
@@ -222,8 +229,7 @@ impl Actor for ClientActor {
             shortcut: args.shortcut,
             timers: Vec::new(),
             hello: None,
-            last_ack: 0,
-            acks: std::collections::HashMap::new(),
+            acks: None,
         };
         perform(&myself, &mut st, cmds, &mut None).await;
         Ok(st)
@@ -489,7 +495,7 @@ async fn process_input(st: &mut ClientState, m: In) -> Option<CloseReason> {
         }
         In::Ack { id, args } => {
             // Unknown or repeated ids are ignored.
-            let event = st.acks.remove(&id)?;
+            let event = st.acks.as_mut()?.pending.remove(&id)?;
             let obj = serde_json::json!({"name": "on_ack", "args": args, "event": event});
             let t = Trigger::event(crate::events::Event::new(obj));
             let flow = run_chain(&mut st.cx(), &t).await;
@@ -630,7 +636,8 @@ async fn perform(
 /// stop), a CONNECT_ERROR `{message, data}` (masked in production) and the socket ends without
 /// `on_disconnect`.
 async fn connect_modern(st: &mut ClientState) -> Vec<Cmd> {
-    let hello = st.hello.clone().unwrap_or(serde_json::Value::Null);
+    // Taken: a session connects once, and the trigger data need not live as long as it does.
+    let hello = st.hello.take().map_or(serde_json::Value::Null, |h| *h);
     let t = Trigger::connect(hello);
     let flow = run_chain(&mut st.cx(), &t).await;
     match flow {
@@ -672,15 +679,16 @@ fn request_acks(st: &mut ClientState, batch: &mut [Out]) {
             o.remove("ack");
         }
         e.text = None;
-        st.last_ack += 1;
-        if st.acks.len() >= MAX_PENDING_ACKS
-            && let Some(oldest) = st.acks.keys().min().copied()
+        let acks = st.acks.get_or_insert_default();
+        acks.last += 1;
+        if acks.pending.len() >= MAX_PENDING_ACKS
+            && let Some(oldest) = acks.pending.keys().min().copied()
         {
-            st.acks.remove(&oldest);
+            acks.pending.remove(&oldest);
         }
-        st.acks.insert(st.last_ack, e.name().to_owned());
+        acks.pending.insert(acks.last, e.name().to_owned());
         e.ack = Some(crate::events::AckId {
-            id: st.last_ack,
+            id: acks.last,
             with_data: false,
         });
     }

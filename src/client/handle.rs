@@ -120,8 +120,9 @@ pub enum ClientMsg {
         /// Where to deliver.
         sink: Sink,
         /// The modern wire's CONNECT payload (auth) and namespace details: `on_connect`'s
-        /// trigger (`None` on the 0.9 wire).
-        hello: Option<serde_json::Value>,
+        /// trigger (`None` on the 0.9 wire). Boxed: every message is as large as this variant,
+        /// and the actor's loop keeps room for two of them.
+        hello: Option<Box<serde_json::Value>>,
     },
     /// What the client sent, decoded by its wire, in order.
     Input(Vec<In>),
@@ -254,7 +255,7 @@ impl ClientHandle {
             transport: Transport::WebSocket,
             wire,
             sink,
-            hello: Some(hello),
+            hello: Some(Box::new(hello)),
         })
     }
     /// Deliver what the client sent, decoded by its wire.
