@@ -11,6 +11,8 @@
 #        FLOOD_CORES (flood --cores: 0 = one work-stealing runtime, N = N single-threaded ones),
 #        INFLIGHT=1 (echo: where the in-flight round trips wait, benches/load/inflight.py),
 #        HIVE_CORES (hive's `hive.cores`: unset = the config's default),
+#        HIVE_IO_BUSY (hive's `hive.io_events_per_busy_tick`: unset = the default, 61; 0 = tokio's),
+#        FLOOD_IO_BUSY (flood --io-busy-events: unset = the default, 61; 0 = tokio's),
 #        STAGGER=1 (chat: users spread evenly over SPAWN_MS instead of one per room per tick,
 #        chat_scenario.py --stagger, so publishes arrive evenly rather than in bursts of
 #        USERS/10), SPREAD=1 (chat: STAGGER over one publish interval, i.e. SPAWN_MS = the
@@ -98,7 +100,7 @@ bench() {
     probe=$!
   fi
   /usr/bin/time -v ./target/release/flood "$OUT/$name.json" --duration "$DURATION" --quiet \
-    --cores "${FLOOD_CORES:-0}" \
+    --cores "${FLOOD_CORES:-0}" ${FLOOD_IO_BUSY:+--io-busy-events "$FLOOD_IO_BUSY"} \
     > "$OUT/$name.flood.log" 2> "$OUT/$name.flood.err" || true
   local cpu1; cpu1=$(cpu_ticks "$pid")
   if [ -n "$probe" ]; then
@@ -183,13 +185,15 @@ if [ -z "${SKIP_NODE:-}" ]; then
 fi
 if [ -z "${SKIP_HIVE:-}" ]; then
   HPORT=$(free_port)
-  python3 - "$HPORT" "$OUT" "$POLL_TIMEOUT" "${HIVE_CORES:-}" <<'PY'
+  python3 - "$HPORT" "$OUT" "$POLL_TIMEOUT" "${HIVE_CORES:-}" "${HIVE_IO_BUSY:-}" <<'PY'
 import json, sys
 c = json.load(open("benches/load/hive_bench.json"))
 c["hive"]["port"] = int(sys.argv[1]); c["log"]["dir"] = sys.argv[2] + "/hive-log"
 c["socketio"]["poll_timeout"] = int(sys.argv[3])
 if sys.argv[4]:
     c["hive"]["cores"] = int(sys.argv[4])
+if sys.argv[5]:
+    c["hive"]["io_events_per_busy_tick"] = int(sys.argv[5])
 c["api"]["port"] = 0; c["monitor"]["port"] = 0
 json.dump(c, open(sys.argv[2] + "/hive.json", "w"))
 PY
