@@ -13,6 +13,10 @@
 #        HIVE_CORES (hive's `hive.cores`: unset = the config's default),
 #        HIVE_IO_BUSY (hive's `hive.io_events_per_busy_tick`: unset = the default, 61; 0 = tokio's),
 #        FLOOD_IO_BUSY (flood --io-busy-events: unset = the default, 61; 0 = tokio's),
+#        FLOOR=1 (echo: first the same loop against the echo floor, benches/load/socketioxide's
+#        echo-floor, which writes every event frame back unparsed: flood's and the kernel's share,
+#        the bound on any server's rate and tail here; build it with `cd benches/load/socketioxide
+#        && CARGO_TARGET_DIR=$PWD/../../../target/sioxide cargo build --release`),
 #        STAGGER=1 (chat: users spread evenly over SPAWN_MS instead of one per room per tick,
 #        chat_scenario.py --stagger, so publishes arrive evenly rather than in bursts of
 #        USERS/10), SPREAD=1 (chat: STAGGER over one publish interval, i.e. SPAWN_MS = the
@@ -176,6 +180,13 @@ if [ -n "$STEPS" ] && [ "$MODE" != chat ]; then
 fi
 echo "load: $USERS users, ${DURATION} s, MODE=$MODE, hive poll_timeout ${POLL_TIMEOUT} ms${STEPS:+, steps (publish interval ms) $STEPS}; $(nproc) cores; $(uptime)"
 
+if [ -n "${FLOOR:-}" ]; then
+  FPORT=$(free_port)
+  "${SIOXIDE_TARGET:-$PWD/target/sioxide}/release/echo-floor" "$FPORT" > "$OUT/floor.log" 2>&1 &
+  FPID=$!
+  bench floor "$FPID" "$FPORT"
+  kill "$FPID"; wait "$FPID" 2>/dev/null || true
+fi
 if [ -z "${SKIP_NODE:-}" ]; then
   NPORT=$(free_port)
   node benches/load/reference_server.js "$NPORT" > "$OUT/node.log" 2>&1 &
