@@ -10,16 +10,13 @@
 //!   WebSocket at `/socket.io/1/websocket/<sid>` gets `1::`, and every event frame (`5:…`) is
 //!   written back as it came. No heartbeats either (60 s timeout: shorter runs only).
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use fastwebsockets::{Frame, OpCode, Payload, upgrade};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
@@ -102,26 +99,5 @@ async fn route(mut req: Request<Incoming>) -> Result<Response<Full<Bytes>>, hype
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
-    println!("listening {}", listener.local_addr()?.port());
-    loop {
-        let (tcp, _) = match listener.accept().await {
-            Ok(c) => c,
-            Err(_) => {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        tokio::spawn(async move {
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service_fn(route))
-                .with_upgrades()
-                .await;
-        });
-    }
+    sioxide_bench::serve(service_fn(route)).await
 }
