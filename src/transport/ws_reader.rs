@@ -2,7 +2,10 @@
 //! RFC 6455 codec ([`codec::ws`]), which owns every rule, the unmasking, the reassembly and the
 //! encoding of the (unmasked) frames a server sends.
 //!
-//! One connection costs [`READ_BUFFER`] bytes of buffer (fastwebsockets' reader keeps 8 KiB).
+//! One connection costs [`READ_BUFFER`] bytes of buffer (fastwebsockets' reader keeps 8 KiB), and
+//! only while it has bytes to read or buffered: an idle connection (nothing buffered, its read
+//! pending) gives the buffer back to a small per-thread stock, so the thousands of idle sessions
+//! a node holds keep none.
 //! Client frames must be masked; fragments are reassembled into one message (control frames may
 //! come between them); a text message must be UTF-8; a message larger than the limit ends the
 //! connection. Large payloads are read straight into the message, not through the buffer.
@@ -11,12 +14,42 @@
 //! the message's reserved space), and all progress lives in the reader, so it can be one branch
 //! of a `select!` next to the writer's.
 
+use std::cell::RefCell;
+use std::pin::Pin;
+use std::task::Poll;
+
 use bytes::BufMut;
 use codec::ws::{Incoming, Role, StreamDecoder, WsError};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 /// Read buffer of a connection, in bytes (enough for every header and any small message).
 pub const READ_BUFFER: usize = 256;
+
+/// Most idle read buffers a thread keeps for the next connection that has bytes to read.
+const STOCK: usize = 64;
+
+thread_local! {
+    static BUFFERS: RefCell<Vec<Box<[u8]>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A read buffer from this thread's stock, or a new one.
+fn take_buffer() -> Box<[u8]> {
+    BUFFERS
+        .with(|b| b.borrow_mut().pop())
+        .unwrap_or_else(|| vec![0; READ_BUFFER].into_boxed_slice())
+}
+
+/// Back to this thread's stock (dropped when the stock is full, or when it is not a standard one).
+fn give_back(buf: Box<[u8]>) {
+    if buf.len() == READ_BUFFER {
+        BUFFERS.with(|b| {
+            let mut b = b.borrow_mut();
+            if b.len() < STOCK {
+                b.push(buf);
+            }
+        });
+    }
+}
 
 /// Most payload bytes read straight into a message at once.
 const DIRECT_READ: usize = 64 * 1024;
@@ -49,6 +82,7 @@ impl ReadError {
 #[derive(Debug)]
 pub struct FrameReader<S> {
     io: S,
+    /// Empty while idle (see the module docs).
     buf: Box<[u8]>,
     start: usize,
     end: usize,
@@ -58,8 +92,13 @@ pub struct FrameReader<S> {
 impl<S: AsyncRead + Unpin> FrameReader<S> {
     /// A reader of messages up to `max` bytes; `pre` holds bytes already read from `io`.
     pub fn new(io: S, pre: &[u8], max: usize) -> Self {
-        let mut buf = vec![0; READ_BUFFER.max(pre.len())].into_boxed_slice();
-        buf[..pre.len()].copy_from_slice(pre);
+        let buf = if pre.is_empty() {
+            Box::default()
+        } else {
+            let mut buf = vec![0; READ_BUFFER.max(pre.len())].into_boxed_slice();
+            buf[..pre.len()].copy_from_slice(pre);
+            buf
+        };
         Self {
             io,
             buf,
@@ -87,12 +126,14 @@ impl<S: AsyncRead + Unpin> FrameReader<S> {
     }
 
     /// Read more bytes: into the message when a large payload is due and nothing is buffered,
-    /// else into the buffer.
+    /// else into the buffer (taken from the stock when the reader has none, and given back when
+    /// the read has to wait with nothing buffered).
     async fn fill(&mut self) -> Result<(), ReadError> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-            if let Some(mut direct) = self.frames.direct_read(self.buf.len(), DIRECT_READ) {
+            let room = self.buf.len().max(READ_BUFFER);
+            if let Some(mut direct) = self.frames.direct_read(room, DIRECT_READ) {
                 let want = direct.want();
                 let n = self.io.read_buf(&mut direct.buf().limit(want)).await?;
                 if n == 0 {
@@ -106,7 +147,22 @@ impl<S: AsyncRead + Unpin> FrameReader<S> {
             self.end -= self.start;
             self.start = 0;
         }
-        let n = self.io.read(&mut self.buf[self.end..]).await?;
+        let n = std::future::poll_fn(|cx| {
+            if self.buf.is_empty() {
+                self.buf = take_buffer();
+            }
+            let mut free = ReadBuf::new(&mut self.buf[self.end..]);
+            match Pin::new(&mut self.io).poll_read(cx, &mut free) {
+                Poll::Ready(r) => Poll::Ready(r.map(|()| free.filled().len())),
+                Poll::Pending => {
+                    if self.end == 0 {
+                        give_back(std::mem::take(&mut self.buf));
+                    }
+                    Poll::Pending
+                }
+            }
+        })
+        .await?;
         if n == 0 {
             return Err(ReadError::Eof);
         }
