@@ -24,20 +24,48 @@ static TREE_MUTATION_LOCK: Mutex<()> = Mutex::new(());
 /// A supervision tree
 #[derive(Debug)]
 pub(crate) struct SupervisionTree {
-    children: Mutex<Option<HashMap<ActorId, ActorCell>>>,
+    children: Mutex<Option<ChildSet>>,
     supervisor: Mutex<Option<ActorCell>>,
+    /// Hive patch: a short vector (an actor has one or two monitors, usually none) instead of a
+    /// hash map made by the first monitor.
     #[cfg(feature = "monitors")]
-    monitors: Mutex<Option<HashMap<ActorId, ActorCell>>>,
+    monitors: Mutex<Vec<(ActorId, ActorCell)>>,
+}
+
+/// Hive patch: the child set, made by the first child: most actors (every client session) have
+/// none, and an empty `HashMap` inline in every actor's properties was 48 bytes.
+#[derive(Debug, Default)]
+struct ChildSet(Option<Box<HashMap<ActorId, ActorCell>>>);
+
+impl ChildSet {
+    fn insert(&mut self, id: ActorId, cell: ActorCell) {
+        self.0.get_or_insert_default().insert(id, cell);
+    }
+    fn remove(&mut self, id: &ActorId) {
+        if let Some(map) = &mut self.0 {
+            map.remove(id);
+        }
+    }
+    fn values(&self) -> impl Iterator<Item = &ActorCell> {
+        self.0.iter().flat_map(|map| map.values())
+    }
+    fn into_values(self) -> impl Iterator<Item = ActorCell> {
+        self.0.into_iter().flat_map(|map| map.into_values())
+    }
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |map| map.len())
+    }
 }
 
 impl Default for SupervisionTree {
     fn default() -> Self {
         Self {
             // `None` permanently closes the tree to new children once termination starts.
-            children: Mutex::new(Some(HashMap::new())),
+            children: Mutex::new(Some(ChildSet::default())),
             supervisor: Mutex::new(None),
             #[cfg(feature = "monitors")]
-            monitors: Mutex::new(None),
+            monitors: Mutex::new(Vec::new()),
         }
     }
 }
@@ -130,10 +158,12 @@ impl SupervisionTree {
     #[cfg(feature = "monitors")]
     pub(crate) fn set_monitor(&self, who: ActorCell) {
         let mut guard = self.monitors.lock().unwrap();
-        if let Some(map) = &mut *guard {
-            map.insert(who.get_id(), who);
+        let id = who.get_id();
+        if let Some(slot) = guard.iter_mut().find(|(i, _)| *i == id) {
+            slot.1 = who;
         } else {
-            *guard = Some(HashMap::from_iter([(who.get_id(), who)]))
+            guard.reserve_exact(1);
+            guard.push((id, who));
         }
     }
 
@@ -141,11 +171,9 @@ impl SupervisionTree {
     #[cfg(feature = "monitors")]
     pub(crate) fn remove_monitor(&self, who: ActorId) {
         let mut guard = self.monitors.lock().unwrap();
-        if let Some(map) = &mut *guard {
-            map.remove(&who);
-            if map.is_empty() {
-                *guard = None;
-            }
+        guard.retain(|(i, _)| *i != who);
+        if guard.is_empty() {
+            *guard = Vec::new();
         }
     }
 
@@ -267,11 +295,7 @@ impl SupervisionTree {
         #[cfg(feature = "monitors")]
         let monitor_targets: Vec<ActorCell> = {
             let guard = self.monitors.lock().unwrap();
-            if let Some(monitors) = &*guard {
-                monitors.values().cloned().collect()
-            } else {
-                Vec::new()
-            }
+            guard.iter().map(|(_, cell)| cell.clone()).collect()
         };
 
         let supervisor_target = {
@@ -288,9 +312,8 @@ impl SupervisionTree {
                 if monitor.send_supervisor_evt(monitor_evt).is_err() {
                     // Best-effort delivery - if send fails, remove the monitor
                     let mut guard = self.monitors.lock().unwrap();
-                    if let Some(monitors) = &mut *guard {
-                        monitors.remove(&monitor.get_id());
-                    }
+                    let id = monitor.get_id();
+                    guard.retain(|(i, _)| *i != id);
                 }
             }
         }
