@@ -11,8 +11,8 @@
 //! * Shutdown stops all children in parallel, each per its own [`Shutdown`](super::Shutdown).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use ractor::{ActorCell, ActorId, ActorProcessingErr, ActorRef};
 
@@ -22,7 +22,7 @@ use super::names::TreeName;
 use super::report::SupervisorReport;
 use super::restart::Exit;
 use super::shutdown::{stop_child, stop_in_parallel};
-use super::spec::{ChildKind, ChildSpec, DynamicSpec, SupervisionError};
+use super::spec::{ChildKind, ChildSpec, DynamicSpec, Restart, StartFn, SupervisionError};
 
 mod handle;
 
@@ -61,6 +61,22 @@ impl DynState {
         self.sync_count();
         Some(child)
     }
+}
+
+/// The start function a temporary child keeps once started (see [`DynState::insert`]); never
+/// called, since a temporary child is not restarted.
+fn never_restarted() -> StartFn {
+    static STUB: OnceLock<StartFn> = OnceLock::new();
+    Arc::clone(STUB.get_or_init(|| {
+        Arc::new(|_| {
+            Box::pin(async {
+                Err(SupervisionError::StartFailed {
+                    id: "temporary".into(),
+                    reason: "a temporary child is not restarted".into(),
+                })
+            })
+        })
+    }))
 }
 
 impl Kind for DynState {
@@ -200,7 +216,13 @@ impl Kind for DynState {
         self.by_id.contains_key(id)
     }
 
-    fn insert(&mut self, spec: ChildSpec, cell: ActorCell) {
+    fn insert(&mut self, mut spec: ChildSpec, cell: ActorCell) {
+        // A temporary child is never started again: its start function (and what it captured,
+        // e.g. a client session's arguments) is dropped for one shared stub, so each of the
+        // thousands of sessions under a clients supervisor costs only its entry.
+        if spec.restart == Restart::Temporary {
+            spec.start = never_restarted();
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
         self.by_actor.insert(cell.get_id(), seq);
