@@ -35,14 +35,17 @@ thread_local! {
 /// A read buffer from this thread's stock, or a new one.
 fn take_buffer() -> Box<[u8]> {
     BUFFERS
-        .with(|b| b.borrow_mut().pop())
+        .try_with(|b| b.borrow_mut().pop())
+        .ok()
+        .flatten()
         .unwrap_or_else(|| vec![0; READ_BUFFER].into_boxed_slice())
 }
 
-/// Back to this thread's stock (dropped when the stock is full, or when it is not a standard one).
+/// Back to this thread's stock (dropped when the stock is full, when it is not a standard one, or
+/// when the thread is ending).
 fn give_back(buf: Box<[u8]>) {
     if buf.len() == READ_BUFFER {
-        BUFFERS.with(|b| {
+        let _ = BUFFERS.try_with(|b| {
             let mut b = b.borrow_mut();
             if b.len() < STOCK {
                 b.push(buf);
