@@ -19,7 +19,8 @@
 # usage: benches/load/modern.sh [USERS=15000] [DURATION_S=40]
 #   env: SERVERS ("node sioxide hive"), MODES ("echo chat"), PROTOCOL (sio5; sio4 = EIO3),
 #        SPAWN_MS (5000, echo), WARMUP_MS (15000, echo), CHAT_INTERVAL_MS (30000),
-#        CHAT_DURATION_S (70), STAGGER, NO_BUILD=1
+#        CHAT_DURATION_S (70), STAGGER, NO_BUILD=1, HIVE_BIN (./target/release/hive: another
+#        build of hive to run, e.g. a copy of the baseline's binary for paired runs)
 #
 # Figures per server (echo run unless noted):
 #   connect_all_ms            run clock when every user had its CONNECT answer (flood)
@@ -53,6 +54,7 @@ ROOMS=$((USERS / 10))
 OUT=$(mktemp -d /tmp/flood-modern.XXXXXX)
 ulimit -n "$(ulimit -Hn)" || true
 SIOXIDE_TARGET=${SIOXIDE_TARGET:-$PWD/target/sioxide}
+HIVE_BIN=${HIVE_BIN:-./target/release/hive}
 has() { [[ " $SERVERS " == *" $1 "* ]]; }
 if [ -z "${NO_BUILD:-}" ]; then
   if has hive; then cargo build --release --bin flood --bin hive; else cargo build --release --bin flood; fi
@@ -60,7 +62,7 @@ if [ -z "${NO_BUILD:-}" ]; then
     (cd benches/load/socketioxide && CARGO_TARGET_DIR="$SIOXIDE_TARGET" cargo build --release)
   fi
 fi
-if has hive; then ./target/release/hive check-config benches/load/hive_bench.json; fi
+if has hive; then "$HIVE_BIN" check-config benches/load/hive_bench.json; fi
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -89,7 +91,7 @@ c["hive"]["port"] = int(sys.argv[1]); c["log"]["dir"] = sys.argv[2] + "/hive-log
 c["api"]["port"] = 0; c["monitor"]["port"] = 0
 json.dump(c, open(sys.argv[2] + "/hive.json", "w"))
 PY
-      ./target/release/hive --config "$OUT/hive.json" > "$OUT/hive.log" 2>&1 & SPID=$! ;;
+      "$HIVE_BIN" --config "$OUT/hive.json" > "$OUT/hive.log" 2>&1 & SPID=$! ;;
   esac
 }
 
