@@ -609,6 +609,12 @@ impl State {
                     self.probe_frame(&text);
                     return None;
                 }
+                if self.mode == Mode::SocketIo
+                    && let Some(message) = text.strip_prefix('4')
+                {
+                    // A message, nearly every frame: decoded from the frame's text in place.
+                    return self.message(message);
+                }
                 match eio::decode_packet(&text, self.rev, false) {
                     Ok(p) => return self.packet(p, true),
                     Err(_) => self.close(CloseReason::ClientGone, Packet::Close),
@@ -722,11 +728,7 @@ impl State {
                     self.queue.push_back(Packet::Message(text));
                     return None;
                 }
-                match self.assembler.push_text(&text) {
-                    Ok(Some(p)) => return self.sio(p),
-                    Ok(None) => {}
-                    Err(e) => self.malformed(&e.to_string()),
-                }
+                return self.message(&text);
             }
             Packet::Binary(data) => {
                 if self.mode == Mode::Echo {
@@ -744,6 +746,18 @@ impl State {
             Packet::Open(_) | Packet::Upgrade => {
                 self.malformed("unexpected packet type");
             }
+        }
+        None
+    }
+
+    /// The text of a message packet in Socket.IO mode: a Socket.IO packet (a CONNECT is
+    /// returned, to be run), or the start of a binary one.
+    #[must_use]
+    fn message(&mut self, text: &str) -> Option<sio::Packet> {
+        match self.assembler.push_text(text) {
+            Ok(Some(p)) => return self.sio(p),
+            Ok(None) => {}
+            Err(e) => self.malformed(&e.to_string()),
         }
         None
     }
