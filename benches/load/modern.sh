@@ -5,6 +5,10 @@
 #   sioxide   socketioxide 0.18, a minimal echo/broadcast server (benches/load/socketioxide, a
 #             package outside the workspace with its own lockfile and target dir)
 #   hive      release hive with benches/load/hive_bench.json (checked with `hive check-config`)
+#   floor     the echo floor (benches/load/socketioxide/src/bin/echo-floor.rs, echo mode only): the
+#             open packet, the CONNECT answer and every event frame written back as it came, no
+#             parsing: what flood and the kernel cost on their own, the bound on any server's echo
+#             rate and tail on this machine (not in the default SERVERS)
 # Each server runs two flood runs on a fresh process: MODE echo (connect all, idle memory, then a
 # closed echo loop per user) and MODE chat (rooms of 10, every user publishes every
 # CHAT_INTERVAL_MS through the server's room broadcast: the fan-out figures). The chat users spawn
@@ -19,8 +23,8 @@
 # usage: benches/load/modern.sh [USERS=15000] [DURATION_S=40]
 #   env: SERVERS ("node sioxide hive"), MODES ("echo chat"), PROTOCOL (sio5; sio4 = EIO3),
 #        SPAWN_MS (5000, echo), WARMUP_MS (15000, echo), CHAT_INTERVAL_MS (30000),
-#        CHAT_DURATION_S (70), STAGGER, NO_BUILD=1, HIVE_BIN (./target/release/hive: another
-#        build of hive to run, e.g. a copy of the baseline's binary for paired runs)
+#        CHAT_DURATION_S (70), STAGGER, NO_BUILD=1, HIVE_BIN (another hive build, for pairs),
+#        HIVE_IO_BUSY (`hive.io_events_per_busy_tick`), FLOOD_IO_BUSY (flood --io-busy-events)
 #
 # Figures per server (echo run unless noted):
 #   connect_all_ms            run clock when every user had its CONNECT answer (flood)
@@ -54,15 +58,14 @@ ROOMS=$((USERS / 10))
 OUT=$(mktemp -d /tmp/flood-modern.XXXXXX)
 ulimit -n "$(ulimit -Hn)" || true
 SIOXIDE_TARGET=${SIOXIDE_TARGET:-$PWD/target/sioxide}
-HIVE_BIN=${HIVE_BIN:-./target/release/hive}
 has() { [[ " $SERVERS " == *" $1 "* ]]; }
 if [ -z "${NO_BUILD:-}" ]; then
   if has hive; then cargo build --release --bin flood --bin hive; else cargo build --release --bin flood; fi
-  if has sioxide; then
+  if has sioxide || has floor; then
     (cd benches/load/socketioxide && CARGO_TARGET_DIR="$SIOXIDE_TARGET" cargo build --release)
   fi
 fi
-if has hive; then "$HIVE_BIN" check-config benches/load/hive_bench.json; fi
+if has hive; then ./target/release/hive check-config benches/load/hive_bench.json; fi
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -83,15 +86,18 @@ start() {
   case $name in
     node) node benches/load/modern_server.js "$port" > "$OUT/node.log" 2>&1 & SPID=$! ;;
     sioxide) "$SIOXIDE_TARGET/release/sioxide-bench" "$port" > "$OUT/sioxide.log" 2>&1 & SPID=$! ;;
+    floor) "$SIOXIDE_TARGET/release/echo-floor" "$port" > "$OUT/floor.log" 2>&1 & SPID=$! ;;
     hive)
-      python3 - "$port" "$OUT" <<'PY'
+      python3 - "$port" "$OUT" "${HIVE_IO_BUSY:-}" <<'PY'
 import json, sys
 c = json.load(open("benches/load/hive_bench.json"))
 c["hive"]["port"] = int(sys.argv[1]); c["log"]["dir"] = sys.argv[2] + "/hive-log"
+if sys.argv[3]:
+    c["hive"]["io_events_per_busy_tick"] = int(sys.argv[3])
 c["api"]["port"] = 0; c["monitor"]["port"] = 0
 json.dump(c, open(sys.argv[2] + "/hive.json", "w"))
 PY
-      "$HIVE_BIN" --config "$OUT/hive.json" > "$OUT/hive.log" 2>&1 & SPID=$! ;;
+      "${HIVE_BIN:-./target/release/hive}" --config "$OUT/hive.json" > "$OUT/hive.log" 2>&1 & SPID=$! ;;
   esac
 }
 
@@ -113,6 +119,7 @@ run() {
   local sampler=$!
   local cpu0; cpu0=$(cpu_ticks "$pid")
   /usr/bin/time -v ./target/release/flood "$OUT/$name.$mode.json" --duration "$dur" --quiet \
+    ${FLOOD_IO_BUSY:+--io-busy-events "$FLOOD_IO_BUSY"} \
     > "$OUT/$name.$mode.flood.log" 2> "$OUT/$name.$mode.flood.err" || true
   local cpu1; cpu1=$(cpu_ticks "$pid")
   kill "$sampler" 2>/dev/null || true
@@ -163,7 +170,10 @@ PY
   grep -E "Maximum resident|Elapsed" "$OUT/$name.$mode.flood.err" | sed "s/^/  flood ($name $mode): /" || true
 }
 
-for s in $SERVERS; do for m in $MODES; do run "$s" "$m"; done; done
+for s in $SERVERS; do for m in $MODES; do
+  if [ "$s" = floor ] && [ "$m" != echo ]; then continue; fi
+  run "$s" "$m"
+done; done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$OUT" $SERVERS <<'PY'
 import json, os, sys
