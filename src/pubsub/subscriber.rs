@@ -60,8 +60,9 @@ pub enum DeliverOutcome {
 
 /// A channel subscriber (the lead's `ClientHandle` implements it).
 ///
-/// Channels call these methods from inside their own message handler, so none of them may block
-/// or await: `deliver` must be a `try_send` into a bounded queue.
+/// Channels call these methods from inside their own message handler or from their fan-out shards'
+/// tasks (any thread; one channel's deliveries to a subscriber come one at a time, in publish order), so
+/// none of them may block or await: `deliver` must be a `try_send` into a bounded queue.
 pub trait Subscriber: Send + Sync + std::fmt::Debug + 'static {
     /// The subscriber's actor; the channel monitors it to learn about its death and keys
     /// subscriptions on its id.
