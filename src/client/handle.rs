@@ -327,8 +327,9 @@ impl Subscriber for ClientHandle {
     }
 
     fn deliver(&self, p: &Payload) -> DeliverOutcome {
+        let wire = self.shortcut.wire();
         let frames = match p {
-            Payload::Published(p) => Some(p.encoded(&self.shortcut.wire())),
+            Payload::Published(p) => Some(p.encoded_ref(&wire)),
             Payload::Events(_) => None,
         };
         // The actor's form is built only when the delivery goes to the actor.
@@ -342,7 +343,7 @@ impl Subscriber for ClientHandle {
         };
         match self
             .shortcut
-            .deliver(frames.as_ref(), self.max_pending, cast)
+            .deliver(frames.as_deref(), self.max_pending, cast)
         {
             Route::Socket | Route::Actor => DeliverOutcome::Queued,
             Route::Dead => DeliverOutcome::Dead,

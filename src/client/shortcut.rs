@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::ws_queue::{QueueFigures, WsOut, WsSender};
+use super::ws_queue::{QueueFigures, WsSender};
 use crate::metrics::Counter;
 use crate::wire::Wire;
 
@@ -96,7 +96,7 @@ impl Shortcut {
     ) -> Route {
         let mut g = self.lock();
         if let (Some(frames), true, Some(tx)) = (frames, g.open, g.ws.as_ref()) {
-            match tx.try_send(WsOut::Shared(Arc::clone(frames))) {
+            match tx.try_send_shared(frames) {
                 Ok(()) => {
                     drop(g);
                     self.ws_ok.add(frames.len() as i64);
