@@ -5,6 +5,10 @@
 #   sioxide   socketioxide 0.18, a minimal echo/broadcast server (benches/load/socketioxide, a
 #             package outside the workspace with its own lockfile and target dir)
 #   hive      release hive with benches/load/hive_bench.json (checked with `hive check-config`)
+#   floor     the echo floor (benches/load/socketioxide/src/bin/echo-floor.rs, echo mode only): the
+#             open packet, the CONNECT answer and every event frame written back as it came, no
+#             parsing: what flood and the kernel cost on their own, the bound on any server's echo
+#             rate and tail on this machine (not in the default SERVERS)
 # Each server runs two flood runs on a fresh process: MODE echo (connect all, idle memory, then a
 # closed echo loop per user) and MODE chat (rooms of 10, every user publishes every
 # CHAT_INTERVAL_MS through the server's room broadcast: the fan-out figures). The chat users spawn
@@ -19,7 +23,7 @@
 # usage: benches/load/modern.sh [USERS=15000] [DURATION_S=40]
 #   env: SERVERS ("node sioxide hive"), MODES ("echo chat"), PROTOCOL (sio5; sio4 = EIO3),
 #        SPAWN_MS (5000, echo), WARMUP_MS (15000, echo), CHAT_INTERVAL_MS (30000),
-#        CHAT_DURATION_S (70), STAGGER, NO_BUILD=1
+#        CHAT_DURATION_S (70), STAGGER, NO_BUILD=1, HIVE_BIN (another hive build, for pairs)
 #
 # Figures per server (echo run unless noted):
 #   connect_all_ms            run clock when every user had its CONNECT answer (flood)
@@ -56,7 +60,7 @@ SIOXIDE_TARGET=${SIOXIDE_TARGET:-$PWD/target/sioxide}
 has() { [[ " $SERVERS " == *" $1 "* ]]; }
 if [ -z "${NO_BUILD:-}" ]; then
   if has hive; then cargo build --release --bin flood --bin hive; else cargo build --release --bin flood; fi
-  if has sioxide; then
+  if has sioxide || has floor; then
     (cd benches/load/socketioxide && CARGO_TARGET_DIR="$SIOXIDE_TARGET" cargo build --release)
   fi
 fi
@@ -81,6 +85,7 @@ start() {
   case $name in
     node) node benches/load/modern_server.js "$port" > "$OUT/node.log" 2>&1 & SPID=$! ;;
     sioxide) "$SIOXIDE_TARGET/release/sioxide-bench" "$port" > "$OUT/sioxide.log" 2>&1 & SPID=$! ;;
+    floor) "$SIOXIDE_TARGET/release/echo-floor" "$port" > "$OUT/floor.log" 2>&1 & SPID=$! ;;
     hive)
       python3 - "$port" "$OUT" <<'PY'
 import json, sys
@@ -89,7 +94,7 @@ c["hive"]["port"] = int(sys.argv[1]); c["log"]["dir"] = sys.argv[2] + "/hive-log
 c["api"]["port"] = 0; c["monitor"]["port"] = 0
 json.dump(c, open(sys.argv[2] + "/hive.json", "w"))
 PY
-      ./target/release/hive --config "$OUT/hive.json" > "$OUT/hive.log" 2>&1 & SPID=$! ;;
+      "${HIVE_BIN:-./target/release/hive}" --config "$OUT/hive.json" > "$OUT/hive.log" 2>&1 & SPID=$! ;;
   esac
 }
 
@@ -161,7 +166,10 @@ PY
   grep -E "Maximum resident|Elapsed" "$OUT/$name.$mode.flood.err" | sed "s/^/  flood ($name $mode): /" || true
 }
 
-for s in $SERVERS; do for m in $MODES; do run "$s" "$m"; done; done
+for s in $SERVERS; do for m in $MODES; do
+  if [ "$s" = floor ] && [ "$m" != echo ]; then continue; fi
+  run "$s" "$m"
+done; done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$OUT" $SERVERS <<'PY'
 import json, os, sys
