@@ -351,6 +351,31 @@ impl Subscriber for ClientHandle {
         }
     }
 
+    fn deliver_batch(&self, ps: &[Payload]) -> DeliverOutcome {
+        // Ready frames only: written into an idle socket with one write, else one by one.
+        if ps.len() > 1 && ps.iter().all(|p| matches!(p, Payload::Published(_))) {
+            let wire = self.shortcut.wire();
+            let frames: Vec<_> = ps
+                .iter()
+                .filter_map(|p| match p {
+                    Payload::Published(p) => Some(p.encoded_ref(&wire)),
+                    Payload::Events(_) => None,
+                })
+                .collect();
+            let groups: Vec<&[Arc<str>]> = frames.iter().map(|f| &f[..]).collect();
+            if self.shortcut.deliver_now(&groups) {
+                return DeliverOutcome::Queued;
+            }
+        }
+        for p in ps {
+            match self.deliver(p) {
+                DeliverOutcome::Queued => {}
+                other => return other,
+            }
+        }
+        DeliverOutcome::Queued
+    }
+
     fn kill_slow(&self) {
         self.terminate(CloseReason::SlowClient);
     }

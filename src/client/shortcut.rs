@@ -120,6 +120,20 @@ impl Shortcut {
         }
     }
 
+    /// Several deliveries of ready frames at once (a fan-out shard that had fallen behind): all
+    /// of them written into the socket with one write when the shortcut is open and the
+    /// connection idle. False when that cannot be done now; nothing was handed over then, and the
+    /// caller delivers them one by one ([`Shortcut::deliver`]).
+    pub fn deliver_now(&self, groups: &[&[Arc<str>]]) -> bool {
+        let g = self.lock();
+        let written = g.open && g.ws.as_ref().is_some_and(|tx| tx.try_write_all(groups));
+        drop(g);
+        if written {
+            self.ws_ok.add(groups.iter().map(|f| f.len() as i64).sum());
+        }
+        written
+    }
+
     /// The actor took one delivery from its mailbox.
     pub fn release(&self) {
         let mut g = self.lock();

@@ -168,7 +168,7 @@ impl WsSender {
             return Err(TrySendError::Closed(m));
         }
         if let Some(frames) = m.frames()
-            && let Some(waker) = direct(&mut st, frames)
+            && let Some(waker) = direct(&mut st, &[frames])
         {
             drop(st);
             wake(waker);
@@ -184,7 +184,7 @@ impl WsSender {
         if !st.receiver {
             return Err(TrySendError::Closed(()));
         }
-        if let Some(waker) = direct(&mut st, frames) {
+        if let Some(waker) = direct(&mut st, &[&frames[..]]) {
             drop(st);
             wake(waker);
             return Ok(());
@@ -194,6 +194,24 @@ impl WsSender {
                 TrySendError::Full(_) => TrySendError::Full(()),
                 TrySendError::Closed(_) => TrySendError::Closed(()),
             })
+    }
+
+    /// Write every group of `groups` (several publishes, in order) into the socket with one write
+    /// when its write end is lent and nothing is queued; false when that cannot be done now
+    /// (nothing was written: send them one by one).
+    pub fn try_write_all(&self, groups: &[&[Arc<str>]]) -> bool {
+        let mut st = self.0.lock();
+        if !st.receiver {
+            return false;
+        }
+        match direct(&mut st, groups) {
+            Some(waker) => {
+                drop(st);
+                wake(waker);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Queue `m` (under the lock `st`) and wake the connection.
@@ -212,15 +230,15 @@ impl WsSender {
     }
 }
 
-/// Write `frames` into the socket when its write end is lent and nothing is queued before them.
+/// Write `groups` into the socket when its write end is lent and nothing is queued before them.
 /// `None`: not written (queue them); `Some(waker)`: written, or begun with the rest left in the
 /// writer, whose connection is then to be woken (`waker`) to finish it.
-fn direct(st: &mut State, frames: &[Arc<str>]) -> Option<Option<Waker>> {
+fn direct(st: &mut State, groups: &[&[Arc<str>]]) -> Option<Option<Waker>> {
     if !st.items.is_empty() {
         return None;
     }
     let lent = st.lent.as_mut().filter(|l| l.idle())?;
-    match lent.write_now(frames) {
+    match lent.write_now(groups) {
         Wrote::All => Some(None),
         // The rest waits in the writer: the connection takes it back and finishes.
         Wrote::Part => Some(st.waker.take()),

@@ -97,12 +97,15 @@ impl Inner {
         self.rest.is_empty()
     }
 
-    /// Sender side: frame `frames` (one text frame each) and write them with one non-blocking
-    /// write; keep what the socket does not take.
-    pub(super) fn write_now(&mut self, frames: &[Arc<str>]) -> Wrote {
+    /// Sender side: frame every group of `groups` in turn (one text frame per message; several
+    /// groups are several publishes a fan-out shard had waiting for this socket) and write them
+    /// with one non-blocking write; keep what the socket does not take.
+    pub(super) fn write_now(&mut self, groups: &[&[Arc<str>]]) -> Wrote {
         SCRATCH.with_borrow_mut(|buf| {
             buf.clear();
-            text_frames(buf, frames);
+            for frames in groups {
+                text_frames(buf, frames);
+            }
             // A waker that does nothing: on "would block" the connection task, woken through the
             // queue, polls the socket itself (with its own waker) to finish the rest. Outside
             // tokio's cooperative budget: a channel writes to thousands of sockets in one poll,
@@ -120,11 +123,11 @@ impl Inner {
             let wrote = match buf.get(n..) {
                 Some(rest) if !rest.is_empty() => {
                     self.rest.extend_from_slice(rest);
-                    self.timed = self.probe.check_all(frames);
+                    self.timed = timed(&self.probe, groups);
                     Wrote::Part
                 }
                 _ => {
-                    if let Some(at) = self.probe.check_all(frames) {
+                    if let Some(at) = timed(&self.probe, groups) {
                         self.probe.record(at);
                     }
                     Wrote::All
@@ -154,6 +157,11 @@ impl Inner {
         }
         Poll::Ready(Ok(()))
     }
+}
+
+/// The publish time of a sampled delivery among `groups`.
+fn timed(probe: &DeliveryProbe, groups: &[&[Arc<str>]]) -> Option<Instant> {
+    groups.iter().find_map(|g| probe.check_all(g))
 }
 
 /// One text frame per message, appended to `buf`.

@@ -231,11 +231,16 @@ impl Part {
         Some(m)
     }
 
-    /// Hand `p` to every member; drop those that are dead or overloaded and report them.
-    fn publish(&mut self, p: &Payload, ctx: &Ctx) {
+    /// Hand `ps` (publishes, in order) to every member; drop those that are dead or overloaded
+    /// and report them.
+    fn publish(&mut self, ps: &[Payload], ctx: &Ctx) {
         let mut gone: Vec<(usize, bool)> = Vec::new();
         for (i, (_, _, sub)) in self.members.iter().enumerate() {
-            match sub.deliver(p) {
+            let outcome = match ps {
+                [p] => sub.deliver(p),
+                ps => sub.deliver_batch(ps),
+            };
+            match outcome {
                 DeliverOutcome::Queued => {}
                 DeliverOutcome::Dead => gone.push((i, false)),
                 DeliverOutcome::Overloaded => gone.push((i, true)),
@@ -258,24 +263,46 @@ impl Part {
 }
 
 /// A shard's task: apply the channel's messages in order until the channel drops its queue (or
-/// aborts the task).
+/// aborts the task). Publishes that waited together (the shard fell behind) are handed to each
+/// subscriber together: one socket write for all of them where it is idle.
 async fn run(mut rx: UnboundedReceiver<ShardMsg>, ctx: Ctx) {
     let mut part = Part::default();
     let mut batch = Vec::with_capacity(BATCH);
+    let mut publishes: Vec<Payload> = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         for m in batch.drain(..) {
             match m {
-                ShardMsg::Add(id, token, sub) => part.add(id, token, sub),
-                ShardMsg::Remove(id) => {
-                    part.remove(id);
-                }
-                ShardMsg::Publish(p) => {
-                    if catch_unwind(AssertUnwindSafe(|| part.publish(&p, &ctx))).is_err() {
-                        let _ = ctx.channel.cast(ChannelMsg::ShardFailed(ctx.index));
+                ShardMsg::Publish(p) => publishes.push(p),
+                ShardMsg::Add(id, token, sub) => {
+                    if !fan_out(&mut part, &mut publishes, &ctx) {
                         return;
                     }
+                    part.add(id, token, sub);
+                }
+                ShardMsg::Remove(id) => {
+                    if !fan_out(&mut part, &mut publishes, &ctx) {
+                        return;
+                    }
+                    part.remove(id);
                 }
             }
         }
+        if !fan_out(&mut part, &mut publishes, &ctx) {
+            return;
+        }
     }
+}
+
+/// Deliver the waiting `publishes` (if any) and clear them; false when the fan-out panicked (the
+/// channel has been told; the shard ends).
+fn fan_out(part: &mut Part, publishes: &mut Vec<Payload>, ctx: &Ctx) -> bool {
+    if publishes.is_empty() {
+        return true;
+    }
+    let ok = catch_unwind(AssertUnwindSafe(|| part.publish(publishes, ctx))).is_ok();
+    publishes.clear();
+    if !ok {
+        let _ = ctx.channel.cast(ChannelMsg::ShardFailed(ctx.index));
+    }
+    ok
 }

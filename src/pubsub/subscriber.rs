@@ -71,6 +71,18 @@ pub trait Subscriber: Send + Sync + std::fmt::Debug + 'static {
     /// of the subscriber's wire (`p.encoded(wire)`: the first subscriber of a wire encodes, the
     /// others share its frames).
     fn deliver(&self, p: &Payload) -> DeliverOutcome;
+    /// Hand over several publishes, in order (a fan-out shard that fell behind hands over what
+    /// waits for it at once): as [`Subscriber::deliver`] of each, stopping at the first that is
+    /// not `Queued`. A subscriber may take them together (one socket write for all).
+    fn deliver_batch(&self, ps: &[Payload]) -> DeliverOutcome {
+        for p in ps {
+            match self.deliver(p) {
+                DeliverOutcome::Queued => {}
+                other => return other,
+            }
+        }
+        DeliverOutcome::Queued
+    }
     /// Ask the client to disconnect because it cannot keep up.
     fn kill_slow(&self);
 }
