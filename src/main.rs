@@ -92,7 +92,11 @@ fn main() -> ExitCode {
         Ok((old, new)) => tracing::info!(old, new, "open-files limit raised to the hard limit"),
         Err(e) => tracing::warn!("cannot raise the open-files limit: {e}"),
     }
-    let rt = match otp::cores::runtime(loaded.config.hive.cores as usize, "hive-core") {
+    let rt = match otp::cores::runtime(
+        loaded.config.hive.cores as usize,
+        "hive-core",
+        loaded.config.hive.io_events_per_busy_tick as usize,
+    ) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("hive: cannot start a runtime: {e}");

@@ -182,6 +182,7 @@ fn omitted_sections_take_defaults() {
     assert_eq!(c.hive.name, "hive");
     assert!(!c.hive.direct_websocket);
     assert_eq!(c.hive.websocket_ping_timeout, 500);
+    assert_eq!(c.hive.io_events_per_busy_tick, 61);
     assert_eq!(
         c.socketio.transports,
         ["websocket", "flashsocket", "xhr-polling"]
@@ -410,6 +411,7 @@ fn flat_section_types_ranges_and_enums() {
     doc["hive"]["port"] = json!(70000);
     doc["hive"]["allowed_origins"] = json!(["a", 5, "a"]);
     doc["hive"]["direct_websocket"] = json!("yes");
+    doc["hive"]["io_events_per_busy_tick"] = json!(5000);
     doc["socketio"] =
         json!({"transports": ["websocket", "carrier-pigeon", "websocket"], "poll_timeout": 0});
     doc["pubsub"] = json!({"channels": {"rooms": {"privilege": "secret", "timeout": -1}, "a.b": {"privilege": "public", "timeout": 0}}});
@@ -424,6 +426,7 @@ fn flat_section_types_ranges_and_enums() {
             "hive.allowed_origins[1]: expected a string or null, got 5",
             "hive.allowed_origins[2]: duplicate item \"a\"",
             "hive.direct_websocket: expected true or false, got \"yes\"",
+            "hive.io_events_per_busy_tick: expected an integer between 0 and 1024, got 5000",
             "socketio.transports[1]: expected one of \"xhr-polling\", \"websocket\", \"flashsocket\", got \"carrier-pigeon\"",
             "socketio.transports[2]: duplicate item \"websocket\"",
             "pubsub.channels.rooms.privilege: expected one of \"public\", \"private\", got \"secret\"",

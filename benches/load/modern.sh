@@ -23,7 +23,8 @@
 # usage: benches/load/modern.sh [USERS=15000] [DURATION_S=40]
 #   env: SERVERS ("node sioxide hive"), MODES ("echo chat"), PROTOCOL (sio5; sio4 = EIO3),
 #        SPAWN_MS (5000, echo), WARMUP_MS (15000, echo), CHAT_INTERVAL_MS (30000),
-#        CHAT_DURATION_S (70), STAGGER, NO_BUILD=1, HIVE_BIN (another hive build, for pairs)
+#        CHAT_DURATION_S (70), STAGGER, NO_BUILD=1, HIVE_BIN (another hive build, for pairs),
+#        HIVE_IO_BUSY (`hive.io_events_per_busy_tick`), FLOOD_IO_BUSY (flood --io-busy-events)
 #
 # Figures per server (echo run unless noted):
 #   connect_all_ms            run clock when every user had its CONNECT answer (flood)
@@ -87,10 +88,12 @@ start() {
     sioxide) "$SIOXIDE_TARGET/release/sioxide-bench" "$port" > "$OUT/sioxide.log" 2>&1 & SPID=$! ;;
     floor) "$SIOXIDE_TARGET/release/echo-floor" "$port" > "$OUT/floor.log" 2>&1 & SPID=$! ;;
     hive)
-      python3 - "$port" "$OUT" <<'PY'
+      python3 - "$port" "$OUT" "${HIVE_IO_BUSY:-}" <<'PY'
 import json, sys
 c = json.load(open("benches/load/hive_bench.json"))
 c["hive"]["port"] = int(sys.argv[1]); c["log"]["dir"] = sys.argv[2] + "/hive-log"
+if sys.argv[3]:
+    c["hive"]["io_events_per_busy_tick"] = int(sys.argv[3])
 c["api"]["port"] = 0; c["monitor"]["port"] = 0
 json.dump(c, open(sys.argv[2] + "/hive.json", "w"))
 PY
@@ -116,6 +119,7 @@ run() {
   local sampler=$!
   local cpu0; cpu0=$(cpu_ticks "$pid")
   /usr/bin/time -v ./target/release/flood "$OUT/$name.$mode.json" --duration "$dur" --quiet \
+    ${FLOOD_IO_BUSY:+--io-busy-events "$FLOOD_IO_BUSY"} \
     > "$OUT/$name.$mode.flood.log" 2> "$OUT/$name.$mode.flood.err" || true
   local cpu1; cpu1=$(cpu_ticks "$pid")
   kill "$sampler" 2>/dev/null || true

@@ -11,6 +11,12 @@
 #        FLOOD_CORES (flood --cores: 0 = one work-stealing runtime, N = N single-threaded ones),
 #        INFLIGHT=1 (echo: where the in-flight round trips wait, benches/load/inflight.py),
 #        HIVE_CORES (hive's `hive.cores`: unset = the config's default),
+#        HIVE_IO_BUSY (hive's `hive.io_events_per_busy_tick`: unset = the default, 61; 0 = tokio's),
+#        FLOOD_IO_BUSY (flood --io-busy-events: unset = the default, 61; 0 = tokio's),
+#        FLOOR=1 (echo: first the same loop against the echo floor, benches/load/socketioxide's
+#        echo-floor, which writes every event frame back unparsed: flood's and the kernel's share,
+#        the bound on any server's rate and tail here; build it with `cd benches/load/socketioxide
+#        && CARGO_TARGET_DIR=$PWD/../../../target/sioxide cargo build --release`),
 #        STAGGER=1 (chat: users spread evenly over SPAWN_MS instead of one per room per tick,
 #        chat_scenario.py --stagger, so publishes arrive evenly rather than in bursts of
 #        USERS/10), SPREAD=1 (chat: STAGGER over one publish interval, i.e. SPAWN_MS = the
@@ -98,7 +104,7 @@ bench() {
     probe=$!
   fi
   /usr/bin/time -v ./target/release/flood "$OUT/$name.json" --duration "$DURATION" --quiet \
-    --cores "${FLOOD_CORES:-0}" \
+    --cores "${FLOOD_CORES:-0}" ${FLOOD_IO_BUSY:+--io-busy-events "$FLOOD_IO_BUSY"} \
     > "$OUT/$name.flood.log" 2> "$OUT/$name.flood.err" || true
   local cpu1; cpu1=$(cpu_ticks "$pid")
   if [ -n "$probe" ]; then
@@ -174,6 +180,13 @@ if [ -n "$STEPS" ] && [ "$MODE" != chat ]; then
 fi
 echo "load: $USERS users, ${DURATION} s, MODE=$MODE, hive poll_timeout ${POLL_TIMEOUT} ms${STEPS:+, steps (publish interval ms) $STEPS}; $(nproc) cores; $(uptime)"
 
+if [ -n "${FLOOR:-}" ]; then
+  FPORT=$(free_port)
+  "${SIOXIDE_TARGET:-$PWD/target/sioxide}/release/echo-floor" "$FPORT" > "$OUT/floor.log" 2>&1 &
+  FPID=$!
+  bench floor "$FPID" "$FPORT"
+  kill "$FPID"; wait "$FPID" 2>/dev/null || true
+fi
 if [ -z "${SKIP_NODE:-}" ]; then
   NPORT=$(free_port)
   node benches/load/reference_server.js "$NPORT" > "$OUT/node.log" 2>&1 &
@@ -183,13 +196,15 @@ if [ -z "${SKIP_NODE:-}" ]; then
 fi
 if [ -z "${SKIP_HIVE:-}" ]; then
   HPORT=$(free_port)
-  python3 - "$HPORT" "$OUT" "$POLL_TIMEOUT" "${HIVE_CORES:-}" <<'PY'
+  python3 - "$HPORT" "$OUT" "$POLL_TIMEOUT" "${HIVE_CORES:-}" "${HIVE_IO_BUSY:-}" <<'PY'
 import json, sys
 c = json.load(open("benches/load/hive_bench.json"))
 c["hive"]["port"] = int(sys.argv[1]); c["log"]["dir"] = sys.argv[2] + "/hive-log"
 c["socketio"]["poll_timeout"] = int(sys.argv[3])
 if sys.argv[4]:
     c["hive"]["cores"] = int(sys.argv[4])
+if sys.argv[5]:
+    c["hive"]["io_events_per_busy_tick"] = int(sys.argv[5])
 c["api"]["port"] = 0; c["monitor"]["port"] = 0
 json.dump(c, open(sys.argv[2] + "/hive.json", "w"))
 PY

@@ -155,6 +155,11 @@ pub struct HiveSection {
     /// single-threaded runtimes, each connection and its session on one of them.
     #[serde(default)]
     pub cores: u32,
+    /// The most IO events a runtime worker that still has tasks takes from the kernel per poll
+    /// (new; default 61; 0 = tokio's default, 1024 for every poll): ready sockets beyond it wait
+    /// in the kernel's ready list, in arrival order, rather than in the overflow queue.
+    #[serde(default = "d_io_busy")]
+    pub io_events_per_busy_tick: u32,
 }
 
 /// Section `socketio` (HIVE.md 2.5).
@@ -520,6 +525,9 @@ fn d_cpmax() -> u16 {
 }
 fn d_ws_ping() -> u64 {
     500
+}
+fn d_io_busy() -> u32 {
+    otp::cores::IO_EVENTS_PER_BUSY_TICK as u32
 }
 fn d_max_processes() -> u64 {
     262_144

@@ -93,6 +93,7 @@ const HIVE: &[Field] = &[
     opt("websocket_direct_write", Ty::Bool),
     opt("max_processes", Ty::Int(1, U64)),
     opt("cores", Ty::Int(0, 1024)),
+    opt("io_events_per_busy_tick", Ty::Int(0, 1024)),
 ];
 
 const SOCKETIO: &[Field] = &[

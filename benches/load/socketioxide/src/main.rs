@@ -9,11 +9,8 @@
 //! room `args.cids`, the plain form `{"channel","text"}` broadcasts `msg_published`.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
@@ -92,30 +89,7 @@ impl<A: Adapter> FromMessageParts<A> for AckId {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
     let (svc, io) = SocketIo::builder().build_svc();
     io.ns("/", on_connect);
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
-    println!("listening {}", listener.local_addr()?.port());
-    loop {
-        let (tcp, _) = match listener.accept().await {
-            Ok(c) => c,
-            // Out of descriptors or similar: keep serving the sessions that exist.
-            Err(_) => {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        let svc = svc.clone();
-        tokio::spawn(async move {
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), svc)
-                .with_upgrades()
-                .await;
-        });
-    }
+    sioxide_bench::serve(svc).await
 }

@@ -1,24 +1,41 @@
-//! Echo floor for benches/load: the least a server can do to answer flood's Socket.IO 5 echo loop
-//! over an Engine.IO 4 WebSocket (open packet, CONNECT answer, every event frame written back as
-//! it came), with no Socket.IO parsing, no JSON, no sessions: what the load generator and the
-//! kernel cost on their own, the bound any real server's echo rate and tail sit under here.
+//! Echo floor for benches/load: the least a server can do to answer flood's echo loop, with no
+//! Socket.IO parsing, no JSON, no sessions: what the load generator and the kernel cost on their
+//! own, the bound any real server's echo rate and tail sit under on the same machine.
 //!
 //! Usage: `echo-floor <port>` (0 = any free port); prints `listening <port>` once it accepts.
-//! Only `GET /socket.io/?EIO=4&transport=websocket` is served; pings are never sent (the open
-//! packet asks for one every 10 minutes), so a run must be shorter than that.
+//! - Socket.IO 5: `GET /socket.io/?EIO=4&transport=websocket`: the open packet, the CONNECT
+//!   answer, and every event frame (`42…`) written back as it came. Pings are never sent (the
+//!   open packet asks for one every 10 minutes), so a run must be shorter than that.
+//! - Socket.IO 0.9: `GET /socket.io/1/` answers the handshake (`<sid>:60:60:websocket`), the
+//!   WebSocket at `/socket.io/1/websocket/<sid>` gets `1::`, and every event frame (`5:…`) is
+//!   written back as it came. No heartbeats either (60 s timeout: shorter runs only).
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use fastwebsockets::{Frame, OpCode, Payload, upgrade};
-use http_body_util::Empty;
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
+
+async fn serve_09(fut: upgrade::UpgradeFut) -> Result<(), fastwebsockets::WebSocketError> {
+    let mut ws = fastwebsockets::FragmentCollector::new(fut.await?);
+    ws.write_frame(Frame::text(Payload::Borrowed(b"1::")))
+        .await?;
+    loop {
+        let frame = ws.read_frame().await?;
+        match frame.opcode {
+            OpCode::Close => return Ok(()),
+            OpCode::Text if frame.payload.starts_with(b"5:") => {
+                let echo = frame.payload.to_vec();
+                ws.write_frame(Frame::text(Payload::Owned(echo))).await?;
+            }
+            _ => {}
+        }
+    }
+}
 
 async fn serve(fut: upgrade::UpgradeFut) -> Result<(), fastwebsockets::WebSocketError> {
     let mut ws = fastwebsockets::FragmentCollector::new(fut.await?);
@@ -47,52 +64,40 @@ async fn serve(fut: upgrade::UpgradeFut) -> Result<(), fastwebsockets::WebSocket
     }
 }
 
-async fn route(mut req: Request<Incoming>) -> Result<Response<Empty<Bytes>>, hyper::Error> {
-    let ok = req.uri().path() == "/socket.io/"
-        && req.uri().query().is_some_and(|q| q.contains("EIO=4"))
-        && upgrade::is_upgrade_request(&req);
-    if !ok {
-        let mut r = Response::new(Empty::new());
-        *r.status_mut() = StatusCode::BAD_REQUEST;
-        return Ok(r);
+fn status(code: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = code;
+    r
+}
+
+async fn route(mut req: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let path = req.uri().path();
+    if path == "/socket.io/1/" || path == "/socket.io/1" {
+        let sid = NEXT.fetch_add(1, Ordering::Relaxed);
+        return Ok(status(StatusCode::OK, format!("{sid}:60:60:websocket")));
+    }
+    let modern = path == "/socket.io/" && req.uri().query().is_some_and(|q| q.contains("EIO=4"));
+    let old = path.starts_with("/socket.io/1/websocket/");
+    if !(modern || old) || !upgrade::is_upgrade_request(&req) {
+        return Ok(status(StatusCode::BAD_REQUEST, String::new()));
     }
     match upgrade::upgrade(&mut req) {
         Ok((resp, fut)) => {
             tokio::spawn(async move {
-                let _ = serve(fut).await;
+                let _ = if modern {
+                    serve(fut).await
+                } else {
+                    serve_09(fut).await
+                };
             });
-            Ok(resp)
+            let (parts, _) = resp.into_parts();
+            Ok(Response::from_parts(parts, Full::new(Bytes::new())))
         }
-        Err(_) => {
-            let mut r = Response::new(Empty::new());
-            *r.status_mut() = StatusCode::BAD_REQUEST;
-            Ok(r)
-        }
+        Err(_) => Ok(status(StatusCode::BAD_REQUEST, String::new())),
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let port: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
-    println!("listening {}", listener.local_addr()?.port());
-    loop {
-        let (tcp, _) = match listener.accept().await {
-            Ok(c) => c,
-            Err(_) => {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        tokio::spawn(async move {
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service_fn(route))
-                .with_upgrades()
-                .await;
-        });
-    }
+    sioxide_bench::serve(service_fn(route)).await
 }
