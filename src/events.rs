@@ -74,14 +74,15 @@ pub struct Event {
 }
 
 fn default_namespace() -> Arc<str> {
-    Arc::from("")
+    // Shared, not allocated: every event of the default namespace has this one.
+    Arc::default()
 }
 
 impl Event {
     /// An event from its object (default namespace, no ack, no attachments).
     pub fn new(object: Value) -> Self {
         Self {
-            namespace: Arc::from(""),
+            namespace: default_namespace(),
             object,
             text: None,
             ack: None,

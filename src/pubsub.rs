@@ -7,7 +7,8 @@
 //!   removes them when they expire or die.
 //! - One channel actor per concrete cid (`channel.rs`) holds the subscribers (monitored), fans
 //!   deliveries out without ever blocking on a subscriber, and expires after its template's idle
-//!   timeout (`0` = never).
+//!   timeout (`0` = never). A channel with many subscribers splits its fan-out over one task per
+//!   runtime worker (`shard.rs`), each delivering to its part of the subscribers in publish order.
 //! - The two actors' messages are in `msg.rs`, so neither actor's file imports the other's.
 //! - Leave and status read the registry directly (`registry.rs`).
 //! - Every publish goes through the **backplane** (`backplane.rs`), a supervised actor started
@@ -35,6 +36,7 @@ mod msg;
 mod privilege;
 mod published;
 mod registry;
+mod shard;
 mod subscriber;
 
 use std::collections::HashMap;

@@ -436,8 +436,8 @@ async fn sessions_and_channels() {
     .await;
     assert_eq!(
         ch["channels"],
-        json!([{"cid": "rooms.games", "subscribers": 1, "published": 0, "rate": 0.0},
-               {"cid": "rooms.main", "subscribers": 2, "published": 0, "rate": 0.0}]),
+        json!([{"cid": "rooms.games", "subscribers": 1, "published": 0, "rate": 0.0, "shards": 0},
+               {"cid": "rooms.main", "subscribers": 2, "published": 0, "rate": 0.0, "shards": 0}]),
         "{ch}"
     );
     let main = mon_json(h.monitor, "channels?prefix=rooms.main").await;

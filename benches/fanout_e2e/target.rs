@@ -73,10 +73,19 @@ impl Target {
                                 "console_level": "warning", "file_level": "none"}
                     }),
                 );
-                // `HIVE_DIRECT_WRITE=1`: channels and actors write into idle sockets themselves
-                // (`hive.websocket_direct_write`; unset, the key is left out for older builds).
-                if std::env::var_os("HIVE_DIRECT_WRITE").is_some() {
-                    merge(&mut cfg, &json!({"hive": {"websocket_direct_write": true}}));
+                // `HIVE_DIRECT_WRITE=1` / `0`: channels and actors write into idle sockets
+                // themselves, or always hand over to the connection task
+                // (`hive.websocket_direct_write`; unset, the key is left out: the build's default,
+                // and older builds that lack the key start).
+                match std::env::var("HIVE_DIRECT_WRITE").ok().as_deref() {
+                    Some("0") => {
+                        merge(
+                            &mut cfg,
+                            &json!({"hive": {"websocket_direct_write": false}}),
+                        );
+                    }
+                    Some(_) => merge(&mut cfg, &json!({"hive": {"websocket_direct_write": true}})),
+                    None => {}
                 }
                 // `HIVE_CORES`: `hive.cores` (one single-threaded runtime per core).
                 if let Some(n) = std::env::var("HIVE_CORES").ok().filter(|v| !v.is_empty()) {

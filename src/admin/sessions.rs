@@ -163,7 +163,7 @@ impl SessionsView {
                 };
                 samples.insert(c.actor_id.clone(), (now, c.published));
                 json!({"cid": c.cid, "subscribers": c.subscribers, "published": c.published,
-                       "rate": (rate * 100.0).round() / 100.0})
+                       "rate": (rate * 100.0).round() / 100.0, "shards": c.shards})
             })
             .collect();
         // Samples of channels gone (or not listed) for 10 minutes are forgotten.

@@ -328,8 +328,9 @@ impl Subscriber for ClientHandle {
     }
 
     fn deliver(&self, p: &Payload) -> DeliverOutcome {
+        let wire = self.shortcut.wire();
         let frames = match p {
-            Payload::Published(p) => Some(p.encoded(&self.shortcut.wire())),
+            Payload::Published(p) => Some(p.encoded_ref(&wire)),
             Payload::Events(_) => None,
         };
         // The actor's form is built only when the delivery goes to the actor.
@@ -343,12 +344,37 @@ impl Subscriber for ClientHandle {
         };
         match self
             .shortcut
-            .deliver(frames.as_ref(), self.max_pending, cast)
+            .deliver(frames.as_deref(), self.max_pending, cast)
         {
             Route::Socket | Route::Actor => DeliverOutcome::Queued,
             Route::Dead => DeliverOutcome::Dead,
             Route::Full => DeliverOutcome::Overloaded,
         }
+    }
+
+    fn deliver_batch(&self, ps: &[Payload]) -> DeliverOutcome {
+        // Ready frames only: written into an idle socket with one write, else one by one.
+        if ps.len() > 1 && ps.iter().all(|p| matches!(p, Payload::Published(_))) {
+            let wire = self.shortcut.wire();
+            let frames: Vec<_> = ps
+                .iter()
+                .filter_map(|p| match p {
+                    Payload::Published(p) => Some(p.encoded_ref(&wire)),
+                    Payload::Events(_) => None,
+                })
+                .collect();
+            let groups: Vec<&[Arc<str>]> = frames.iter().map(|f| &f[..]).collect();
+            if self.shortcut.deliver_now(&groups) {
+                return DeliverOutcome::Queued;
+            }
+        }
+        for p in ps {
+            match self.deliver(p) {
+                DeliverOutcome::Queued => {}
+                other => return other,
+            }
+        }
+        DeliverOutcome::Queued
     }
 
     fn kill_slow(&self) {

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::ws_queue::{QueueFigures, WsOut, WsSender};
+use super::ws_queue::{QueueFigures, WsSender};
 use crate::metrics::Counter;
 use crate::wire::Wire;
 
@@ -96,7 +96,7 @@ impl Shortcut {
     ) -> Route {
         let mut g = self.lock();
         if let (Some(frames), true, Some(tx)) = (frames, g.open, g.ws.as_ref()) {
-            match tx.try_send(WsOut::Shared(Arc::clone(frames))) {
+            match tx.try_send_shared(frames) {
                 Ok(()) => {
                     drop(g);
                     self.ws_ok.add(frames.len() as i64);
@@ -118,6 +118,20 @@ impl Shortcut {
         } else {
             Route::Dead
         }
+    }
+
+    /// Several deliveries of ready frames at once (a fan-out shard that had fallen behind): all
+    /// of them written into the socket with one write when the shortcut is open and the
+    /// connection idle. False when that cannot be done now; nothing was handed over then, and the
+    /// caller delivers them one by one ([`Shortcut::deliver`]).
+    pub fn deliver_now(&self, groups: &[&[Arc<str>]]) -> bool {
+        let g = self.lock();
+        let written = g.open && g.ws.as_ref().is_some_and(|tx| tx.try_write_all(groups));
+        drop(g);
+        if written {
+            self.ws_ok.add(groups.iter().map(|f| f.len() as i64).sum());
+        }
+        written
     }
 
     /// The actor took one delivery from its mailbox.

@@ -163,43 +163,93 @@ impl WsSender {
     /// Queue `m` unless the queue is full or the connection is gone; frames are written into the
     /// socket at once instead when its write end is lent and nothing is queued.
     pub fn try_send(&self, m: WsOut) -> Result<(), TrySendError<WsOut>> {
-        let waker = {
-            let mut st = self.0.lock();
-            if !st.receiver {
-                return Err(TrySendError::Closed(m));
-            }
-            if st.items.is_empty()
-                && let (Some(frames), Some(lent)) = (m.frames(), st.lent.as_mut())
-                && lent.idle()
-            {
-                match lent.write_now(frames) {
-                    Wrote::All => return Ok(()),
-                    // The rest waits in the writer: the connection takes it back and finishes.
-                    Wrote::Part => {
-                        let waker = st.waker.take();
-                        drop(st);
-                        if let Some(w) = waker {
-                            w.wake();
-                        }
-                        return Ok(());
-                    }
-                    // Queued as usual: the connection's own write meets the failure.
-                    Wrote::Failed => {}
-                }
-            }
-            if st.items.len() >= self.0.cap {
-                return Err(TrySendError::Full(m));
-            }
-            if QueueFigures::on() {
-                self.0.figures.add(1, m.text_len());
-            }
-            st.items.push_back(m);
-            st.waker.take()
-        };
-        if let Some(w) = waker {
-            w.wake();
+        let mut st = self.0.lock();
+        if !st.receiver {
+            return Err(TrySendError::Closed(m));
         }
+        if let Some(frames) = m.frames()
+            && let Some(waker) = direct(&mut st, &[frames])
+        {
+            drop(st);
+            wake(waker);
+            return Ok(());
+        }
+        self.push(st, m)
+    }
+
+    /// [`WsSender::try_send`] of frames shared with other sessions (a channel's publish): cloned
+    /// only when they must be queued, so a direct write touches no reference count.
+    pub fn try_send_shared(&self, frames: &Arc<[Arc<str>]>) -> Result<(), TrySendError<()>> {
+        let mut st = self.0.lock();
+        if !st.receiver {
+            return Err(TrySendError::Closed(()));
+        }
+        if let Some(waker) = direct(&mut st, &[&frames[..]]) {
+            drop(st);
+            wake(waker);
+            return Ok(());
+        }
+        self.push(st, WsOut::Shared(Arc::clone(frames)))
+            .map_err(|e| match e {
+                TrySendError::Full(_) => TrySendError::Full(()),
+                TrySendError::Closed(_) => TrySendError::Closed(()),
+            })
+    }
+
+    /// Write every group of `groups` (several publishes, in order) into the socket with one write
+    /// when its write end is lent and nothing is queued; false when that cannot be done now
+    /// (nothing was written: send them one by one).
+    pub fn try_write_all(&self, groups: &[&[Arc<str>]]) -> bool {
+        let mut st = self.0.lock();
+        if !st.receiver {
+            return false;
+        }
+        match direct(&mut st, groups) {
+            Some(waker) => {
+                drop(st);
+                wake(waker);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Queue `m` (under the lock `st`) and wake the connection.
+    fn push(&self, mut st: MutexGuard<'_, State>, m: WsOut) -> Result<(), TrySendError<WsOut>> {
+        if st.items.len() >= self.0.cap {
+            return Err(TrySendError::Full(m));
+        }
+        if QueueFigures::on() {
+            self.0.figures.add(1, m.text_len());
+        }
+        st.items.push_back(m);
+        let waker = st.waker.take();
+        drop(st);
+        wake(waker);
         Ok(())
+    }
+}
+
+/// Write `groups` into the socket when its write end is lent and nothing is queued before them.
+/// `None`: not written (queue them); `Some(waker)`: written, or begun with the rest left in the
+/// writer, whose connection is then to be woken (`waker`) to finish it.
+fn direct(st: &mut State, groups: &[&[Arc<str>]]) -> Option<Option<Waker>> {
+    if !st.items.is_empty() {
+        return None;
+    }
+    let lent = st.lent.as_mut().filter(|l| l.idle())?;
+    match lent.write_now(groups) {
+        Wrote::All => Some(None),
+        // The rest waits in the writer: the connection takes it back and finishes.
+        Wrote::Part => Some(st.waker.take()),
+        // Queued as usual: the connection's own write meets the failure.
+        Wrote::Failed => None,
+    }
+}
+
+fn wake(w: Option<Waker>) {
+    if let Some(w) = w {
+        w.wake();
     }
 }
 

@@ -23,7 +23,29 @@ use tokio::io::AsyncWrite;
 use crate::metrics::DeliveryProbe;
 
 /// A socket's write end (a TCP write half, or any other stream's).
-type Io = dyn AsyncWrite + Send + Unpin;
+type Io = dyn WsIo;
+
+/// A socket's write end as the writer uses it: an [`AsyncWrite`] for the connection task, and for
+/// a sender's direct write, when the stream is a plain TCP socket, one non-blocking `send(2)` on
+/// its fd that skips tokio's readiness slot (tokio learns of a "would block" on its own next
+/// write: that write gets it from the kernel and waits for the socket as usual).
+pub trait WsIo: AsyncWrite + Send + Unpin {
+    /// One non-blocking write straight to the socket; `None` when this stream has no fd to
+    /// write (the writer polls it instead).
+    fn send_now(&self, _buf: &[u8]) -> Option<io::Result<usize>> {
+        None
+    }
+}
+
+impl WsIo for tokio::net::tcp::OwnedWriteHalf {
+    fn send_now(&self, buf: &[u8]) -> Option<io::Result<usize>> {
+        let stream: &tokio::net::TcpStream = self.as_ref();
+        let flags = rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL;
+        Some(rustix::net::send(stream, buf, flags).map_err(io::Error::from))
+    }
+}
+
+impl<T: AsyncWrite + Send> WsIo for tokio::io::WriteHalf<T> {}
 
 /// A sender's scratch buffer that grew past this is given back.
 const SCRATCH_KEEP: usize = 16 * 1024;
@@ -63,7 +85,7 @@ pub(super) enum Wrote {
 
 impl WsWriter {
     /// A writer over `io`, timing sampled deliveries in `probe`.
-    pub fn new(io: impl AsyncWrite + Send + Unpin + 'static, probe: Arc<DeliveryProbe>) -> Self {
+    pub fn new(io: impl WsIo + 'static, probe: Arc<DeliveryProbe>) -> Self {
         let parts: Box<Inner> = Box::new(Parts {
             rest: Vec::new(),
             timed: None,
@@ -97,34 +119,52 @@ impl Inner {
         self.rest.is_empty()
     }
 
-    /// Sender side: frame `frames` (one text frame each) and write them with one non-blocking
-    /// write; keep what the socket does not take.
-    pub(super) fn write_now(&mut self, frames: &[Arc<str>]) -> Wrote {
+    /// Sender side: frame every group of `groups` in turn (one text frame per message; several
+    /// groups are several publishes a fan-out shard had waiting for this socket) and write them
+    /// with one non-blocking write; keep what the socket does not take.
+    pub(super) fn write_now(&mut self, groups: &[&[Arc<str>]]) -> Wrote {
         SCRATCH.with_borrow_mut(|buf| {
             buf.clear();
-            text_frames(buf, frames);
-            // A waker that does nothing: on "would block" the connection task, woken through the
-            // queue, polls the socket itself (with its own waker) to finish the rest. Outside
-            // tokio's cooperative budget: a channel writes to thousands of sockets in one poll,
-            // and a spent budget would make every write after the 128th "would block".
-            let mut cx = Context::from_waker(Waker::noop());
-            let io = &mut self.io;
-            let write = tokio::task::unconstrained(std::future::poll_fn(|cx| {
-                Pin::new(&mut *io).poll_write(cx, buf)
-            }));
-            let n = match std::pin::pin!(write).poll(&mut cx) {
-                Poll::Ready(Ok(n)) => n,
-                Poll::Ready(Err(_)) => return Wrote::Failed,
-                Poll::Pending => 0,
+            for frames in groups {
+                text_frames(buf, frames);
+            }
+            // On "would block" the connection task, woken through the queue, polls the socket
+            // itself (with its own waker) to finish the rest.
+            let n = match self.io.send_now(buf) {
+                Some(Ok(n)) => n,
+                Some(Err(e))
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    0
+                }
+                Some(Err(_)) => return Wrote::Failed,
+                // Not a plain TCP socket: polled with a waker that does nothing, outside tokio's
+                // cooperative budget (a channel writes to thousands of sockets in one poll, and a
+                // spent budget would make every write after the 128th "would block").
+                None => {
+                    let mut cx = Context::from_waker(Waker::noop());
+                    let io = &mut self.io;
+                    let write = tokio::task::unconstrained(std::future::poll_fn(|cx| {
+                        Pin::new(&mut *io).poll_write(cx, buf)
+                    }));
+                    match std::pin::pin!(write).poll(&mut cx) {
+                        Poll::Ready(Ok(n)) => n,
+                        Poll::Ready(Err(_)) => return Wrote::Failed,
+                        Poll::Pending => 0,
+                    }
+                }
             };
             let wrote = match buf.get(n..) {
                 Some(rest) if !rest.is_empty() => {
                     self.rest.extend_from_slice(rest);
-                    self.timed = self.probe.check_all(frames);
+                    self.timed = timed(&self.probe, groups);
                     Wrote::Part
                 }
                 _ => {
-                    if let Some(at) = self.probe.check_all(frames) {
+                    if let Some(at) = timed(&self.probe, groups) {
                         self.probe.record(at);
                     }
                     Wrote::All
@@ -154,6 +194,11 @@ impl Inner {
         }
         Poll::Ready(Ok(()))
     }
+}
+
+/// The publish time of a sampled delivery among `groups`.
+fn timed(probe: &DeliveryProbe, groups: &[&[Arc<str>]]) -> Option<Instant> {
+    groups.iter().find_map(|g| probe.check_all(g))
 }
 
 /// One text frame per message, appended to `buf`.

@@ -194,8 +194,10 @@ impl std::fmt::Debug for Services {
 pub struct Trigger {
     /// Event name (`authorize`, `on_connect`, ...).
     pub name: String,
-    /// What triggered the chain, as the item `utils.echo` sends back: the client's event (with its
-    /// ack and namespace), a noop for on_connect/on_disconnect, a message for on_terminate.
+    /// What triggered the chain: the client's event (with its ack and namespace; its object is
+    /// `value`, moved there rather than copied, so the object here is `null`), a noop for
+    /// on_connect/on_disconnect, a message for on_terminate. [`Trigger::echo`] is the item
+    /// `utils.echo` sends back.
     pub origin: Out,
     /// The parsed data: the event object, `null` for on_connect/on_disconnect, the reason string for
     /// on_terminate.
@@ -204,11 +206,28 @@ pub struct Trigger {
 
 impl Trigger {
     /// A client event (or one dispatched by `action.dispatch`).
-    pub fn event(event: Event) -> Self {
+    pub fn event(mut event: Event) -> Self {
+        let name = event.name().to_string();
+        let value = std::mem::take(&mut event.object);
         Self {
-            name: event.name().to_string(),
-            value: event.object.clone(),
+            name,
+            value,
             origin: Out::Event(event),
+        }
+    }
+
+    /// What triggered the chain as the item `utils.echo` sends back: the client's event whole
+    /// (its object from `value`), or the origin as it is.
+    pub fn echo(&self) -> Out {
+        match &self.origin {
+            Out::Event(e) => Out::Event(Event {
+                namespace: Arc::clone(&e.namespace),
+                object: self.value.clone(),
+                text: e.text.clone(),
+                ack: e.ack,
+                attachments: e.attachments.clone(),
+            }),
+            other => other.clone(),
         }
     }
 

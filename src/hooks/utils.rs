@@ -169,7 +169,7 @@ impl Hook for Echo {
                     }
                     cx.reply(Out::Event(Event::new(obj)));
                 }
-                (None, None) => cx.reply(t.origin.clone()),
+                (None, None) => cx.reply(t.echo()),
                 (Some(e), None) => cx.reply(Out::Event(e.clone())),
             }
             Flow::Continue

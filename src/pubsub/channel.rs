@@ -5,6 +5,11 @@
 //! the subscriber's bounded queue, so one stuck client cannot stall the channel or its siblings.
 //! A subscriber that reports `Overloaded` is dropped and asked to disconnect (`kill_slow`).
 //! Subscribers are monitored: a dead one is removed without waiting for an unsubscribe.
+//!
+//! Up to [`SHARD_ABOVE`] subscribers the channel delivers in its own loop. Past that, on a
+//! runtime with several workers, it splits them over one fan-out shard per worker (`shard.rs`)
+//! and hands each publish to every shard, so that the deliveries run on every core; the channel
+//! stays sharded until it stops.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +21,7 @@ use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, ActorStatus, Supervis
 
 use super::metrics::PubsubCounters;
 use super::msg::{ChannelMsg, PubSubMsg};
+use super::shard::{SHARD_ABOVE, ShardGone, Shards, workers};
 use super::subscriber::{DeliverOutcome, Payload, Subscriber};
 use crate::metrics::PubsubPrefixMetrics;
 
@@ -29,6 +35,8 @@ pub(crate) struct ChannelArgs {
     pub(crate) count: Arc<AtomicUsize>,
     /// Publishes fanned out (read by the monitor).
     pub(crate) published: Arc<AtomicU64>,
+    /// Fan-out shards in use (0: the channel's own loop; read by the monitor).
+    pub(crate) shards: Arc<AtomicUsize>,
     pub(crate) counters: PubsubCounters,
 }
 
@@ -41,9 +49,24 @@ pub(crate) struct ChannelActor;
 pub(crate) struct ChannelState {
     args: ChannelArgs,
     prefix: Option<PubsubPrefixMetrics>,
-    subs: HashMap<ActorId, Arc<dyn Subscriber>>,
+    subs: HashMap<ActorId, Member>,
+    /// The fan-out shards, once the channel has had more than [`SHARD_ABOVE`] subscribers.
+    shards: Option<Shards>,
+    /// The token of the next subscription.
+    tokens: u64,
     timer: Option<JoinHandle<Result<(), ractor::MessagingErr<ChannelMsg>>>>,
     generation: u64,
+}
+
+/// One subscription.
+#[derive(Debug)]
+struct Member {
+    sub: Arc<dyn Subscriber>,
+    /// Tells this subscription from an earlier one of the same actor (a shard's drop report
+    /// names the one it dropped).
+    token: u64,
+    /// The shard it is in (when the channel is sharded).
+    shard: usize,
 }
 
 impl ChannelState {
@@ -59,12 +82,18 @@ impl ChannelState {
         self.sync_count();
     }
 
+    /// Forget subscriber `id` (`tell`: and take it out of its shard, which has not dropped it
+    /// itself).
     fn remove(
         &mut self,
         myself: &ActorRef<ChannelMsg>,
         id: ActorId,
-    ) -> Option<Arc<dyn Subscriber>> {
-        let sub = self.subs.remove(&id)?;
+        tell: bool,
+    ) -> Result<Option<Arc<dyn Subscriber>>, ShardGone> {
+        let Some(m) = self.subs.remove(&id) else {
+            return Ok(None);
+        };
+        let sub = m.sub;
         myself.get_cell().unmonitor(sub.cell());
         if let Some(p) = &self.prefix {
             p.subscribed_clients.dec();
@@ -73,7 +102,47 @@ impl ChannelState {
         if self.subs.is_empty() {
             self.arm_timer(myself);
         }
-        Some(sub)
+        if let Some(shards) = &mut self.shards {
+            shards.remove(m.shard, id, tell)?;
+        }
+        Ok(Some(sub))
+    }
+
+    /// Add a subscription (not yet in `subs`), to a shard when the channel is sharded; shard the
+    /// channel when it grows past [`SHARD_ABOVE`].
+    fn add(
+        &mut self,
+        myself: &ActorRef<ChannelMsg>,
+        id: ActorId,
+        sub: Arc<dyn Subscriber>,
+    ) -> Result<(), ShardGone> {
+        let token = self.tokens;
+        self.tokens += 1;
+        let shard = match &mut self.shards {
+            Some(shards) => shards.add(id, token, Arc::clone(&sub))?,
+            None => 0,
+        };
+        self.subs.insert(id, Member { sub, token, shard });
+        self.added();
+        if self.shards.is_none() && self.subs.len() > SHARD_ABOVE {
+            let n = workers();
+            if n > 1 {
+                self.shard(myself, n)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Split the subscribers over `n` shards (from now on every publish goes through them).
+    fn shard(&mut self, myself: &ActorRef<ChannelMsg>, n: usize) -> Result<(), ShardGone> {
+        let mut shards = Shards::start(n, myself, &self.args.cid, &self.args.counters);
+        for (id, m) in &mut self.subs {
+            m.shard = shards.add(*id, m.token, Arc::clone(&m.sub))?;
+        }
+        self.args.shards.store(shards.len(), Ordering::Relaxed);
+        tracing::debug!(cid = %self.args.cid, shards = shards.len(), subscribers = self.subs.len(), "channel sharded");
+        self.shards = Some(shards);
+        Ok(())
     }
 
     fn cancel_timer(&mut self) {
@@ -96,21 +165,24 @@ impl ChannelState {
         );
     }
 
-    fn publish(&mut self, myself: &ActorRef<ChannelMsg>, d: &Payload) {
+    fn publish(&mut self, myself: &ActorRef<ChannelMsg>, d: &Payload) -> Result<(), ShardGone> {
         if crate::metrics::figures_on() {
             self.args.published.fetch_add(1, Ordering::Relaxed);
             self.args.counters.probe.delivered_to(self.subs.len());
         }
+        if let Some(shards) = &self.shards {
+            return shards.publish(d);
+        }
         let mut gone: Vec<(ActorId, bool)> = Vec::new();
-        for (id, sub) in &self.subs {
-            match sub.deliver(d) {
+        for (id, m) in &self.subs {
+            match m.sub.deliver(d) {
                 DeliverOutcome::Queued => {}
                 DeliverOutcome::Dead => gone.push((*id, false)),
                 DeliverOutcome::Overloaded => gone.push((*id, true)),
             }
         }
         for (id, slow) in gone {
-            if let Some(sub) = self.remove(myself, id)
+            if let Some(sub) = self.remove(myself, id, true)?
                 && slow
             {
                 self.args.counters.node.dropped_deliveries.inc();
@@ -118,6 +190,7 @@ impl ChannelState {
                 sub.kill_slow();
             }
         }
+        Ok(())
     }
 }
 
@@ -136,6 +209,8 @@ impl Actor for ChannelActor {
             args,
             prefix,
             subs: HashMap::new(),
+            shards: None,
+            tokens: 0,
             timer: None,
             generation: 0,
         };
@@ -150,8 +225,11 @@ impl Actor for ChannelActor {
         st: &mut ChannelState,
     ) -> Result<(), ActorProcessingErr> {
         st.cancel_timer();
-        for sub in st.subs.values() {
-            myself.get_cell().unmonitor(sub.cell());
+        // Dropping the shards aborts their tasks.
+        st.shards = None;
+        st.args.shards.store(0, Ordering::Relaxed);
+        for m in st.subs.values() {
+            myself.get_cell().unmonitor(m.sub.cell());
         }
         if let Some(p) = &st.prefix {
             p.subscribed_clients.add(-(st.subs.len() as i64));
@@ -186,13 +264,20 @@ impl Actor for ChannelActor {
                     }
                     return Ok(());
                 }
-                st.subs.insert(id, sub);
-                st.added();
+                st.add(&myself, id, sub)?;
             }
             ChannelMsg::Unsubscribe(id) => {
-                st.remove(&myself, id);
+                st.remove(&myself, id, true)?;
             }
-            ChannelMsg::Publish(d) => st.publish(&myself, &d),
+            ChannelMsg::Publish(d) => st.publish(&myself, &d)?,
+            ChannelMsg::ShardDropped { id, token } => {
+                if st.subs.get(&id).is_some_and(|m| m.token == token) {
+                    st.remove(&myself, id, false)?;
+                }
+            }
+            ChannelMsg::ShardFailed(i) => {
+                return Err(format!("channel {}: fan-out shard {i} failed", st.args.cid).into());
+            }
             ChannelMsg::IdleTimeout(generation) => {
                 if generation == st.generation && st.subs.is_empty() {
                     let report = PubSubMsg::ChannelIdle {
@@ -229,7 +314,7 @@ impl Actor for ChannelActor {
         match evt {
             SupervisionEvent::ActorTerminated(who, _, _)
             | SupervisionEvent::ActorFailed(who, _) => {
-                st.remove(&myself, who.get_id());
+                st.remove(&myself, who.get_id(), true)?;
             }
             _ => {}
         }

@@ -68,12 +68,14 @@ impl ManagerState {
         let template = self.registry.template(cid)?;
         let count = Arc::new(AtomicUsize::new(0));
         let published = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let shards = Arc::new(AtomicUsize::new(0));
         let args = ChannelArgs {
             cid: cid.to_string(),
             timeout: template.timeout,
             manager: myself.clone(),
             count: count.clone(),
             published: published.clone(),
+            shards: shards.clone(),
             counters: self.registry.counters.clone(),
         };
         let spawn_error = |e: &dyn std::fmt::Display| {
@@ -111,6 +113,7 @@ impl ManagerState {
             actor,
             subscribers: count,
             published,
+            shards,
             created: std::time::Instant::now(),
         };
         self.registry.insert(cid.to_string(), entry.clone());

@@ -40,4 +40,8 @@ pub(crate) enum ChannelMsg {
     StopIfIdle(RpcReplyPort<bool>),
     /// Whether the actor with this id is subscribed (the monitor's `/sessions/<sid>`).
     HasSubscriber(ActorId, RpcReplyPort<bool>),
+    /// From a fan-out shard (`shard.rs`): it dropped this subscription (dead or too slow).
+    ShardDropped { id: ActorId, token: u64 },
+    /// From a fan-out shard: its fan-out panicked and it ended (the channel fails).
+    ShardFailed(usize),
 }

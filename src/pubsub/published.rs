@@ -5,6 +5,7 @@
 //! own wire ([`Published::encoded`]). The first subscriber of a wire encodes (one `OnceLock` per
 //! wire slot), the others clone the shared frames (`Arc<[Arc<str>]>`).
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -60,6 +61,13 @@ impl Published {
 
     /// The frames of `wire`: encoded by the first caller of that wire, shared afterwards.
     pub fn encoded(&self, wire: &dyn Encoder) -> Frames {
+        self.encoded_ref(wire).into_owned()
+    }
+
+    /// [`Published::encoded`], borrowed from the cache when the wire has a slot: a delivery that
+    /// writes the frames at once touches no reference count (shared by every fan-out shard's
+    /// thread, so that would be a cache line bounced between cores per delivery).
+    pub fn encoded_ref(&self, wire: &dyn Encoder) -> Cow<'_, Frames> {
         let encode = || {
             self.encodes.fetch_add(1, Ordering::Relaxed);
             let frames = Frames::from(wire.encode_all(&self.items));
@@ -69,8 +77,8 @@ impl Published {
             frames
         };
         match self.cache.get(wire.slot()) {
-            Some(cell) => Arc::clone(cell.get_or_init(encode)),
-            None => encode(),
+            Some(cell) => Cow::Borrowed(cell.get_or_init(encode)),
+            None => Cow::Owned(encode()),
         }
     }
 

@@ -37,6 +37,8 @@ pub(crate) struct ChannelEntry {
     pub(crate) subscribers: Arc<AtomicUsize>,
     /// Publishes the channel fanned out, counted by the channel actor (the monitor's rates).
     pub(crate) published: Arc<AtomicU64>,
+    /// Fan-out shards the channel uses (0: its own loop), set by the channel actor.
+    pub(crate) shards: Arc<AtomicUsize>,
     /// When the channel started.
     pub(crate) created: std::time::Instant,
 }
@@ -50,6 +52,8 @@ pub struct ChannelStat {
     pub subscribers: usize,
     /// Publishes fanned out since it started.
     pub published: u64,
+    /// Fan-out shards it uses (0: it delivers in its own loop; see `pubsub::shard`).
+    pub shards: usize,
     /// Its actor id (a restarted or re-created channel has a new one).
     pub actor_id: String,
     /// Time since it started.
@@ -181,6 +185,7 @@ impl Registry {
             cid: c.to_owned(),
             subscribers: e.subscribers.load(Ordering::Relaxed),
             published: e.published.load(Ordering::Relaxed),
+            shards: e.shards.load(Ordering::Relaxed),
             actor_id: e.actor.get_id().to_string(),
             age: e.created.elapsed(),
         };

@@ -60,8 +60,9 @@ pub enum DeliverOutcome {
 
 /// A channel subscriber (the lead's `ClientHandle` implements it).
 ///
-/// Channels call these methods from inside their own message handler, so none of them may block
-/// or await: `deliver` must be a `try_send` into a bounded queue.
+/// Channels call these methods from inside their own message handler or from their fan-out shards'
+/// tasks (any thread; one channel's deliveries to a subscriber come one at a time, in publish order), so
+/// none of them may block or await: `deliver` must be a `try_send` into a bounded queue.
 pub trait Subscriber: Send + Sync + std::fmt::Debug + 'static {
     /// The subscriber's actor; the channel monitors it to learn about its death and keys
     /// subscriptions on its id.
@@ -70,6 +71,18 @@ pub trait Subscriber: Send + Sync + std::fmt::Debug + 'static {
     /// of the subscriber's wire (`p.encoded(wire)`: the first subscriber of a wire encodes, the
     /// others share its frames).
     fn deliver(&self, p: &Payload) -> DeliverOutcome;
+    /// Hand over several publishes, in order (a fan-out shard that fell behind hands over what
+    /// waits for it at once): as [`Subscriber::deliver`] of each, stopping at the first that is
+    /// not `Queued`. A subscriber may take them together (one socket write for all).
+    fn deliver_batch(&self, ps: &[Payload]) -> DeliverOutcome {
+        for p in ps {
+            match self.deliver(p) {
+                DeliverOutcome::Queued => {}
+                other => return other,
+            }
+        }
+        DeliverOutcome::Queued
+    }
     /// Ask the client to disconnect because it cannot keep up.
     fn kill_slow(&self);
 }

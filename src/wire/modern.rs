@@ -129,6 +129,26 @@ fn event_packet(nsp: &str, e: &Event) -> Option<Packet> {
     }))
 }
 
+/// An event without binary markers as its frame, written straight from the event's object (no
+/// packet or copy of its arguments is built); `None` for the other events, which go through
+/// [`event_packet`].
+fn event_frame(nsp: &str, e: &Event) -> Option<Arc<str>> {
+    let name = e.object.get("name")?.as_str()?;
+    let args = match e.object.get("args") {
+        Some(Value::Array(a)) => a.as_slice(),
+        None | Some(Value::Null) => &[],
+        Some(v) => std::slice::from_ref(v),
+    };
+    if args.iter().any(sio::has_markers) {
+        return None;
+    }
+    let id = e.ack.filter(|a| !a.with_data).map(|a| a.id);
+    let mut out = Vec::with_capacity(16 + name.len() + 16 * args.len());
+    out.push(b'4');
+    sio::encode_event_into(&mut out, nsp, id, name, args);
+    std::str::from_utf8(&out).ok().map(Arc::from)
+}
+
 fn message_event(nsp: &str, data: &Value) -> Packet {
     Packet::event(nsp, "message", vec![data.clone()], None)
 }
@@ -142,9 +162,12 @@ pub fn encode(nsp: Nsp, item: &Out) -> Arc<str> {
         Out::Connect => Packet::new(Kind::Connect, n),
         Out::Disconnect => Packet::new(Kind::Disconnect, n),
         Out::ConnectError(v) => Packet::with_data(Kind::ConnectError, n, v.clone()),
-        Out::Event(e) => match event_packet(n, e) {
-            Some(p) => p,
-            None => return Arc::from(""),
+        Out::Event(e) => match event_frame(n, e) {
+            Some(f) => return f,
+            None => match event_packet(n, e) {
+                Some(p) => p,
+                None => return Arc::from(""),
+            },
         },
         Out::Raw(v) if v.get("name").and_then(Value::as_str).is_some() => {
             match event_packet(n, &Event::new(v.clone())) {
@@ -192,7 +215,12 @@ pub fn incoming_event(p: Packet) -> In {
         id,
         with_data: true,
     });
-    let ns = if p.nsp == "/" { String::new() } else { p.nsp };
+    // The default namespace is the empty name, shared (no allocation per event).
+    let ns: Arc<str> = if p.nsp == "/" {
+        Arc::default()
+    } else {
+        Arc::from(p.nsp)
+    };
     In::Event(
         Event::new(Value::Object(object))
             .with_ack(ack)

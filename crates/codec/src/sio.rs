@@ -153,6 +153,35 @@ pub fn encode(p: &Packet) -> String {
     out
 }
 
+/// Appends the text of an EVENT without attachments, `2[<nsp>,][<id>][<name>,<args>...]`, to
+/// `out`: the bytes [`encode`] writes for `Packet::event(nsp, name, args.to_vec(), id)`, written
+/// straight from the borrowed name and arguments (no packet, JSON array or copy of the arguments
+/// is built). Arguments holding binary markers are the caller's to convert first.
+pub fn encode_event_into(
+    out: &mut Vec<u8>,
+    nsp: &str,
+    id: Option<u64>,
+    name: &str,
+    args: &[Value],
+) {
+    out.push(b'2');
+    if nsp != "/" && !nsp.is_empty() {
+        out.extend_from_slice(nsp.as_bytes());
+        out.push(b',');
+    }
+    if let Some(id) = id {
+        out.extend_from_slice(id.to_string().as_bytes());
+    }
+    out.push(b'[');
+    // Writing JSON into a vector cannot fail (values' keys are strings).
+    let _ = serde_json::to_writer(&mut *out, name);
+    for a in args {
+        out.push(b',');
+        let _ = serde_json::to_writer(&mut *out, a);
+    }
+    out.push(b']');
+}
+
 /// A decoded text packet: complete, or waiting for `attachments` binary messages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decoded {

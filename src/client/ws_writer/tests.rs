@@ -237,3 +237,39 @@ async fn a_sender_writes_into_many_idle_sockets_in_one_poll() {
         assert_eq!(read_all(peer).await, ["tick"]);
     }
 }
+
+/// Several publishes a fan-out shard had waiting go into an idle socket with one write, in
+/// order; while an item is queued (the connection is busy) they are refused whole, so that the
+/// caller queues them one by one behind it.
+#[tokio::test]
+async fn publishes_that_waited_together_are_written_together_or_not_at_all() {
+    let (server, peer) = pair().await;
+    let (_read, write) = server.into_split();
+    let mut sock = WsWriter::new(write, probe());
+    let figures = Arc::new(QueueFigures::default());
+    let (tx, mut rx) = channel_counted(8, Arc::clone(&figures));
+    let one: Arc<[Arc<str>]> = Arc::from([Arc::from("p1")]);
+    let two: Arc<[Arc<str>]> = Arc::from([Arc::from("p2a"), Arc::from("p2b")]);
+    let three: Arc<[Arc<str>]> = Arc::from([Arc::from("p3")]);
+    // Not lent yet (the connection is not waiting): refused, nothing written.
+    assert!(!tx.try_write_all(&[&one[..], &two[..]]));
+    {
+        let mut lending = std::pin::pin!(rx.recv_lending(&mut sock, true));
+        assert!(futures::poll!(lending.as_mut()).is_pending());
+        assert!(tx.try_write_all(&[&one[..], &two[..], &three[..]]));
+        assert!(futures::poll!(lending.as_mut()).is_pending());
+        assert_eq!(figures.items(), 0, "written, not queued");
+    }
+    // A control item waits in the queue: the connection has work first, so refused whole.
+    tx.try_send(WsOut::KeepAlive).unwrap();
+    {
+        let mut lending = std::pin::pin!(rx.recv_lending(&mut sock, true));
+        assert!(!tx.try_write_all(&[&one[..]]));
+        assert!(matches!(
+            lending.as_mut().now_or_never(),
+            Some(Woken::Item(Some(WsOut::KeepAlive)))
+        ));
+    }
+    drop(sock);
+    assert_eq!(read_all(peer).await, ["p1", "p2a", "p2b", "p3"]);
+}

@@ -132,6 +132,21 @@ pub struct Args {
     pub opened: Instant,
 }
 
+/// Every this many turns, a session's loop polls the HTTP side's inputs and its timer first.
+const FAIR_EVERY: u32 = 16;
+
+/// What one turn of a session's loop took.
+enum Turn {
+    /// An input from the HTTP side (`None`: the session's entry is gone).
+    Input(Option<EioIn>),
+    /// A read from the WebSocket.
+    Read(Result<Incoming, ReadError>),
+    /// A namespace socket's output: its index and the item (`None`: its queue ended).
+    Output(usize, Option<WsOut>),
+    /// The timer fired.
+    Timer,
+}
+
 /// Start a polling session's task.
 pub fn spawn(args: Box<Args>) {
     tokio::spawn(run(args));
@@ -334,6 +349,8 @@ pub async fn run(args: Box<Args>) {
     let timer = sleep_until(far_away());
     tokio::pin!(timer);
     let mut armed: Option<Instant> = None;
+    let mut turns: u32 = 0;
+    let mut output_next = false;
     while !st.closed {
         let timer_at = [
             st.connect_deadline,
@@ -350,8 +367,41 @@ pub async fn run(args: Box<Args>) {
             armed = timer_at;
             timer.as_mut().reset(timer_at.unwrap_or_else(far_away));
         }
-        tokio::select! {
-            input = rx.next() => match input {
+        // The branch expected to fire is polled first: a client's frame is mostly answered by
+        // its socket's output (the reply), and that output by the client's next frame. Polling
+        // an idle input is not free (it touches the session's cold memory and registers a
+        // waker), and an unbiased select polls half of them on average. Read and output take
+        // turns at being first, so neither starves the other; the HTTP side's inputs and the
+        // timer come first every `FAIR_EVERY` turns, and whenever both others wait.
+        turns = turns.wrapping_add(1);
+        let turn = if turns.is_multiple_of(FAIR_EVERY) {
+            tokio::select! {
+                biased;
+                () = &mut timer => Turn::Timer,
+                i = rx.next() => Turn::Input(i),
+                r = read(&mut st.ws), if !st.hold => Turn::Read(r),
+                (i, out) = std::future::poll_fn(|cx| st.namespaces.poll_output(cx)) => Turn::Output(i, out),
+            }
+        } else if output_next {
+            tokio::select! {
+                biased;
+                (i, out) = std::future::poll_fn(|cx| st.namespaces.poll_output(cx)) => Turn::Output(i, out),
+                r = read(&mut st.ws), if !st.hold => Turn::Read(r),
+                i = rx.next() => Turn::Input(i),
+                () = &mut timer => Turn::Timer,
+            }
+        } else {
+            tokio::select! {
+                biased;
+                r = read(&mut st.ws), if !st.hold => Turn::Read(r),
+                (i, out) = std::future::poll_fn(|cx| st.namespaces.poll_output(cx)) => Turn::Output(i, out),
+                i = rx.next() => Turn::Input(i),
+                () = &mut timer => Turn::Timer,
+            }
+        };
+        output_next = matches!(turn, Turn::Read(_));
+        match turn {
+            Turn::Input(input) => match input {
                 Some(i) => {
                     // A deadline that passed before this input is honoured first, even if its
                     // timer has not fired yet: a request just after a missed heartbeat finds the
@@ -369,26 +419,30 @@ pub async fn run(args: Box<Args>) {
                 }
                 None => st.close(CloseReason::ClientGone, Packet::Close),
             },
-            r = read(&mut st.ws), if !st.hold => {
+            Turn::Read(r) => {
                 if let Some(c) = st.ws_frame(r) {
                     st.connect_boxed(c).await;
                 }
             }
-            (i, out) = std::future::poll_fn(|cx| st.namespaces.poll_output(cx)) => {
+            Turn::Output(i, out) => {
                 st.socket_output(i, out);
                 // What the sockets queued meanwhile shares the socket write.
                 for _ in 1..MAX_BATCH {
-                    let Some((i, out)) = st.namespaces.try_output() else { break };
+                    let Some((i, out)) = st.namespaces.try_output() else {
+                        break;
+                    };
                     st.socket_output(i, Some(out));
                 }
                 if !st.hold && !st.held.is_empty() {
                     for i in std::mem::take(&mut st.held) {
-                        if st.closed { break; }
+                        if st.closed {
+                            break;
+                        }
                         st.input(i).await;
                     }
                 }
             }
-            () = &mut timer => {
+            Turn::Timer => {
                 // Fired: re-armed on the next round even if the deadline stays the same.
                 armed = None;
                 st.timers();
@@ -609,6 +663,12 @@ impl State {
                     self.probe_frame(&text);
                     return None;
                 }
+                if self.mode == Mode::SocketIo
+                    && let Some(message) = text.strip_prefix('4')
+                {
+                    // A message, nearly every frame: decoded from the frame's text in place.
+                    return self.message(message);
+                }
                 match eio::decode_packet(&text, self.rev, false) {
                     Ok(p) => return self.packet(p, true),
                     Err(_) => self.close(CloseReason::ClientGone, Packet::Close),
@@ -722,11 +782,7 @@ impl State {
                     self.queue.push_back(Packet::Message(text));
                     return None;
                 }
-                match self.assembler.push_text(&text) {
-                    Ok(Some(p)) => return self.sio(p),
-                    Ok(None) => {}
-                    Err(e) => self.malformed(&e.to_string()),
-                }
+                return self.message(&text);
             }
             Packet::Binary(data) => {
                 if self.mode == Mode::Echo {
@@ -744,6 +800,18 @@ impl State {
             Packet::Open(_) | Packet::Upgrade => {
                 self.malformed("unexpected packet type");
             }
+        }
+        None
+    }
+
+    /// The text of a message packet in Socket.IO mode: a Socket.IO packet (a CONNECT is
+    /// returned, to be run), or the start of a binary one.
+    #[must_use]
+    fn message(&mut self, text: &str) -> Option<sio::Packet> {
+        match self.assembler.push_text(text) {
+            Ok(Some(p)) => return self.sio(p),
+            Ok(None) => {}
+            Err(e) => self.malformed(&e.to_string()),
         }
         None
     }

@@ -317,6 +317,19 @@ proptest! {
     }
 
     #[test]
+    fn event_into_matches_encode(
+        nsp in "(|/|/[a-z]{1,6})",
+        id in proptest::option::of(0u64..=MAX_ACK_ID),
+        name in ".{0,8}",
+        args in proptest::collection::vec(json_value(), 0..4),
+    ) {
+        let mut out = b"4".to_vec();
+        encode_event_into(&mut out, &nsp, id, &name, &args);
+        let packet = Packet::event(&nsp, &name, args, id);
+        prop_assert_eq!(String::from_utf8(out).unwrap(), format!("4{}", encode(&packet)));
+    }
+
+    #[test]
     fn never_panics(s in ".*", b in proptest::collection::vec(any::<u8>(), 0..8)) {
         let _ = decode(&s, 10);
         let mut a = Assembler::new(3);
