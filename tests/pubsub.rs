@@ -6,7 +6,6 @@ mod recorder;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use codec::event::{InternalEvent, parse_internal_events};
 use hive::config::{ChannelTemplate, Ordered, PubsubSection};
@@ -14,7 +13,7 @@ use hive::events::Out;
 use hive::metrics::Metrics;
 use hive::pubsub::{Payload, Privilege, PubSub, Published, Subscriber};
 use otp::{DynamicHandle, DynamicSpec, Intensity};
-use recorder::{Recorder, frames, next, wait_until};
+use recorder::{Recorder, frames, next, wait_status, wait_until};
 
 fn cfg(entries: &[(&str, &str, u64)]) -> PubsubSection {
     PubsubSection {
@@ -69,21 +68,6 @@ fn raw(frame: impl Into<String>) -> Payload {
 /// Publish one raw item (its 0.9 frame is `frame`).
 fn publish(ps: &PubSub, p: Privilege, cids: &[&str], frame: impl Into<String>) {
     ps.publish(p, &ids(cids), raw(frame));
-}
-
-async fn wait_status(ps: &PubSub, cid: &str, n: usize) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let got = ps.status(cid).await.ok();
-        if got == Some(n) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "status({cid}) stuck at {got:?}, want {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 /// HIVE.md 8.3 join + publish: a channel is created on first join and fans frames out.

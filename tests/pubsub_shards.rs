@@ -5,6 +5,8 @@
 //! without holding the others up, and the shards live and die with their channel.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+#[path = "support/publish_order.rs"]
+mod publish_order;
 #[path = "pubsub/recorder.rs"]
 mod recorder;
 
@@ -18,7 +20,7 @@ use hive::metrics::Metrics;
 use hive::pubsub::{DeliverOutcome, Payload, Privilege, PubSub, Published, Subscriber};
 use otp::{DynamicHandle, DynamicSpec, Intensity};
 use ractor::ActorCell;
-use recorder::{Recorder, frames, next, wait_until};
+use recorder::{Recorder, frames, next, wait_status, wait_until};
 use tokio::sync::mpsc;
 
 /// More than the channel's sharding threshold (256).
@@ -51,21 +53,6 @@ async fn join(ps: &PubSub, cid: &str, sub: Arc<dyn Subscriber>) {
     ps.join(Privilege::Public, &ids(&[cid]), sub)
         .await
         .unwrap_or_else(|e| panic!("join {cid}: {e:?}"));
-}
-
-async fn wait_status(ps: &PubSub, cid: &str, n: usize) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let got = ps.status(cid).await.ok();
-        if got == Some(n) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "status({cid}) stuck at {got:?}, want {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 /// The fan-out shards the channel `cid` uses.
@@ -139,22 +126,7 @@ async fn a_large_channel_shards_and_every_subscriber_gets_every_publish_in_one_o
         for _ in 0..PUBLISHERS * EACH {
             got.push(text(&next(rx).await));
         }
-        for p in 0..PUBLISHERS {
-            let mine: Vec<usize> = got
-                .iter()
-                .filter_map(|t| t.strip_prefix(&format!("{p}:")))
-                .map(|i| i.parse().unwrap())
-                .collect();
-            assert_eq!(
-                mine,
-                (0..EACH).collect::<Vec<_>>(),
-                "publisher {p} in order"
-            );
-        }
-        match &first {
-            None => first = Some(got),
-            Some(f) => assert_eq!(&got, f, "every subscriber sees the channel's one order"),
-        }
+        publish_order::check(got, PUBLISHERS, EACH, &mut first);
         assert!(rx.try_recv().is_err(), "nothing delivered twice");
     }
     ps.stop();

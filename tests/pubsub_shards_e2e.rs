@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "support/publish_order.rs"]
+mod publish_order;
 #[path = "support/raw_ws.rs"]
 mod raw_ws;
 
@@ -99,22 +101,7 @@ async fn fan_out_in_order(direct: bool) {
             .await
             .expect("every session gets every publish")
             .unwrap();
-        for p in 0..PUBLISHERS {
-            let mine: Vec<usize> = got
-                .iter()
-                .filter_map(|t| t.strip_prefix(&format!("{p}:")))
-                .map(|i| i.parse().unwrap())
-                .collect();
-            assert_eq!(
-                mine,
-                (0..EACH).collect::<Vec<_>>(),
-                "publisher {p} in order"
-            );
-        }
-        match &first {
-            None => first = Some(got),
-            Some(f) => assert_eq!(&got, f, "every session in the channel's one order"),
-        }
+        publish_order::check(got, PUBLISHERS, EACH, &mut first);
     }
     assert_eq!(h.metric("pubsub.dropped_deliveries"), 0);
     h.stop().await;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use hive::pubsub::{DeliverOutcome, Payload, Subscriber};
+use hive::pubsub::{DeliverOutcome, Payload, PubSub, Subscriber};
 use hive::wire::Wire;
 use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, ActorStatus};
 use tokio::sync::{Notify, mpsc};
@@ -175,6 +175,22 @@ pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Waits (up to 10 s) until channel `cid` reports `n` subscribers.
+pub async fn wait_status(ps: &PubSub, cid: &str, n: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = ps.status(cid).await.ok();
+        if got == Some(n) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "status({cid}) stuck at {got:?}, want {n}"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
