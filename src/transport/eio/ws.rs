@@ -25,6 +25,14 @@ use crate::http_edge::EdgeStream;
 use crate::transport::TransportCtx;
 use crate::transport::ws_reader::FrameReader;
 
+/// How long a session opened over WebSocket waits after its 101 before it sends its open packet.
+/// Frames are allowed right after the 101, but a client that gets the 101 and the open packet in
+/// one read may report the open packet before its own `open` event has been handled (Node's `ws`
+/// does: the official Engine.IO test suite's clients then miss the handshake, and an EIO3 one,
+/// which the server never pings, waits forever). The reference server's open packet leaves in a
+/// later write; this keeps the two apart on an idle machine at the cost of 2 ms per connect.
+const OPEN_AFTER_101: Duration = Duration::from_millis(2);
+
 /// The socket of a completed upgrade (`None` if it did not complete).
 async fn accepted(fut: upgrade::UpgradeFut, max: usize) -> Option<WsConn> {
     let upgraded = match fut.await {
@@ -83,6 +91,7 @@ pub async fn open(
         let max = args.ctx.config.socketio.max_payload;
         match accepted(fut, max).await {
             Some(conn) => {
+                tokio::time::sleep(OPEN_AFTER_101).await;
                 args.conn = Some(conn);
                 session::run(args).await;
             }
