@@ -185,9 +185,9 @@ impl ChannelState {
             if let Some(sub) = self.remove(myself, id, true)?
                 && slow
             {
-                self.args.counters.node.dropped_deliveries.inc();
-                tracing::warn!(cid = %self.args.cid, subscriber = %id, "slow subscriber dropped");
-                sub.kill_slow();
+                self.args
+                    .counters
+                    .slow_dropped(&self.args.cid, id, sub.as_ref());
             }
         }
         Ok(())

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::subscriber::Subscriber;
 use crate::metrics::{Metrics, PubsubMetrics, PubsubPrefixMetrics};
 
 /// Node-wide pub-sub counters plus the per-prefix sets.
@@ -30,6 +31,14 @@ impl PubsubCounters {
                     .collect(),
             ),
         }
+    }
+
+    /// A subscriber of `cid` that could not keep up was dropped: count it, say so, and ask it to
+    /// disconnect (the channel's own fan-out loop and its shards alike).
+    pub(crate) fn slow_dropped(&self, cid: &str, id: ractor::ActorId, sub: &dyn Subscriber) {
+        self.node.dropped_deliveries.inc();
+        tracing::warn!(cid = %cid, subscriber = %id, "slow subscriber dropped");
+        sub.kill_slow();
     }
 
     /// The counters of the prefix of `cid`, when that prefix is configured.

@@ -252,9 +252,7 @@ impl Part {
                 continue;
             };
             if slow {
-                ctx.counters.node.dropped_deliveries.inc();
-                tracing::warn!(cid = %ctx.cid, subscriber = %id, "slow subscriber dropped");
-                sub.kill_slow();
+                ctx.counters.slow_dropped(&ctx.cid, id, sub.as_ref());
             }
             // A channel that is gone has nothing left to forget.
             let _ = ctx.channel.cast(ChannelMsg::ShardDropped { id, token });
