@@ -116,6 +116,9 @@ pub async fn start(config: Config, opts: StartOptions) -> Result<RunningHive, Hi
         tables: Arc::clone(&tables),
         connectors: connectors_slot.clone(),
         pubsub: pubsub_slot.clone(),
+        initial_state: Arc::new(crate::state::initial_map(
+            &config.clients.state.initial_value,
+        )),
     });
     let router = Router::new(
         config.hive.max_client_slots as usize,

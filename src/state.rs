@@ -7,7 +7,7 @@
 pub mod local;
 pub mod redis;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -27,22 +27,6 @@ pub fn initial_map(initial: &Value) -> StateMap {
             m
         }
     }
-}
-
-/// [`initial_map`] of `initial`, one map shared by every session that has not written its state
-/// yet (`sm.local` copies it on the first write): the last value asked for is kept, so a node
-/// builds it once per configuration instead of once per session.
-pub fn shared_initial_map(initial: &Value) -> Arc<StateMap> {
-    static LAST: Mutex<Option<(Value, Arc<StateMap>)>> = Mutex::new(None);
-    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((v, m)) = &*last
-        && v == initial
-    {
-        return Arc::clone(m);
-    }
-    let m = Arc::new(initial_map(initial));
-    *last = Some((initial.clone(), Arc::clone(&m)));
-    m
 }
 
 /// One session's state store.

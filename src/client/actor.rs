@@ -29,9 +29,7 @@ use crate::hooks::engine::{dispatch, run_chain};
 use crate::hooks::{Cx, Flow, HookTable, Services, Trigger};
 use crate::metrics::{ClientStateMetrics, Counter};
 use crate::pubsub::{Privilege, Subscriber};
-use crate::state::{
-    StateStore, local::LocalState, redis::RedisState, redis::redis_state_args, shared_initial_map,
-};
+use crate::state::{StateStore, local::LocalState, redis::RedisState, redis::redis_state_args};
 use codec::event::InternalEvent;
 
 /// The client actor (stateless; everything lives in [`ClientState`]).
@@ -196,7 +194,7 @@ impl Actor for ClientActor {
         };
         let m = services.metrics.state_mgr();
         m.call(&m.init);
-        if let Err(e) = store.init(shared_initial_map(&desc.initial_value)).await {
+        if let Err(e) = store.init(Arc::clone(&services.initial_state)).await {
             m.errors.inc();
             return Err(e.into());
         }

@@ -157,6 +157,9 @@ pub struct Services {
     pub connectors: Slot<Connectors>,
     /// Pub-sub (the current incarnation of pubsub_sup).
     pub pubsub: Slot<PubSub>,
+    /// The sessions' initial state (`clients.state.initial_value` as a map), built once and shared
+    /// by every session until it first writes its state (`sm.local` copies it then).
+    pub initial_state: Arc<crate::state::StateMap>,
 }
 
 impl Services {
