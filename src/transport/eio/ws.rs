@@ -17,9 +17,10 @@ use http_body_util::Full;
 use hyper::body::Incoming as Body;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio_util::either::Either;
 
 use super::session::{self, EioIn};
-use super::ws_conn::{WsConn, WsIo, close_aside};
+use super::ws_conn::{WsConn, close_aside};
 use super::{Entry, bad};
 use crate::http_edge::EdgeStream;
 use crate::transport::TransportCtx;
@@ -46,12 +47,12 @@ async fn accepted(fut: upgrade::UpgradeFut, max: usize) -> Option<WsConn> {
         Ok(parts) => {
             let (tcp, slot) = parts.io.into_inner().into_parts();
             WsConn::new(
-                FrameReader::new(WsIo::Tcp(tcp), &parts.read_buf, max),
+                FrameReader::new(Either::Left(tcp), &parts.read_buf, max),
                 Some(slot),
             )
         }
         Err(up) => WsConn::new(
-            FrameReader::new(WsIo::Upgraded(TokioIo::new(up)), &[], max),
+            FrameReader::new(Either::Right(TokioIo::new(up)), &[], max),
             None,
         ),
     })

@@ -1,70 +1,24 @@
 //! The socket of an Engine.IO session's WebSocket, as its session task holds it: the frame
 //! reader over the upgraded stream, and the listener's connection slot.
 
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::FutureExt;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio_util::either::Either;
 
 use crate::http_edge::ConnSlot;
 use crate::transport::ws_reader::FrameReader;
 use crate::transport::ws_write::{WriteEnd, write_within};
 use codec::ws::{encode_frame, opcode};
 
-/// An upgraded socket: the listener's TCP stream (the common case), or hyper's upgraded I/O.
-#[derive(Debug)]
-pub enum WsIo {
-    /// The accepted TCP stream, taken back from the HTTP edge.
-    Tcp(TcpStream),
-    /// Any other upgraded I/O.
-    Upgraded(TokioIo<Upgraded>),
-}
-
-impl AsyncRead for WsIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WsIo::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            WsIo::Upgraded(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for WsIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            WsIo::Tcp(s) => Pin::new(s).poll_write(cx, buf),
-            WsIo::Upgraded(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WsIo::Tcp(s) => Pin::new(s).poll_flush(cx),
-            WsIo::Upgraded(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WsIo::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            WsIo::Upgraded(s) => Pin::new(s).poll_shutdown(cx),
-        }
-    }
-}
+/// An upgraded socket: the listener's TCP stream, taken back from the HTTP edge (the common
+/// case), or any other upgraded I/O from hyper (tokio-util's `Either` reads and writes whichever
+/// it holds).
+pub type WsIo = Either<TcpStream, TokioIo<Upgraded>>;
 
 /// One WebSocket of a session: its frame reader over the socket, and the listener's connection
 /// slot, held as long as the socket.
