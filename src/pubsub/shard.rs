@@ -44,6 +44,10 @@ pub(crate) const SHARD_ABOVE: usize = 256;
 /// Messages queued on lots of shards at once are taken in batches of up to this many per wake.
 const BATCH: usize = 32;
 
+/// How many subscribers ahead a shard warms ([`Subscriber::warm`]): a step each, the session's
+/// shortcut, then its connection queue.
+const WARM: usize = 2;
+
 /// How many shards a channel running on the current runtime splits into: one per worker thread
 /// (1 on a single-threaded runtime, where sharding gains nothing).
 pub(crate) fn workers() -> usize {
@@ -236,6 +240,13 @@ impl Part {
     fn publish(&mut self, ps: &[Payload], ctx: &Ctx) {
         let mut gone: Vec<(usize, bool)> = Vec::new();
         for (i, (_, _, sub)) in self.members.iter().enumerate() {
+            // The subscribers ahead, one pointer deeper the nearer they are: by its turn, what
+            // a subscriber's delivery reads has been loaded a step at a time, alongside others.
+            for ahead in 1..=WARM {
+                if let Some((_, _, next)) = self.members.get(i + ahead) {
+                    next.warm(WARM - ahead);
+                }
+            }
             let outcome = match ps {
                 [p] => sub.deliver(p),
                 ps => sub.deliver_batch(ps),
