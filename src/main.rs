@@ -6,6 +6,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use hive::cli::{Cli, Command, check_config};
 
+/// See `Cargo.toml` for why the daemon does not use the system allocator.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The one-thread runtime of the client subcommands (`tree`, `top`), or the exit code when it
 /// cannot start.
 fn small_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {

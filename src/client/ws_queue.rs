@@ -11,10 +11,10 @@
 //! itself (under the lock it takes anyway) and by the client actor (its outbox), read by the
 //! monitor without a message.
 //!
-//! Direct writes: while a 0.9 WebSocket connection waits with nothing to write
-//! ([`WsReceiver::recv_lending`]), its socket's write end ([`WsWriter`]) is lent to the queue, and
-//! a sender whose item is frames writes them into the socket itself when nothing is queued before
-//! them: no push, no wake, no task poll. The choice and the write are made under the queue's
+//! Direct writes: while a 0.9 WebSocket connection (or an Engine.IO session on WebSocket) waits
+//! with nothing to write ([`WsReceiver::recv_lending`]), its socket's write end ([`WsWriter`]) is
+//! lent to the queue, and a sender whose item is frames that the writer takes writes them into the
+//! socket itself when nothing is queued before them: no push, no wake, no task poll. The choice and the write are made under the queue's
 //! lock, so they keep the queue's order: what the socket does not take at once stays in the writer
 //! and the connection task, woken, writes it before anything else; while it does, senders queue.
 
@@ -264,7 +264,7 @@ fn direct(st: &mut State, groups: &[&[Arc<str>]]) -> Option<Option<Waker>> {
     if !st.items.is_empty() {
         return None;
     }
-    let lent = st.lent.as_mut().filter(|l| l.idle())?;
+    let lent = st.lent.as_mut().filter(|l| l.idle() && l.takes(groups))?;
     match lent.write_now(groups) {
         Wrote::All => Some(None),
         // The rest waits in the writer: the connection takes it back and finishes.

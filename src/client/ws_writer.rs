@@ -127,6 +127,9 @@ pub(super) struct Parts<W: ?Sized> {
     /// The publish time of a sampled delivery in `rest` (recorded once it is written).
     timed: Option<Instant>,
     probe: Arc<DeliveryProbe>,
+    /// Which frames a sender may write itself (the others are queued for the connection task,
+    /// which completes or rewrites them).
+    takes: fn(&str) -> bool,
     io: W,
 }
 
@@ -144,10 +147,21 @@ pub(super) enum Wrote {
 impl WsWriter {
     /// A writer over `io`, timing sampled deliveries in `probe`.
     pub fn new(io: impl WsIo + 'static, probe: Arc<DeliveryProbe>) -> Self {
+        Self::taking(io, probe, |_| true)
+    }
+
+    /// A writer over `io` whose senders write only the frames `takes` accepts (a sender's other
+    /// frames are queued, as while the writer is not lent).
+    pub fn taking(
+        io: impl WsIo + 'static,
+        probe: Arc<DeliveryProbe>,
+        takes: fn(&str) -> bool,
+    ) -> Self {
         Self(Some(Parts {
             rest: Vec::new(),
             timed: None,
             probe,
+            takes,
             io: io.into_end(),
         }))
     }
@@ -174,6 +188,11 @@ impl Inner {
     /// Nothing waits to be written after a sender's partial write.
     pub(super) fn idle(&self) -> bool {
         self.rest.is_empty()
+    }
+
+    /// A sender may write every frame of `groups` itself.
+    pub(super) fn takes(&self, groups: &[&[Arc<str>]]) -> bool {
+        groups.iter().all(|g| g.iter().all(|f| (self.takes)(f)))
     }
 
     /// Sender side: frame every group of `groups` in turn (one text frame per message; several

@@ -144,8 +144,9 @@ pub struct HiveSection {
     /// Pong deadline after each keep-alive ping on a WebSocket (ms).
     #[serde(default = "d_ws_ping")]
     pub websocket_ping_timeout: u64,
-    /// Let channels and client actors write ready frames into an idle 0.9 WebSocket's socket
-    /// themselves (`client::ws_writer`), instead of waking its connection task (default true).
+    /// Let channels and client actors write ready frames into an idle 0.9 WebSocket's socket, or
+    /// an idle Engine.IO 4 session's WebSocket, themselves (`client::ws_writer`), instead of
+    /// waking its connection or session task (default true).
     #[serde(default = "d_true")]
     pub websocket_direct_write: bool,
     /// The original's VM process limit; used here as a cap on live actors of the clients supervisor.

@@ -273,3 +273,46 @@ async fn publishes_that_waited_together_are_written_together_or_not_at_all() {
     drop(sock);
     assert_eq!(read_all(peer).await, ["p1", "p2a", "p2b", "p3"]);
 }
+
+#[tokio::test]
+async fn senders_write_only_the_frames_the_writer_takes() {
+    let (server, peer) = pair().await;
+    let (_read, write) = server.into_split();
+    let mut sock = WsWriter::taking(write, probe(), |f| !f.starts_with('!'));
+    let (tx, mut rx) = channel_counted(8, Arc::default());
+    {
+        let mut lending = std::pin::pin!(rx.recv_lending(&mut sock, true));
+        assert!(futures::poll!(lending.as_mut()).is_pending());
+        tx.try_send(frames("a")).unwrap();
+        // Taken: written by the sender.
+        assert!(futures::poll!(lending.as_mut()).is_pending());
+        // Not taken: queued for the connection, and what follows it queues behind it.
+        tx.try_send(frames("!b")).unwrap();
+        tx.try_send(frames("c")).unwrap();
+        // A group with one frame the writer does not take is queued whole.
+        tx.try_send(WsOut::Frames(vec![Arc::from("d"), Arc::from("!e")]))
+            .unwrap();
+        match lending.as_mut().await {
+            Woken::Item(Some(WsOut::Frames(f))) => assert_eq!(&*f[0], "!b"),
+            other => panic!("expected the queued frame, got {other:?}"),
+        }
+    }
+    let mut buf = Vec::new();
+    for _ in 0..2 {
+        match rx.try_recv() {
+            Some(WsOut::Frames(f)) => super::text_frames(&mut buf, &f),
+            other => panic!("expected queued frames, got {other:?}"),
+        }
+    }
+    assert!(rx.try_recv().is_none());
+    // The connection writes what was queued, in order, after the sender's frame.
+    let mut first = Vec::new();
+    super::text_frames(&mut first, &[Arc::from("!b")]);
+    first.extend_from_slice(&buf);
+    write_within(&mut sock, &first, Duration::from_secs(5))
+        .await
+        .ok()
+        .expect("the write end came back");
+    drop(sock);
+    assert_eq!(read_all(peer).await, ["a", "!b", "c", "d", "!e"]);
+}

@@ -10,6 +10,9 @@
 //! through the router (which runs `on_connect`), routes events to the socket of their namespace as
 //! neutral [`crate::events::In`] items, and completes the packets whose spelling depends on the
 //! revision (the CONNECT answer carries the socket id in protocol 5; protocol 4 has none).
+//! While an EIO4 WebSocket session with one joined namespace waits idle, it lends its socket's
+//! write end to that socket's queue, so that the client actor (its reply) or a channel (a
+//! publish) writes frames that go out unchanged into the socket itself, without waking this task.
 //!
 //! Rules (see docs/protocol-modern.md): the server pings in EIO4 and answers pings in EIO3;
 //! a second concurrent poll, a parse error, a malformed Socket.IO packet, a packet for a namespace
@@ -30,16 +33,16 @@ use futures::StreamExt;
 use futures::channel::mpsc;
 use hyper::StatusCode;
 use serde_json::{Map, Value, json};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until};
 
 use super::Mode;
-use super::ws_conn::{WsConn, close_aside};
-use crate::client::ws_queue::{self, WsOut, WsReceiver};
+use super::ws_conn::{ReadIo, WsConn, close_aside};
+use crate::client::ws_queue::{self, Woken, WsOut, WsReceiver};
+use crate::client::ws_writer::WsWriter;
 use crate::client::{ClientHandle, CloseReason, Sink};
 use crate::transport::TransportCtx;
-use crate::transport::ws_reader::ReadError;
+use crate::transport::ws_reader::{FrameReader, ReadError};
 use crate::transport::ws_write::WriteEnd;
 use crate::wire::Wire;
 use crate::wire::modern::{self, Nsp};
@@ -143,6 +146,8 @@ enum Turn {
     Read(Result<Incoming, ReadError>),
     /// A namespace socket's output: its index and the item (`None`: its queue ended).
     Output(usize, Option<WsOut>),
+    /// A sender wrote into the lent socket only in part: the rest waits in the write end.
+    Rest,
     /// The timer fired.
     Timer,
 }
@@ -266,11 +271,45 @@ fn far_away() -> Instant {
 }
 
 /// The next frame of the session's WebSocket (pending while there is none). Cancel safe.
-async fn read(ws: &mut Option<WsConn>) -> Result<Incoming, ReadError> {
-    match ws {
-        Some(c) => c.reader.next().await,
+async fn read(reader: Option<&mut FrameReader<ReadIo>>) -> Result<Incoming, ReadError> {
+    match reader {
+        Some(r) => r.next().await,
         None => std::future::pending().await,
     }
+}
+
+/// The next output of the namespace sockets. With `lend` (the session's only socket is joined
+/// and its WebSocket idle: [`State::lendable`]), the socket's write end is lent to that socket's
+/// queue meanwhile, so that the client actor, or a channel, writes frames that go out unchanged
+/// into the socket itself; it is back with the session when this returns or is dropped. Cancel
+/// safe.
+async fn output(sockets: &mut Sockets, lend: Option<&mut WsWriter>) -> Turn {
+    if let Some(w) = lend
+        && let [(_, ns)] = &mut sockets.0[..]
+        && let Some(rx) = ns.rx.as_mut()
+    {
+        return match rx.recv_lending(w, true).await {
+            Woken::Item(out) => {
+                if out.is_none() {
+                    ns.rx = None;
+                }
+                Turn::Output(0, out)
+            }
+            Woken::Rest => Turn::Rest,
+        };
+    }
+    let (i, out) = std::future::poll_fn(|cx| sockets.poll_output(cx)).await;
+    Turn::Output(i, out)
+}
+
+/// Whether a namespace socket's frame `f` goes to an EIO4 WebSocket unchanged: one text packet
+/// that is neither a CONNECT answer nor a CONNECT_ERROR (which the session completes) nor
+/// followed by attachments. Such frames may be written by the socket's senders themselves.
+pub(super) fn unchanged(f: &str) -> bool {
+    let b = f.as_bytes();
+    b.first() == Some(&b'4')
+        && !matches!(b.get(1), Some(b'0' | b'4') | None)
+        && !b.contains(&b'\x1e')
 }
 
 impl State {
@@ -374,27 +413,33 @@ pub async fn run(args: Box<Args>) {
         // turns at being first, so neither starves the other; the HTTP side's inputs and the
         // timer come first every `FAIR_EVERY` turns, and whenever both others wait.
         turns = turns.wrapping_add(1);
+        let lend = st.lendable();
+        let (reader, writer) = match st.ws.as_mut() {
+            Some(c) => (Some(&mut c.reader), lend.then_some(&mut c.writer)),
+            None => (None, None),
+        };
+        let sockets = &mut st.namespaces;
         let turn = if turns.is_multiple_of(FAIR_EVERY) {
             tokio::select! {
                 biased;
                 () = &mut timer => Turn::Timer,
                 i = rx.next() => Turn::Input(i),
-                r = read(&mut st.ws), if !st.hold => Turn::Read(r),
-                (i, out) = std::future::poll_fn(|cx| st.namespaces.poll_output(cx)) => Turn::Output(i, out),
+                r = read(reader), if !st.hold => Turn::Read(r),
+                t = output(sockets, writer) => t,
             }
         } else if output_next {
             tokio::select! {
                 biased;
-                (i, out) = std::future::poll_fn(|cx| st.namespaces.poll_output(cx)) => Turn::Output(i, out),
-                r = read(&mut st.ws), if !st.hold => Turn::Read(r),
+                t = output(sockets, writer) => t,
+                r = read(reader), if !st.hold => Turn::Read(r),
                 i = rx.next() => Turn::Input(i),
                 () = &mut timer => Turn::Timer,
             }
         } else {
             tokio::select! {
                 biased;
-                r = read(&mut st.ws), if !st.hold => Turn::Read(r),
-                (i, out) = std::future::poll_fn(|cx| st.namespaces.poll_output(cx)) => Turn::Output(i, out),
+                r = read(reader), if !st.hold => Turn::Read(r),
+                t = output(sockets, writer) => t,
                 i = rx.next() => Turn::Input(i),
                 () = &mut timer => Turn::Timer,
             }
@@ -442,6 +487,8 @@ pub async fn run(args: Box<Args>) {
                     }
                 }
             }
+            // Written by the turn's flush, before anything else.
+            Turn::Rest => {}
             Turn::Timer => {
                 // Fired: re-armed on the next round even if the deadline stays the same.
                 armed = None;
@@ -456,7 +503,7 @@ pub async fn run(args: Box<Args>) {
     gauge.dec();
     if let Some(ws) = st.ws.as_mut() {
         // The last frames went out with the close: end the socket.
-        let _ = tokio::time::timeout(st.patience, ws.reader.get_mut().shutdown()).await;
+        ws.shutdown(st.patience).await;
         st.ctx.websocket.hang_up.inc();
     }
 }
@@ -1008,12 +1055,20 @@ impl State {
     /// nothing queued, and `f` one text packet that is neither a CONNECT answer nor a
     /// CONNECT_ERROR (which the session completes) nor followed by attachments.
     fn passthrough(&self, f: &str) -> bool {
-        let b = f.as_bytes();
-        self.rev == Revision::V4
+        self.rev == Revision::V4 && self.queue.is_empty() && unchanged(f) && self.on_ws()
+    }
+
+    /// Whether the socket's write end may be lent while the session waits ([`output`]): direct
+    /// writes are on, and an EIO4 WebSocket (no probe) is idle, with nothing queued or encoded,
+    /// under one joined namespace socket, whose frames would then pass through unchanged.
+    fn lendable(&self) -> bool {
+        self.ctx.config.hive.websocket_direct_write
+            && self.rev == Revision::V4
+            && !self.ws_ended
+            && !self.hold
             && self.queue.is_empty()
-            && b.first() == Some(&b'4')
-            && !matches!(b.get(1), Some(b'0' | b'4') | None)
-            && !b.contains(&b'\x1e')
+            && self.out.is_empty()
+            && matches!(&self.namespaces.0[..], [(_, ns)] if ns.connected)
             && self.on_ws()
     }
 
@@ -1110,7 +1165,8 @@ impl State {
                 let _ = g.send(self.body(&packets));
             }
         }
-        if self.out.is_empty() && !self.ws_ended {
+        let rest = self.ws.as_ref().is_some_and(|c| c.writer.has_rest());
+        if self.out.is_empty() && !self.ws_ended && !rest {
             return;
         }
         // Taken, so that an idle session holds no write buffer.

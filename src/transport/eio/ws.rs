@@ -24,7 +24,6 @@ use super::ws_conn::{WsConn, close_aside};
 use super::{Entry, bad};
 use crate::http_edge::EdgeStream;
 use crate::transport::TransportCtx;
-use crate::transport::ws_reader::FrameReader;
 
 /// How long a session opened over WebSocket waits after its 101 before it sends its open packet.
 /// Frames are allowed right after the 101, but a client that gets the 101 and the open packet in
@@ -35,7 +34,7 @@ use crate::transport::ws_reader::FrameReader;
 const OPEN_AFTER_101: Duration = Duration::from_millis(2);
 
 /// The socket of a completed upgrade (`None` if it did not complete).
-async fn accepted(fut: upgrade::UpgradeFut, max: usize) -> Option<WsConn> {
+async fn accepted(ctx: &TransportCtx, fut: upgrade::UpgradeFut) -> Option<WsConn> {
     let upgraded = match fut.await {
         Ok(ws) => ws.into_inner().into_inner(),
         Err(e) => {
@@ -43,17 +42,29 @@ async fn accepted(fut: upgrade::UpgradeFut, max: usize) -> Option<WsConn> {
             return None;
         }
     };
+    let max = ctx.config.socketio.max_payload;
+    let probe = Arc::clone(&ctx.delivery);
+    // Senders write into the idle socket only the frames that go out unchanged.
+    let takes = session::unchanged;
     Some(match upgraded.downcast::<TokioIo<EdgeStream>>() {
         Ok(parts) => {
             let (tcp, slot) = parts.io.into_inner().into_parts();
             WsConn::new(
-                FrameReader::new(Either::Left(tcp), &parts.read_buf, max),
+                Either::Left(tcp),
+                &parts.read_buf,
+                max,
                 Some(slot),
+                probe,
+                takes,
             )
         }
         Err(up) => WsConn::new(
-            FrameReader::new(Either::Right(TokioIo::new(up)), &[], max),
+            Either::Right(TokioIo::new(up)),
+            &[],
+            max,
             None,
+            probe,
+            takes,
         ),
     })
 }
@@ -89,8 +100,7 @@ pub async fn open(
         return bad(ctx, req.headers(), StatusCode::BAD_REQUEST);
     };
     tokio::spawn(async move {
-        let max = args.ctx.config.socketio.max_payload;
-        match accepted(fut, max).await {
+        match accepted(&args.ctx, fut).await {
             Some(conn) => {
                 tokio::time::sleep(OPEN_AFTER_101).await;
                 args.conn = Some(conn);
@@ -113,14 +123,14 @@ pub async fn upgrade(
         entry.ws_claimed.store(false, Ordering::Release);
         return bad(ctx, req.headers(), StatusCode::BAD_REQUEST);
     };
-    let max = ctx.config.socketio.max_payload;
     let s = &ctx.config.socketio;
     let patience = Duration::from_millis(s.ping_interval + s.ping_timeout);
     // The session learns of the WebSocket before the client sees the 101: a poll the client sends
     // once its WebSocket is open always finds the upgrade begun.
     let _ = entry.tx.unbounded_send(EioIn::WsComing);
+    let ctx = ctx.clone();
     tokio::spawn(async move {
-        let Some(conn) = accepted(fut, max).await else {
+        let Some(conn) = accepted(&ctx, fut).await else {
             let _ = entry.tx.unbounded_send(EioIn::WsFailed);
             return;
         };
