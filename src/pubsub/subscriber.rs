@@ -58,7 +58,8 @@ pub enum DeliverOutcome {
     Overloaded,
 }
 
-/// A channel subscriber (the lead's `ClientHandle` implements it).
+/// A channel subscriber (a session's `client::shortcut::Shortcut` implements it, and its
+/// `ClientHandle` for the monitor).
 ///
 /// Channels call these methods from inside their own message handler or from their fan-out shards'
 /// tasks (any thread; one channel's deliveries to a subscriber come one at a time, in publish order), so
