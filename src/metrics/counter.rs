@@ -46,8 +46,7 @@ impl Counter {
     }
     /// Add `n` into this thread's part of the counter: for a counter bumped on every core at
     /// once (a delivery's), where one shared value would move its cache line between the cores
-    /// at every add. [`Counter::get`] sums the parts, so the value stays exact. Not for gauges
-    /// ([`Counter::set`] sets only the shared value).
+    /// at every add. [`Counter::get`] sums the parts, so the value stays exact.
     pub fn add_spread(&self, n: i64) {
         let parts = self
             .0
@@ -57,9 +56,15 @@ impl Counter {
             p.0.fetch_add(n, Ordering::Relaxed);
         }
     }
-    /// Set the value (gauges).
+    /// Set the value (gauges, and a reset from the admin API). An add racing with it may count
+    /// or not, as with one shared value.
     pub fn set(&self, n: i64) {
         self.0.value.store(n, Ordering::Relaxed);
+        if let Some(parts) = self.0.spread.get() {
+            for p in parts.iter() {
+                p.0.store(0, Ordering::Relaxed);
+            }
+        }
     }
     /// Read the value.
     pub fn get(&self) -> i64 {
@@ -89,5 +94,16 @@ mod tests {
         });
         c.inc();
         assert_eq!(c.get(), 5 + 20 * 1000 * 2 + 1);
+    }
+
+    #[test]
+    fn set_replaces_the_spread_parts_too() {
+        let c = Counter::default();
+        c.add_spread(7);
+        c.add(3);
+        c.set(0);
+        assert_eq!(c.get(), 0);
+        c.add_spread(2);
+        assert_eq!(c.get(), 2);
     }
 }
