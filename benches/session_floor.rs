@@ -15,6 +15,10 @@
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use tokio::io::AsyncReadExt;
 
+/// The daemon's allocator (see `Cargo.toml`), so the floor is the daemon's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Idle;
 
 impl Actor for Idle {
