@@ -16,7 +16,6 @@ use std::time::Duration;
 use ractor::{Actor, ActorRef};
 use rand::RngCore;
 
-use crate::client::shortcut::Shortcut;
 use crate::client::{ClientActor, ClientArgs, ClientHandle, CloseReason};
 use crate::error::HiveError;
 use crate::events::In;
@@ -47,7 +46,7 @@ struct Inner {
     max_slots: usize,
     node: String,
     metrics: RouterMetrics,
-    /// `clients.transports.websocket.ok`, handed to each session's shortcut.
+    /// `clients.transports.websocket.ok`, handed to each session (its shortcut counts in it).
     ws_ok: Counter,
     services: Arc<Services>,
     clients_sup: std::sync::RwLock<Option<DynamicHandle>>,
@@ -204,11 +203,12 @@ impl Router {
         };
         let services = Arc::clone(&self.inner.services);
         let sid: Arc<str> = Arc::from(self.new_sid());
-        let shortcut = Shortcut::new(self.inner.ws_ok.clone());
+        let made = Arc::new(std::sync::OnceLock::new());
         let args = std::sync::Mutex::new(Some(ClientArgs {
             sid: Arc::clone(&sid),
             services: Arc::clone(&services),
-            shortcut: Arc::clone(&shortcut),
+            ws_ok: self.inner.ws_ok.clone(),
+            made: Arc::clone(&made),
         }));
         let args = Arc::new(args);
         // One runtime per core: the client actor lives on the core of the connection asking for
@@ -255,12 +255,15 @@ impl Router {
             HiveError::RouterError(format!("Unable to spawn new client process: {e}"))
         })?;
         let actor: ActorRef<crate::client::ClientMsg> = cell.clone().into();
-        let handle = ClientHandle::new(
-            Arc::clone(&sid),
-            actor,
-            shortcut,
-            services.config.socketio.max_outgoing_queue,
-        );
+        // The actor made its shortcut before it started (pre_start).
+        let Some(shortcut) = made.get().cloned() else {
+            m.errors.inc();
+            cell.stop(None);
+            return Err(HiveError::RouterError(
+                "Unable to spawn new client process: it started without its shortcut.".into(),
+            ));
+        };
+        let handle = ClientHandle::new(Arc::clone(&sid), actor, shortcut);
         self.inner.registry.insert(handle, cell.get_id());
         router.get_cell().monitor(cell.clone());
         if matches!(

@@ -16,9 +16,7 @@ use tokio::task::JoinHandle;
 
 type Timer = JoinHandle<Result<(), ractor::MessagingErr<ClientMsg>>>;
 
-use super::handle::{
-    ClientDetails, ClientHandle, ClientInfo, ClientMsg, CloseReason, Delivery, Sink, XhrReply,
-};
+use super::handle::{ClientDetails, ClientInfo, ClientMsg, CloseReason, Delivery, Sink, XhrReply};
 use super::session::{Cmd, Phase, Session, Target, Timing, WriteFailure};
 use super::shortcut::Shortcut;
 use super::ws_queue::WsOut;
@@ -43,8 +41,10 @@ pub struct ClientArgs {
     pub sid: Arc<str>,
     /// Node-wide services.
     pub services: Arc<Services>,
-    /// Shared with the handle and the channels (see [`Shortcut`]).
-    pub shortcut: Arc<Shortcut>,
+    /// `clients.transports.websocket.ok`, for the session's [`Shortcut`].
+    pub ws_ok: Counter,
+    /// Where the actor leaves its [`Shortcut`] for the router's handle.
+    pub made: Arc<std::sync::OnceLock<Arc<Shortcut>>>,
 }
 
 /// The `clients.states.<phase>` gauge of a live phase.
@@ -198,12 +198,13 @@ impl Actor for ClientActor {
             m.errors.inc();
             return Err(e.into());
         }
-        let handle = ClientHandle::new(
-            Arc::clone(&args.sid),
-            myself.clone(),
-            Arc::clone(&args.shortcut),
+        // The session as its channels see it: they deliver through the shortcut.
+        let shortcut = Shortcut::new(
+            myself.get_cell(),
             services.config.socketio.max_outgoing_queue,
+            args.ws_ok,
         );
+        let _ = args.made.set(Arc::clone(&shortcut));
         let s = &services.config.socketio;
         let timing = Timing {
             init: s.init_timeout,
@@ -219,12 +220,12 @@ impl Actor for ClientActor {
             sid: args.sid,
             hooks: Arc::clone(&services.tables.hooks),
             services,
-            me: Arc::new(handle),
+            me: Arc::clone(&shortcut) as Arc<dyn Subscriber>,
             session,
             shown: Phase::Generic,
             sink: None,
             store,
-            shortcut: args.shortcut,
+            shortcut,
             timers: Vec::new(),
             hello: None,
             acks: None,

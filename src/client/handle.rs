@@ -12,6 +12,7 @@ use crate::wire::Wire;
 use codec::event::InternalEvent;
 
 use super::shortcut::{Route, Shortcut};
+use super::ws_queue::QueueFigures;
 
 /// A pub-sub publish as this session takes it: internal events to dispatch, or a neutral
 /// publish already encoded for this session's wire (frames shared with every subscriber on that
@@ -184,25 +185,17 @@ pub enum Tick {
 pub struct ClientHandle {
     sid: Arc<str>,
     actor: ActorRef<ClientMsg>,
-    /// Shared with the actor: pending deliveries and the pub-sub shortcut.
+    /// Shared with the actor and the channels: the session as a [`Subscriber`].
     shortcut: Arc<Shortcut>,
-    /// Most deliveries waiting for the actor before the client counts as slow.
-    max_pending: usize,
 }
 
 impl ClientHandle {
     /// Wrap an actor.
-    pub fn new(
-        sid: Arc<str>,
-        actor: ActorRef<ClientMsg>,
-        shortcut: Arc<Shortcut>,
-        max_pending: usize,
-    ) -> Self {
+    pub fn new(sid: Arc<str>, actor: ActorRef<ClientMsg>, shortcut: Arc<Shortcut>) -> Self {
         Self {
             sid,
             actor,
             shortcut,
-            max_pending,
         }
     }
     /// The session id.
@@ -214,7 +207,7 @@ impl ClientHandle {
         Arc::clone(&self.sid)
     }
     /// The session's outgoing queue depth and bytes (read without a message).
-    pub fn queue_figures(&self) -> Arc<super::ws_queue::QueueFigures> {
+    pub fn queue_figures(&self) -> Arc<QueueFigures> {
         Arc::clone(self.shortcut.figures())
     }
     /// The actor.
@@ -322,13 +315,14 @@ impl ClientHandle {
     }
 }
 
-impl Subscriber for ClientHandle {
+/// The session as its channels hold it: one allocation from the channel to the socket's queue.
+impl Subscriber for Shortcut {
     fn cell(&self) -> ActorCell {
-        self.actor.get_cell()
+        self.actor().clone()
     }
 
     fn deliver(&self, p: &Payload) -> DeliverOutcome {
-        let wire = self.shortcut.wire();
+        let wire = self.wire();
         let frames = match p {
             Payload::Published(p) => Some(p.encoded_ref(&wire)),
             Payload::Events(_) => None,
@@ -338,14 +332,13 @@ impl Subscriber for ClientHandle {
             let d = match (&frames, p) {
                 (Some(f), _) => Delivery::Frames(Arc::clone(f)),
                 (None, Payload::Events(e)) => Delivery::Events(Arc::clone(e)),
-                (None, Payload::Published(p)) => Delivery::Frames(p.encoded(&self.shortcut.wire())),
+                (None, Payload::Published(p)) => Delivery::Frames(p.encoded(&self.wire())),
             };
-            self.actor.cast(ClientMsg::Deliver(d)).is_ok()
+            self.actor()
+                .send_message::<ClientMsg>(ClientMsg::Deliver(d))
+                .is_ok()
         };
-        match self
-            .shortcut
-            .deliver(frames.as_deref(), self.max_pending, cast)
-        {
+        match Shortcut::deliver(self, frames.as_deref(), self.max_pending(), cast) {
             Route::Socket | Route::Actor => DeliverOutcome::Queued,
             Route::Dead => DeliverOutcome::Dead,
             Route::Full => DeliverOutcome::Overloaded,
@@ -355,7 +348,7 @@ impl Subscriber for ClientHandle {
     fn deliver_batch(&self, ps: &[Payload]) -> DeliverOutcome {
         // Ready frames only: written into an idle socket with one write, else one by one.
         if ps.len() > 1 && ps.iter().all(|p| matches!(p, Payload::Published(_))) {
-            let wire = self.shortcut.wire();
+            let wire = self.wire();
             let frames: Vec<_> = ps
                 .iter()
                 .filter_map(|p| match p {
@@ -364,17 +357,38 @@ impl Subscriber for ClientHandle {
                 })
                 .collect();
             let groups: Vec<&[Arc<str>]> = frames.iter().map(|f| &f[..]).collect();
-            if self.shortcut.deliver_now(&groups) {
+            if self.deliver_now(&groups) {
                 return DeliverOutcome::Queued;
             }
         }
         for p in ps {
-            match self.deliver(p) {
+            match Subscriber::deliver(self, p) {
                 DeliverOutcome::Queued => {}
                 other => return other,
             }
         }
         DeliverOutcome::Queued
+    }
+
+    fn warm(&self, step: usize) {
+        Shortcut::warm(self, step);
+    }
+
+    fn kill_slow(&self) {
+        let _ = self
+            .actor()
+            .send_message::<ClientMsg>(ClientMsg::Terminate(CloseReason::SlowClient));
+    }
+}
+
+/// The monitor's events to one session (`POST /sessions/<sid>/events`) go the channels' way.
+impl Subscriber for ClientHandle {
+    fn cell(&self) -> ActorCell {
+        self.actor.get_cell()
+    }
+
+    fn deliver(&self, p: &Payload) -> DeliverOutcome {
+        Subscriber::deliver(&*self.shortcut, p)
     }
 
     fn kill_slow(&self) {

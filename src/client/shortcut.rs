@@ -24,20 +24,31 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use ractor::ActorCell;
 use tokio::sync::mpsc::error::TrySendError;
 
-use super::ws_queue::{QueueFigures, WsSender};
+use super::ws_queue::{QueueFigures, QueueHint, WsSender};
 use crate::metrics::Counter;
 use crate::wire::Wire;
 
-/// Per-session state shared by the client actor, its handle and the channels it joined.
+/// Per-session state shared by the client actor, its handle and the channels it joined. It is the
+/// session as its channels hold it (the [`crate::pubsub::Subscriber`], in `client::handle`): a
+/// delivery's first load from the session is this allocation, whose first fields (`repr(C)`) are
+/// what a delivery reads.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Shortcut {
     inner: Mutex<Inner>,
-    /// `clients.transports.websocket.ok`: frames handed to a WebSocket.
-    ws_ok: Counter,
     /// The session's wire, set when its first transport attaches (pub-sub encodes for it).
     wire: OnceLock<Wire>,
+    /// The first WebSocket queue lent, for warm-up reads only ([`Shortcut::warm`]).
+    hint: OnceLock<QueueHint>,
+    /// Most deliveries waiting for the actor before the client counts as slow.
+    max_pending: usize,
+    /// `clients.transports.websocket.ok`: frames handed to a WebSocket.
+    ws_ok: Counter,
+    /// The session's actor (deliveries that go through its mailbox).
+    actor: ActorCell,
     /// The session's outgoing queue depth and bytes, for the monitor.
     figures: Arc<QueueFigures>,
 }
@@ -66,14 +77,28 @@ pub enum Route {
 }
 
 impl Shortcut {
-    /// A closed shortcut.
-    pub fn new(ws_ok: Counter) -> Arc<Self> {
+    /// A closed shortcut to `actor`, which counts as slow once `max_pending` deliveries wait in
+    /// its mailbox.
+    pub fn new(actor: ActorCell, max_pending: usize, ws_ok: Counter) -> Arc<Self> {
         Arc::new(Self {
             inner: Mutex::new(Inner::default()),
-            ws_ok,
             wire: OnceLock::new(),
+            hint: OnceLock::new(),
+            max_pending,
+            ws_ok,
+            actor,
             figures: Arc::default(),
         })
+    }
+
+    /// The session's actor.
+    pub fn actor(&self) -> &ActorCell {
+        &self.actor
+    }
+
+    /// Most deliveries waiting for the actor before the client counts as slow.
+    pub fn max_pending(&self) -> usize {
+        self.max_pending
     }
 
     /// The session's outgoing queue figures (shared with its connection queues).
@@ -99,7 +124,7 @@ impl Shortcut {
             match tx.try_send_shared(frames) {
                 Ok(()) => {
                     drop(g);
-                    self.ws_ok.add(frames.len() as i64);
+                    self.ws_ok.add_spread(frames.len() as i64);
                     return Route::Socket;
                 }
                 Err(TrySendError::Full(_)) => return Route::Full,
@@ -129,7 +154,8 @@ impl Shortcut {
         let written = g.open && g.ws.as_ref().is_some_and(|tx| tx.try_write_all(groups));
         drop(g);
         if written {
-            self.ws_ok.add(groups.iter().map(|f| f.len() as i64).sum());
+            self.ws_ok
+                .add_spread(groups.iter().map(|f| f.len() as i64).sum());
         }
         written
     }
@@ -142,6 +168,7 @@ impl Shortcut {
 
     /// Lend a sender of the session's WebSocket queue (closed until [`Shortcut::open`]).
     pub fn lend(&self, tx: WsSender) {
+        let _ = self.hint.get_or_init(|| tx.hint());
         let old = {
             let mut g = self.lock();
             g.open = false;
@@ -171,6 +198,22 @@ impl Shortcut {
         let mut g = self.lock();
         if g.pending == 0 && g.ws.is_some() {
             g.open = true;
+        }
+    }
+
+    /// Load what a delivery reads, `step` pointers deep, without taking a lock (a lock would
+    /// wait for the loads before it): 0 this shortcut's first line, 1 its queue's (the one lent
+    /// first; a later one is only not warmed).
+    pub fn warm(&self, step: usize) {
+        match step {
+            0 => {
+                std::hint::black_box(self.wire.get());
+            }
+            _ => {
+                if let Some(h) = self.hint.get() {
+                    h.warm();
+                }
+            }
         }
     }
 

@@ -108,20 +108,24 @@ impl WsOut {
     }
 }
 
+/// In this order (`repr(C)`): a direct write reads `lent` and `items`' length, then writes.
+#[repr(C)]
 struct State {
+    /// The connection's write end, while it waits idle (see the module docs).
+    lent: Option<Lent>,
     items: VecDeque<WsOut>,
     /// The receiver waiting for an item.
     waker: Option<Waker>,
     /// Live senders (the actor's, and the one lent to the pub-sub shortcut).
     senders: usize,
     receiver: bool,
-    /// The connection's write end, while it waits idle (see the module docs).
-    lent: Option<Box<Lent>>,
 }
 
+/// `cap` first (`repr(C)`): a warm-up read of it ([`QueueHint::warm`]) loads the lock's line.
+#[repr(C)]
 struct Shared {
-    state: Mutex<State>,
     cap: usize,
+    state: Mutex<State>,
     figures: Arc<QueueFigures>,
 }
 
@@ -135,6 +139,24 @@ impl Shared {
 /// The actor's end.
 pub struct WsSender(Arc<Shared>);
 
+/// A queue's memory, for warm-up reads only ([`crate::pubsub::Subscriber::warm`]): it keeps the
+/// allocation, not the queue (a receiver still sees every sender gone).
+#[derive(Clone)]
+pub struct QueueHint(Arc<Shared>);
+
+impl QueueHint {
+    /// Load the line a sender locks first (reads only).
+    pub fn warm(&self) {
+        std::hint::black_box(self.0.cap);
+    }
+}
+
+impl std::fmt::Debug for QueueHint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("QueueHint")
+    }
+}
+
 /// The connection's end.
 pub struct WsReceiver(Arc<Shared>);
 
@@ -146,6 +168,7 @@ pub fn channel(cap: usize) -> (WsSender, WsReceiver) {
 /// A queue of at most `cap` items whose depth and bytes are kept in `figures`.
 pub fn channel_counted(cap: usize, figures: Arc<QueueFigures>) -> (WsSender, WsReceiver) {
     let shared = Arc::new(Shared {
+        cap,
         state: Mutex::new(State {
             items: VecDeque::new(),
             waker: None,
@@ -153,13 +176,17 @@ pub fn channel_counted(cap: usize, figures: Arc<QueueFigures>) -> (WsSender, WsR
             receiver: true,
             lent: None,
         }),
-        cap,
         figures,
     });
     (WsSender(Arc::clone(&shared)), WsReceiver(shared))
 }
 
 impl WsSender {
+    /// This queue's memory, as a warm-up hint.
+    pub fn hint(&self) -> QueueHint {
+        QueueHint(Arc::clone(&self.0))
+    }
+
     /// Queue `m` unless the queue is full or the connection is gone; frames are written into the
     /// socket at once instead when its write end is lent and nothing is queued.
     pub fn try_send(&self, m: WsOut) -> Result<(), TrySendError<WsOut>> {

@@ -23,7 +23,7 @@ use tokio::io::AsyncWrite;
 use crate::metrics::DeliveryProbe;
 
 /// A socket's write end (a TCP write half, or any other stream's).
-type Io = dyn WsIo;
+type Io = WriteEnd;
 
 /// A socket's write end as the writer uses it: an [`AsyncWrite`] for the connection task, and for
 /// a sender's direct write, when the stream is a plain TCP socket, one non-blocking `send(2)` on
@@ -35,6 +35,14 @@ pub trait WsIo: AsyncWrite + Send + Unpin {
     fn send_now(&self, _buf: &[u8]) -> Option<io::Result<usize>> {
         None
     }
+
+    /// This write end as the writer keeps it.
+    fn into_end(self) -> WriteEnd
+    where
+        Self: Sized + 'static,
+    {
+        WriteEnd::Other(Box::new(self))
+    }
 }
 
 impl WsIo for tokio::net::tcp::OwnedWriteHalf {
@@ -43,9 +51,59 @@ impl WsIo for tokio::net::tcp::OwnedWriteHalf {
         let flags = rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL;
         Some(rustix::net::send(stream, buf, flags).map_err(io::Error::from))
     }
+
+    fn into_end(self) -> WriteEnd {
+        WriteEnd::Tcp(self)
+    }
 }
 
 impl<T: AsyncWrite + Send> WsIo for tokio::io::WriteHalf<T> {}
+
+/// A write end as the writer keeps it, unboxed for a TCP socket: the writer's parts, lent to the
+/// connection queue, sit in the queue's own allocation, so a direct write reaches the socket with
+/// one pointer fewer.
+pub enum WriteEnd {
+    /// A plain TCP socket's write half.
+    Tcp(tokio::net::tcp::OwnedWriteHalf),
+    /// Any other stream's.
+    Other(Box<dyn WsIo>),
+}
+
+impl WriteEnd {
+    fn send_now(&self, buf: &[u8]) -> Option<io::Result<usize>> {
+        match self {
+            WriteEnd::Tcp(w) => w.send_now(buf),
+            WriteEnd::Other(w) => w.send_now(buf),
+        }
+    }
+}
+
+impl AsyncWrite for WriteEnd {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            WriteEnd::Tcp(w) => Pin::new(w).poll_write(cx, buf),
+            WriteEnd::Other(w) => Pin::new(w).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WriteEnd::Tcp(w) => Pin::new(w).poll_flush(cx),
+            WriteEnd::Other(w) => Pin::new(w).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WriteEnd::Tcp(w) => Pin::new(w).poll_shutdown(cx),
+            WriteEnd::Other(w) => Pin::new(w).poll_shutdown(cx),
+        }
+    }
+}
 
 /// A sender's scratch buffer that grew past this is given back.
 const SCRATCH_KEEP: usize = 16 * 1024;
@@ -56,13 +114,13 @@ thread_local! {
 }
 
 /// The write end of one connection: with the task, or lent to its queue (see the module docs).
-pub struct WsWriter(Option<Box<Inner>>);
+pub struct WsWriter(Option<Inner>);
 
-/// The writer's parts, moved as one box when lent (the socket's write end inside it: one
-/// allocation, and one cache line fewer to reach per delivery than a box in a box).
+/// The writer's parts, moved (not boxed) into the queue's state when lent: a direct write finds
+/// them in the line it locks.
 pub(super) type Inner = Parts<Io>;
 
-/// [`Inner`] before it is boxed, over any write end.
+/// [`Inner`] over any write end.
 pub(super) struct Parts<W: ?Sized> {
     /// Bytes a sender could not write at once: written before anything else.
     rest: Vec<u8>,
@@ -99,14 +157,13 @@ impl WsWriter {
         probe: Arc<DeliveryProbe>,
         takes: fn(&str) -> bool,
     ) -> Self {
-        let parts: Box<Inner> = Box::new(Parts {
+        Self(Some(Parts {
             rest: Vec::new(),
             timed: None,
             probe,
             takes,
-            io,
-        });
-        Self(Some(parts))
+            io: io.into_end(),
+        }))
     }
 
     /// Bytes a sender began writing wait to be written.
@@ -115,12 +172,12 @@ impl WsWriter {
     }
 
     /// Lend the parts (none while they are lent).
-    pub(super) fn lend(&mut self) -> Option<Box<Inner>> {
+    pub(super) fn lend(&mut self) -> Option<Inner> {
         self.0.take()
     }
 
     /// Take lent parts back.
-    pub(super) fn give_back(&mut self, inner: Option<Box<Inner>>) {
+    pub(super) fn give_back(&mut self, inner: Option<Inner>) {
         if inner.is_some() {
             self.0 = inner;
         }

@@ -44,6 +44,12 @@ pub(crate) const SHARD_ABOVE: usize = 256;
 /// Messages queued on lots of shards at once are taken in batches of up to this many per wake.
 const BATCH: usize = 32;
 
+/// A shard warms its subscribers ([`Subscriber::warm`]) this many at a time: before the first
+/// of a group, the group's connection queues and the next group's shortcuts, all loads in flight
+/// together (a delivery's lock waits for every load before it, so warming in groups waits once
+/// per group rather than once per subscriber).
+const WARM: usize = 4;
+
 /// How many shards a channel running on the current runtime splits into: one per worker thread
 /// (1 on a single-threaded runtime, where sharding gains nothing).
 pub(crate) fn workers() -> usize {
@@ -236,6 +242,15 @@ impl Part {
     fn publish(&mut self, ps: &[Payload], ctx: &Ctx) {
         let mut gone: Vec<(usize, bool)> = Vec::new();
         for (i, (_, _, sub)) in self.members.iter().enumerate() {
+            // By its turn, what a subscriber's delivery reads has been loaded a step at a time
+            // (its shortcut a group ahead, then its queue), alongside the others of its group.
+            if i % WARM == 0 {
+                if i == 0 {
+                    warm(&self.members, 0, 0);
+                }
+                warm(&self.members, i, 1);
+                warm(&self.members, i + WARM, 0);
+            }
             let outcome = match ps {
                 [p] => sub.deliver(p),
                 ps => sub.deliver_batch(ps),
@@ -257,6 +272,13 @@ impl Part {
             // A channel that is gone has nothing left to forget.
             let _ = ctx.channel.cast(ChannelMsg::ShardDropped { id, token });
         }
+    }
+}
+
+/// Warm `step` ([`Subscriber::warm`]) the group of subscribers from `from`.
+fn warm(members: &[(ActorId, u64, Arc<dyn Subscriber>)], from: usize, step: usize) {
+    for (_, _, sub) in members.iter().skip(from).take(WARM) {
+        sub.warm(step);
     }
 }
 

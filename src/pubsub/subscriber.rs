@@ -58,7 +58,8 @@ pub enum DeliverOutcome {
     Overloaded,
 }
 
-/// A channel subscriber (the lead's `ClientHandle` implements it).
+/// A channel subscriber (a session's `client::shortcut::Shortcut` implements it, and its
+/// `ClientHandle` for the monitor).
 ///
 /// Channels call these methods from inside their own message handler or from their fan-out shards'
 /// tasks (any thread; one channel's deliveries to a subscriber come one at a time, in publish order), so
@@ -85,4 +86,9 @@ pub trait Subscriber: Send + Sync + std::fmt::Debug + 'static {
     }
     /// Ask the client to disconnect because it cannot keep up.
     fn kill_slow(&self);
+    /// Load (without changing anything) the memory a delivery will read, `step` pointers deep
+    /// from the subscriber (0: its own first line): a fan-out warms the next subscribers a step
+    /// each before it delivers to them, so the cold loads of several subscribers overlap instead
+    /// of coming one after the other (see `shard.rs`). Does nothing by default.
+    fn warm(&self, _step: usize) {}
 }
