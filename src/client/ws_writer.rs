@@ -19,11 +19,17 @@ use std::time::Instant;
 
 use codec::ws::{encode_frame, frame_len, opcode};
 use tokio::io::AsyncWrite;
+use tokio_util::either::Either;
 
 use crate::metrics::DeliveryProbe;
 
-/// A socket's write end (a TCP write half, or any other stream's).
-type Io = WriteEnd;
+/// A socket's write end as the writer keeps it, unboxed for a TCP socket (the common case): the
+/// writer's parts, lent to the connection queue, sit in the queue's own allocation, so a direct
+/// write reaches the socket with one pointer fewer. Any other stream's is boxed. tokio-util's
+/// `Either` writes through whichever it holds.
+pub type SocketEnd = Either<tokio::net::tcp::OwnedWriteHalf, Box<dyn WsIo>>;
+
+type Io = SocketEnd;
 
 /// A socket's write end as the writer uses it: an [`AsyncWrite`] for the connection task, and for
 /// a sender's direct write, when the stream is a plain TCP socket, one non-blocking `send(2)` on
@@ -37,11 +43,11 @@ pub trait WsIo: AsyncWrite + Send + Unpin {
     }
 
     /// This write end as the writer keeps it.
-    fn into_end(self) -> WriteEnd
+    fn into_end(self) -> SocketEnd
     where
         Self: Sized + 'static,
     {
-        WriteEnd::Other(Box::new(self))
+        Either::Right(Box::new(self))
     }
 }
 
@@ -52,55 +58,18 @@ impl WsIo for tokio::net::tcp::OwnedWriteHalf {
         Some(rustix::net::send(stream, buf, flags).map_err(io::Error::from))
     }
 
-    fn into_end(self) -> WriteEnd {
-        WriteEnd::Tcp(self)
+    fn into_end(self) -> SocketEnd {
+        Either::Left(self)
     }
 }
 
 impl<T: AsyncWrite + Send> WsIo for tokio::io::WriteHalf<T> {}
 
-/// A write end as the writer keeps it, unboxed for a TCP socket: the writer's parts, lent to the
-/// connection queue, sit in the queue's own allocation, so a direct write reaches the socket with
-/// one pointer fewer.
-pub enum WriteEnd {
-    /// A plain TCP socket's write half.
-    Tcp(tokio::net::tcp::OwnedWriteHalf),
-    /// Any other stream's.
-    Other(Box<dyn WsIo>),
-}
-
-impl WriteEnd {
+impl WsIo for SocketEnd {
     fn send_now(&self, buf: &[u8]) -> Option<io::Result<usize>> {
         match self {
-            WriteEnd::Tcp(w) => w.send_now(buf),
-            WriteEnd::Other(w) => w.send_now(buf),
-        }
-    }
-}
-
-impl AsyncWrite for WriteEnd {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            WriteEnd::Tcp(w) => Pin::new(w).poll_write(cx, buf),
-            WriteEnd::Other(w) => Pin::new(w).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WriteEnd::Tcp(w) => Pin::new(w).poll_flush(cx),
-            WriteEnd::Other(w) => Pin::new(w).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WriteEnd::Tcp(w) => Pin::new(w).poll_shutdown(cx),
-            WriteEnd::Other(w) => Pin::new(w).poll_shutdown(cx),
+            Either::Left(w) => w.send_now(buf),
+            Either::Right(w) => w.send_now(buf),
         }
     }
 }
