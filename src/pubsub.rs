@@ -52,7 +52,7 @@ pub use envelope::Envelope;
 pub use privilege::Privilege;
 pub use published::{Frames, Published};
 pub use registry::ChannelStat;
-pub use subscriber::{DeliverOutcome, Payload, Subscriber};
+pub use subscriber::{DeliverOutcome, Payload, Subscriber, deliver_each};
 
 use crate::HiveError;
 use crate::config::PubsubSection;

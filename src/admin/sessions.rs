@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::client::{ClientHandle, CloseReason, Transport};
 use crate::events::{Event, Out};
-use crate::pubsub::{DeliverOutcome, PubSub, Published, Subscriber};
+use crate::pubsub::{DeliverOutcome, PubSub, Published};
 use crate::router::Router;
 use crate::slot::Slot;
 

@@ -7,7 +7,7 @@ use tokio::sync::oneshot;
 
 use crate::error::HiveError;
 use crate::events::In;
-use crate::pubsub::{DeliverOutcome, Frames, Payload, Subscriber};
+use crate::pubsub::{DeliverOutcome, Frames, Payload, Subscriber, deliver_each};
 use crate::wire::Wire;
 use codec::event::InternalEvent;
 
@@ -210,6 +210,11 @@ impl ClientHandle {
     pub fn queue_figures(&self) -> Arc<QueueFigures> {
         Arc::clone(self.shortcut.figures())
     }
+    /// Hand the session one publish as its channels do (the monitor's events to one session,
+    /// `POST /sessions/<sid>/events`).
+    pub fn deliver(&self, p: &Payload) -> DeliverOutcome {
+        Subscriber::deliver(&*self.shortcut, p)
+    }
     /// The actor.
     pub fn actor(&self) -> &ActorRef<ClientMsg> {
         &self.actor
@@ -361,13 +366,7 @@ impl Subscriber for Shortcut {
                 return DeliverOutcome::Queued;
             }
         }
-        for p in ps {
-            match Subscriber::deliver(self, p) {
-                DeliverOutcome::Queued => {}
-                other => return other,
-            }
-        }
-        DeliverOutcome::Queued
+        deliver_each(self, ps)
     }
 
     fn warm(&self, step: usize) {
@@ -378,20 +377,5 @@ impl Subscriber for Shortcut {
         let _ = self
             .actor()
             .send_message::<ClientMsg>(ClientMsg::Terminate(CloseReason::SlowClient));
-    }
-}
-
-/// The monitor's events to one session (`POST /sessions/<sid>/events`) go the channels' way.
-impl Subscriber for ClientHandle {
-    fn cell(&self) -> ActorCell {
-        self.actor.get_cell()
-    }
-
-    fn deliver(&self, p: &Payload) -> DeliverOutcome {
-        Subscriber::deliver(&*self.shortcut, p)
-    }
-
-    fn kill_slow(&self) {
-        self.terminate(CloseReason::SlowClient);
     }
 }

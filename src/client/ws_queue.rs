@@ -14,9 +14,10 @@
 //! Direct writes: while a 0.9 WebSocket connection (or an Engine.IO session on WebSocket) waits
 //! with nothing to write ([`WsReceiver::recv_lending`]), its socket's write end ([`WsWriter`]) is
 //! lent to the queue, and a sender whose item is frames that the writer takes writes them into the
-//! socket itself when nothing is queued before them: no push, no wake, no task poll. The choice and the write are made under the queue's
-//! lock, so they keep the queue's order: what the socket does not take at once stays in the writer
-//! and the connection task, woken, writes it before anything else; while it does, senders queue.
+//! socket itself when nothing is queued before them: no push, no wake, no task poll. The choice
+//! and the write are made under the queue's lock, so they keep the queue's order: what the socket
+//! does not take at once stays in the writer and the connection task, woken, writes it before
+//! anything else; while it does, senders queue.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};

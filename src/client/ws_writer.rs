@@ -29,8 +29,6 @@ use crate::metrics::DeliveryProbe;
 /// `Either` writes through whichever it holds.
 pub type SocketEnd = Either<tokio::net::tcp::OwnedWriteHalf, Box<dyn WsIo>>;
 
-type Io = SocketEnd;
-
 /// A socket's write end as the writer uses it: an [`AsyncWrite`] for the connection task, and for
 /// a sender's direct write, when the stream is a plain TCP socket, one non-blocking `send(2)` on
 /// its fd that skips tokio's readiness slot (tokio learns of a "would block" on its own next
@@ -87,10 +85,7 @@ pub struct WsWriter(Option<Inner>);
 
 /// The writer's parts, moved (not boxed) into the queue's state when lent: a direct write finds
 /// them in the line it locks.
-pub(super) type Inner = Parts<Io>;
-
-/// [`Inner`] over any write end.
-pub(super) struct Parts<W: ?Sized> {
+pub(super) struct Inner {
     /// Bytes a sender could not write at once: written before anything else.
     rest: Vec<u8>,
     /// The publish time of a sampled delivery in `rest` (recorded once it is written).
@@ -99,7 +94,7 @@ pub(super) struct Parts<W: ?Sized> {
     /// Which frames a sender may write itself (the others are queued for the connection task,
     /// which completes or rewrites them).
     takes: fn(&str) -> bool,
-    io: W,
+    io: SocketEnd,
 }
 
 /// What [`Inner::write_now`] did with the frames.
@@ -126,7 +121,7 @@ impl WsWriter {
         probe: Arc<DeliveryProbe>,
         takes: fn(&str) -> bool,
     ) -> Self {
-        Self(Some(Parts {
+        Self(Some(Inner {
             rest: Vec::new(),
             timed: None,
             probe,

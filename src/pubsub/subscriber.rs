@@ -58,12 +58,12 @@ pub enum DeliverOutcome {
     Overloaded,
 }
 
-/// A channel subscriber (a session's `client::shortcut::Shortcut` implements it, and its
-/// `ClientHandle` for the monitor).
+/// A channel subscriber (a session's `client::shortcut::Shortcut` implements it).
 ///
-/// Channels call these methods from inside their own message handler or from their fan-out shards'
-/// tasks (any thread; one channel's deliveries to a subscriber come one at a time, in publish order), so
-/// none of them may block or await: `deliver` must be a `try_send` into a bounded queue.
+/// Channels call these methods from inside their own message handler or from their fan-out
+/// shards' tasks (any thread; one channel's deliveries to a subscriber come one at a time, in
+/// publish order), so none of them may block or await: `deliver` must be a `try_send` into a
+/// bounded queue.
 pub trait Subscriber: Send + Sync + std::fmt::Debug + 'static {
     /// The subscriber's actor; the channel monitors it to learn about its death and keys
     /// subscriptions on its id.
@@ -76,13 +76,7 @@ pub trait Subscriber: Send + Sync + std::fmt::Debug + 'static {
     /// waits for it at once): as [`Subscriber::deliver`] of each, stopping at the first that is
     /// not `Queued`. A subscriber may take them together (one socket write for all).
     fn deliver_batch(&self, ps: &[Payload]) -> DeliverOutcome {
-        for p in ps {
-            match self.deliver(p) {
-                DeliverOutcome::Queued => {}
-                other => return other,
-            }
-        }
-        DeliverOutcome::Queued
+        deliver_each(self, ps)
     }
     /// Ask the client to disconnect because it cannot keep up.
     fn kill_slow(&self);
@@ -91,4 +85,16 @@ pub trait Subscriber: Send + Sync + std::fmt::Debug + 'static {
     /// each before it delivers to them, so the cold loads of several subscribers overlap instead
     /// of coming one after the other (see `shard.rs`). Does nothing by default.
     fn warm(&self, _step: usize) {}
+}
+
+/// [`Subscriber::deliver`] of each of `ps` in turn, stopping at the first that is not `Queued`
+/// (what [`Subscriber::deliver_batch`] does unless a subscriber takes them together).
+pub fn deliver_each<S: Subscriber + ?Sized>(s: &S, ps: &[Payload]) -> DeliverOutcome {
+    for p in ps {
+        match s.deliver(p) {
+            DeliverOutcome::Queued => {}
+            other => return other,
+        }
+    }
+    DeliverOutcome::Queued
 }
