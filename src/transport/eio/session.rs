@@ -249,6 +249,8 @@ struct State {
     out: Vec<u8>,
     /// The client's side of `ws` ended (closed, failed): dropped after this turn's write.
     ws_ended: bool,
+    /// `hive.websocket_direct_write`: the socket's write end may be lent while idle.
+    direct_write: bool,
     /// How long a WebSocket write may make no progress.
     patience: Duration,
     namespaces: Sockets,
@@ -349,6 +351,7 @@ impl State {
             ws_coming: false,
             out: Vec::new(),
             ws_ended: false,
+            direct_write: ctx.config.hive.websocket_direct_write,
             patience: interval + timeout,
             namespaces: Sockets::default(),
             assembler: sio::Assembler::new(s.max_attachments),
@@ -1062,7 +1065,7 @@ impl State {
     /// writes are on, and an EIO4 WebSocket (no probe) is idle, with nothing queued or encoded,
     /// under one joined namespace socket, whose frames would then pass through unchanged.
     fn lendable(&self) -> bool {
-        self.ctx.config.hive.websocket_direct_write
+        self.direct_write
             && self.rev == Revision::V4
             && !self.ws_ended
             && !self.hold
